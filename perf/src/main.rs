@@ -1,0 +1,2 @@
+//! skylane-perf
+fn main() {}
