@@ -1,0 +1,398 @@
+//! The TOML configuration file.
+//!
+//! One [`Config`] with a section per concern (`[dns]`, `[dataplane]`,
+//! `[tcp]`, `[dpdk]`, `[store]`, `[etcd]`, `[api]`). Every key has a default,
+//! so an empty file (or no file) is a working appliance. Unknown keys and bad
+//! values are errors that name the file, line and key. docs/config.md is the
+//! reference for every key; keep it true when changing this file.
+
+use serde::{Deserialize, Deserializer};
+use skylane_dataplane::name::Name;
+use skylane_dataplane::record::Policy;
+use skylane_dataplane::snapshot::{SoaDefaults, ZoneConfig};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+/// A configuration that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {reason}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[error("{0}")]
+    Semantic(String),
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Config {
+    pub dns: DnsConfig,
+    pub dataplane: DataplaneConfig,
+    pub tcp: TcpSection,
+    pub dpdk: DpdkSection,
+}
+
+/// `[dns]`: what is served and how.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DnsConfig {
+    /// Served suffixes (authoritative).
+    #[serde(deserialize_with = "de_names")]
+    pub domains: Vec<Name>,
+    /// RFC 1035 master files loaded as static records; each apex is served.
+    pub zone_files: Vec<PathBuf>,
+    /// Default record TTL.
+    pub ttl: u32,
+    /// Default answer policy.
+    #[serde(deserialize_with = "de_from_str")]
+    pub policy: Policy,
+    /// Per-name policy overrides: `"web.skylane.local." = "hone-one"`.
+    pub policies: BTreeMap<String, String>,
+    /// Generate PTR records from A/AAAA records.
+    pub auto_ptr: bool,
+    /// Largest UDP response payload we send (EDNS clients are clamped to it).
+    pub max_udp_size: u16,
+    /// Serve a few example records under `skylane.local.` (when that domain is served).
+    pub example_records: bool,
+    pub soa: SoaSection,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig {
+            domains: vec![Name::from_ascii("skylane.local.").expect("valid name")],
+            zone_files: Vec::new(),
+            ttl: 30,
+            policy: Policy::All,
+            policies: BTreeMap::new(),
+            auto_ptr: true,
+            max_udp_size: 1232,
+            example_records: true,
+            soa: SoaSection::default(),
+        }
+    }
+}
+
+/// `[dns.soa]`: the synthetic SOA made for each served domain.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct SoaSection {
+    #[serde(deserialize_with = "de_opt_name")]
+    pub mname: Option<Name>,
+    #[serde(deserialize_with = "de_opt_name")]
+    pub rname: Option<Name>,
+    pub refresh: u32,
+    pub retry: u32,
+    pub expire: u32,
+    /// Negative-caching TTL for NXDOMAIN/NODATA.
+    pub minimum: u32,
+}
+
+impl Default for SoaSection {
+    fn default() -> Self {
+        let d = SoaDefaults::default();
+        SoaSection {
+            mname: d.mname,
+            rname: d.rname,
+            refresh: d.refresh,
+            retry: d.retry,
+            expire: d.expire,
+            minimum: d.minimum,
+        }
+    }
+}
+
+/// Which data plane answers UDP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    #[default]
+    Socket,
+    Dpdk,
+}
+
+/// `[dataplane]`: the per-core UDP loops.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DataplaneConfig {
+    pub backend: Backend,
+    /// UDP listen addresses (socket backend; TCP uses them too unless `[tcp] listen` is set).
+    pub listen: Vec<SocketAddr>,
+    /// One pinned loop per entry.
+    pub cores: Vec<usize>,
+    /// Packets per recvmmsg/sendmmsg batch (socket backend).
+    pub batch: usize,
+}
+
+impl Default for DataplaneConfig {
+    fn default() -> Self {
+        DataplaneConfig {
+            backend: Backend::Socket,
+            listen: vec!["127.0.0.1:5353".parse().expect("valid")],
+            cores: vec![0],
+            batch: 32,
+        }
+    }
+}
+
+/// `[tcp]`: DNS over TCP (RFC 7766).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TcpSection {
+    pub enabled: bool,
+    /// Defaults to `[dataplane] listen`.
+    pub listen: Option<Vec<SocketAddr>>,
+    pub idle_timeout_ms: u64,
+    pub max_connections: usize,
+}
+
+impl Default for TcpSection {
+    fn default() -> Self {
+        TcpSection {
+            enabled: true,
+            listen: None,
+            idle_timeout_ms: 10_000,
+            max_connections: 1024,
+        }
+    }
+}
+
+/// What happens to frames the DPDK loop does not answer itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExceptionPathKind {
+    #[default]
+    Tap,
+    None,
+}
+
+/// `[dpdk]`: the kernel-bypass backend.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DpdkSection {
+    pub eal_args: Vec<String>,
+    pub port: u16,
+    /// Addresses we own, `IP/prefix`.
+    #[serde(deserialize_with = "de_prefixes")]
+    pub addresses: Vec<(IpAddr, u8)>,
+    pub exception_path: ExceptionPathKind,
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|(line, reason)| ConfigError::Invalid {
+            path: path.to_owned(),
+            line,
+            reason,
+        })
+    }
+
+    /// Parses config text; errors are `(line, reason)`.
+    pub fn parse(text: &str) -> Result<Config, (usize, String)> {
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+                .unwrap_or(1);
+            (line, e.message().to_string())
+        })?;
+        cfg.validate().map_err(|reason| {
+            let key = reason.split(':').next().unwrap_or("");
+            (line_of_key(text, key), reason)
+        })?;
+        Ok(cfg)
+    }
+
+    /// Checks what types alone cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.dns.domains.is_empty() && self.dns.zone_files.is_empty() {
+            return Err("domains: at least one domain (or a zone file) is required".into());
+        }
+        if self.dataplane.cores.is_empty() {
+            return Err("cores: at least one core is required".into());
+        }
+        if self.dataplane.backend == Backend::Socket && self.dataplane.listen.is_empty() {
+            return Err("listen: at least one address is required".into());
+        }
+        if !(1..=1024).contains(&self.dataplane.batch) {
+            return Err("batch: must be between 1 and 1024".into());
+        }
+        if self.dns.max_udp_size < 512 {
+            return Err("max-udp-size: must be at least 512".into());
+        }
+        for (name, policy) in &self.dns.policies {
+            Name::from_ascii(name).map_err(|e| format!("policies: bad name {name:?}: {e}"))?;
+            policy
+                .parse::<Policy>()
+                .map_err(|e| format!("policies: {name}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// The snapshot's view of this configuration. `extra_domains` are zone
+    /// apexes found in zone files.
+    pub fn zone_config(&self, extra_domains: &[Name]) -> ZoneConfig {
+        let mut domains: Vec<Name> = Vec::new();
+        for d in self.dns.domains.iter().chain(extra_domains) {
+            let d = d.to_lowercase();
+            if !domains.contains(&d) {
+                domains.push(d);
+            }
+        }
+        let policies = self
+            .dns
+            .policies
+            .iter()
+            .filter_map(|(n, p)| Some((Name::from_ascii(n).ok()?.to_lowercase(), p.parse().ok()?)))
+            .collect();
+        let s = &self.dns.soa;
+        ZoneConfig {
+            domains,
+            default_ttl: self.dns.ttl,
+            default_policy: self.dns.policy,
+            policies,
+            auto_ptr: self.dns.auto_ptr,
+            soa: SoaDefaults {
+                mname: s.mname.clone(),
+                rname: s.rname.clone(),
+                refresh: s.refresh,
+                retry: s.retry,
+                expire: s.expire,
+                minimum: s.minimum,
+            },
+        }
+    }
+}
+
+/// Line of the first `key =` in the text (1 when absent).
+fn line_of_key(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            !key.is_empty() && l.starts_with(key) && l[key.len()..].trim_start().starts_with('=')
+        })
+        .map(|i| i + 1)
+        .unwrap_or(1)
+}
+
+fn de_names<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Name>, D::Error> {
+    let v: Vec<String> = Vec::deserialize(d)?;
+    v.iter()
+        .map(|s| Name::from_ascii(s).map_err(|e| serde::de::Error::custom(format!("bad domain {s:?}: {e}"))))
+        .collect()
+}
+
+fn de_opt_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Name>, D::Error> {
+    let v: Option<String> = Option::deserialize(d)?;
+    v.map(|s| Name::from_ascii(&s).map_err(|e| serde::de::Error::custom(format!("bad name {s:?}: {e}"))))
+        .transpose()
+}
+
+fn de_from_str<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr<Err = String>,
+{
+    let s = String::deserialize(d)?;
+    s.parse().map_err(serde::de::Error::custom)
+}
+
+/// Parses `IP/prefix` (a bare IP means a host prefix).
+pub fn parse_prefix(s: &str) -> Result<(IpAddr, u8), String> {
+    let (ip, len) = match s.split_once('/') {
+        Some((ip, len)) => (ip, Some(len)),
+        None => (s, None),
+    };
+    let ip: IpAddr = ip.parse().map_err(|_| format!("bad address {s:?}"))?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        Some(l) => l
+            .parse::<u8>()
+            .ok()
+            .filter(|&l| l <= max)
+            .ok_or(format!("bad prefix length in {s:?}"))?,
+        None => max,
+    };
+    Ok((ip, len))
+}
+
+fn de_prefixes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(IpAddr, u8)>, D::Error> {
+    let v: Vec<String> = Vec::deserialize(d)?;
+    v.iter()
+        .map(|s| parse_prefix(s).map_err(serde::de::Error::custom))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_default_appliance() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.dns.domains[0].to_string(), "skylane.local.");
+        assert_eq!(c.dataplane.listen, vec!["127.0.0.1:5353".parse().unwrap()]);
+        assert_eq!(c.dataplane.backend, Backend::Socket);
+        assert!(c.tcp.enabled);
+    }
+
+    #[test]
+    fn parses_the_documented_shape() {
+        let text = r#"
+[dns]
+domains = ["skylane.local.", "cluster.local."]
+zone-files = ["/etc/skylane/cluster.local.zone"]
+ttl = 30
+policy = "hone-one"
+policies = { "web.cluster.local." = "random-one" }
+[dataplane]
+backend = "socket"
+listen = ["127.0.0.1:5353", "[::1]:5353"]
+cores = [0, 1]
+[dpdk]
+eal-args = ["--no-huge"]
+addresses = ["10.99.0.1/24", "fd00:99::1/64"]
+exception-path = "tap"
+"#;
+        let c = Config::parse(text).unwrap();
+        assert_eq!(c.dns.domains.len(), 2);
+        assert_eq!(c.dns.policy, Policy::HoneOne);
+        assert_eq!(c.dataplane.cores, vec![0, 1]);
+        assert_eq!(c.dpdk.addresses[1].1, 64);
+        let z = c.zone_config(&[]);
+        assert_eq!(z.policies[0].1, Policy::RandomOne);
+    }
+
+    #[test]
+    fn errors_name_the_line_and_key() {
+        let cases = [
+            ("[dns]\nttl = 30\nbogus = 1\n", 3, "bogus"),
+            ("[dns]\n\npolicy = \"most\"\n", 3, "unknown policy"),
+            ("[dataplane]\nlisten = [\"1.2.3.4\"]\n", 2, "socket address"),
+            ("[dns]\ndomains = [\"a..b\"]\n", 2, "bad domain"),
+            ("[dataplane]\ncores = []\n", 2, "cores"),
+            ("[dpdk]\naddresses = [\"10.0.0.1/40\"]\n", 2, "prefix"),
+            ("[dns\n", 1, ""),
+        ];
+        for (text, line, needle) in cases {
+            let (l, reason) = Config::parse(text).unwrap_err();
+            assert_eq!(l, line, "{text:?}: {reason}");
+            assert!(reason.contains(needle), "{text:?}: {reason}");
+        }
+    }
+}
