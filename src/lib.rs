@@ -1,1 +1,9 @@
-//! skylane
+//! The `skylane` binaries' shared code: CLI flags, start-up assembly of the
+//! data plane and the control plane, the built-in example records.
+
+pub mod cli;
+pub mod control;
+pub mod dataplane;
+pub mod examples;
+pub mod serve;
+pub mod store_wiring;

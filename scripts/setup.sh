@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what building and testing Skylane needs on a Debian 12 machine.
+# Idempotent: packages already present are not reinstalled; apt-get update runs
+# only when something is missing. Needs root (or sudo) for apt-get.
+#
+#   scripts/setup.sh            build prerequisites (protoc, libclang, DPDK, pkg-config)
+#   scripts/setup.sh --test     + test tools (kdig/dig, etcd, iproute2)
+#   scripts/setup.sh --bench    + peer servers and load generators (knot, nsd, dnsperf)
+set -euo pipefail
+
+pkgs=(protobuf-compiler libclang-dev libdpdk-dev dpdk pkg-config build-essential)
+for arg in "$@"; do
+  case "$arg" in
+    --test) pkgs+=(knot-dnsutils dnsutils etcd-server etcd-client iproute2 iputils-ping) ;;
+    --bench) pkgs+=(knot-dnsutils dnsutils iproute2 knot nsd dnsperf) ;;
+    *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "setup.sh: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# etcd-server's package starts a system etcd on 2379; tests start their own on
+# free ports, so the system one is left alone (and not needed).
+command -v cargo >/dev/null || { echo "setup.sh: cargo not found: install Rust (rustup)" >&2; exit 1; }

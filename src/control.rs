@@ -1,0 +1,79 @@
+//! The async control plane of `skylane serve`: TCP DNS, the record store and
+//! its sync task, the REST API — all stopped by one watch channel flipped on
+//! SIGINT/SIGTERM.
+
+use crate::serve::StaticData;
+use anyhow::Context;
+use skylane_controlplane::config::Config;
+use skylane_controlplane::tcp::{self, TcpConfig};
+use skylane_dataplane::snapshot::SharedSnapshot;
+use skylane_dataplane::stats::Stats;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{error, info};
+
+/// Runs until a signal arrives (or a task fails), then stops everything.
+pub async fn run(
+    cfg: Config,
+    data: StaticData,
+    shared: SharedSnapshot,
+    stats: Arc<Stats>,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
+
+    if cfg.tcp.enabled {
+        let listen = cfg
+            .tcp
+            .listen
+            .clone()
+            .unwrap_or_else(|| cfg.dataplane.listen.clone());
+        let tcp_cfg = TcpConfig {
+            idle_timeout: Duration::from_millis(cfg.tcp.idle_timeout_ms),
+            max_connections: cfg.tcp.max_connections,
+        };
+        let (s, st, rx) = (shared.clone(), stats.clone(), stop_rx.clone());
+        tasks.spawn(async move { ("tcp", tcp::run_tcp(listen, tcp_cfg, s, st, rx).await) });
+    }
+
+    crate::store_wiring::spawn(&cfg, &data, &shared, &stats, &stop_rx, &mut tasks).await?;
+
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut first_error = None;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => info!("SIGINT: shutting down"),
+        _ = term.recv() => info!("SIGTERM: shutting down"),
+        Some(done) = tasks.join_next() => {
+            if let Ok((name, res)) = done {
+                match res {
+                    Ok(()) => error!("{name} stopped unexpectedly"),
+                    Err(e) => {
+                        error!("{name} failed: {e:#}");
+                        first_error = Some(e.context(format!("{name} failed")));
+                    }
+                }
+            }
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    let _ = stop_tx.send(true);
+    let drain = async {
+        while let Some(done) = tasks.join_next().await {
+            if let Ok((name, Err(e))) = done {
+                error!("{name} stopped with an error: {e:#}");
+            }
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(5), drain).await.is_err() {
+        error!("control-plane tasks did not stop within 5 s; exiting anyway");
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}

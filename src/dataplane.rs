@@ -1,0 +1,73 @@
+//! Starts the configured UDP data plane (socket or DPDK) behind one handle.
+
+use anyhow::Context;
+use skylane_controlplane::config::{Backend, Config};
+use skylane_dataplane::snapshot::SharedSnapshot;
+use skylane_dataplane::socket::{self, SocketConfig, SocketDataPlane};
+use skylane_dataplane::stats::Stats;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use tracing::info;
+
+/// A running data plane.
+pub enum DataPlane {
+    Socket(SocketDataPlane),
+    #[cfg(feature = "dpdk")]
+    Dpdk(skylane_dataplane::dpdk::DpdkDataPlane),
+}
+
+impl DataPlane {
+    /// Waits for the loops to exit (after the stop flag is set).
+    pub fn join(self) {
+        match self {
+            DataPlane::Socket(s) => s.join(),
+            #[cfg(feature = "dpdk")]
+            DataPlane::Dpdk(d) => d.join(),
+        }
+    }
+}
+
+/// Starts the backend named by `[dataplane] backend`.
+pub fn start(
+    cfg: &Config,
+    shared: SharedSnapshot,
+    stats: Arc<Stats>,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<DataPlane> {
+    match cfg.dataplane.backend {
+        Backend::Socket => {
+            let sc = SocketConfig {
+                listen: cfg.dataplane.listen.clone(),
+                cores: cfg.dataplane.cores.clone(),
+                max_udp: cfg.dns.max_udp_size,
+                batch: cfg.dataplane.batch,
+            };
+            let dp = socket::spawn(sc, shared, stats, stop).context("starting the socket data plane")?;
+            info!(listen = ?dp.local_addrs(), cores = ?cfg.dataplane.cores, "socket data plane running");
+            Ok(DataPlane::Socket(dp))
+        }
+        #[cfg(feature = "dpdk")]
+        Backend::Dpdk => {
+            use skylane_controlplane::config::ExceptionPathKind;
+            use skylane_dataplane::dpdk::{self, DpdkOptions, ExceptionPath};
+            let opts = DpdkOptions {
+                eal_args: cfg.dpdk.eal_args.clone(),
+                port: cfg.dpdk.port,
+                addresses: cfg.dpdk.addresses.clone(),
+                exception_path: match cfg.dpdk.exception_path {
+                    ExceptionPathKind::Tap => ExceptionPath::Tap,
+                    ExceptionPathKind::None => ExceptionPath::None,
+                },
+                cores: cfg.dataplane.cores.clone(),
+                max_udp: cfg.dns.max_udp_size,
+            };
+            let dp = dpdk::spawn(opts, shared, stats, stop).context("starting the DPDK data plane")?;
+            info!(cores = ?cfg.dataplane.cores, "DPDK data plane running");
+            Ok(DataPlane::Dpdk(dp))
+        }
+        #[cfg(not(feature = "dpdk"))]
+        Backend::Dpdk => anyhow::bail!(
+            "backend \"dpdk\" needs a build with the dpdk feature: cargo build --release --features dpdk"
+        ),
+    }
+}

@@ -1,0 +1,92 @@
+//! `skylane serve`: assembles the appliance from a resolved [`Config`].
+//!
+//! Start-up order: zone files and example records are loaded (static
+//! records), the first snapshot is built and published, the data plane
+//! starts (socket or DPDK loops, pinned per core), then the tokio control
+//! plane runs TCP, the record store with its sync task, and the REST API.
+//! SIGINT/SIGTERM flips one shutdown signal that every part watches; `run`
+//! returns when all have stopped.
+
+use crate::examples::example_records;
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use skylane_controlplane::config::{Backend, Config};
+use skylane_controlplane::zonefile::load_zone_file;
+use skylane_dataplane::name::Name;
+use skylane_dataplane::record::Record;
+use skylane_dataplane::snapshot::{SharedSnapshot, Snapshot, ZoneConfig};
+use skylane_dataplane::stats::{self, Stats};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// Static records and the zone configuration derived from the config.
+pub struct StaticData {
+    pub zone: Arc<ZoneConfig>,
+    pub records: Vec<Record>,
+}
+
+/// Loads zone files (their apexes become served domains) and example records.
+pub fn load_static(cfg: &Config) -> anyhow::Result<StaticData> {
+    let mut records = Vec::new();
+    let mut apexes: Vec<Name> = Vec::new();
+    for path in &cfg.dns.zone_files {
+        let zone = load_zone_file(path, None, cfg.dns.ttl)?;
+        info!(file = %path.display(), apex = %zone.apex, records = zone.records.len(), "zone file loaded");
+        apexes.push(zone.apex);
+        records.extend(zone.records);
+    }
+    let zone = cfg.zone_config(&apexes);
+    if cfg.dns.example_records {
+        records.extend(example_records(&zone.domains, cfg.dns.ttl));
+    }
+    Ok(StaticData {
+        zone: Arc::new(zone),
+        records,
+    })
+}
+
+/// Runs the appliance until SIGINT/SIGTERM.
+pub fn run(cfg: Config) -> anyhow::Result<()> {
+    let data = load_static(&cfg)?;
+    let started = std::time::Instant::now();
+    let first = Snapshot::build(data.zone.clone(), data.records.clone());
+    info!(
+        records = first.record_count(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        domains = ?data.zone.domains.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+        "static snapshot built"
+    );
+    let shared: SharedSnapshot = Arc::new(ArcSwap::from_pointee(first));
+    let backend = match cfg.dataplane.backend {
+        Backend::Socket => stats::Backend::Socket,
+        Backend::Dpdk => stats::Backend::Dpdk,
+    };
+    let stats = Arc::new(Stats::new(backend, &cfg.dataplane.cores));
+    let stop = Arc::new(AtomicBool::new(false));
+
+    let dataplane = crate::dataplane::start(&cfg, shared.clone(), stats.clone(), stop.clone())?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("skylane-ctl")
+        .enable_all()
+        .build()
+        .context("starting the control-plane runtime")?;
+    let result = runtime.block_on(crate::control::run(
+        cfg.clone(),
+        data,
+        shared,
+        stats,
+        stop.clone(),
+    ));
+    stop.store(true, Ordering::SeqCst);
+    dataplane.join();
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    if let Err(e) = &result {
+        warn!("control plane stopped with an error: {e:#}");
+    }
+    info!("skylane stopped");
+    result
+}
