@@ -1,0 +1,281 @@
+//! Validation of a whole query message: what may be answered, and how.
+//!
+//! [`parse_query`] applies the message-level rules of RFC 1035 and RFC 6891:
+//! - shorter than a header: dropped (nothing can be echoed);
+//! - QR=1: dropped (never answer a response);
+//! - opcode other than QUERY: NOTIMP (question echoed when readable);
+//! - QDCOUNT other than 1, a bad question name (label > 63, name > 255,
+//!   forward or looping pointers), truncation anywhere: FORMERR;
+//! - records in the answer or authority section of a query: FORMERR (RFC
+//!   1035 gives them no meaning in a QUERY; rejecting keeps parsing simple);
+//! - more than one OPT, an OPT with a non-root owner, or badly formed EDNS
+//!   options: FORMERR (RFC 6891 §6.1.1). An OPT can only be found in the
+//!   additional section since the other two must be empty.
+//!
+//! Other additional records (e.g. TSIG, unsupported) are checked for shape
+//! and ignored. Bytes after the last counted record are ignored.
+
+use super::header::HEADER_LEN;
+use super::name::{read_name, NameBuf};
+use super::{opcode, rcode, read_u16, read_u32, Edns, Header, Question};
+use crate::record::rtype;
+
+/// A query that may be answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParsedQuery {
+    pub question: Question,
+    pub edns: Option<Edns>,
+}
+
+/// Why a query gets no normal answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryError {
+    /// Fewer than 12 bytes: nothing can be echoed, drop.
+    Runt,
+    /// QR=1: a response, drop.
+    NotAQuery,
+    /// Answer with `rcode`, echoing `question` when it could be read and
+    /// adding an OPT when `edns` is known.
+    Reject {
+        rcode: u16,
+        question: Option<Question>,
+        edns: Option<Edns>,
+    },
+}
+
+/// Fixed part of a resource record after its owner name.
+const RR_FIXED_LEN: usize = 10;
+
+/// Validates the query in `msg`; the lowercased QNAME goes into `qname`.
+pub fn parse_query(msg: &[u8], qname: &mut NameBuf) -> Result<ParsedQuery, QueryError> {
+    let header = Header::new_checked(msg).map_err(|_| QueryError::Runt)?;
+    if header.qr() {
+        return Err(QueryError::NotAQuery);
+    }
+    let parsed = parse_sections(msg, &header, qname);
+    if header.opcode() != opcode::QUERY {
+        let (question, edns) = match parsed {
+            Ok(p) => (Some(p.question), p.edns),
+            Err(q) => (q, None),
+        };
+        return Err(QueryError::Reject {
+            rcode: rcode::NOTIMP,
+            question,
+            edns,
+        });
+    }
+    parsed.map_err(|question| QueryError::Reject {
+        rcode: rcode::FORMERR,
+        question,
+        edns: None,
+    })
+}
+
+/// Parses the sections; on error returns the question if it was readable.
+fn parse_sections(
+    msg: &[u8],
+    header: &Header<&[u8]>,
+    qname: &mut NameBuf,
+) -> Result<ParsedQuery, Option<Question>> {
+    if header.qdcount() != 1 {
+        return Err(None);
+    }
+    let question = Question::parse(msg, HEADER_LEN, HEADER_LEN, qname).map_err(|_| None)?;
+    if header.ancount() != 0 || header.nscount() != 0 {
+        return Err(Some(question));
+    }
+    let mut edns = None;
+    let mut pos = question.end;
+    let mut scratch = NameBuf::new();
+    for _ in 0..header.arcount() {
+        let after_name =
+            read_name(msg, pos, HEADER_LEN, &mut scratch).map_err(|_| Some(question))?;
+        let rr_type = read_u16(msg, after_name).ok_or(Some(question))?;
+        let class = read_u16(msg, after_name + 2).ok_or(Some(question))?;
+        let ttl = read_u32(msg, after_name + 4).ok_or(Some(question))?;
+        let rdlen = read_u16(msg, after_name + 8).ok_or(Some(question))? as usize;
+        let rdata_start = after_name + RR_FIXED_LEN;
+        let rdata = msg
+            .get(rdata_start..rdata_start + rdlen)
+            .ok_or(Some(question))?;
+        if rr_type == rtype::OPT {
+            if edns.is_some() || scratch.as_wire() != b"\x00" {
+                return Err(Some(question));
+            }
+            edns = Some(Edns::parse(class, ttl, rdata).map_err(|_| Some(question))?);
+        }
+        pos = rdata_start + rdlen;
+    }
+    Ok(ParsedQuery { question, edns })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A query for `name` (presentation-free wire form) type A.
+    fn query(flags: u16, counts: [u16; 4], body: &[u8]) -> Vec<u8> {
+        let mut m = vec![0x12, 0x34];
+        m.extend_from_slice(&flags.to_be_bytes());
+        for c in counts {
+            m.extend_from_slice(&c.to_be_bytes());
+        }
+        m.extend_from_slice(body);
+        m
+    }
+    const Q: &[u8] = b"\x03web\x05local\x00\x00\x01\x00\x01";
+    const OPT: &[u8] = b"\x00\x00\x29\x04\xd0\x00\x00\x80\x00\x00\x00";
+
+    fn parse(m: &[u8]) -> Result<ParsedQuery, QueryError> {
+        parse_query(m, &mut NameBuf::new())
+    }
+
+    fn rcode_of(r: Result<ParsedQuery, QueryError>) -> Option<u16> {
+        match r {
+            Err(QueryError::Reject { rcode, .. }) => Some(rcode),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn plain_query_parses() {
+        let p = parse(&query(0x0100, [1, 0, 0, 0], Q)).unwrap();
+        assert_eq!(p.question.qtype, 1);
+        assert_eq!(p.edns, None);
+    }
+
+    #[test]
+    fn edns_query_parses() {
+        let mut body = Q.to_vec();
+        body.extend_from_slice(OPT);
+        let p = parse(&query(0, [1, 0, 0, 1], &body)).unwrap();
+        let e = p.edns.unwrap();
+        assert_eq!((e.udp_size, e.version, e.dnssec_ok), (1232, 0, true));
+    }
+
+    #[test]
+    fn runts_are_dropped() {
+        for n in 0..12 {
+            assert_eq!(parse(&vec![0; n]), Err(QueryError::Runt));
+        }
+    }
+
+    #[test]
+    fn responses_are_dropped() {
+        assert_eq!(
+            parse(&query(0x8000, [1, 0, 0, 0], Q)),
+            Err(QueryError::NotAQuery)
+        );
+    }
+
+    #[test]
+    fn other_opcodes_are_notimp_with_question() {
+        let r = parse(&query(15 << 11, [1, 0, 0, 0], Q));
+        match r {
+            Err(QueryError::Reject {
+                rcode, question, ..
+            }) => {
+                assert_eq!(rcode, rcode::NOTIMP);
+                assert!(question.is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+        // Unreadable question: still NOTIMP, nothing echoed.
+        let r = parse(&query(4 << 11, [1, 0, 0, 0], b"\x05ab"));
+        assert!(matches!(
+            r,
+            Err(QueryError::Reject {
+                rcode: 4,
+                question: None,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn bad_counts_are_formerr() {
+        assert_eq!(
+            rcode_of(parse(&query(0, [0, 0, 0, 0], Q))),
+            Some(rcode::FORMERR)
+        );
+        let mut two = Q.to_vec();
+        two.extend_from_slice(Q);
+        assert_eq!(
+            rcode_of(parse(&query(0, [2, 0, 0, 0], &two))),
+            Some(rcode::FORMERR)
+        );
+        assert_eq!(
+            rcode_of(parse(&query(0, [1, 1, 0, 0], Q))),
+            Some(rcode::FORMERR)
+        );
+        assert_eq!(
+            rcode_of(parse(&query(0, [1, 0, 1, 0], Q))),
+            Some(rcode::FORMERR)
+        );
+        // ARCOUNT promises a record that is not there.
+        assert_eq!(
+            rcode_of(parse(&query(0, [1, 0, 0, 1], Q))),
+            Some(rcode::FORMERR)
+        );
+    }
+
+    #[test]
+    fn truncated_questions_are_formerr_without_echo() {
+        let full = query(0, [1, 0, 0, 0], Q);
+        for cut in 12..full.len() {
+            assert!(matches!(
+                parse(&full[..cut]),
+                Err(QueryError::Reject {
+                    rcode: 1,
+                    question: None,
+                    ..
+                })
+            ));
+        }
+    }
+
+    #[test]
+    fn compressed_qname_is_formerr() {
+        // The only earlier bytes are the header: any pointer is invalid.
+        let r = parse(&query(0, [1, 0, 0, 0], b"\xc0\x04\x00\x01\x00\x01"));
+        assert_eq!(rcode_of(r), Some(rcode::FORMERR));
+    }
+
+    #[test]
+    fn two_opts_or_non_root_opt_are_formerr() {
+        let mut body = Q.to_vec();
+        body.extend_from_slice(OPT);
+        body.extend_from_slice(OPT);
+        assert_eq!(
+            rcode_of(parse(&query(0, [1, 0, 0, 2], &body))),
+            Some(rcode::FORMERR)
+        );
+        let mut body = Q.to_vec();
+        body.extend_from_slice(b"\x01x");
+        body.extend_from_slice(&OPT[1..]);
+        assert_eq!(
+            rcode_of(parse(&query(0, [1, 0, 0, 1], &body))),
+            Some(rcode::FORMERR)
+        );
+    }
+
+    #[test]
+    fn opt_with_bad_option_is_formerr() {
+        let mut body = Q.to_vec();
+        body.extend_from_slice(b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x05\x00\x0a\x00\x09x");
+        assert_eq!(
+            rcode_of(parse(&query(0, [1, 0, 0, 1], &body))),
+            Some(rcode::FORMERR)
+        );
+    }
+
+    #[test]
+    fn other_additional_records_are_skipped() {
+        // A compressed-owner TXT-ish record pointing at the qname, then OPT.
+        let mut body = Q.to_vec();
+        body.extend_from_slice(b"\xc0\x0c\x00\x10\x00\x01\x00\x00\x00\x00\x00\x02\x01x");
+        body.extend_from_slice(OPT);
+        let p = parse(&query(0, [1, 0, 0, 2], &body)).unwrap();
+        assert!(p.edns.is_some());
+    }
+}

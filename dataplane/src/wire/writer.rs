@@ -1,0 +1,466 @@
+//! The response, built in place over the query's buffer.
+//!
+//! A [`Response`] keeps the header and question already in the buffer
+//! (QNAME case preserved, as RFC 5452 / "0x20" clients expect), rewrites the
+//! header flags and appends records section by section. Owner names are
+//! written as compression pointers to a known position when there is one;
+//! names inside CNAME/NS/PTR/MX/SOA RDATA go through a small
+//! [`Compressor`]; SRV targets are written uncompressed (RFC 2782).
+//!
+//! Size limit: every record must fit below `limit` minus the space reserved
+//! for the final OPT. [`Response::push`] never leaves a partial record; the
+//! engine uses [`Response::mark`]/[`Response::rollback`] to drop partial
+//! RRsets and sets TC itself (answer/authority) or simply omits the record
+//! (additional).
+
+use super::compress::{Compressor, MAX_POINTER};
+use super::edns::{write_opt, OPT_LEN};
+use super::header::{flags, HEADER_LEN};
+use super::{class, Header};
+use crate::record::rtype;
+
+/// Where an owner name can be found or how it reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner<'n> {
+    /// Uncompressed wire name (any case).
+    pub name: &'n [u8],
+    /// Offset in the message where this name is already written, if any.
+    pub at: Option<usize>,
+}
+
+/// Message sections records are appended to, in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Section {
+    Answer = 0,
+    Authority = 1,
+    Additional = 2,
+}
+
+/// Why a record was not written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    /// The record does not fit under the size limit.
+    #[error("no space left under the response size limit")]
+    NoSpace,
+    /// The section count would overflow 16 bits.
+    #[error("too many records")]
+    TooMany,
+}
+
+/// A snapshot of the writer's progress, to undo partial RRsets.
+#[derive(Debug, Clone, Copy)]
+pub struct Mark {
+    len: usize,
+    counts: [u16; 3],
+    names: usize,
+}
+
+/// A response being written into a buffer that holds the query.
+pub struct Response<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+    /// Largest message size allowed (OPT included).
+    limit: usize,
+    /// Bytes kept free at the end for the OPT record.
+    reserved: usize,
+    counts: [u16; 3],
+    rcode: u16,
+    names: Compressor,
+    qname_remembered: bool,
+}
+
+impl<'a> Response<'a> {
+    /// Starts a response over `buf`, keeping `buf[..keep]` (the header and,
+    /// when `keep > 12`, the single question). Sets QR, keeps ID, opcode and
+    /// RD, clears every other flag, the rcode and the counts.
+    ///
+    /// Returns `None` when `buf` cannot even hold a header or `keep`.
+    pub fn start(buf: &'a mut [u8], keep: usize, limit: usize) -> Option<Response<'a>> {
+        let keep = keep.max(HEADER_LEN);
+        if buf.len() < keep {
+            return None;
+        }
+        let limit = limit.min(buf.len()).max(keep);
+        let mut h = Header::new_checked(&mut buf[..]).ok()?;
+        let f = h.flags() & (flags::OPCODE_MASK | flags::RD);
+        h.set_flags(f | flags::QR);
+        h.set_qdcount(u16::from(keep > HEADER_LEN));
+        h.set_ancount(0);
+        h.set_nscount(0);
+        h.set_arcount(0);
+        Some(Response {
+            buf,
+            len: keep,
+            limit,
+            reserved: 0,
+            counts: [0; 3],
+            rcode: 0,
+            names: Compressor::new(),
+            qname_remembered: keep == HEADER_LEN,
+        })
+    }
+
+    /// Keeps room for an OPT record at the end. Returns false (and reserves
+    /// nothing) when there is not enough room left.
+    pub fn reserve_opt(&mut self) -> bool {
+        if self.len + OPT_LEN <= self.limit {
+            self.reserved = OPT_LEN;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The message written so far.
+    pub fn message(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+
+    /// Records in `section` so far.
+    pub fn count(&self, section: Section) -> u16 {
+        self.counts[section as usize]
+    }
+
+    pub fn set_flag(&mut self, bits: u16, on: bool) {
+        if let Ok(mut h) = Header::new_checked(&mut self.buf[..]) {
+            h.set_flag(bits, on);
+        }
+    }
+
+    /// Sets the (up to 12-bit) rcode; the upper bits go into the OPT.
+    pub fn set_rcode(&mut self, rcode: u16) {
+        self.rcode = rcode;
+        if let Ok(mut h) = Header::new_checked(&mut self.buf[..]) {
+            h.set_rcode((rcode & 0xf) as u8);
+        }
+    }
+
+    pub fn rcode(&self) -> u16 {
+        self.rcode
+    }
+
+    pub fn mark(&self) -> Mark {
+        Mark {
+            len: self.len,
+            counts: self.counts,
+            names: self.names.len(),
+        }
+    }
+
+    /// Undoes everything written since `mark`.
+    pub fn rollback(&mut self, mark: Mark) {
+        self.len = mark.len;
+        self.counts = mark.counts;
+        self.names.truncate(mark.names);
+    }
+
+    /// Appends one record (class IN) to `section`. Returns the offset of its
+    /// RDATA. On error nothing is written.
+    pub fn push(
+        &mut self,
+        section: Section,
+        owner: Owner<'_>,
+        rr_type: u16,
+        ttl: u32,
+        rdata: &[u8],
+    ) -> Result<usize, WriteError> {
+        debug_assert!(self.counts[section as usize + 1..].iter().all(|&c| c == 0));
+        if self.counts[section as usize] == u16::MAX {
+            return Err(WriteError::TooMany);
+        }
+        let mark = self.mark();
+        let r = self.push_inner(owner, rr_type, ttl, rdata);
+        match r {
+            Ok(at) => {
+                self.counts[section as usize] += 1;
+                Ok(at)
+            }
+            Err(e) => {
+                self.rollback(mark);
+                Err(e)
+            }
+        }
+    }
+
+    fn push_inner(
+        &mut self,
+        owner: Owner<'_>,
+        rr_type: u16,
+        ttl: u32,
+        rdata: &[u8],
+    ) -> Result<usize, WriteError> {
+        match owner.at {
+            Some(at) if at <= MAX_POINTER => self.put(&(0xc000 | at as u16).to_be_bytes())?,
+            _ => self.put_name(owner.name)?,
+        }
+        self.put(&rr_type.to_be_bytes())?;
+        self.put(&class::IN.to_be_bytes())?;
+        self.put(&ttl.to_be_bytes())?;
+        let rdlen_at = self.len;
+        self.put(&[0, 0])?;
+        let rdata_at = self.len;
+        match rr_type {
+            rtype::CNAME | rtype::NS | rtype::PTR => self.put_names(rdata, 0, 1)?,
+            rtype::MX => self.put_names(rdata, 2, 1)?,
+            rtype::SOA => self.put_names(rdata, 0, 2)?,
+            _ => self.put(rdata)?,
+        }
+        let rdlen = u16::try_from(self.len - rdata_at).map_err(|_| WriteError::NoSpace)?;
+        if let Some(dst) = self.buf.get_mut(rdlen_at..rdlen_at + 2) {
+            dst.copy_from_slice(&rdlen.to_be_bytes());
+        }
+        Ok(rdata_at)
+    }
+
+    /// Writes `rdata` whose bytes from `skip` start with `names` uncompressed
+    /// names, compressing those names. Malformed RDATA is copied as is.
+    fn put_names(&mut self, rdata: &[u8], skip: usize, names: usize) -> Result<(), WriteError> {
+        let (Some(head), Some(mut rest)) = (rdata.get(..skip), rdata.get(skip..)) else {
+            return self.put(rdata);
+        };
+        // Check every name is well formed before writing anything.
+        let mut probe = rest;
+        for _ in 0..names {
+            match wire_name_len(probe).and_then(|n| probe.get(n..)) {
+                Some(tail) => probe = tail,
+                None => return self.put(rdata),
+            }
+        }
+        self.put(head)?;
+        for _ in 0..names {
+            let n = wire_name_len(rest).unwrap_or(rest.len());
+            let (name, tail) = rest.split_at(n.min(rest.len()));
+            self.put_name(name)?;
+            rest = tail;
+        }
+        self.put(rest)
+    }
+
+    /// Writes an uncompressed wire name, compressed against earlier names,
+    /// and remembers its new labels.
+    fn put_name(&mut self, name: &[u8]) -> Result<(), WriteError> {
+        if !self.qname_remembered {
+            self.qname_remembered = true;
+            let qname_len = wire_name_len(self.buf.get(HEADER_LEN..).unwrap_or(&[])).unwrap_or(0);
+            if let Some(q) = self.buf.get(HEADER_LEN..HEADER_LEN + qname_len) {
+                self.names.remember(HEADER_LEN, q);
+            }
+        }
+        let (literal_len, pointer) = self.names.find(self.buf, name);
+        let at = self.len;
+        let literal = name.get(..literal_len).unwrap_or(name);
+        self.put(literal)?;
+        if let Some(p) = pointer {
+            self.put(&(0xc000 | p).to_be_bytes())?;
+        }
+        self.names.remember(at, literal);
+        Ok(())
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Result<(), WriteError> {
+        let end = self.len + bytes.len();
+        if end + self.reserved > self.limit {
+            return Err(WriteError::NoSpace);
+        }
+        let dst = self.buf.get_mut(self.len..end).ok_or(WriteError::NoSpace)?;
+        dst.copy_from_slice(bytes);
+        self.len = end;
+        Ok(())
+    }
+
+    /// Writes the counts and, with `opt = Some((udp_size, dnssec_ok))`, the
+    /// OPT record (version 0, extended rcode from [`Response::set_rcode`]).
+    /// Returns the message length.
+    pub fn finish(mut self, opt: Option<(u16, bool)>) -> usize {
+        if let (Some((udp_size, dnssec_ok)), true) = (opt, self.reserved > 0) {
+            if let Some(dst) = self.buf.get_mut(self.len..) {
+                if let Some(n) = write_opt(dst, udp_size, self.rcode, dnssec_ok) {
+                    self.len += n;
+                    self.counts[Section::Additional as usize] =
+                        self.counts[Section::Additional as usize].saturating_add(1);
+                }
+            }
+        }
+        let [an, ns, ar] = self.counts;
+        if let Ok(mut h) = Header::new_checked(&mut self.buf[..]) {
+            h.set_ancount(an);
+            h.set_nscount(ns);
+            h.set_arcount(ar);
+        }
+        self.len
+    }
+}
+
+/// Length of the uncompressed wire name at the start of `wire` (root label
+/// included), or `None` when it is not a well-formed uncompressed name.
+pub fn wire_name_len(wire: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        let l = *wire.get(i)?;
+        if l == 0 {
+            return if i < crate::name::MAX_NAME_LEN {
+                Some(i + 1)
+            } else {
+                None
+            };
+        }
+        if l & 0xc0 != 0 {
+            return None;
+        }
+        i += 1 + l as usize;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query() -> Vec<u8> {
+        let mut m = vec![0xab, 0xcd, 0x01, 0x30, 0, 1, 0, 0, 0, 0, 0, 1];
+        m.extend_from_slice(b"\x03Www\x05Local\x00\x00\x01\x00\x01");
+        m
+    }
+
+    #[test]
+    fn start_rewrites_header_and_keeps_question() {
+        let mut b = query();
+        b.resize(512, 0);
+        let r = Response::start(&mut b, 27, 512).unwrap();
+        let n = r.finish(None);
+        assert_eq!(n, 27);
+        // QR set, RD kept, AD (0x20) and CD (0x10) cleared, ARCOUNT reset.
+        assert_eq!(&b[..12], &[0xab, 0xcd, 0x81, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(&b[12..27], b"\x03Www\x05Local\x00\x00\x01\x00\x01");
+    }
+
+    #[test]
+    fn push_uses_pointers_and_compresses_rdata_names() {
+        let mut b = query();
+        b.resize(512, 0);
+        let mut r = Response::start(&mut b, 27, 512).unwrap();
+        let q = Owner {
+            name: b"\x03www\x05local\x00",
+            at: Some(12),
+        };
+        let at = r
+            .push(
+                Section::Answer,
+                q,
+                rtype::CNAME,
+                60,
+                b"\x03web\x05LOCAL\x00",
+            )
+            .unwrap();
+        // CNAME target compressed against the qname's "local".
+        assert_eq!(&r.message()[at..], b"\x03web\xc0\x10");
+        let t = Owner {
+            name: b"\x03web\x05local\x00",
+            at: Some(at),
+        };
+        r.push(Section::Answer, t, rtype::A, 60, &[10, 0, 0, 1])
+            .unwrap();
+        let n = r.finish(None);
+        assert_eq!(&b[6..8], &[0, 2]);
+        assert_eq!(
+            &b[27..n],
+            b"\xc0\x0c\x00\x05\x00\x01\x00\x00\x00\x3c\x00\x06\x03web\xc0\x10\
+              \xc0\x27\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x0a\x00\x00\x01"
+        );
+    }
+
+    #[test]
+    fn srv_targets_stay_uncompressed() {
+        let mut b = query();
+        b.resize(512, 0);
+        let mut r = Response::start(&mut b, 27, 512).unwrap();
+        let q = Owner {
+            name: b"\x03www\x05local\x00",
+            at: Some(12),
+        };
+        let rdata = b"\x00\x01\x00\x02\x00\x50\x03www\x05local\x00";
+        let at = r.push(Section::Answer, q, rtype::SRV, 5, rdata).unwrap();
+        assert_eq!(&r.message()[at..], rdata);
+    }
+
+    #[test]
+    fn records_that_do_not_fit_leave_nothing_behind() {
+        let mut b = query();
+        b.resize(512, 0);
+        let mut r = Response::start(&mut b, 27, 27 + 16 + 11).unwrap();
+        assert!(r.reserve_opt());
+        let q = Owner {
+            name: b"\x03www\x05local\x00",
+            at: Some(12),
+        };
+        r.push(Section::Answer, q, rtype::A, 1, &[1, 2, 3, 4])
+            .unwrap();
+        assert_eq!(
+            r.push(Section::Answer, q, rtype::A, 1, &[1, 2, 3, 5]),
+            Err(WriteError::NoSpace)
+        );
+        assert_eq!(r.len(), 27 + 16);
+        assert_eq!(r.count(Section::Answer), 1);
+        r.set_rcode(16);
+        let n = r.finish(Some((1232, false)));
+        assert_eq!(n, 27 + 16 + 11);
+        assert_eq!(&b[10..12], &[0, 1]);
+        // BADVERS: header rcode 0, extended rcode 1 in the OPT.
+        assert_eq!(b[3] & 0xf, 0);
+        assert_eq!(b[n - 6], 1);
+    }
+
+    #[test]
+    fn rollback_undoes_an_rrset() {
+        let mut b = query();
+        b.resize(512, 0);
+        let mut r = Response::start(&mut b, 27, 512).unwrap();
+        let q = Owner {
+            name: b"\x03www\x05local\x00",
+            at: Some(12),
+        };
+        let m = r.mark();
+        r.push(Section::Answer, q, rtype::NS, 1, b"\x02ns\x03org\x00")
+            .unwrap();
+        r.rollback(m);
+        assert_eq!((r.len(), r.count(Section::Answer)), (27, 0));
+        // The forgotten name is not used as a compression target.
+        let at = r
+            .push(Section::Answer, q, rtype::NS, 1, b"\x02ns\x03org\x00")
+            .unwrap();
+        assert_eq!(&r.message()[at..], b"\x02ns\x03org\x00");
+    }
+
+    #[test]
+    fn tiny_buffers_are_handled() {
+        let mut b = [0u8; 11];
+        assert!(Response::start(&mut b, 12, 512).is_none());
+        let mut b = query();
+        let mut r = Response::start(&mut b, 27, 512).unwrap();
+        assert!(!r.reserve_opt());
+        let q = Owner {
+            name: b"\x03www\x05local\x00",
+            at: Some(12),
+        };
+        assert_eq!(
+            r.push(Section::Answer, q, rtype::A, 1, &[1, 2, 3, 4]),
+            Err(WriteError::NoSpace)
+        );
+        assert_eq!(r.finish(Some((512, false))), 27);
+    }
+
+    #[test]
+    fn wire_name_len_checks_shape() {
+        assert_eq!(wire_name_len(b"\x03abc\x00xyz"), Some(5));
+        assert_eq!(wire_name_len(b"\x03ab"), None);
+        assert_eq!(wire_name_len(b"\xc0\x0c"), None);
+    }
+}
