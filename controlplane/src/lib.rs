@@ -1,3 +1,8 @@
 //! Skylane's control plane: config, zone files, stores, sync, REST API, metrics, TCP.
 
+pub mod api;
+pub mod config;
+pub mod layout;
 pub mod store;
+pub mod sync;
+pub mod zonefile;

@@ -1,0 +1,543 @@
+//! JSON record sets: request bodies in, stored records out.
+//!
+//! One record set is one object with a `type` and that type's fields:
+//!
+//! | type  | fields                                                        |
+//! |-------|---------------------------------------------------------------|
+//! | A     | `ips`: IPv4 strings                                           |
+//! | AAAA  | `ips`: IPv6 strings                                           |
+//! | CNAME | `target`: one name                                            |
+//! | PTR   | `targets`: names                                              |
+//! | SRV   | `targets`: `{target, port, priority?=10, weight?=10}`         |
+//! | TXT   | `texts`: strings (one TXT record each, at most 255 bytes)     |
+//! | MX    | `exchanges`: `{exchange, preference?=10}`                     |
+//!
+//! Every type takes an optional `ttl` (1..=2147483647 seconds; omitted = the
+//! configured default). Unknown fields, empty lists and wrong JSON types are
+//! errors naming the field (`ips[1]`).
+
+use super::error::ApiError;
+use super::names;
+use serde_json::{json, Map, Value};
+use skylane_dataplane::record::{rtype, RData, Record};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Largest TTL accepted (RFC 2181 §8).
+pub const MAX_TTL: u32 = 2_147_483_647;
+/// Most values one record set may carry.
+pub const MAX_VALUES: usize = 10_000;
+/// Default SRV priority and weight, MX preference (SkyDNS's defaults).
+pub const DEFAULT_PRIORITY: u16 = 10;
+
+/// Record types the API writes.
+pub const WRITABLE_TYPES: [&str; 7] = ["A", "AAAA", "CNAME", "PTR", "SRV", "TXT", "MX"];
+
+/// A validated record set: values of one type, one TTL (`None` = default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordSet {
+    pub rtype: u16,
+    pub ttl: Option<u32>,
+    pub data: Vec<RData>,
+}
+
+/// `prefix` + `field` as a path (`records[2]` + `ips[0]` → `records[2].ips[0]`).
+pub fn path(prefix: &str, field: &str) -> String {
+    if prefix.is_empty() {
+        field.to_string()
+    } else if field.starts_with('[') {
+        format!("{prefix}{field}")
+    } else {
+        format!("{prefix}.{field}")
+    }
+}
+
+/// Parses the record type name (case-insensitive).
+pub fn parse_type(text: &str) -> Option<u16> {
+    Some(match text.to_ascii_uppercase().as_str() {
+        "A" => rtype::A,
+        "AAAA" => rtype::AAAA,
+        "CNAME" => rtype::CNAME,
+        "PTR" => rtype::PTR,
+        "SRV" => rtype::SRV,
+        "TXT" => rtype::TXT,
+        "MX" => rtype::MX,
+        _ => return None,
+    })
+}
+
+/// The presentation name of a type code.
+pub fn type_name(t: u16) -> String {
+    match t {
+        rtype::A => "A".into(),
+        rtype::AAAA => "AAAA".into(),
+        rtype::CNAME => "CNAME".into(),
+        rtype::NS => "NS".into(),
+        rtype::SOA => "SOA".into(),
+        rtype::PTR => "PTR".into(),
+        rtype::SRV => "SRV".into(),
+        rtype::TXT => "TXT".into(),
+        rtype::MX => "MX".into(),
+        other => format!("TYPE{other}"),
+    }
+}
+
+fn fields_of(t: u16) -> &'static [&'static str] {
+    match t {
+        rtype::A | rtype::AAAA => &["ips"],
+        rtype::CNAME => &["target"],
+        rtype::PTR | rtype::SRV => &["targets"],
+        rtype::TXT => &["texts"],
+        rtype::MX => &["exchanges"],
+        _ => &[],
+    }
+}
+
+/// Reads one JSON object as a record set. `extra` lists other keys the caller
+/// handles (e.g. `name` in imports); errors are prefixed with `prefix`.
+pub fn parse_set(v: &Value, prefix: &str, extra: &[&str]) -> Result<RecordSet, ApiError> {
+    let at = |f: &str| path(prefix, f);
+    let obj = v.as_object().ok_or_else(|| {
+        ApiError::field(
+            if prefix.is_empty() { "body" } else { prefix },
+            "expected a JSON object with a \"type\"",
+        )
+    })?;
+    let type_text = match obj.get("type") {
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(ApiError::field(at("type"), "must be a string")),
+        None => return Err(ApiError::field(at("type"), "missing")),
+    };
+    let t = parse_type(type_text).ok_or_else(|| {
+        ApiError::field(
+            at("type"),
+            format!(
+                "unknown record type {type_text:?} (expected one of {})",
+                WRITABLE_TYPES.join(", ")
+            ),
+        )
+    })?;
+    let allowed = fields_of(t);
+    for key in obj.keys() {
+        if key != "type"
+            && key != "ttl"
+            && !allowed.contains(&key.as_str())
+            && !extra.contains(&key.as_str())
+        {
+            return Err(ApiError::field(
+                at(key),
+                format!(
+                    "unknown field for a {} record (expected {}, ttl)",
+                    type_name(t),
+                    allowed.join(", ")
+                ),
+            ));
+        }
+    }
+    let ttl = match obj.get("ttl") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(parse_ttl(v).map_err(|m| ApiError::field(at("ttl"), m))?),
+    };
+    let mut data = match t {
+        rtype::A | rtype::AAAA => parse_ips(obj, t, prefix)?,
+        rtype::CNAME => {
+            let s = required_str(obj, "target", prefix)?;
+            vec![RData::Cname(names::target_name(s, &at("target"))?)]
+        }
+        rtype::PTR => list(obj, "targets", prefix)?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let f = at(&format!("targets[{i}]"));
+                let s = v
+                    .as_str()
+                    .ok_or_else(|| ApiError::field(&f, "must be a string"))?;
+                Ok(RData::Ptr(names::target_name(s, &f)?))
+            })
+            .collect::<Result<_, ApiError>>()?,
+        rtype::SRV => list(obj, "targets", prefix)?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| parse_srv(v, &at(&format!("targets[{i}]"))))
+            .collect::<Result<_, ApiError>>()?,
+        rtype::TXT => list(obj, "texts", prefix)?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let f = at(&format!("texts[{i}]"));
+                let s = v
+                    .as_str()
+                    .ok_or_else(|| ApiError::field(&f, "must be a string"))?;
+                if s.len() > 255 {
+                    return Err(ApiError::field(&f, "longer than 255 bytes"));
+                }
+                Ok(RData::Txt(vec![s.as_bytes().to_vec()]))
+            })
+            .collect::<Result<_, ApiError>>()?,
+        rtype::MX => list(obj, "exchanges", prefix)?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| parse_mx(v, &at(&format!("exchanges[{i}]"))))
+            .collect::<Result<_, ApiError>>()?,
+        _ => unreachable!("parse_type only yields writable types"),
+    };
+    dedup(&mut data);
+    Ok(RecordSet {
+        rtype: t,
+        ttl,
+        data,
+    })
+}
+
+/// Parses a TTL value.
+pub fn parse_ttl(v: &Value) -> Result<u32, String> {
+    match v.as_u64() {
+        Some(n) if (1..=MAX_TTL as u64).contains(&n) => Ok(n as u32),
+        _ => Err(format!(
+            "must be an integer from 1 to {MAX_TTL} (omit it for the default)"
+        )),
+    }
+}
+
+fn dedup(data: &mut Vec<RData>) {
+    let mut seen = std::collections::HashSet::new();
+    data.retain(|d| seen.insert(d.clone()));
+}
+
+fn required_str<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    prefix: &str,
+) -> Result<&'a str, ApiError> {
+    match obj.get(key) {
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(ApiError::field(path(prefix, key), "must be a string")),
+        None => Err(ApiError::field(path(prefix, key), "missing")),
+    }
+}
+
+fn list<'a>(obj: &'a Map<String, Value>, key: &str, prefix: &str) -> Result<&'a [Value], ApiError> {
+    let f = path(prefix, key);
+    match obj.get(key) {
+        Some(Value::Array(a)) if a.is_empty() => Err(ApiError::field(f, "must not be empty")),
+        Some(Value::Array(a)) if a.len() > MAX_VALUES => {
+            Err(ApiError::field(f, format!("more than {MAX_VALUES} values")))
+        }
+        Some(Value::Array(a)) => Ok(a),
+        Some(_) => Err(ApiError::field(f, "must be a list")),
+        None => Err(ApiError::field(f, "missing")),
+    }
+}
+
+fn parse_ips(obj: &Map<String, Value>, t: u16, prefix: &str) -> Result<Vec<RData>, ApiError> {
+    list(obj, "ips", prefix)?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let f = path(prefix, &format!("ips[{i}]"));
+            let s = v
+                .as_str()
+                .ok_or_else(|| ApiError::field(&f, "must be a string"))?;
+            match (t, s.trim().parse::<IpAddr>()) {
+                (rtype::A, Ok(IpAddr::V4(ip))) => Ok(RData::A(ip)),
+                (rtype::AAAA, Ok(IpAddr::V6(ip))) => Ok(RData::Aaaa(ip)),
+                (rtype::A, _) => Err(ApiError::field(f, format!("{s:?} is not an IPv4 address"))),
+                _ => Err(ApiError::field(f, format!("{s:?} is not an IPv6 address"))),
+            }
+        })
+        .collect()
+}
+
+fn u16_field(
+    obj: &Map<String, Value>,
+    key: &str,
+    prefix: &str,
+    default: Option<u16>,
+) -> Result<u16, ApiError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => {
+            default.ok_or_else(|| ApiError::field(path(prefix, key), "missing"))
+        }
+        Some(v) => v
+            .as_u64()
+            .filter(|n| *n <= u16::MAX as u64)
+            .map(|n| n as u16)
+            .ok_or_else(|| {
+                ApiError::field(path(prefix, key), "must be an integer from 0 to 65535")
+            }),
+    }
+}
+
+fn check_keys(obj: &Map<String, Value>, allowed: &[&str], prefix: &str) -> Result<(), ApiError> {
+    match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(ApiError::field(
+            path(prefix, k),
+            format!("unknown field (expected {})", allowed.join(", ")),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn parse_srv(v: &Value, prefix: &str) -> Result<RData, ApiError> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| ApiError::field(prefix, "expected {target, port, priority, weight}"))?;
+    check_keys(obj, &["target", "port", "priority", "weight"], prefix)?;
+    let target = names::target_name(
+        required_str(obj, "target", prefix)?,
+        &path(prefix, "target"),
+    )?;
+    let port = u16_field(obj, "port", prefix, None)?;
+    let priority = u16_field(obj, "priority", prefix, Some(DEFAULT_PRIORITY))?;
+    let weight = u16_field(obj, "weight", prefix, Some(DEFAULT_PRIORITY))?;
+    Ok(RData::Srv {
+        priority,
+        weight,
+        port,
+        target,
+    })
+}
+
+fn parse_mx(v: &Value, prefix: &str) -> Result<RData, ApiError> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| ApiError::field(prefix, "expected {exchange, preference}"))?;
+    check_keys(obj, &["exchange", "preference"], prefix)?;
+    let exchange = names::target_name(
+        required_str(obj, "exchange", prefix)?,
+        &path(prefix, "exchange"),
+    )?;
+    let preference = u16_field(obj, "preference", prefix, Some(DEFAULT_PRIORITY))?;
+    Ok(RData::Mx {
+        preference,
+        exchange,
+    })
+}
+
+/// Parses a PUT/POST body: one record-set object or a list of them.
+pub fn parse_body(bytes: &[u8]) -> Result<Vec<RecordSet>, ApiError> {
+    let v = parse_json(bytes)?;
+    match &v {
+        Value::Array(items) if items.is_empty() => {
+            Err(ApiError::field("body", "the list of record sets is empty"))
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| parse_set(item, &format!("[{i}]"), &[]))
+            .collect(),
+        _ => Ok(vec![parse_set(&v, "", &[])?]),
+    }
+}
+
+/// Parses JSON, reporting syntax errors with their position.
+pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::field(
+            "body",
+            "empty body: a JSON object was expected",
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::field(
+            "body",
+            format!(
+                "malformed JSON at line {} column {}: {e}",
+                e.line(),
+                e.column()
+            ),
+        )
+    })
+}
+
+/// Renders one value as it appears inside a set's list (or the CNAME target).
+fn value_json(d: &RData) -> Value {
+    match d {
+        RData::A(ip) => json!(ip.to_string()),
+        RData::Aaaa(ip) => json!(ip.to_string()),
+        RData::Cname(n) | RData::Ptr(n) | RData::Ns(n) => json!(n.to_string()),
+        RData::Srv {
+            priority,
+            weight,
+            port,
+            target,
+        } => json!({
+            "target": target.to_string(), "port": port, "priority": priority, "weight": weight
+        }),
+        RData::Txt(strings) => {
+            let joined: Vec<u8> = strings.concat();
+            json!(String::from_utf8_lossy(&joined))
+        }
+        RData::Mx {
+            preference,
+            exchange,
+        } => {
+            json!({ "exchange": exchange.to_string(), "preference": preference })
+        }
+        RData::Soa {
+            mname,
+            rname,
+            serial,
+            refresh,
+            retry,
+            expire,
+            minimum,
+        } => json!({
+            "mname": mname.to_string(), "rname": rname.to_string(), "serial": serial,
+            "refresh": refresh, "retry": retry, "expire": expire, "minimum": minimum
+        }),
+    }
+}
+
+fn list_key(t: u16) -> &'static str {
+    match t {
+        rtype::A | rtype::AAAA => "ips",
+        rtype::CNAME => "target",
+        rtype::TXT => "texts",
+        rtype::MX => "exchanges",
+        rtype::SOA => "soa",
+        _ => "targets",
+    }
+}
+
+/// Groups records (of one owner) into record-set objects, by type then TTL.
+pub fn sets_json(records: &[Record]) -> Vec<Value> {
+    let mut groups: BTreeMap<(u16, u32), Vec<&RData>> = BTreeMap::new();
+    for r in records {
+        groups
+            .entry((r.data.rtype(), r.ttl))
+            .or_default()
+            .push(&r.data);
+    }
+    let mut out = Vec::new();
+    for ((t, ttl), values) in groups {
+        let key = list_key(t);
+        if t == rtype::CNAME || t == rtype::SOA {
+            // Single-valued types: one object per value.
+            for v in values {
+                out.push(json!({ "type": type_name(t), key: value_json(v), "ttl": ttl }));
+            }
+        } else {
+            let list: Vec<Value> = values.into_iter().map(value_json).collect();
+            out.push(json!({ "type": type_name(t), key: list, "ttl": ttl }));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skylane_dataplane::name::Name;
+
+    fn err_field(body: &str) -> String {
+        parse_body(body.as_bytes())
+            .unwrap_err()
+            .field
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn parses_every_type() {
+        let sets = parse_body(
+            br#"[{"type":"A","ips":["10.0.0.1","10.0.0.2","10.0.0.1"],"ttl":60},
+                 {"type":"aaaa","ips":["fd00::1"]},
+                 {"type":"CNAME","target":"web.skylane.local"},
+                 {"type":"PTR","targets":["web.skylane.local."]},
+                 {"type":"SRV","targets":[{"target":"web.skylane.local.","port":80,"priority":1,"weight":5}]},
+                 {"type":"TXT","texts":["hello world"]},
+                 {"type":"MX","exchanges":[{"exchange":"mail.skylane.local.","preference":5}]}]"#,
+        )
+        .unwrap();
+        assert_eq!(sets.len(), 7);
+        assert_eq!(sets[0].ttl, Some(60));
+        assert_eq!(sets[0].data.len(), 2, "duplicates are merged");
+        assert_eq!(sets[1].rtype, rtype::AAAA);
+        assert_eq!(
+            sets[4].data[0],
+            RData::Srv {
+                priority: 1,
+                weight: 5,
+                port: 80,
+                target: Name::from_ascii("web.skylane.local.").unwrap()
+            }
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(
+            err_field(r#"{"type":"A","ips":["10.0.0.1","10.0.0.x"]}"#),
+            "ips[1]"
+        );
+        assert_eq!(err_field(r#"{"type":"A","ips":["fd00::1"]}"#), "ips[0]");
+        assert_eq!(err_field(r#"{"type":"AAAA","ips":["10.0.0.1"]}"#), "ips[0]");
+        assert_eq!(err_field(r#"{"type":"A","ips":[]}"#), "ips");
+        assert_eq!(err_field(r#"{"type":"A","ips":"10.0.0.1"}"#), "ips");
+        assert_eq!(
+            err_field(r#"{"type":"A","ips":["10.0.0.1"],"ttl":0}"#),
+            "ttl"
+        );
+        assert_eq!(
+            err_field(r#"{"type":"A","ips":["10.0.0.1"],"ttl":2147483648}"#),
+            "ttl"
+        );
+        assert_eq!(
+            err_field(r#"{"type":"A","ips":["10.0.0.1"],"ttl":"30"}"#),
+            "ttl"
+        );
+        assert_eq!(err_field(r#"{"type":"A","ip":["10.0.0.1"]}"#), "ip");
+        assert_eq!(err_field(r#"{"type":"NAPTR"}"#), "type");
+        assert_eq!(err_field(r#"{"ips":["10.0.0.1"]}"#), "type");
+        assert_eq!(
+            err_field(r#"{"type":"SRV","targets":[{"target":"x.","port":70000}]}"#),
+            "targets[0].port"
+        );
+        assert_eq!(
+            err_field(r#"{"type":"SRV","targets":[{"target":"x."}]}"#),
+            "targets[0].port"
+        );
+        assert_eq!(
+            err_field(r#"{"type":"SRV","targets":[{"target":"a..b","port":1}]}"#),
+            "targets[0].target"
+        );
+        assert_eq!(
+            err_field(r#"{"type":"MX","exchanges":[{"exchange":"m.","pref":1}]}"#),
+            "exchanges[0].pref"
+        );
+        assert_eq!(
+            err_field(&format!(
+                r#"{{"type":"TXT","texts":["{}"]}}"#,
+                "x".repeat(256)
+            )),
+            "texts[0]"
+        );
+        assert_eq!(
+            err_field(r#"[{"type":"A","ips":["1.2.3.4"]},{"type":"CNAME"}]"#),
+            "[1].target"
+        );
+        assert_eq!(err_field(r#"{"type":"A","ips":["10.0.0.1"]"#), "body");
+        assert_eq!(err_field(""), "body");
+        assert_eq!(err_field("[]"), "body");
+        assert_eq!(err_field("42"), "body");
+    }
+
+    #[test]
+    fn renders_sets_by_type_and_ttl() {
+        let n = Name::from_ascii("web.skylane.local.").unwrap();
+        let recs = vec![
+            Record::new(n.clone(), 30, RData::A("10.0.0.1".parse().unwrap())),
+            Record::new(n.clone(), 30, RData::A("10.0.0.2".parse().unwrap())),
+            Record::new(n.clone(), 60, RData::Txt(vec![b"hi".to_vec()])),
+        ];
+        let v = sets_json(&recs);
+        assert_eq!(
+            v[0],
+            json!({"type":"A","ips":["10.0.0.1","10.0.0.2"],"ttl":30})
+        );
+        assert_eq!(v[1], json!({"type":"TXT","texts":["hi"],"ttl":60}));
+        // What we render parses back to the same values.
+        let back = parse_set(&v[0], "", &[]).unwrap();
+        assert_eq!(back.data.len(), 2);
+    }
+}
