@@ -6,6 +6,13 @@
 //! `list(prefix)` returns every key/value under the prefix at one revision R;
 //! `watch(prefix, R + 1)` streams every later change in revision order.
 
+
+pub mod config;
+pub mod embedded;
+pub mod etcd;
+
+pub use config::{Backend, EtcdConfig, StoreConfig};
+
 /// One key and its value at a revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyValue {
@@ -48,3 +55,112 @@ pub enum WatchEvent {
 // }
 //
 // Writes are durable when the call returns (redb commit / etcd quorum).
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store configuration: {0}")]
+    Config(String),
+    #[error("embedded store: {0}")]
+    Embedded(String),
+    #[error("etcd: {0}")]
+    Etcd(String),
+}
+
+/// A record store: one of the two backends, same list-then-watch contract.
+pub enum Store {
+    Embedded(embedded::EmbeddedStore),
+    Etcd(etcd::EtcdStore),
+}
+
+impl Store {
+    /// Opens the configured backend (the embedded file, or a lazy etcd connection).
+    pub async fn open(cfg: &StoreConfig, etcd: &EtcdConfig) -> Result<Store, StoreError> {
+        cfg.validate().map_err(StoreError::Config)?;
+        match cfg.backend {
+            Backend::Embedded => {
+                let path = cfg.embedded_path();
+                let store = tokio::task::spawn_blocking(move || {
+                    embedded::EmbeddedStore::open(&path)
+                })
+                .await
+                .map_err(|e| StoreError::Embedded(format!("open task: {e}")))??;
+                Ok(Store::Embedded(store))
+            }
+            Backend::Etcd => Ok(Store::Etcd(etcd::EtcdStore::connect(etcd).await?)),
+        }
+    }
+
+    /// `"embedded"` or `"etcd"`.
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Store::Embedded(_) => "embedded",
+            Store::Etcd(_) => "etcd",
+        }
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Option<KeyValue>, StoreError> {
+        match self {
+            Store::Embedded(s) => s.get(key).await,
+            Store::Etcd(s) => s.get(key).await,
+        }
+    }
+
+    /// Every key/value under `prefix` at one revision R, and R.
+    pub async fn list(&self, prefix: &str) -> Result<(Vec<KeyValue>, i64), StoreError> {
+        match self {
+            Store::Embedded(s) => s.list(prefix).await,
+            Store::Etcd(s) => s.list(prefix).await,
+        }
+    }
+
+    /// Returns the revision of the write.
+    pub async fn put(&self, key: &str, value: Vec<u8>) -> Result<i64, StoreError> {
+        match self {
+            Store::Embedded(s) => s.put(key, value).await,
+            Store::Etcd(s) => s.put(key, value).await,
+        }
+    }
+
+    /// Atomic: all or nothing (one etcd txn / one redb write transaction).
+    pub async fn apply_batch(
+        &self,
+        puts: Vec<(String, Vec<u8>)>,
+        deletes: Vec<String>,
+    ) -> Result<i64, StoreError> {
+        match self {
+            Store::Embedded(s) => Ok(s.apply_batch(puts, deletes).await?.0),
+            Store::Etcd(s) => s.apply_batch(puts, deletes).await,
+        }
+    }
+
+    /// True when the key existed.
+    pub async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        match self {
+            Store::Embedded(s) => s.delete(key).await,
+            Store::Etcd(s) => s.delete(key).await,
+        }
+    }
+
+    /// Events for keys under `prefix` with revision >= from_revision, in order. The channel
+    /// closes when the connection breaks (watch again from the last revision seen); a
+    /// [`WatchEvent::Resync`] means the history is gone and the consumer must list again.
+    pub async fn watch(
+        &self,
+        prefix: &str,
+        from_revision: i64,
+    ) -> Result<tokio::sync::mpsc::Receiver<WatchEvent>, StoreError> {
+        match self {
+            Store::Embedded(s) => s.watch(prefix, from_revision).await,
+            Store::Etcd(s) => s.watch(prefix, from_revision).await,
+        }
+    }
+
+    /// Last request / watch to the backend succeeded (always true for the embedded store).
+    pub fn is_connected(&self) -> bool {
+        match self {
+            Store::Embedded(_) => true,
+            Store::Etcd(s) => s.is_connected(),
+        }
+    }
+}

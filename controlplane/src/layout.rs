@@ -1,0 +1,346 @@
+//! Record layout in the key-value store, compatible with SkyDNS v2 and CoreDNS's etcd plugin.
+//!
+//! - Key = prefix + the name's labels reversed: `a.b.skydns.local.` lives at
+//!   `/skydns/local/skydns/b/a`. Every key is a name of its own; several values for one name are
+//!   child keys (`.../a/x1`, `.../a/x2`), and the engine answers a name without records of its
+//!   own with the union of its children.
+//! - Value = JSON [`SkyValue`] `{host, port, priority, weight, text, mail, ttl, targetstrip,
+//!   group}`, turned into records by [`value_to_records`] with CoreDNS's meanings.
+//! - Health status lives under the monitor prefix: `/skydns/monitor/status/<ip>` =
+//!   `{"status":"UP"|"DOWN"}` ([`StatusValue`]); a missing key means UP. Keys under the monitor
+//!   prefix are not names.
+
+use serde::{Deserialize, Serialize};
+use skylane_dataplane::name::{Name, NameError};
+use skylane_dataplane::record::{RData, Record};
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+/// Why a stored value could not be turned into records.
+#[derive(Debug, thiserror::Error)]
+pub enum LayoutError {
+    #[error("value is not valid SkyDNS JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("host {host:?} is neither an IP address nor a valid name: {source}")]
+    BadHost { host: String, source: NameError },
+    #[error("value has neither a host nor a text: nothing to serve")]
+    Empty,
+    #[error("a name host without port or mail makes a CNAME, which cannot carry a text as well")]
+    CnameWithText,
+    #[error("owner name too long after targetstrip: {0}")]
+    BadOwner(#[from] NameError),
+}
+
+/// One value in SkyDNS / CoreDNS format. Unknown fields are ignored (as CoreDNS does).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SkyValue {
+    /// IP address (A/AAAA) or a domain name (CNAME, SRV/MX target, PTR under arpa).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub host: String,
+    /// Non-zero: also an SRV record with this port.
+    #[serde(skip_serializing_if = "is_zero_u16")]
+    pub port: u16,
+    /// SRV priority; MX preference when `mail` is set.
+    #[serde(skip_serializing_if = "is_zero_u16")]
+    pub priority: u16,
+    /// Raw SRV weight (0 counts as 100); normalised over the records answered together.
+    #[serde(skip_serializing_if = "is_zero_u16")]
+    pub weight: u16,
+    /// Non-empty: a TXT record (split in 255-byte strings).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub text: String,
+    /// Be an MX record (priority = preference).
+    #[serde(skip_serializing_if = "is_false")]
+    pub mail: bool,
+    /// 0 = the configured default TTL.
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub ttl: u32,
+    /// Labels stripped from the left of SRV/MX targets.
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub targetstrip: u32,
+    /// Accepted for compatibility; CoreDNS's query-time group filter is not applied.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub group: String,
+}
+
+fn is_zero_u16(v: &u16) -> bool {
+    *v == 0
+}
+fn is_zero_u32(v: &u32) -> bool {
+    *v == 0
+}
+fn is_false(v: &bool) -> bool {
+    !*v
+}
+
+impl SkyValue {
+    /// Parses a stored value.
+    pub fn from_json(bytes: &[u8]) -> Result<SkyValue, LayoutError> {
+        Ok(serde_json::from_slice(bytes)?)
+    }
+
+    /// The JSON stored for this value.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("SkyValue always serialises")
+    }
+}
+
+/// UP or DOWN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Health {
+    #[serde(rename = "UP")]
+    Up,
+    #[serde(rename = "DOWN")]
+    Down,
+}
+
+/// Value of a status key: `{"status":"UP"|"DOWN"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusValue {
+    pub status: Health,
+}
+
+impl StatusValue {
+    pub fn from_json(bytes: &[u8]) -> Result<StatusValue, LayoutError> {
+        Ok(serde_json::from_slice(bytes)?)
+    }
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("StatusValue always serialises")
+    }
+    pub fn is_down(&self) -> bool {
+        self.status == Health::Down
+    }
+}
+
+fn trim_prefix(prefix: &str) -> &str {
+    prefix.trim_end_matches('/')
+}
+
+/// The key holding `name`'s value: prefix + lowercased labels reversed (`/skydns/local/a`).
+/// Label bytes outside printable ASCII, `/`, `.` and `\` are written as `\DDD` / `\.` escapes.
+pub fn name_to_key(prefix: &str, name: &Name) -> String {
+    let mut key = String::from(trim_prefix(prefix));
+    let labels: Vec<&[u8]> = name.labels().collect();
+    for label in labels.iter().rev() {
+        key.push('/');
+        for &b in label.iter() {
+            let b = b.to_ascii_lowercase();
+            match b {
+                b'.' | b'\\' => {
+                    key.push('\\');
+                    key.push(b as char);
+                }
+                b'/' => key.push_str("\\047"),
+                0x21..=0x7e => key.push(b as char),
+                _ => {
+                    let _ = write!(key, "\\{b:03}");
+                }
+            }
+        }
+    }
+    key
+}
+
+/// The name a key under `prefix` stands for (`/skydns/local/skydns/b/a` → `a.b.skydns.local.`).
+/// `None` for keys outside the prefix, the prefix itself, empty segments or invalid names.
+/// Does not know about the monitor prefix: see [`classify_key`].
+pub fn key_to_name(prefix: &str, key: &str) -> Option<Name> {
+    let rest = key.strip_prefix(trim_prefix(prefix))?.strip_prefix('/')?;
+    let mut text = String::with_capacity(rest.len() + 1);
+    for segment in rest.rsplit('/') {
+        if segment.is_empty() {
+            return None;
+        }
+        text.push_str(segment);
+        text.push('.');
+    }
+    Name::from_ascii(&text).ok()
+}
+
+/// The status key of `ip`: `<monitor_prefix>/<ip>`.
+pub fn status_key(monitor_prefix: &str, ip: &IpAddr) -> String {
+    format!("{}/{}", trim_prefix(monitor_prefix), ip)
+}
+
+/// The IP address a status key stands for.
+pub fn status_key_to_ip(monitor_prefix: &str, key: &str) -> Option<IpAddr> {
+    let rest = key
+        .strip_prefix(trim_prefix(monitor_prefix))?
+        .strip_prefix('/')?;
+    rest.parse().ok()
+}
+
+/// What a key in the store is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyKind {
+    /// A record key for this name.
+    Name(Name),
+    /// A health status key for this address.
+    Status(IpAddr),
+    /// Under the monitor prefix but not a status key, or outside the record prefix.
+    Other,
+}
+
+/// Classifies a key: the monitor prefix is checked first, its keys are never names.
+pub fn classify_key(prefix: &str, monitor_prefix: &str, key: &str) -> KeyKind {
+    let monitor = trim_prefix(monitor_prefix);
+    if key
+        .strip_prefix(monitor)
+        .is_some_and(|r| r.is_empty() || r.starts_with('/'))
+    {
+        return match status_key_to_ip(monitor_prefix, key) {
+            Some(ip) => KeyKind::Status(ip),
+            None => KeyKind::Other,
+        };
+    }
+    match key_to_name(prefix, key) {
+        Some(name) => KeyKind::Name(name),
+        None => KeyKind::Other,
+    }
+}
+
+/// True for names under `in-addr.arpa.` or `ip6.arpa.` (name hosts become PTR there).
+pub fn is_reverse_name(name: &Name) -> bool {
+    let labels: Vec<&[u8]> = name.labels().collect();
+    let n = labels.len();
+    n >= 2
+        && labels[n - 1].eq_ignore_ascii_case(b"arpa")
+        && (labels[n - 2].eq_ignore_ascii_case(b"in-addr")
+            || labels[n - 2].eq_ignore_ascii_case(b"ip6"))
+}
+
+/// `name` without its `count` leftmost labels; the name itself when that would overshoot
+/// (CoreDNS `targetStrip`).
+fn strip_labels(name: &Name, count: u32) -> Name {
+    let mut out = name.clone();
+    for _ in 0..count {
+        match out.parent() {
+            Some(p) if !p.is_root() => out = p,
+            _ => return name.clone(),
+        }
+    }
+    out
+}
+
+/// The records one value at `name` stands for, CoreDNS-style:
+/// - IP host → A/AAAA at `name`; with a port also SRV (target = `name`, minus `targetstrip`
+///   labels); with `mail` also MX (same target).
+/// - name host → PTR under in-addr.arpa/ip6.arpa; else MX when `mail`, SRV when `port` is set
+///   (both when both), else CNAME.
+/// - `text` → TXT.
+///
+/// SRV weights are the RAW weights: call [`normalize_srv_weights`] over the records answered
+/// together (the sync does this for siblings). `ttl` 0 → `default_ttl`.
+pub fn value_to_records(
+    name: &Name,
+    value: &SkyValue,
+    default_ttl: u32,
+) -> Result<Vec<Record>, LayoutError> {
+    let ttl = if value.ttl == 0 {
+        default_ttl
+    } else {
+        value.ttl
+    };
+    let host = value.host.trim();
+    if host.is_empty() && value.text.is_empty() {
+        return Err(LayoutError::Empty);
+    }
+    let mut out = Vec::with_capacity(2);
+    let rec = |data| Record::new(name.clone(), ttl, data);
+    if !host.is_empty() {
+        let ip_text = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+        if let Ok(ip) = ip_text.unwrap_or(host).parse::<IpAddr>() {
+            out.push(rec(match ip {
+                IpAddr::V4(v4) => RData::A(v4),
+                IpAddr::V6(v6) => RData::Aaaa(v6),
+            }));
+            let target = strip_labels(name, value.targetstrip);
+            if value.port != 0 {
+                out.push(rec(srv(value, target.clone())));
+            }
+            if value.mail {
+                out.push(rec(RData::Mx {
+                    preference: value.priority,
+                    exchange: target,
+                }));
+            }
+        } else {
+            let target = Name::from_ascii(host).map_err(|source| LayoutError::BadHost {
+                host: host.to_string(),
+                source,
+            })?;
+            if is_reverse_name(name) {
+                out.push(rec(RData::Ptr(target)));
+            } else if value.mail || value.port != 0 {
+                let target = strip_labels(&target, value.targetstrip);
+                if value.mail {
+                    out.push(rec(RData::Mx {
+                        preference: value.priority,
+                        exchange: target.clone(),
+                    }));
+                }
+                if value.port != 0 {
+                    out.push(rec(srv(value, target)));
+                }
+            } else if !value.text.is_empty() {
+                return Err(LayoutError::CnameWithText);
+            } else {
+                out.push(rec(RData::Cname(target)));
+            }
+        }
+    }
+    if !value.text.is_empty() {
+        let strings = value
+            .text
+            .as_bytes()
+            .chunks(255)
+            .map(<[u8]>::to_vec)
+            .collect();
+        out.push(rec(RData::Txt(strings)));
+    }
+    Ok(out)
+}
+
+fn srv(value: &SkyValue, target: Name) -> RData {
+    RData::Srv {
+        priority: value.priority,
+        weight: value.weight,
+        port: value.port,
+        target,
+    }
+}
+
+/// Rewrites the raw weights of the SRV records in `records` as CoreDNS answers them: per
+/// priority, `floor(100 / sum * w)` where a raw weight of 0 counts as 100.
+pub fn normalize_srv_weights(records: &mut [Record]) {
+    let mut sums: Vec<(u16, u64)> = Vec::new();
+    for r in records.iter() {
+        if let RData::Srv {
+            priority, weight, ..
+        } = r.data
+        {
+            let w = if weight == 0 { 100 } else { u64::from(weight) };
+            match sums.iter_mut().find(|(p, _)| *p == priority) {
+                Some((_, s)) => *s += w,
+                None => sums.push((priority, w)),
+            }
+        }
+    }
+    for r in records.iter_mut() {
+        if let RData::Srv {
+            priority, weight, ..
+        } = &mut r.data
+        {
+            let sum = sums
+                .iter()
+                .find(|(p, _)| p == priority)
+                .map_or(100, |&(_, s)| s);
+            let raw = if *weight == 0 { 100.0 } else { f64::from(*weight) };
+            *weight = ((100.0 / sum as f64) * raw).floor() as u16;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

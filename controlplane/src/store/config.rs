@@ -1,0 +1,202 @@
+//! `[store]` and `[etcd]` configuration sections.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Which backend holds the records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// A local redb file (default).
+    #[default]
+    Embedded,
+    /// An etcd v3 cluster.
+    Etcd,
+}
+
+/// `[store]`: where records live and under which key prefixes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `"embedded"` (default) or `"etcd"`.
+    pub backend: Backend,
+    /// Embedded store file; default `<data dir>/skylane/store.redb`.
+    pub path: Option<PathBuf>,
+    /// Key prefix of records (SkyDNS layout).
+    pub prefix: String,
+    /// Key prefix of health status keys (`<monitor-prefix>/<ip>`).
+    pub monitor_prefix: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            backend: Backend::Embedded,
+            path: None,
+            prefix: "/skydns".to_string(),
+            monitor_prefix: "/skydns/monitor/status".to_string(),
+        }
+    }
+}
+
+impl StoreConfig {
+    /// Checks the prefixes; the error says which key is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        for (key, value) in [("prefix", &self.prefix), ("monitor-prefix", &self.monitor_prefix)] {
+            let trimmed = value.trim_end_matches('/');
+            if !value.starts_with('/') || trimmed.is_empty() {
+                return Err(format!(
+                    "store.{key} = {value:?}: must start with '/' and not be '/' alone"
+                ));
+            }
+            if trimmed.contains("//") {
+                return Err(format!("store.{key} = {value:?}: empty path segment"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The embedded store file: `path`, else `<data dir>/skylane/store.redb`.
+    pub fn embedded_path(&self) -> PathBuf {
+        match &self.path {
+            Some(p) => p.clone(),
+            None => dirs::data_dir()
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join("skylane")
+                .join("store.redb"),
+        }
+    }
+}
+
+/// `[etcd]`: how to reach etcd when `store.backend = "etcd"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct EtcdConfig {
+    /// Client URLs (`http://` or `https://`).
+    pub endpoints: Vec<String>,
+    /// Client certificate (PEM) for mutual TLS; needs `key`.
+    pub cert: Option<PathBuf>,
+    /// Client private key (PEM); needs `cert`.
+    pub key: Option<PathBuf>,
+    /// CA bundle (PEM) to verify the servers; default: system roots.
+    pub ca: Option<PathBuf>,
+    /// Server name checked in the certificate; default: the endpoint's host.
+    pub tls_server_name: Option<String>,
+    /// etcd user (role-based auth); needs `password`.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Timeout to establish a connection.
+    pub dial_timeout_ms: u64,
+    /// Timeout of each unary request (get / put / txn / one list page).
+    pub request_timeout_ms: u64,
+    /// HTTP/2 keep-alive ping interval (detects a dead server).
+    pub keep_alive_ms: u64,
+    /// Keep-alive ping answer timeout.
+    pub keep_alive_timeout_ms: u64,
+    /// Keys per range request while listing (all pages at one revision).
+    pub page_size: i64,
+}
+
+impl Default for EtcdConfig {
+    fn default() -> Self {
+        EtcdConfig {
+            endpoints: vec!["http://127.0.0.1:2379".to_string()],
+            cert: None,
+            key: None,
+            ca: None,
+            tls_server_name: None,
+            username: None,
+            password: None,
+            dial_timeout_ms: 5000,
+            request_timeout_ms: 10_000,
+            keep_alive_ms: 5000,
+            keep_alive_timeout_ms: 3000,
+            page_size: 10_000,
+        }
+    }
+}
+
+impl EtcdConfig {
+    /// Checks endpoints and credential pairs; the error says which key is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.endpoints.is_empty() {
+            return Err("etcd.endpoints: at least one endpoint is needed".into());
+        }
+        for e in &self.endpoints {
+            if !(e.starts_with("http://") || e.starts_with("https://")) {
+                return Err(format!(
+                    "etcd.endpoints: {e:?} must start with http:// or https://"
+                ));
+            }
+        }
+        let tls = self.endpoints.iter().any(|e| e.starts_with("https://"));
+        if tls && self.endpoints.iter().any(|e| e.starts_with("http://")) {
+            return Err("etcd.endpoints: do not mix http:// and https://".into());
+        }
+        if !tls && (self.cert.is_some() || self.key.is_some() || self.ca.is_some()) {
+            return Err("etcd.cert/key/ca need https:// endpoints".into());
+        }
+        if self.cert.is_some() != self.key.is_some() {
+            return Err("etcd.cert and etcd.key go together".into());
+        }
+        if self.username.is_some() != self.password.is_some() {
+            return Err("etcd.username and etcd.password go together".into());
+        }
+        if self.page_size < 1 {
+            return Err("etcd.page-size must be at least 1".into());
+        }
+        for (k, v) in [
+            ("dial-timeout-ms", self.dial_timeout_ms),
+            ("request-timeout-ms", self.request_timeout_ms),
+            ("keep-alive-ms", self.keep_alive_ms),
+            ("keep-alive-timeout-ms", self.keep_alive_timeout_ms),
+        ] {
+            if v == 0 {
+                return Err(format!("etcd.{k} must be greater than 0"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_kebab_case_and_rejects_unknown_keys() {
+        let cfg: StoreConfig = toml::from_str(
+            "backend = \"etcd\"\nprefix = \"/dns\"\nmonitor-prefix = \"/dns/mon\"\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.backend, Backend::Etcd);
+        assert_eq!(cfg.prefix, "/dns");
+        assert_eq!(cfg.monitor_prefix, "/dns/mon");
+        assert!(toml::from_str::<StoreConfig>("prefx = \"/a\"").is_err());
+        assert!(toml::from_str::<StoreConfig>("backend = \"zk\"").is_err());
+        let etcd: EtcdConfig = toml::from_str("endpoints = [\"https://e:2379\"]\ndial-timeout-ms = 100\nca = \"/ca.pem\"").unwrap();
+        assert_eq!(etcd.dial_timeout_ms, 100);
+        assert!(etcd.validate().is_ok());
+    }
+
+    #[test]
+    fn validation_names_the_bad_key() {
+        let bad = StoreConfig {
+            prefix: "skydns".into(),
+            ..StoreConfig::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("store.prefix"));
+        assert!(StoreConfig::default().validate().is_ok());
+        let e = EtcdConfig {
+            cert: Some("/c".into()),
+            ..EtcdConfig::default()
+        };
+        assert!(e.validate().is_err());
+        let e = EtcdConfig {
+            username: Some("u".into()),
+            ..EtcdConfig::default()
+        };
+        assert!(e.validate().unwrap_err().contains("password"));
+        assert!(EtcdConfig::default().validate().is_ok());
+    }
+}

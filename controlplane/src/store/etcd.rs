@@ -1,0 +1,320 @@
+//! The etcd v3 store (`etcd-client`).
+//!
+//! `list` reads a prefix in pages (`page-size` keys each) all pinned to the revision of the
+//! first page, so the result is one consistent view at revision R. `watch` opens a prefix watch
+//! from a revision with progress notifications; a compacted start revision becomes
+//! [`WatchEvent::Resync`], a broken stream closes the channel (the caller re-watches from its
+//! last revision). Unary requests are bounded by `request-timeout-ms`.
+
+use super::{EtcdConfig, KeyValue, StoreError, WatchEvent};
+use etcd_client::{
+    Certificate, Client, ConnectOptions, DeleteOptions, EventType, GetOptions, Identity,
+    KvClient, TlsOptions, Txn, TxnOp, WatchClient, WatchOptions,
+};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Largest gRPC message accepted (big list pages, big watch batches).
+const MAX_MESSAGE: usize = 256 << 20;
+/// Events buffered in each watch channel.
+const WATCH_CHANNEL: usize = 4096;
+/// A paginated list restarts this many times if compaction overtakes it.
+const LIST_ATTEMPTS: usize = 3;
+
+/// A connection to an etcd cluster. Cheap to clone.
+#[derive(Clone)]
+pub struct EtcdStore {
+    kv: KvClient,
+    watch: WatchClient,
+    connected: Arc<AtomicBool>,
+    request_timeout: Duration,
+    page_size: i64,
+}
+
+fn err(context: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Etcd(format!("{context}: {e}"))
+}
+
+/// The first key after every key starting with `prefix` (etcd's `with_prefix` range end).
+fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
+fn to_string(key: &[u8]) -> String {
+    String::from_utf8_lossy(key).into_owned()
+}
+
+impl EtcdStore {
+    /// Connects (lazily: an unreachable cluster is not an error here unless auth is needed).
+    pub async fn connect(cfg: &EtcdConfig) -> Result<EtcdStore, StoreError> {
+        cfg.validate().map_err(StoreError::Config)?;
+        let mut options = ConnectOptions::new()
+            .with_connect_timeout(Duration::from_millis(cfg.dial_timeout_ms))
+            .with_keep_alive(
+                Duration::from_millis(cfg.keep_alive_ms),
+                Duration::from_millis(cfg.keep_alive_timeout_ms),
+            )
+            .with_keep_alive_while_idle(true);
+        if let (Some(user), Some(password)) = (&cfg.username, &cfg.password) {
+            options = options.with_user(user.clone(), password.clone());
+        }
+        if cfg.endpoints.iter().any(|e| e.starts_with("https://")) {
+            let mut tls = TlsOptions::new();
+            if let Some(ca) = &cfg.ca {
+                let pem = std::fs::read(ca)
+                    .map_err(|e| StoreError::Config(format!("etcd.ca {}: {e}", ca.display())))?;
+                tls = tls.ca_certificate(Certificate::from_pem(pem));
+            } else {
+                tls = tls.with_native_roots();
+            }
+            if let (Some(cert), Some(key)) = (&cfg.cert, &cfg.key) {
+                let read = |p: &std::path::Path, what: &str| {
+                    std::fs::read(p)
+                        .map_err(|e| StoreError::Config(format!("etcd.{what} {}: {e}", p.display())))
+                };
+                tls = tls.identity(Identity::from_pem(read(cert, "cert")?, read(key, "key")?));
+            }
+            if let Some(name) = &cfg.tls_server_name {
+                tls = tls.domain_name(name.clone());
+            }
+            options = options.with_tls(tls);
+        }
+        let dial = Duration::from_millis(cfg.dial_timeout_ms);
+        let client = tokio::time::timeout(dial, Client::connect(&cfg.endpoints, Some(options)))
+            .await
+            .map_err(|_| err("connect", "dial timeout"))?
+            .map_err(|e| err("connect", e))?;
+        Ok(EtcdStore {
+            kv: client
+                .kv_client()
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+            watch: client.watch_client().max_decoding_message_size(MAX_MESSAGE),
+            connected: Arc::new(AtomicBool::new(false)),
+            request_timeout: Duration::from_millis(cfg.request_timeout_ms),
+            page_size: cfg.page_size,
+        })
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    /// Runs one request with the timeout, tracking the connected state.
+    async fn call<T, E: std::fmt::Display>(
+        &self,
+        what: &str,
+        fut: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, StoreError> {
+        let result = match tokio::time::timeout(self.request_timeout, fut).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(err(what, e)),
+            Err(_) => Err(err(what, "request timed out")),
+        };
+        self.connected.store(result.is_ok(), Ordering::Relaxed);
+        result
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Option<KeyValue>, StoreError> {
+        let mut kv = self.kv.clone();
+        let resp = self.call("get", kv.get(key, None)).await?;
+        Ok(resp.kvs().first().map(|k| KeyValue {
+            key: to_string(k.key()),
+            value: k.value().to_vec(),
+            mod_revision: k.mod_revision(),
+        }))
+    }
+
+    /// Every key under `prefix` at one revision, read in pages.
+    pub async fn list(&self, prefix: &str) -> Result<(Vec<KeyValue>, i64), StoreError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.list_once(prefix).await {
+                Err(e) if attempt < LIST_ATTEMPTS && e.to_string().contains("compacted") => {
+                    tracing::warn!("etcd list overtaken by compaction, restarting: {e}");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn list_once(&self, prefix: &str) -> Result<(Vec<KeyValue>, i64), StoreError> {
+        let end = prefix_end(prefix.as_bytes());
+        let mut start = prefix.as_bytes().to_vec();
+        let mut revision = 0;
+        let mut out = Vec::new();
+        loop {
+            let mut options = GetOptions::new()
+                .with_range(end.clone())
+                .with_limit(self.page_size);
+            if revision > 0 {
+                options = options.with_revision(revision);
+            }
+            let mut kv = self.kv.clone();
+            let mut resp = self.call("list", kv.get(start.clone(), Some(options))).await?;
+            if revision == 0 {
+                revision = resp.header().map_or(0, |h| h.revision());
+            }
+            let more = resp.more();
+            let kvs = resp.take_kvs();
+            out.reserve(kvs.len());
+            for k in kvs {
+                let mod_revision = k.mod_revision();
+                let (key, value) = k.into_key_value();
+                out.push(KeyValue {
+                    key: to_string(&key),
+                    value,
+                    mod_revision,
+                });
+            }
+            match out.last() {
+                Some(last) if more => {
+                    start = last.key.clone().into_bytes();
+                    start.push(0);
+                }
+                _ => return Ok((out, revision)),
+            }
+        }
+    }
+
+    pub async fn put(&self, key: &str, value: Vec<u8>) -> Result<i64, StoreError> {
+        let mut kv = self.kv.clone();
+        let resp = self.call("put", kv.put(key, value, None)).await?;
+        Ok(resp.header().map_or(0, |h| h.revision()))
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        let mut kv = self.kv.clone();
+        let resp = self
+            .call("delete", kv.delete(key, None::<DeleteOptions>))
+            .await?;
+        Ok(resp.deleted() > 0)
+    }
+
+    /// One etcd transaction (limited by the server's `--max-txn-ops`, default 128).
+    pub async fn apply_batch(
+        &self,
+        puts: Vec<(String, Vec<u8>)>,
+        deletes: Vec<String>,
+    ) -> Result<i64, StoreError> {
+        let mut ops: Vec<TxnOp> = puts
+            .into_iter()
+            .map(|(k, v)| TxnOp::put(k, v, None))
+            .collect();
+        ops.extend(deletes.into_iter().map(|k| TxnOp::delete(k, None)));
+        let mut kv = self.kv.clone();
+        let resp = self
+            .call("txn", kv.txn(Txn::new().and_then(ops)))
+            .await?;
+        Ok(resp.header().map_or(0, |h| h.revision()))
+    }
+
+    /// Compacts history up to `revision` (tests and tools).
+    pub async fn compact(&self, revision: i64) -> Result<(), StoreError> {
+        let mut kv = self.kv.clone();
+        self.call("compact", kv.compact(revision, None)).await?;
+        Ok(())
+    }
+
+    /// Prefix watch from `from_revision` with progress notifications.
+    pub async fn watch(
+        &self,
+        prefix: &str,
+        from_revision: i64,
+    ) -> Result<mpsc::Receiver<WatchEvent>, StoreError> {
+        let options = WatchOptions::new()
+            .with_prefix()
+            .with_start_revision(from_revision)
+            .with_progress_notify();
+        let mut client = self.watch.clone();
+        let (mut watcher, mut stream) =
+            self.call("watch", client.watch(prefix, Some(options))).await?;
+        let (tx, rx) = mpsc::channel(WATCH_CHANNEL);
+        let connected = self.connected.clone();
+        tokio::spawn(async move {
+            loop {
+                let message = tokio::select! {
+                    m = stream.message() => m,
+                    _ = tx.closed() => {
+                        let _ = watcher.cancel().await;
+                        return;
+                    }
+                };
+                let resp = match message {
+                    Ok(Some(resp)) => resp,
+                    Ok(None) => {
+                        tracing::warn!("etcd watch stream ended");
+                        connected.store(false, Ordering::Relaxed);
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::warn!("etcd watch stream failed: {e}");
+                        connected.store(false, Ordering::Relaxed);
+                        return;
+                    }
+                };
+                if resp.compact_revision() != 0 {
+                    tracing::warn!(
+                        "etcd watch from revision {from_revision} compacted (compact revision {})",
+                        resp.compact_revision()
+                    );
+                    let _ = tx.send(WatchEvent::Resync).await;
+                    return;
+                }
+                if resp.canceled() {
+                    tracing::warn!("etcd watch canceled: {}", resp.cancel_reason());
+                    return;
+                }
+                connected.store(true, Ordering::Relaxed);
+                if resp.events().is_empty() {
+                    let revision = resp.header().map_or(0, |h| h.revision());
+                    if tx.send(WatchEvent::Progress { revision }).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                for event in resp.events() {
+                    let Some(kv) = event.kv() else { continue };
+                    let ev = match event.event_type() {
+                        EventType::Put => WatchEvent::Put(KeyValue {
+                            key: to_string(kv.key()),
+                            value: kv.value().to_vec(),
+                            mod_revision: kv.mod_revision(),
+                        }),
+                        EventType::Delete => WatchEvent::Delete {
+                            key: to_string(kv.key()),
+                            revision: kv.mod_revision(),
+                        },
+                    };
+                    if tx.send(ev).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(rx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn prefix_end_increments_the_last_byte() {
+        assert_eq!(prefix_end(b"/skydns/"), b"/skydns0".to_vec());
+        assert_eq!(prefix_end(b"a\xff"), b"b".to_vec());
+        assert_eq!(prefix_end(b"\xff"), vec![0]);
+    }
+}

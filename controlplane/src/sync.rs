@@ -1,0 +1,1 @@
+//! Store → snapshot synchronisation (list-then-watch). Work in progress.
