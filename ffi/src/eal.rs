@@ -1,0 +1,133 @@
+//! The Environment Abstraction Layer: process-wide initialisation and lcore registration.
+//!
+//! `rte_eal_init` may run only once per process; [`init`] enforces that and keeps the
+//! argument strings alive for the life of the process (EAL may keep pointers into them).
+
+use crate::error::{Error, Result};
+use crate::raw;
+use std::ffi::{c_char, c_int, CString};
+use std::sync::Mutex;
+
+/// Proof that the EAL is initialised; needed by everything that touches DPDK objects.
+#[derive(Clone, Copy, Debug)]
+pub struct Eal {
+    _private: (),
+}
+
+static INIT: Mutex<Option<Eal>> = Mutex::new(None);
+
+/// Initialise the EAL with `args` (without argv\[0\]; "skylane" is prepended).
+/// A second call returns an error instead of calling `rte_eal_init` again.
+pub fn init<S: AsRef<str>>(args: &[S]) -> Result<Eal> {
+    let mut guard = INIT
+        .lock()
+        .map_err(|_| Error::Invalid("EAL init lock poisoned".into()))?;
+    if guard.is_some() {
+        return Err(Error::Invalid(
+            "the DPDK EAL is already initialised in this process (it can only be initialised once)"
+                .into(),
+        ));
+    }
+    let mut owned = Vec::with_capacity(args.len() + 1);
+    owned.push(CString::new("skylane").expect("no NUL"));
+    for a in args {
+        let a = a.as_ref();
+        owned.push(
+            CString::new(a)
+                .map_err(|_| Error::Invalid(format!("EAL argument contains NUL: {a:?}")))?,
+        );
+    }
+    // EAL keeps pointers into argv for some options: leak them (once per process).
+    let owned: &'static [CString] = Vec::leak(owned);
+    let argv: &'static mut [*mut c_char] =
+        Vec::leak(owned.iter().map(|c| c.as_ptr() as *mut c_char).collect());
+    // SAFETY: argv holds argc valid NUL-terminated strings that live for the whole process;
+    // the mutex guarantees rte_eal_init runs at most once.
+    let ret = unsafe { raw::rte_eal_init(argv.len() as c_int, argv.as_mut_ptr()) };
+    if ret < 0 {
+        return Err(Error::from_rte_errno("rte_eal_init"));
+    }
+    let eal = Eal { _private: () };
+    *guard = Some(eal);
+    Ok(eal)
+}
+
+/// The EAL if [`init`] succeeded earlier in this process.
+pub fn get() -> Option<Eal> {
+    INIT.lock().ok().and_then(|g| *g)
+}
+
+impl Eal {
+    /// Register the calling (non-EAL) thread as an lcore so it gets an lcore id and the
+    /// per-lcore mempool caches. Returns the lcore id.
+    pub fn register_thread(&self) -> Result<u32> {
+        // SAFETY: EAL is initialised (we hold an `Eal`); registering the current thread has
+        // no other precondition.
+        let ret = unsafe { raw::rte_thread_register() };
+        if ret < 0 {
+            return Err(Error::from_rte_errno("rte_thread_register"));
+        }
+        Ok(lcore_id())
+    }
+
+    /// Undo [`Eal::register_thread`] for the calling thread.
+    pub fn unregister_thread(&self) {
+        // SAFETY: EAL is initialised; unregistering an unregistered thread is a no-op.
+        unsafe { raw::rte_thread_unregister() }
+    }
+
+    /// Release EAL resources (hugepage files, telemetry socket). Call once, at exit,
+    /// after every port is closed and every data-plane thread has stopped.
+    pub fn cleanup(&self) -> Result<()> {
+        // SAFETY: EAL is initialised; caller contract above.
+        Error::check("rte_eal_cleanup", unsafe { raw::rte_eal_cleanup() }).map(|_| ())
+    }
+
+    /// Create a virtual device at run time (e.g. `("net_tap0", "iface=sky0")`).
+    pub fn vdev_init(&self, name: &str, args: &str) -> Result<()> {
+        let n = CString::new(name).map_err(|_| Error::Invalid("vdev name has NUL".into()))?;
+        let a = CString::new(args).map_err(|_| Error::Invalid("vdev args have NUL".into()))?;
+        // SAFETY: both strings are valid for the call; DPDK copies them.
+        let ret = unsafe { raw::rte_vdev_init(n.as_ptr(), a.as_ptr()) };
+        Error::check("rte_vdev_init", ret).map(|_| ())
+    }
+
+    /// Destroy a virtual device created with [`Eal::vdev_init`] (its port must be closed).
+    pub fn vdev_uninit(&self, name: &str) -> Result<()> {
+        let n = CString::new(name).map_err(|_| Error::Invalid("vdev name has NUL".into()))?;
+        // SAFETY: valid string for the call.
+        let ret = unsafe { raw::rte_vdev_uninit(n.as_ptr()) };
+        Error::check("rte_vdev_uninit", ret).map(|_| ())
+    }
+
+    /// TSC frequency in Hz.
+    pub fn tsc_hz(&self) -> u64 {
+        // SAFETY: EAL is initialised (the TSC frequency is measured during init).
+        unsafe { raw::rte_get_tsc_hz() }
+    }
+
+    /// Number of lcores the EAL knows (main + workers + registered threads).
+    pub fn lcore_count(&self) -> u32 {
+        // SAFETY: reads EAL config; EAL is initialised.
+        unsafe { raw::rte_lcore_count() }
+    }
+}
+
+/// The calling thread's lcore id (`u32::MAX` = LCORE_ID_ANY for unregistered threads).
+pub fn lcore_id() -> u32 {
+    // SAFETY: reads a thread-local variable; valid on any thread.
+    unsafe { raw::rte_lcore_id() }
+}
+
+/// The calling thread's NUMA socket as EAL sees it.
+pub fn socket_id() -> i32 {
+    // SAFETY: reads a thread-local variable; valid on any thread.
+    unsafe { raw::rte_socket_id() as i32 }
+}
+
+/// Read the time-stamp counter.
+#[inline(always)]
+pub fn rdtsc() -> u64 {
+    // SAFETY: the rdtsc instruction has no preconditions on x86_64.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
