@@ -68,6 +68,28 @@ impl StoreConfig {
     }
 }
 
+/// The key prefixes a store's records and status keys live under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPrefixes {
+    pub prefix: String,
+    pub monitor_prefix: String,
+}
+
+impl Default for KeyPrefixes {
+    fn default() -> Self {
+        KeyPrefixes::from(&StoreConfig::default())
+    }
+}
+
+impl From<&StoreConfig> for KeyPrefixes {
+    fn from(cfg: &StoreConfig) -> Self {
+        KeyPrefixes {
+            prefix: cfg.prefix.clone(),
+            monitor_prefix: cfg.monitor_prefix.clone(),
+        }
+    }
+}
+
 /// `[etcd]`: how to reach etcd when `store.backend = "etcd"`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]

@@ -7,7 +7,7 @@
 //! `list` at R misses nothing); a watch from before the log, or a watcher that falls too far
 //! behind, gets [`WatchEvent::Resync`].
 
-use super::{KeyValue, StoreError, WatchEvent};
+use super::{KeyPrefixes, KeyValue, StoreError, WatchEvent};
 use redb::{Database, ReadableTable, TableDefinition};
 use std::collections::VecDeque;
 use std::path::Path;
@@ -58,6 +58,7 @@ struct Shared {
 pub struct EmbeddedStore {
     db: Arc<Database>,
     shared: Arc<Shared>,
+    prefixes: KeyPrefixes,
 }
 
 fn db_err(context: &str, e: impl std::fmt::Display) -> StoreError {
@@ -65,6 +66,16 @@ fn db_err(context: &str, e: impl std::fmt::Display) -> StoreError {
 }
 
 impl EmbeddedStore {
+    /// Sets the key prefixes the sync and API use (default `/skydns`, `/skydns/monitor/status`).
+    pub fn with_prefixes(mut self, prefixes: KeyPrefixes) -> Self {
+        self.prefixes = prefixes;
+        self
+    }
+
+    pub fn prefixes(&self) -> &KeyPrefixes {
+        &self.prefixes
+    }
+
     /// Opens (or creates) the store file; creates missing parent directories.
     pub fn open(path: &Path) -> Result<EmbeddedStore, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -83,6 +94,7 @@ impl EmbeddedStore {
         let (tx, _) = broadcast::channel(BROADCAST_BATCHES);
         Ok(EmbeddedStore {
             db: Arc::new(db),
+            prefixes: KeyPrefixes::default(),
             shared: Arc::new(Shared {
                 writer: Mutex::new(()),
                 revision: AtomicI64::new(revision),

@@ -6,7 +6,7 @@
 //! [`WatchEvent::Resync`], a broken stream closes the channel (the caller re-watches from its
 //! last revision). Unary requests are bounded by `request-timeout-ms`.
 
-use super::{EtcdConfig, KeyValue, StoreError, WatchEvent};
+use super::{KeyPrefixes, EtcdConfig, KeyValue, StoreError, WatchEvent};
 use etcd_client::{
     Certificate, Client, ConnectOptions, DeleteOptions, EventType, GetOptions, Identity,
     KvClient, TlsOptions, Txn, TxnOp, WatchClient, WatchOptions,
@@ -32,6 +32,7 @@ pub struct EtcdStore {
     connected: Arc<AtomicBool>,
     request_timeout: Duration,
     page_size: i64,
+    prefixes: KeyPrefixes,
 }
 
 fn err(context: &str, e: impl std::fmt::Display) -> StoreError {
@@ -55,6 +56,16 @@ fn to_string(key: &[u8]) -> String {
 }
 
 impl EtcdStore {
+    /// Sets the key prefixes the sync and API use (default `/skydns`, `/skydns/monitor/status`).
+    pub fn with_prefixes(mut self, prefixes: KeyPrefixes) -> Self {
+        self.prefixes = prefixes;
+        self
+    }
+
+    pub fn prefixes(&self) -> &KeyPrefixes {
+        &self.prefixes
+    }
+
     /// Connects (lazily: an unreachable cluster is not an error here unless auth is needed).
     pub async fn connect(cfg: &EtcdConfig) -> Result<EtcdStore, StoreError> {
         cfg.validate().map_err(StoreError::Config)?;
@@ -102,6 +113,7 @@ impl EtcdStore {
             watch: client.watch_client().max_decoding_message_size(MAX_MESSAGE),
             connected: Arc::new(AtomicBool::new(false)),
             request_timeout: Duration::from_millis(cfg.request_timeout_ms),
+            prefixes: KeyPrefixes::default(),
             page_size: cfg.page_size,
         })
     }

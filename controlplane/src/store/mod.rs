@@ -11,7 +11,7 @@ pub mod config;
 pub mod embedded;
 pub mod etcd;
 
-pub use config::{Backend, EtcdConfig, StoreConfig};
+pub use config::{Backend, EtcdConfig, KeyPrefixes, StoreConfig};
 
 /// One key and its value at a revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,9 +85,19 @@ impl Store {
                 })
                 .await
                 .map_err(|e| StoreError::Embedded(format!("open task: {e}")))??;
-                Ok(Store::Embedded(store))
+                Ok(Store::Embedded(store.with_prefixes(cfg.into())))
             }
-            Backend::Etcd => Ok(Store::Etcd(etcd::EtcdStore::connect(etcd).await?)),
+            Backend::Etcd => Ok(Store::Etcd(
+                etcd::EtcdStore::connect(etcd).await?.with_prefixes(cfg.into()),
+            )),
+        }
+    }
+
+    /// The record and monitor prefixes from the configuration.
+    pub fn prefixes(&self) -> &KeyPrefixes {
+        match self {
+            Store::Embedded(s) => s.prefixes(),
+            Store::Etcd(s) => s.prefixes(),
         }
     }
 

@@ -1,1 +1,0 @@
-//! Store → snapshot synchronisation (list-then-watch). Work in progress.

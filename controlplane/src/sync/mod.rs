@@ -1,0 +1,322 @@
+//! Store → snapshot synchronisation (list-then-watch).
+//!
+//! [`run_sync`] lists the store at one revision R, builds a full snapshot (static zone-file
+//! records merged with the store's records, DOWN set applied) and makes it live; then it
+//! watches from R + 1. Bursts of events are coalesced: everything ready is drained and turned
+//! into ONE [`Snapshot::apply`] with only the changed names (plus `with_down` when status keys
+//! changed). A compaction ([`WatchEvent::Resync`]) triggers a new list and full build; a broken
+//! connection is retried with backoff from the last revision seen. The data plane keeps serving
+//! the last live snapshot throughout.
+
+mod metrics;
+mod state;
+
+pub use metrics::SyncMetrics;
+pub use state::{BatchOutcome, SyncState};
+
+use crate::store::{Store, WatchEvent};
+use skylane_dataplane::record::Record;
+use skylane_dataplane::{SharedSnapshot, Snapshot, ZoneConfig};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// Most events folded into one snapshot update.
+const MAX_BATCH: usize = 65_536;
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// The key prefix watched: the deepest path containing both the record and monitor prefixes
+/// (`/skydns/` by default), always ending in `/`.
+pub fn watch_root(prefix: &str, monitor_prefix: &str) -> String {
+    let a: Vec<&str> = prefix.trim_end_matches('/').split('/').collect();
+    let b: Vec<&str> = monitor_prefix.trim_end_matches('/').split('/').collect();
+    let common: Vec<&str> = a
+        .iter()
+        .zip(&b)
+        .take_while(|(x, y)| x == y)
+        .map(|(x, _)| *x)
+        .collect();
+    let mut root = common.join("/");
+    root.push('/');
+    root
+}
+
+/// Resolves when shutdown is requested (`true` sent). A dropped sender never resolves: the
+/// sync then runs until its task is aborted.
+async fn shutdown_requested(rx: &mut watch::Receiver<bool>) {
+    loop {
+        if *rx.borrow_and_update() {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Exponential retry delay.
+struct Backoff(Duration);
+
+impl Backoff {
+    fn reset(&mut self) {
+        self.0 = BACKOFF_MIN;
+    }
+
+    /// Sleeps; true when shutdown was requested meanwhile.
+    async fn sleep(&mut self, shutdown: &mut watch::Receiver<bool>) -> bool {
+        let delay = self.0;
+        self.0 = (self.0 * 2).min(BACKOFF_MAX);
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => false,
+            _ = shutdown_requested(shutdown) => true,
+        }
+    }
+}
+
+/// How following a watch ended.
+enum Follow {
+    Shutdown,
+    Resync,
+    Closed,
+}
+
+/// Everything `run_sync` passes around.
+struct Sync {
+    store: Arc<Store>,
+    zone: Arc<ZoneConfig>,
+    shared: SharedSnapshot,
+    metrics: Arc<SyncMetrics>,
+    shutdown: watch::Receiver<bool>,
+    state: SyncState,
+    backoff: Backoff,
+    root: String,
+    /// Store revision reflected by the live snapshot.
+    revision: i64,
+}
+
+/// Keeps `shared` in step with the store until shutdown. See the module docs.
+pub async fn run_sync(
+    store: Arc<Store>,
+    zone: Arc<ZoneConfig>,
+    static_records: Vec<Record>,
+    shared: SharedSnapshot,
+    metrics: Arc<SyncMetrics>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let prefixes = store.prefixes().clone();
+    let state = SyncState::new(
+        &prefixes.prefix,
+        &prefixes.monitor_prefix,
+        zone.default_ttl,
+        static_records,
+    );
+    let mut sync = Sync {
+        root: watch_root(&prefixes.prefix, &prefixes.monitor_prefix),
+        store,
+        zone,
+        shared,
+        metrics,
+        shutdown,
+        state,
+        backoff: Backoff(BACKOFF_MIN),
+        revision: 0,
+    };
+    sync.run().await
+}
+
+impl Sync {
+    async fn run(&mut self) -> anyhow::Result<()> {
+        'list: loop {
+            if !self.list_and_build().await? {
+                return Ok(());
+            }
+            loop {
+                let opened = tokio::select! {
+                    r = self.store.watch(&self.root, self.revision + 1) => r,
+                    _ = shutdown_requested(&mut self.shutdown) => return Ok(()),
+                };
+                let mut rx = match opened {
+                    Ok(rx) => rx,
+                    Err(e) => {
+                        tracing::warn!("store watch from revision {}: {e}", self.revision + 1);
+                        self.metrics.set_connected(false);
+                        if self.backoff.sleep(&mut self.shutdown).await {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                };
+                self.metrics.set_connected(true);
+                match self.follow(&mut rx).await {
+                    Follow::Shutdown => return Ok(()),
+                    Follow::Resync => {
+                        tracing::warn!("store history compacted: listing again");
+                        self.metrics.count_resync();
+                        continue 'list;
+                    }
+                    Follow::Closed => {
+                        tracing::warn!(
+                            "store watch broken at revision {}: reconnecting",
+                            self.revision
+                        );
+                        self.metrics.set_connected(false);
+                        self.metrics.count_reconnect();
+                        if self.backoff.sleep(&mut self.shutdown).await {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Lists the store and makes a fully rebuilt snapshot live, retrying until it works.
+    /// False when shutdown was requested.
+    async fn list_and_build(&mut self) -> anyhow::Result<bool> {
+        loop {
+            let started = Instant::now();
+            let listed = tokio::select! {
+                r = self.store.list(&self.root) => r,
+                _ = shutdown_requested(&mut self.shutdown) => return Ok(false),
+            };
+            let (kvs, revision) = match listed {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!("store list {}: {e}", self.root);
+                    self.metrics.set_connected(false);
+                    if self.backoff.sleep(&mut self.shutdown).await {
+                        return Ok(false);
+                    }
+                    continue;
+                }
+            };
+            self.metrics.set_connected(true);
+            let key_count = kvs.len();
+            let mut state = std::mem::replace(
+                &mut self.state,
+                SyncState::new("/", "/", 0, Vec::new()),
+            );
+            let zone = self.zone.clone();
+            let (state, snapshot) = tokio::task::spawn_blocking(move || {
+                let records = state.full_records(kvs);
+                let snapshot = Snapshot::build(zone, records);
+                let down = state.down();
+                let snapshot = if down.is_empty() {
+                    snapshot
+                } else {
+                    snapshot.with_down(&down)
+                };
+                (state, snapshot)
+            })
+            .await?;
+            self.state = state;
+            self.revision = revision;
+            self.publish(snapshot);
+            self.metrics.full_build_done(started.elapsed());
+            self.backoff.reset();
+            tracing::info!(
+                "snapshot built from {key_count} store keys at revision {revision} in {:?}",
+                started.elapsed()
+            );
+            return Ok(true);
+        }
+    }
+
+    fn publish(&self, snapshot: Snapshot) {
+        self.metrics.set_live(
+            snapshot.generation(),
+            snapshot.record_count(),
+            snapshot.name_count(),
+            self.revision,
+        );
+        self.metrics.set_errors(
+            self.state.parse_errors(),
+            self.state.bad_key_count(),
+            self.state.down().len(),
+        );
+        self.shared.store(Arc::new(snapshot));
+    }
+
+    /// Applies watch events until the watch ends.
+    async fn follow(&mut self, rx: &mut mpsc::Receiver<WatchEvent>) -> Follow {
+        let mut batch = Vec::new();
+        loop {
+            let first = tokio::select! {
+                ev = rx.recv() => ev,
+                _ = shutdown_requested(&mut self.shutdown) => return Follow::Shutdown,
+            };
+            let Some(first) = first else {
+                return Follow::Closed;
+            };
+            let received = Instant::now();
+            self.backoff.reset();
+            self.metrics.set_connected(true);
+            batch.clear();
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(ev) => batch.push(ev),
+                    Err(_) => break,
+                }
+            }
+            let mut resync = false;
+            let mut changes = 0;
+            for ev in &batch {
+                match ev {
+                    WatchEvent::Put(kv) => {
+                        changes += 1;
+                        self.revision = self.revision.max(kv.mod_revision);
+                    }
+                    WatchEvent::Delete { revision, .. } => {
+                        changes += 1;
+                        self.revision = self.revision.max(*revision);
+                    }
+                    WatchEvent::Progress { revision } => {
+                        self.revision = self.revision.max(*revision);
+                    }
+                    WatchEvent::Resync => resync = true,
+                }
+            }
+            if resync {
+                return Follow::Resync;
+            }
+            if changes == 0 {
+                self.metrics.set_revision(self.revision);
+                continue;
+            }
+            let outcome = self.state.apply_events(&batch);
+            if outcome.changes.is_empty() && !outcome.down_changed {
+                self.metrics.set_revision(self.revision);
+                continue;
+            }
+            let current = self.shared.load_full();
+            let mut next = if outcome.changes.is_empty() {
+                None
+            } else {
+                Some(current.apply(&outcome.changes))
+            };
+            if outcome.down_changed {
+                let base: &Snapshot = next.as_ref().unwrap_or(&current);
+                next = Some(base.with_down(&self.state.down()));
+            }
+            if let Some(next) = next {
+                self.publish(next);
+                self.metrics.observe_propagation(received.elapsed(), changes);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::watch_root;
+
+    #[test]
+    fn watch_root_contains_both_prefixes() {
+        assert_eq!(watch_root("/skydns", "/skydns/monitor/status"), "/skydns/");
+        assert_eq!(watch_root("/skydns/", "/skydns/monitor/status/"), "/skydns/");
+        assert_eq!(watch_root("/dns/records", "/dns/health"), "/dns/");
+        assert_eq!(watch_root("/a", "/b"), "/");
+    }
+}

@@ -1,0 +1,179 @@
+//! Unit tests of the sync state (full list and watch batches).
+
+use super::*;
+use std::net::Ipv4Addr;
+
+fn n(s: &str) -> Name {
+    Name::from_ascii(s).unwrap()
+}
+
+fn put(key: &str, value: &str, rev: i64) -> WatchEvent {
+    WatchEvent::Put(KeyValue {
+        key: key.into(),
+        value: value.as_bytes().to_vec(),
+        mod_revision: rev,
+    })
+}
+
+fn del(key: &str, rev: i64) -> WatchEvent {
+    WatchEvent::Delete {
+        key: key.into(),
+        revision: rev,
+    }
+}
+
+fn kv(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: value.as_bytes().to_vec(),
+        mod_revision: 1,
+    }
+}
+
+fn state() -> SyncState {
+    let static_a = Record::new(
+        n("Static.skydns.local."),
+        300,
+        RData::Txt(vec![b"zonefile".to_vec()]),
+    );
+    SyncState::new("/skydns", "/skydns/monitor/status", 30, vec![static_a])
+}
+
+fn srv_weights(records: &[Record]) -> Vec<u16> {
+    records
+        .iter()
+        .filter_map(|r| match r.data {
+            RData::Srv { weight, .. } => Some(weight),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn full_list_merges_static_and_store_and_skips_bad_values() {
+    let mut st = state();
+    let records = st.full_records(vec![
+        kv("/skydns/local/skydns/a", r#"{"host":"10.0.0.1"}"#),
+        kv("/skydns/local/skydns/bad", "{not json"),
+        kv("/skydns/monitor/status/10.0.0.1", r#"{"status":"DOWN"}"#),
+        kv("/skydns/monitor/status/10.0.0.2", r#"{"status":"UP"}"#),
+        kv("/skydns/local/skydns/static", r#"{"host":"10.0.0.9"}"#),
+    ]);
+    assert_eq!(records.len(), 3, "static TXT + two A records: {records:?}");
+    assert!(records
+        .iter()
+        .any(|r| r.data == RData::A(Ipv4Addr::new(10, 0, 0, 1))));
+    assert_eq!(st.down(), vec!["10.0.0.1".parse::<IpAddr>().unwrap()]);
+    assert_eq!(st.parse_errors(), 1);
+    assert_eq!(st.bad_key_count(), 1);
+}
+
+#[test]
+fn watch_batches_replace_whole_names_keeping_static_records() {
+    let mut st = state();
+    st.full_records(Vec::new());
+    let out = st.apply_events(&[put(
+        "/skydns/local/skydns/static",
+        r#"{"host":"10.0.0.9"}"#,
+        2,
+    )]);
+    assert!(!out.down_changed);
+    assert_eq!(out.changes.len(), 1);
+    assert_eq!(out.changes[0].name, n("static.skydns.local."));
+    assert_eq!(out.changes[0].records.len(), 2, "static TXT kept with the new A");
+
+    let out = st.apply_events(&[del("/skydns/local/skydns/static", 3)]);
+    assert_eq!(out.changes[0].records.len(), 1, "only the static TXT is left");
+
+    // Last write in a batch wins; a delete then put of the same key is one change.
+    let out = st.apply_events(&[
+        put("/skydns/local/skydns/x", r#"{"host":"10.0.0.1"}"#, 4),
+        del("/skydns/local/skydns/x", 5),
+        put("/skydns/local/skydns/x", r#"{"host":"10.0.0.2"}"#, 6),
+    ]);
+    assert_eq!(out.changes.len(), 1);
+    assert_eq!(
+        out.changes[0].records[0].data,
+        RData::A(Ipv4Addr::new(10, 0, 0, 2))
+    );
+}
+
+#[test]
+fn status_keys_drive_the_down_set() {
+    let mut st = state();
+    st.full_records(Vec::new());
+    let key = "/skydns/monitor/status/10.0.0.1";
+    let out = st.apply_events(&[put(key, r#"{"status":"DOWN"}"#, 2)]);
+    assert!(out.down_changed && out.changes.is_empty());
+    assert_eq!(st.down().len(), 1);
+    let out = st.apply_events(&[put(key, r#"{"status":"DOWN"}"#, 3)]);
+    assert!(!out.down_changed, "same status again changes nothing");
+    let out = st.apply_events(&[put(key, r#"{"status":"UP"}"#, 4)]);
+    assert!(out.down_changed);
+    assert!(st.down().is_empty());
+    st.apply_events(&[put(key, r#"{"status":"DOWN"}"#, 5)]);
+    let out = st.apply_events(&[del(key, 6)]);
+    assert!(out.down_changed, "a missing status key means UP");
+    assert!(st.down().is_empty());
+}
+
+#[test]
+fn bad_values_are_skipped_counted_and_forgotten_when_fixed() {
+    let mut st = state();
+    st.full_records(Vec::new());
+    let key = "/skydns/local/skydns/a";
+    st.apply_events(&[put(key, r#"{"host":"10.0.0.1"}"#, 2)]);
+    let out = st.apply_events(&[put(key, "garbage", 3)]);
+    assert_eq!(out.changes.len(), 1);
+    assert!(out.changes[0].records.is_empty(), "bad value = no records");
+    assert_eq!((st.parse_errors(), st.bad_key_count()), (1, 1));
+    st.apply_events(&[put(key, r#"{"host":"10.0.0.1"}"#, 4)]);
+    assert_eq!((st.parse_errors(), st.bad_key_count()), (1, 0));
+}
+
+#[test]
+fn srv_siblings_are_normalised_together() {
+    let mut st = state();
+    let records = st.full_records(vec![kv(
+        "/skydns/local/skydns/web/x1",
+        r#"{"host":"10.0.0.1","port":80}"#,
+    )]);
+    assert_eq!(srv_weights(&records), vec![100]);
+
+    let out = st.apply_events(&[put(
+        "/skydns/local/skydns/web/x2",
+        r#"{"host":"10.0.0.2","port":80,"weight":300}"#,
+        2,
+    )]);
+    // x1 (raw 0 = 100) and x2 (300): 25 and 75; both names change.
+    let mut got: Vec<(String, Vec<u16>)> = out
+        .changes
+        .iter()
+        .map(|c| (c.name.to_string(), srv_weights(&c.records)))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("x1.web.skydns.local.".to_string(), vec![25]),
+            ("x2.web.skydns.local.".to_string(), vec![75]),
+        ]
+    );
+    // The A record of an IP host stays with the SRV.
+    assert!(out.changes.iter().all(|c| c.records.len() == 2));
+
+    let out = st.apply_events(&[del("/skydns/local/skydns/web/x2", 3)]);
+    let mut got: Vec<(String, Vec<u16>)> = out
+        .changes
+        .iter()
+        .map(|c| (c.name.to_string(), srv_weights(&c.records)))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("x1.web.skydns.local.".to_string(), vec![100]),
+            ("x2.web.skydns.local.".to_string(), vec![]),
+        ]
+    );
+}
