@@ -7,12 +7,49 @@
 //! - `Snapshot::with_down(&self, ips)` returns a new snapshot with that DOWN set.
 //! - Lookups take lowercased, uncompressed wire names (`&[u8]`).
 //! - `SharedSnapshot` is what loops read (arc-swap) and the control plane stores.
+//!
+//! Layout (see `docs/` of each module):
+//! - [`shard`]: the table is split into 4096 shards by key hash; each shard is
+//!   one byte arena plus a flat open-addressing index, shared between
+//!   snapshots through an `Arc` and rebuilt only when an update touches it.
+//! - [`node`], [`rrset`]: zero-copy views ([`NodeRef`], [`RrSet`]) over encoded
+//!   nodes and their precompiled RRsets, plus their editable forms.
+//! - [`children`]: chunked child lists (SkyDNS multi-value names, wildcards).
+//! - [`zone`]: served domains, synthetic SOA/NS, zone lookup ([`ZoneRef`]).
+//! - [`reverse`]: reverse names for automatic PTR records.
+//! - [`edit`]: applying changes (ENTs, child lists, auto-PTR) and rebuilding
+//!   touched shards. [`down`]: the DOWN address set. [`decode`]: RDATA back to
+//!   [`RData`](crate::record::RData) for the control plane.
+
+mod children;
+mod decode;
+mod down;
+mod edit;
+mod hash;
+mod node;
+mod reverse;
+mod rrset;
+mod shard;
+#[cfg(test)]
+mod tests;
+mod zone;
+
+pub use children::ChildIter;
+pub use node::{NodeRef, RrSetIter};
+pub use rrset::RrSet;
+pub use zone::ZoneRef;
 
 use crate::name::Name;
 use crate::record::{Policy, Record};
 use arc_swap::ArcSwap;
+use down::DownSet;
+use edit::{Counters, Editor};
+use reverse::REVERSE_APEXES;
+use rrset::KIND_EXPLICIT;
+use shard::{find_in, Shard, SHARD_COUNT};
 use std::net::IpAddr;
 use std::sync::Arc;
+use zone::{ZoneRules, ZoneTable};
 
 /// The live snapshot: loaded lock-free by every core, stored by the control plane.
 pub type SharedSnapshot = Arc<ArcSwap<Snapshot>>;
@@ -82,19 +119,291 @@ pub struct NameChange {
 
 /// An immutable, lock-free lookup table. See the module docs.
 pub struct Snapshot {
-    _todo: (),
+    rules: Arc<ZoneRules>,
+    shards: Arc<[Arc<Shard>]>,
+    zones: Arc<ZoneTable>,
+    down: Arc<DownSet>,
+    generation: u64,
+    serial: u32,
+    counters: Counters,
+    reverse_active: [bool; 2],
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("generation", &self.generation)
+            .field("records", &self.counters.records)
+            .field("names", &self.counters.names)
+            .field("ignored", &self.counters.ignored)
+            .field("down", &self.down.addrs().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+fn unix_now() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_secs() as u32)
+}
+
+/// The next synthetic SOA serial: the current time, but always increasing.
+fn next_serial(prev: u32) -> u32 {
+    unix_now().max(prev.wrapping_add(1))
+}
+
+/// Compares two wire names ignoring ASCII case.
+fn cmp_names(a: &Name, b: &Name) -> std::cmp::Ordering {
+    let (a, b) = (a.as_wire(), b.as_wire());
+    a.iter()
+        .map(u8::to_ascii_lowercase)
+        .cmp(b.iter().map(u8::to_ascii_lowercase))
 }
 
 impl Snapshot {
-    pub fn build(_config: Arc<ZoneConfig>, _records: Vec<Record>) -> Snapshot {
-        unimplemented!("snapshot helper")
+    /// Compiles `records` into a new table. Records outside every served
+    /// domain are ignored (see [`Snapshot::ignored_count`]).
+    pub fn build(config: Arc<ZoneConfig>, mut records: Vec<Record>) -> Snapshot {
+        let rules = Arc::new(ZoneRules::new(config));
+        let empty_shard = Arc::new(Shard::empty());
+        let empty: Vec<Arc<Shard>> = (0..SHARD_COUNT).map(|_| empty_shard.clone()).collect();
+        let serial = next_serial(0);
+        records.sort_by(|a, b| cmp_names(&a.name, &b.name));
+        let mut ed = Editor::new(&rules, &empty, Counters::default());
+        ed.reserve(records.len() * 2);
+        let mut start = 0;
+        while start < records.len() {
+            let first = &records[start].name;
+            let mut end = start + 1;
+            while end < records.len()
+                && records[end]
+                    .name
+                    .as_wire()
+                    .eq_ignore_ascii_case(first.as_wire())
+            {
+                end += 1;
+            }
+            ed.set_name(first, &records[start..end]);
+            start = end;
+        }
+        for (key, owner) in &rules.domains {
+            ed.set_synthetic(key, owner, serial);
+        }
+        let mut reverse_active = [false; 2];
+        for (f, apex) in REVERSE_APEXES.iter().enumerate() {
+            reverse_active[f] = Self::reverse_wanted(&rules, &ed.counters, f);
+            if reverse_active[f] {
+                ed.set_synthetic(apex, apex, serial);
+            }
+        }
+        let (shards, counters) = ed.finish();
+        Self::assemble(
+            rules,
+            shards,
+            Arc::new(DownSet::default()),
+            0,
+            serial,
+            counters,
+            reverse_active,
+        )
     }
 
-    pub fn apply(&self, _changes: &[NameChange]) -> Snapshot {
-        unimplemented!("snapshot helper")
+    /// A table without records (only the synthetic apexes).
+    pub fn empty(config: Arc<ZoneConfig>) -> Snapshot {
+        Snapshot::build(config, Vec::new())
     }
 
-    pub fn with_down(&self, _down: &[IpAddr]) -> Snapshot {
-        unimplemented!("snapshot helper")
+    fn reverse_wanted(rules: &ZoneRules, counters: &Counters, family: usize) -> bool {
+        !rules.reverse_covered[family]
+            && (rules.config.auto_ptr || counters.reverse_explicit[family] > 0)
+    }
+
+    fn assemble(
+        rules: Arc<ZoneRules>,
+        shards: Vec<Arc<Shard>>,
+        down: Arc<DownSet>,
+        generation: u64,
+        serial: u32,
+        counters: Counters,
+        reverse_active: [bool; 2],
+    ) -> Snapshot {
+        let mut apexes: Vec<Box<[u8]>> = rules.domains.iter().map(|(k, _)| k.clone()).collect();
+        for (f, apex) in REVERSE_APEXES.iter().enumerate() {
+            if reverse_active[f] {
+                apexes.push((*apex).into());
+            }
+        }
+        let zones = Arc::new(ZoneTable::new(apexes, &shards));
+        Snapshot {
+            rules,
+            shards: shards.into(),
+            zones,
+            down,
+            generation,
+            serial,
+            counters,
+            reverse_active,
+        }
+    }
+
+    /// New snapshot: each change replaces ALL records owned by that name
+    /// (empty = delete). Shares every untouched shard with `self`.
+    pub fn apply(&self, changes: &[NameChange]) -> Snapshot {
+        let mut ed = Editor::new(&self.rules, &self.shards, self.counters);
+        for ch in changes {
+            ed.set_name(&ch.name, &ch.records);
+        }
+        let serial = if changes.is_empty() {
+            self.serial
+        } else {
+            next_serial(self.serial)
+        };
+        let mut reverse_active = self.reverse_active;
+        for (f, apex) in REVERSE_APEXES.iter().enumerate() {
+            let wanted = Self::reverse_wanted(&self.rules, &ed.counters, f);
+            if wanted && !reverse_active[f] {
+                ed.set_synthetic(apex, apex, serial);
+            } else if !wanted && reverse_active[f] {
+                ed.clear_synthetic(apex);
+            }
+            reverse_active[f] = wanted;
+        }
+        // Bump the serial of every zone holding a touched name.
+        let mut apexes: Vec<zone::Apex> = self.rules.domains.clone();
+        for (f, apex) in REVERSE_APEXES.iter().enumerate() {
+            if reverse_active[f] {
+                apexes.push(((*apex).into(), (*apex).into()));
+            }
+        }
+        apexes.sort_by_key(|a| std::cmp::Reverse(a.0.len()));
+        let mut touched = vec![false; apexes.len()];
+        for key in ed.touched_names() {
+            if let Some(z) = apexes.iter().position(|(a, _)| zone::is_within(key, a)) {
+                touched[z] = true;
+            }
+        }
+        for (z, (key, owner)) in apexes.iter().enumerate() {
+            if touched[z] {
+                ed.set_synthetic(key, owner, serial);
+            }
+        }
+        let (shards, counters) = ed.finish();
+        Self::assemble(
+            self.rules.clone(),
+            shards,
+            self.down.clone(),
+            self.generation + 1,
+            serial,
+            counters,
+            reverse_active,
+        )
+    }
+
+    /// New snapshot with this DOWN set (addresses excluded from A/AAAA answers).
+    pub fn with_down(&self, down: &[IpAddr]) -> Snapshot {
+        Snapshot {
+            rules: self.rules.clone(),
+            shards: self.shards.clone(),
+            zones: self.zones.clone(),
+            down: Arc::new(DownSet::new(down)),
+            generation: self.generation + 1,
+            serial: self.serial,
+            counters: self.counters,
+            reverse_active: self.reverse_active,
+        }
+    }
+
+    /// The configuration this table was built with.
+    pub fn config(&self) -> &ZoneConfig {
+        &self.rules.config
+    }
+
+    /// Records as given (after de-duplication), not synthetic or auto-PTR.
+    pub fn record_count(&self) -> usize {
+        self.counters.records
+    }
+
+    /// Names owning given records.
+    pub fn name_count(&self) -> usize {
+        self.counters.names
+    }
+
+    /// Records ignored (outside every served domain) by `build` and every
+    /// `apply` since.
+    pub fn ignored_count(&self) -> usize {
+        self.counters.ignored
+    }
+
+    /// +1 per `apply` / `with_down`.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The given records owned by `name` (control-plane helper; allocates).
+    pub fn records(&self, name: &Name) -> Vec<Record> {
+        let key = name.to_lowercase();
+        let Some(node) = self.node(key.as_wire()) else {
+            return Vec::new();
+        };
+        let Ok(owner) = Name::from_wire(node.owner()) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for rr in node.all_rrsets().filter(|r| r.kind() == KIND_EXPLICIT) {
+            for i in 0..rr.len() {
+                if let Some(data) = decode::decode_rdata(rr.rtype(), rr.rdata(i)) {
+                    out.push(Record::new(owner.clone(), rr.record_ttl(i), data));
+                }
+            }
+        }
+        out
+    }
+
+    /// Longest served zone containing `lname`; `None` means REFUSED.
+    #[inline]
+    pub fn zone(&self, lname: &[u8]) -> Option<ZoneRef<'_>> {
+        self.zones.find(&self.shards, lname)
+    }
+
+    /// Every active zone, longest apex first.
+    pub fn zones(&self) -> impl Iterator<Item = ZoneRef<'_>> {
+        self.zones.slots().iter().filter_map(|s| self.zone(&s.apex))
+    }
+
+    /// The node at exactly `lname` (possibly an empty non-terminal).
+    #[inline]
+    pub fn node(&self, lname: &[u8]) -> Option<NodeRef<'_>> {
+        if children::is_chunk_key(lname) {
+            return None;
+        }
+        find_in(&self.shards, lname).map(|e| NodeRef::new(&self.shards, e))
+    }
+
+    /// The policy of `lname` (per-name override, else the default).
+    pub fn policy(&self, lname: &[u8]) -> Policy {
+        self.rules.policy(lname)
+    }
+
+    /// DOWN set membership for a 4- or 16-byte address.
+    #[inline]
+    pub fn is_down(&self, addr: &[u8]) -> bool {
+        self.down.contains(addr)
+    }
+
+    /// True when some address is DOWN.
+    #[inline]
+    pub fn has_down(&self) -> bool {
+        !self.down.is_empty()
+    }
+
+    /// Heap bytes of the table (shards shared with other snapshots included).
+    pub fn table_bytes(&self) -> usize {
+        let mut seen = rustc_hash::FxHashSet::default();
+        self.shards
+            .iter()
+            .filter(|s| seen.insert(Arc::as_ptr(s)))
+            .map(|s| s.heap_bytes() + std::mem::size_of::<Shard>())
+            .sum::<usize>()
+            + self.shards.len() * std::mem::size_of::<Arc<Shard>>()
     }
 }

@@ -1,0 +1,408 @@
+//! The editor: applies record changes on top of a base shard table.
+//!
+//! Touched entries are decoded into editable form on first use and kept in a
+//! dirty map; everything they imply (empty non-terminals appearing or going,
+//! parents' child lists, auto-PTR records, apex SOA/NS) is done here too.
+//! [`Editor::finish`] encodes the dirty entries and rebuilds only the shards
+//! they fall in; every other shard is shared with the base.
+
+use super::children::{
+    chunk_key, chunk_of, decode_chunk, encode_chunk, is_chunk_key, CHUNK_TARGET, MAX_CHUNKS,
+};
+use super::hash::key_hash;
+use super::node::{NodeData, NodeRef};
+use super::reverse::reverse_name;
+use super::rrset::{RrData, KIND_AUTO_PTR, KIND_EXPLICIT, KIND_SYNTHETIC};
+use super::shard::{begin_entry, end_entry, shard_of, Shard};
+use super::zone::ZoneRules;
+use crate::name::Name;
+use crate::record::{rtype, Record};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::sync::Arc;
+
+/// A decoded table entry.
+enum Entry {
+    Node(NodeData),
+    Chunk(Vec<Box<[u8]>>),
+}
+
+/// Counts kept alongside the table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Counters {
+    /// Records as given (after de-duplication), not synthetic or generated.
+    pub records: usize,
+    /// Names owning given records.
+    pub names: usize,
+    /// Records ignored because they are outside every served domain.
+    pub ignored: usize,
+    /// Given PTR records accepted only because they are under a reverse tree.
+    pub reverse_explicit: [usize; 2],
+}
+
+pub(crate) struct Editor<'a> {
+    rules: &'a ZoneRules,
+    base: &'a [Arc<Shard>],
+    dirty: FxHashMap<Box<[u8]>, Option<Entry>>,
+    pub(crate) counters: Counters,
+}
+
+impl<'a> Editor<'a> {
+    pub(crate) fn new(rules: &'a ZoneRules, base: &'a [Arc<Shard>], counters: Counters) -> Self {
+        Editor {
+            rules,
+            base,
+            dirty: FxHashMap::default(),
+            counters,
+        }
+    }
+
+    /// Pre-sizes the dirty map (bulk builds).
+    pub(crate) fn reserve(&mut self, n: usize) {
+        self.dirty.reserve(n);
+    }
+
+    fn load(&mut self, key: &[u8]) {
+        if self.dirty.contains_key(key) {
+            return;
+        }
+        let h = key_hash(key);
+        let found = self.base.get(shard_of(h)).and_then(|s| s.find(h, key));
+        let entry = found.map(|e| {
+            if is_chunk_key(key) {
+                Entry::Chunk(decode_chunk(e))
+            } else {
+                Entry::Node(NodeData::decode(NodeRef::new(self.base, e)))
+            }
+        });
+        self.dirty.insert(key.into(), entry);
+    }
+
+    fn node_mut(&mut self, key: &[u8]) -> Option<&mut NodeData> {
+        self.load(key);
+        match self.dirty.get_mut(key) {
+            Some(Some(Entry::Node(n))) => Some(n),
+            _ => None,
+        }
+    }
+
+    fn chunk_mut(&mut self, key: &[u8]) -> &mut Vec<Box<[u8]>> {
+        self.load(key);
+        let slot = self.dirty.entry(key.into()).or_insert(None);
+        if !matches!(slot, Some(Entry::Chunk(_))) {
+            *slot = Some(Entry::Chunk(Vec::new()));
+        }
+        match slot {
+            Some(Entry::Chunk(c)) => c,
+            _ => unreachable!("just set to a chunk"),
+        }
+    }
+
+    /// Makes sure a node exists, creating it and its missing ancestors.
+    fn ensure_node(&mut self, key: &[u8], owner: &[u8]) {
+        if self.node_mut(key).is_some() {
+            return;
+        }
+        let owner = if owner.len() == key.len() { owner } else { key };
+        self.dirty
+            .insert(key.into(), Some(Entry::Node(NodeData::new(owner))));
+        if let Some(p) = self.rules.parent_offset(key) {
+            self.ensure_node(&key[p..], &owner[p..]);
+            self.add_child(&key[p..], &key[1..p]);
+        }
+    }
+
+    fn add_child(&mut self, parent: &[u8], label: &[u8]) {
+        let Some(n) = self.node_mut(parent) else {
+            return;
+        };
+        n.child_count += 1;
+        if n.child_chunks == 0 {
+            n.child_chunks = 1;
+        }
+        let (count, chunks) = (n.child_count as usize, n.child_chunks);
+        let ck = chunk_key(parent, chunk_of(label, chunks));
+        self.chunk_mut(&ck).push(label.into());
+        if count > CHUNK_TARGET * chunks as usize && chunks < MAX_CHUNKS {
+            self.regrow(parent, chunks, chunks * 2);
+        }
+    }
+
+    /// Redistributes a parent's child labels over `new` chunks.
+    fn regrow(&mut self, parent: &[u8], old: u16, new: u16) {
+        let mut labels = Vec::new();
+        for c in 0..old {
+            let ck = chunk_key(parent, c);
+            labels.append(self.chunk_mut(&ck));
+            self.dirty.insert(ck.into(), None);
+        }
+        let mut parts: Vec<Vec<Box<[u8]>>> = vec![Vec::new(); new as usize];
+        for l in labels {
+            parts[chunk_of(&l, new) as usize].push(l);
+        }
+        for (c, part) in parts.into_iter().enumerate() {
+            if !part.is_empty() {
+                self.dirty
+                    .insert(chunk_key(parent, c as u16).into(), Some(Entry::Chunk(part)));
+            }
+        }
+        if let Some(n) = self.node_mut(parent) {
+            n.child_chunks = new;
+        }
+    }
+
+    fn remove_child(&mut self, parent: &[u8], label: &[u8]) {
+        let chunks = match self.node_mut(parent) {
+            Some(n) if n.child_chunks > 0 => n.child_chunks,
+            _ => return,
+        };
+        let ck = chunk_key(parent, chunk_of(label, chunks));
+        let chunk = self.chunk_mut(&ck);
+        let Some(pos) = chunk.iter().position(|l| **l == *label) else {
+            return;
+        };
+        chunk.swap_remove(pos);
+        if chunk.is_empty() {
+            self.dirty.insert(ck.into(), None);
+        }
+        if let Some(n) = self.node_mut(parent) {
+            n.child_count -= 1;
+            if n.child_count == 0 {
+                let old = n.child_chunks;
+                n.child_chunks = 0;
+                for c in 0..old {
+                    self.dirty.insert(chunk_key(parent, c).into(), None);
+                }
+            }
+        }
+    }
+
+    /// Removes the node if it has neither RRsets nor children, then its
+    /// parent if that became empty too, and so on.
+    fn prune(&mut self, key: &[u8]) {
+        let mut key = key.to_vec();
+        loop {
+            match self.node_mut(&key) {
+                Some(n) if n.is_dead() => {}
+                _ => return,
+            }
+            self.dirty.insert(key.as_slice().into(), None);
+            let Some(p) = self.rules.parent_offset(&key) else {
+                return;
+            };
+            let (label, parent) = (key[1..p].to_vec(), key[p..].to_vec());
+            self.remove_child(&parent, &label);
+            key = parent;
+        }
+    }
+
+    /// Replaces every record owned by `name` with `records` (empty = delete).
+    /// Records for other names or outside the served domains are ignored.
+    pub(crate) fn set_name(&mut self, name: &Name, records: &[Record]) {
+        let key = name.as_wire().to_ascii_lowercase();
+        // The owner keeps the case of the first record that names it.
+        let owner = records
+            .iter()
+            .map(|r| r.name.as_wire())
+            .find(|o| o.eq_ignore_ascii_case(&key))
+            .unwrap_or(name.as_wire());
+        let configured = self.rules.is_configured(&key);
+        let reverse = if configured {
+            None
+        } else {
+            self.rules.reverse_family(&key)
+        };
+        let default_ttl = self.rules.default_ttl();
+        let mut new: Vec<RrData> = Vec::new();
+        let mut buf = Vec::new();
+        for r in records {
+            let t = r.data.rtype();
+            let accepted = (configured || (reverse.is_some() && t == rtype::PTR))
+                && r.name.as_wire().eq_ignore_ascii_case(owner);
+            if !accepted {
+                self.counters.ignored += 1;
+                continue;
+            }
+            buf.clear();
+            r.data.write_wire(&mut buf);
+            let ttl = if r.ttl == 0 { default_ttl } else { r.ttl };
+            match new.iter_mut().find(|s| s.rtype == t) {
+                Some(s) => s.add(ttl, &buf),
+                None => {
+                    let mut s = RrData::new(t, KIND_EXPLICIT);
+                    s.add(ttl, &buf);
+                    new.push(s);
+                }
+            }
+        }
+        let auto_ptr = self.rules.config.auto_ptr && configured;
+
+        // Take the old records out.
+        let old: Vec<RrData> = match self.node_mut(&key) {
+            Some(n) => {
+                let (old, keep) = std::mem::take(&mut n.rrsets)
+                    .into_iter()
+                    .partition(|r| r.kind == KIND_EXPLICIT);
+                n.rrsets = keep;
+                old
+            }
+            None => Vec::new(),
+        };
+        let old_count: usize = old.iter().map(|r| r.items.len()).sum();
+        if old_count > 0 {
+            self.counters.records -= old_count;
+            self.counters.names -= 1;
+            if let Some(f) = reverse {
+                self.counters.reverse_explicit[f] -= old_count;
+            }
+        }
+        if auto_ptr {
+            for r in old.iter().filter(|r| is_address(r.rtype)) {
+                for i in &r.items {
+                    self.remove_auto_ptr(&i.rdata, &key);
+                }
+            }
+        }
+
+        // Put the new ones in.
+        let new_count: usize = new.iter().map(|r| r.items.len()).sum();
+        if new_count > 0 {
+            self.ensure_node(&key, owner);
+            if auto_ptr {
+                for r in new.iter().filter(|r| is_address(r.rtype)) {
+                    for i in &r.items {
+                        self.add_auto_ptr(&i.rdata, owner, i.ttl);
+                    }
+                }
+            }
+            if let Some(n) = self.node_mut(&key) {
+                n.owner = owner.into();
+                n.rrsets.extend(new);
+            }
+            self.counters.records += new_count;
+            self.counters.names += 1;
+            if let Some(f) = reverse {
+                self.counters.reverse_explicit[f] += new_count;
+            }
+        }
+        self.prune(&key);
+    }
+
+    fn add_auto_ptr(&mut self, addr: &[u8], owner: &[u8], ttl: u32) {
+        let Some(rkey) = reverse_name(addr) else {
+            return;
+        };
+        self.ensure_node(&rkey, &rkey);
+        let Some(n) = self.node_mut(&rkey) else {
+            return;
+        };
+        if n.rrset_mut(rtype::PTR, KIND_AUTO_PTR).is_none() {
+            n.rrsets.push(RrData::new(rtype::PTR, KIND_AUTO_PTR));
+        }
+        if let Some(rr) = n.rrset_mut(rtype::PTR, KIND_AUTO_PTR) {
+            match rr
+                .items
+                .iter_mut()
+                .find(|i| i.rdata.eq_ignore_ascii_case(owner))
+            {
+                Some(i) => {
+                    i.ttl = ttl;
+                    i.rdata = owner.into();
+                }
+                None => rr.add(ttl, owner),
+            }
+        }
+    }
+
+    fn remove_auto_ptr(&mut self, addr: &[u8], owner_key: &[u8]) {
+        let Some(rkey) = reverse_name(addr) else {
+            return;
+        };
+        let Some(n) = self.node_mut(&rkey) else {
+            return;
+        };
+        if let Some(rr) = n.rrset_mut(rtype::PTR, KIND_AUTO_PTR) {
+            rr.items
+                .retain(|i| !i.rdata.eq_ignore_ascii_case(owner_key));
+        }
+        n.rrsets.retain(|r| !r.items.is_empty());
+        self.prune(&rkey);
+    }
+
+    /// Gives an apex its synthetic SOA and NS (shown unless records provide them).
+    pub(crate) fn set_synthetic(&mut self, apex_key: &[u8], apex_owner: &[u8], serial: u32) {
+        self.ensure_node(apex_key, apex_owner);
+        let ttl = self.rules.default_ttl();
+        let soa = self.rules.synthetic_soa(apex_owner, serial);
+        let ns = self.rules.synthetic_ns(apex_owner);
+        if let Some(n) = self.node_mut(apex_key) {
+            n.rrsets.retain(|r| r.kind != KIND_SYNTHETIC);
+            let mut s = RrData::new(rtype::SOA, KIND_SYNTHETIC);
+            s.add(ttl, &soa);
+            let mut n2 = RrData::new(rtype::NS, KIND_SYNTHETIC);
+            n2.add(ttl, &ns);
+            n.rrsets.push(s);
+            n.rrsets.push(n2);
+        }
+    }
+
+    /// Removes an apex's synthetic SOA and NS.
+    pub(crate) fn clear_synthetic(&mut self, apex_key: &[u8]) {
+        if let Some(n) = self.node_mut(apex_key) {
+            n.rrsets.retain(|r| r.kind != KIND_SYNTHETIC);
+        }
+        self.prune(apex_key);
+    }
+
+    /// Keys of every node touched so far.
+    pub(crate) fn touched_names(&self) -> impl Iterator<Item = &[u8]> {
+        self.dirty.keys().map(|k| &**k).filter(|k| !is_chunk_key(k))
+    }
+
+    /// Encodes the dirty entries and rebuilds the shards they fall in.
+    pub(crate) fn finish(self) -> (Vec<Arc<Shard>>, Counters) {
+        struct ShardEdit<'k> {
+            removed: FxHashSet<&'k [u8]>,
+            added: Vec<u8>,
+        }
+        let mut edits: FxHashMap<usize, ShardEdit<'_>> = FxHashMap::default();
+        for (key, entry) in &self.dirty {
+            let s = shard_of(key_hash(key));
+            let edit = edits.entry(s).or_insert_with(|| ShardEdit {
+                removed: FxHashSet::default(),
+                added: Vec::new(),
+            });
+            if self.base.get(s).is_some_and(|b| b.len() > 0) {
+                edit.removed.insert(key);
+            }
+            let Some(entry) = entry else {
+                continue;
+            };
+            match entry {
+                Entry::Node(n) if !n.is_dead() => {
+                    let start = begin_entry(&mut edit.added, key);
+                    n.encode_body(key, self.rules.policy(key), &mut edit.added);
+                    end_entry(&mut edit.added, start);
+                }
+                Entry::Chunk(c) if !c.is_empty() => {
+                    let start = begin_entry(&mut edit.added, key);
+                    encode_chunk(c, &mut edit.added);
+                    end_entry(&mut edit.added, start);
+                }
+                _ => {}
+            }
+        }
+        let mut shards = self.base.to_vec();
+        for (s, edit) in edits {
+            let rebuilt = match shards.get(s) {
+                Some(old) => old.rebuild(&edit.removed, &edit.added),
+                None => continue,
+            };
+            shards[s] = Arc::new(rebuilt);
+        }
+        (shards, self.counters)
+    }
+}
+
+fn is_address(t: u16) -> bool {
+    t == rtype::A || t == rtype::AAAA
+}

@@ -1,0 +1,245 @@
+//! Shards: the unit of sharing between snapshots.
+//!
+//! The table is split into [`SHARD_COUNT`] shards by the top bits of the key
+//! hash. Each shard is one byte arena holding its entries back to back plus a
+//! flat open-addressing index of `(tag, offset)` pairs, so a shard costs two
+//! allocations no matter how many names it holds. An update rebuilds only the
+//! shards it touches (copying the untouched entries byte for byte) and shares
+//! every other shard with the previous snapshot through its `Arc`.
+//!
+//! Entry layout (little endian): `u32 entry_len`, `u8 key_len`, the key, then a
+//! kind-specific body (see `node.rs`). The key of a node is its lowercased wire
+//! name; child-chunk keys start with a byte >= 0x40 so they never equal a name.
+
+use super::hash::key_hash;
+use rustc_hash::FxHashSet;
+
+/// log2 of the number of shards.
+pub(crate) const SHARD_BITS: u32 = 12;
+/// Number of shards in every snapshot.
+pub(crate) const SHARD_COUNT: usize = 1 << SHARD_BITS;
+
+const EMPTY_SLOT: u64 = u64::MAX;
+
+/// Which shard a key hash belongs to.
+#[inline]
+pub(crate) fn shard_of(h: u64) -> usize {
+    (h >> (64 - SHARD_BITS)) as usize
+}
+
+#[inline]
+fn tag_of(h: u64) -> u32 {
+    (h >> 16) as u32
+}
+
+#[inline]
+pub(crate) fn read_u32(b: &[u8], at: usize) -> u32 {
+    match b.get(at..at + 4) {
+        Some(s) => u32::from_le_bytes([s[0], s[1], s[2], s[3]]),
+        None => 0,
+    }
+}
+
+#[inline]
+pub(crate) fn read_u16(b: &[u8], at: usize) -> u16 {
+    match b.get(at..at + 2) {
+        Some(s) => u16::from_le_bytes([s[0], s[1]]),
+        None => 0,
+    }
+}
+
+/// The whole entry starting at `off` in `arena` (empty if corrupt).
+#[inline]
+pub(crate) fn entry_at(arena: &[u8], off: usize) -> &[u8] {
+    let len = read_u32(arena, off) as usize;
+    arena.get(off..off + len).unwrap_or(&[])
+}
+
+/// The key of an entry.
+#[inline]
+pub(crate) fn entry_key(entry: &[u8]) -> &[u8] {
+    let klen = entry.get(4).copied().unwrap_or(0) as usize;
+    entry.get(5..5 + klen).unwrap_or(&[])
+}
+
+/// Starts an entry in `out`: returns its start offset; finish with [`end_entry`].
+pub(crate) fn begin_entry(out: &mut Vec<u8>, key: &[u8]) -> usize {
+    let start = out.len();
+    out.extend_from_slice(&[0, 0, 0, 0]);
+    out.push(key.len() as u8);
+    out.extend_from_slice(key);
+    start
+}
+
+/// Writes the length of the entry begun at `start`.
+pub(crate) fn end_entry(out: &mut [u8], start: usize) {
+    let len = (out.len() - start) as u32;
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+/// The entry with this key in a whole shard table.
+#[inline]
+pub(crate) fn find_in<'a>(shards: &'a [std::sync::Arc<Shard>], key: &[u8]) -> Option<&'a [u8]> {
+    let h = key_hash(key);
+    shards.get(shard_of(h))?.find(h, key)
+}
+
+/// One shard: entries in an arena plus an open-addressing index.
+pub(crate) struct Shard {
+    arena: Box<[u8]>,
+    /// `(tag << 32) | offset`, `EMPTY_SLOT` when free. Length is a power of two
+    /// and always larger than the number of entries.
+    index: Box<[u64]>,
+    entries: u32,
+}
+
+impl Shard {
+    /// A shard without entries.
+    pub(crate) fn empty() -> Shard {
+        Shard {
+            arena: Box::new([]),
+            index: vec![EMPTY_SLOT; 1].into_boxed_slice(),
+            entries: 0,
+        }
+    }
+
+    /// Makes a shard from an arena of complete entries.
+    pub(crate) fn from_arena(arena: Vec<u8>) -> Shard {
+        let mut offsets = Vec::new();
+        let mut off = 0;
+        while off < arena.len() {
+            let len = read_u32(&arena, off) as usize;
+            if len == 0 {
+                break;
+            }
+            offsets.push(off as u32);
+            off += len;
+        }
+        let n = offsets.len();
+        let cap = (n + n / 3 + 1).next_power_of_two();
+        let mask = cap - 1;
+        let mut index = vec![EMPTY_SLOT; cap].into_boxed_slice();
+        for &o in &offsets {
+            let h = key_hash(entry_key(entry_at(&arena, o as usize)));
+            let mut i = h as usize & mask;
+            while index[i] != EMPTY_SLOT {
+                i = (i + 1) & mask;
+            }
+            index[i] = (u64::from(tag_of(h)) << 32) | u64::from(o);
+        }
+        Shard {
+            arena: arena.into_boxed_slice(),
+            index,
+            entries: n as u32,
+        }
+    }
+
+    /// Number of entries.
+    pub(crate) fn len(&self) -> usize {
+        self.entries as usize
+    }
+
+    /// Bytes held (arena + index), for memory accounting.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.arena.len() + self.index.len() * 8
+    }
+
+    /// Offset of the entry with this key (`h` = its hash).
+    #[inline]
+    pub(crate) fn find_offset(&self, h: u64, key: &[u8]) -> Option<u32> {
+        let mask = self.index.len() - 1;
+        let tag = tag_of(h);
+        let mut i = h as usize & mask;
+        loop {
+            let slot = *self.index.get(i)?;
+            if slot == EMPTY_SLOT {
+                return None;
+            }
+            if (slot >> 32) as u32 == tag {
+                let off = slot as u32;
+                if entry_key(entry_at(&self.arena, off as usize)) == key {
+                    return Some(off);
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// The entry with this key (`h` = its hash).
+    #[inline]
+    pub(crate) fn find(&self, h: u64, key: &[u8]) -> Option<&[u8]> {
+        self.find_offset(h, key).map(|o| self.entry(o))
+    }
+
+    /// The entry at an offset returned by [`Shard::find_offset`].
+    #[inline]
+    pub(crate) fn entry(&self, off: u32) -> &[u8] {
+        entry_at(&self.arena, off as usize)
+    }
+
+    /// Every entry, in arena order.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = &[u8]> {
+        let arena = &self.arena;
+        let mut off = 0usize;
+        std::iter::from_fn(move || {
+            if off >= arena.len() {
+                return None;
+            }
+            let e = entry_at(arena, off);
+            if e.is_empty() {
+                return None;
+            }
+            off += e.len();
+            Some(e)
+        })
+    }
+
+    /// A new shard: this one without the entries keyed in `removed`, plus the
+    /// complete entries in `added`.
+    pub(crate) fn rebuild(&self, removed: &FxHashSet<&[u8]>, added: &[u8]) -> Shard {
+        let mut arena = Vec::with_capacity(self.arena.len() + added.len());
+        for e in self.entries() {
+            if !removed.contains(entry_key(e)) {
+                arena.extend_from_slice(e);
+            }
+        }
+        arena.extend_from_slice(added);
+        Shard::from_arena(arena)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(key: &[u8], body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let s = begin_entry(&mut out, key);
+        out.extend_from_slice(body);
+        end_entry(&mut out, s);
+        out
+    }
+
+    #[test]
+    fn finds_rebuilds_and_removes() {
+        let mut arena = Vec::new();
+        for i in 0..100u32 {
+            arena.extend(entry(format!("k{i}").as_bytes(), &i.to_le_bytes()));
+        }
+        let s = Shard::from_arena(arena);
+        assert_eq!(s.len(), 100);
+        for i in 0..100u32 {
+            let k = format!("k{i}");
+            let e = s.find(key_hash(k.as_bytes()), k.as_bytes()).unwrap();
+            assert_eq!(&e[e.len() - 4..], &i.to_le_bytes());
+        }
+        assert!(s.find(key_hash(b"nope"), b"nope").is_none());
+        let removed: FxHashSet<&[u8]> = [&b"k7"[..], &b"k8"[..]].into_iter().collect();
+        let t = s.rebuild(&removed, &entry(b"k8", b"new!"));
+        assert_eq!(t.len(), 99);
+        assert!(t.find(key_hash(b"k7"), b"k7").is_none());
+        let e = t.find(key_hash(b"k8"), b"k8").unwrap();
+        assert_eq!(&e[e.len() - 4..], b"new!");
+        assert!(Shard::empty().find(key_hash(b"k1"), b"k1").is_none());
+    }
+}

@@ -1,0 +1,240 @@
+//! Served zones: which names the snapshot is authoritative for, the synthetic
+//! SOA/NS at each apex, and the zone lookup ([`ZoneRef`]) the engine uses to
+//! choose between an answer and REFUSED.
+
+use super::hash::key_hash;
+use super::node::NodeRef;
+use super::reverse::REVERSE_APEXES;
+use super::rrset::RrSet;
+use super::shard::{shard_of, Shard};
+use super::ZoneConfig;
+use crate::name::Name;
+use crate::record::{rtype, Policy};
+use rustc_hash::FxHashMap;
+use std::sync::Arc;
+
+/// True when `name` equals `apex` or lies below it (both lowercased wire).
+#[inline]
+pub(crate) fn is_within(name: &[u8], apex: &[u8]) -> bool {
+    if apex.len() > name.len() {
+        return false;
+    }
+    let tail = name.len() - apex.len();
+    if name[tail..] != *apex {
+        return false;
+    }
+    let mut i = 0;
+    while i < tail {
+        i += 1 + name[i] as usize;
+    }
+    i == tail
+}
+
+/// A served apex: (lowercased key, wire name as configured).
+pub(crate) type Apex = (Box<[u8]>, Box<[u8]>);
+
+/// Everything derived from the [`ZoneConfig`] once per build and shared by
+/// every later snapshot.
+pub(crate) struct ZoneRules {
+    pub(crate) config: Arc<ZoneConfig>,
+    /// Configured apexes: (lowercased key, wire name as configured).
+    pub(crate) domains: Vec<Apex>,
+    policies: FxHashMap<Box<[u8]>, Policy>,
+    /// A configured domain already contains `in-addr.arpa.` / `ip6.arpa.`.
+    pub(crate) reverse_covered: [bool; 2],
+}
+
+impl ZoneRules {
+    pub(crate) fn new(config: Arc<ZoneConfig>) -> ZoneRules {
+        let mut domains: Vec<Apex> = Vec::new();
+        for d in &config.domains {
+            let key: Box<[u8]> = d.to_lowercase().as_wire().into();
+            if !domains.iter().any(|(k, _)| *k == key) {
+                domains.push((key, d.as_wire().into()));
+            }
+        }
+        let policies = config
+            .policies
+            .iter()
+            .map(|(n, p)| (n.to_lowercase().as_wire().into(), *p))
+            .collect();
+        let reverse_covered =
+            REVERSE_APEXES.map(|apex| domains.iter().any(|(k, _)| is_within(apex, k)));
+        ZoneRules {
+            config,
+            domains,
+            policies,
+            reverse_covered,
+        }
+    }
+
+    /// True when `key` lies in a configured domain.
+    pub(crate) fn is_configured(&self, key: &[u8]) -> bool {
+        self.domains.iter().any(|(d, _)| is_within(key, d))
+    }
+
+    /// The reverse family (0 = IPv4, 1 = IPv6) whose tree holds `key`.
+    pub(crate) fn reverse_family(&self, key: &[u8]) -> Option<usize> {
+        REVERSE_APEXES.iter().position(|apex| is_within(key, apex))
+    }
+
+    /// Offset of the parent within `key` when the node links to its parent
+    /// (the parent is still inside the served namespace).
+    pub(crate) fn parent_offset(&self, key: &[u8]) -> Option<usize> {
+        let first = *key.first()? as usize;
+        if first == 0 {
+            return None;
+        }
+        let p = 1 + first;
+        let parent = key.get(p..)?;
+        let inside = self.is_configured(parent) || self.reverse_family(parent).is_some();
+        inside.then_some(p)
+    }
+
+    /// The policy of a name.
+    pub(crate) fn policy(&self, key: &[u8]) -> Policy {
+        if self.policies.is_empty() {
+            return self.config.default_policy;
+        }
+        self.policies
+            .get(key)
+            .copied()
+            .unwrap_or(self.config.default_policy)
+    }
+
+    /// TTL for a record that gives 0 and for synthetic records.
+    pub(crate) fn default_ttl(&self) -> u32 {
+        self.config.default_ttl
+    }
+
+    /// Synthetic SOA RDATA for an apex (wire name as configured).
+    pub(crate) fn synthetic_soa(&self, apex: &[u8], serial: u32) -> Vec<u8> {
+        let soa = &self.config.soa;
+        let mut out = Vec::new();
+        match &soa.mname {
+            Some(m) => out.extend_from_slice(m.as_wire()),
+            None => prefixed(b"ns", apex, &mut out),
+        }
+        match &soa.rname {
+            Some(r) => out.extend_from_slice(r.as_wire()),
+            None => prefixed(b"hostmaster", apex, &mut out),
+        }
+        for v in [serial, soa.refresh, soa.retry, soa.expire, soa.minimum] {
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        out
+    }
+
+    /// Synthetic NS RDATA (`ns.<apex>`).
+    pub(crate) fn synthetic_ns(&self, apex: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        prefixed(b"ns", apex, &mut out);
+        out
+    }
+}
+
+/// `label.apex` in wire form (the apex alone if that would be too long).
+fn prefixed(label: &[u8], apex: &[u8], out: &mut Vec<u8>) {
+    match Name::from_wire(apex).and_then(|a| a.prepend(label)) {
+        Ok(n) => out.extend_from_slice(n.as_wire()),
+        Err(_) => out.extend_from_slice(apex),
+    }
+}
+
+/// Where an active zone's apex node sits in the shard table.
+#[derive(Debug, Clone)]
+pub(crate) struct ZoneSlot {
+    pub(crate) apex: Box<[u8]>,
+    shard: u16,
+    off: u32,
+}
+
+/// The active zones of one snapshot, longest apex first.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ZoneTable {
+    slots: Vec<ZoneSlot>,
+}
+
+impl ZoneTable {
+    /// Locates each apex in `shards` (apexes without a node are skipped).
+    pub(crate) fn new(mut apexes: Vec<Box<[u8]>>, shards: &[Arc<Shard>]) -> ZoneTable {
+        apexes.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        apexes.dedup();
+        let slots = apexes
+            .into_iter()
+            .filter_map(|apex| {
+                let h = key_hash(&apex);
+                let s = shard_of(h);
+                let off = shards.get(s)?.find_offset(h, &apex)?;
+                Some(ZoneSlot {
+                    apex,
+                    shard: s as u16,
+                    off,
+                })
+            })
+            .collect();
+        ZoneTable { slots }
+    }
+
+    pub(crate) fn slots(&self) -> &[ZoneSlot] {
+        &self.slots
+    }
+
+    /// The longest active zone containing `lname`.
+    #[inline]
+    pub(crate) fn find<'a>(
+        &'a self,
+        shards: &'a [Arc<Shard>],
+        lname: &[u8],
+    ) -> Option<ZoneRef<'a>> {
+        let slot = self.slots.iter().find(|s| is_within(lname, &s.apex))?;
+        let e = shards.get(slot.shard as usize)?.entry(slot.off);
+        Some(ZoneRef {
+            node: NodeRef::new(shards, e),
+        })
+    }
+}
+
+/// One served zone.
+#[derive(Clone, Copy, Debug)]
+pub struct ZoneRef<'a> {
+    node: NodeRef<'a>,
+}
+
+impl<'a> ZoneRef<'a> {
+    /// Lowercased wire apex.
+    #[inline]
+    pub fn apex(&self) -> &'a [u8] {
+        self.node.key()
+    }
+
+    /// The apex node.
+    #[inline]
+    pub fn apex_node(&self) -> NodeRef<'a> {
+        self.node
+    }
+
+    /// The SOA RRset (from records, else synthetic).
+    #[inline]
+    pub fn soa(&self) -> RrSet<'a> {
+        self.node
+            .rrset(rtype::SOA)
+            .unwrap_or_else(|| RrSet::empty())
+    }
+
+    /// The NS RRset (from records, else synthetic `ns.<apex>`).
+    #[inline]
+    pub fn ns(&self) -> RrSet<'a> {
+        self.node.rrset(rtype::NS).unwrap_or_else(|| RrSet::empty())
+    }
+
+    /// Negative-caching TTL: the SOA minimum field.
+    #[inline]
+    pub fn negative_ttl(&self) -> u32 {
+        let soa = self.soa().rdata(0);
+        match soa.len().checked_sub(4).and_then(|s| soa.get(s..)) {
+            Some(m) => u32::from_be_bytes([m[0], m[1], m[2], m[3]]),
+            None => 0,
+        }
+    }
+}
