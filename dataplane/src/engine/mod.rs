@@ -9,8 +9,16 @@
 //! per-query state is on the stack, per-core state lives in [`EngineState`].
 
 pub mod policy;
+mod resolve;
 
+pub use resolve::{MAX_CHILDREN, MAX_CNAME_HOPS, MAX_SRV_TARGETS};
+
+use crate::record::rtype;
 use crate::snapshot::Snapshot;
+use crate::wire::header::{flags, HEADER_LEN};
+use crate::wire::{class, parse_query, qtype, rcode, Edns, NameBuf, QueryError, Response};
+use policy::ClientKey;
+use resolve::Ctx;
 use std::net::IpAddr;
 
 /// How the query arrived; decides the response size limit.
@@ -43,7 +51,7 @@ impl EngineState {
         EngineState {
             rng: policy::WyRand::new(seed),
             rotation: (seed >> 32) as u32,
-            max_udp: max_udp.max(512),
+            max_udp: max_udp.max(MIN_UDP),
         }
     }
 }
@@ -79,16 +87,93 @@ pub enum DropReason {
 }
 
 /// Answers the query in `buf[..query_len]` in place (see the module docs and
-/// `/notes/engine-api.md`). UDP responses are limited to
+/// the engine API notes). UDP responses are limited to
 /// `min(buf.len(), clamp(client EDNS size or 512, 512, max_udp))`, TCP ones
 /// to `min(buf.len(), 65535)`.
+///
+/// Besides the message rules of [`crate::wire::query`]:
+/// - EDNS version > 0 → BADVERS (extended rcode 16) with an OPT of version 0;
+/// - QCLASS other than IN → REFUSED;
+/// - QTYPE OPT → FORMERR; AXFR/IXFR → REFUSED (no zone transfers, like an
+///   ACL refusal); MAILA/MAILB → NOTIMP;
+/// - a name outside every served zone → REFUSED without AA;
+/// - the responder's OPT advertises `max_udp`, echoes DO, never echoes
+///   options, and is present iff the query had one.
 pub fn answer(
-    _snap: &Snapshot,
-    _buf: &mut [u8],
-    _query_len: usize,
-    _client: &Client,
-    _state: &mut EngineState,
+    snap: &Snapshot,
+    buf: &mut [u8],
+    query_len: usize,
+    client: &Client,
+    state: &mut EngineState,
 ) -> Verdict {
-    // Being written: see the engine helper's report.
-    Verdict::Drop(DropReason::Malformed)
+    let query_len = query_len.min(buf.len());
+    let mut qname = NameBuf::new();
+    let parsed = parse_query(buf.get(..query_len).unwrap_or(&[]), &mut qname);
+    let (question, edns, early_rcode) = match parsed {
+        Err(QueryError::Runt) => return Verdict::Drop(DropReason::Malformed),
+        Err(QueryError::NotAQuery) => return Verdict::Drop(DropReason::NotAQuery),
+        Err(QueryError::Reject {
+            rcode,
+            question,
+            edns,
+        }) => (question, edns, Some(rcode)),
+        Ok(p) => (Some(p.question), p.edns, None),
+    };
+    let limit = response_limit(client.transport, edns, state.max_udp, buf.len());
+    let keep = question.map_or(HEADER_LEN, |q| q.end);
+    let qt = question.map_or(0, |q| q.qtype);
+    let Some(mut resp) = Response::start(buf, keep, limit) else {
+        return Verdict::Drop(DropReason::Malformed);
+    };
+    let with_opt = edns.is_some() && resp.reserve_opt();
+    let early_rcode = early_rcode.or_else(|| {
+        let q = question?;
+        if edns.is_some_and(|e| e.version > 0) {
+            Some(rcode::BADVERS)
+        } else if q.qclass != class::IN {
+            Some(rcode::REFUSED)
+        } else {
+            match q.qtype {
+                rtype::OPT => Some(rcode::FORMERR),
+                qtype::AXFR | qtype::IXFR => Some(rcode::REFUSED),
+                qtype::MAILA | qtype::MAILB => Some(rcode::NOTIMP),
+                _ => None,
+            }
+        }
+    });
+    let (rc, resp, truncated, fail_open) = match early_rcode {
+        Some(rc) => (rc, resp, false, false),
+        None => {
+            let mut ctx = Ctx::new(snap, resp, ClientKey::new(client.addr), state);
+            let rc = ctx.resolve(&qname, qt);
+            (rc, ctx.resp, ctx.truncated, ctx.fail_open)
+        }
+    };
+    let mut resp = resp;
+    resp.set_rcode(rc);
+    resp.set_flag(flags::TC, truncated);
+    let opt = edns.filter(|_| with_opt).map(|e| (state.max_udp, e.dnssec_ok));
+    let len = resp.finish(opt);
+    Verdict::Reply(Reply {
+        len,
+        rcode: rc,
+        qtype: qt,
+        truncated,
+        fail_open,
+    })
 }
+
+/// Largest response allowed for this transport and query.
+pub fn response_limit(transport: Transport, edns: Option<Edns>, max_udp: u16, buf_len: usize) -> usize {
+    let limit = match transport {
+        Transport::Tcp => usize::from(u16::MAX),
+        Transport::Udp => {
+            let max_udp = max_udp.max(MIN_UDP);
+            usize::from(edns.map_or(MIN_UDP, |e| e.udp_size.max(MIN_UDP).min(max_udp)))
+        }
+    };
+    limit.min(buf_len)
+}
+
+/// The UDP payload every client can take (RFC 1035 §4.2.1).
+pub const MIN_UDP: u16 = 512;

@@ -1,0 +1,407 @@
+//! Resolution of one question inside the snapshot, writing the answer.
+//!
+//! Order of decisions for a name `cur` (the QNAME, then each CNAME target):
+//! 1. NS or SOA asked at the zone apex: answered from the zone.
+//! 2. Lookup ([`lookup`]): an exact node with data; an exact node without
+//!    data (empty non-terminal) → SkyDNS union of its children's RRsets of
+//!    the asked type; a leftmost `*` label with no literal node → union over
+//!    the children of the rest of the name; otherwise the RFC 4592 wildcard
+//!    `*.<closest encloser>` (records synthesized with the owner rewritten to
+//!    `cur`); otherwise the name does not exist.
+//! 3. The asked type's RRset (A/AAAA through the node's answer policy, SRV
+//!    with A/AAAA of its targets in the additional section); else a CNAME,
+//!    which is written and followed when its target is inside one of our
+//!    zones (at most [`MAX_CNAME_HOPS`], loops detected and cut); else
+//!    NODATA. NODATA and NXDOMAIN carry the zone SOA in the authority
+//!    section with TTL = the zone's negative TTL. The rcode after a CNAME
+//!    chain is the one of the last name looked up (RFC 6604).
+//!
+//! QTYPE ANY gets the RFC 8482 §4.1 answer: ONE RRset of the name, the
+//! first present among A, AAAA, CNAME, SRV, TXT, MX, PTR, NS, SOA (else
+//! whatever RRset comes first).
+
+use super::policy::{select, Choice, ClientKey, Selection};
+use super::EngineState;
+use crate::record::{rtype, Policy};
+use crate::snapshot::{NodeRef, RrSet, Snapshot, ZoneRef};
+use crate::wire::compress::name_at_equals;
+use crate::wire::header::flags;
+use crate::wire::name::{is_wildcard, parent, NameBuf};
+use crate::wire::writer::{wire_name_len, Owner, Response, Section};
+use crate::wire::{qtype, rcode};
+
+/// Longest CNAME chain followed.
+pub const MAX_CNAME_HOPS: usize = 8;
+/// Most children considered in a union (SkyDNS semantics). Further children
+/// are ignored: bounds the work per query below huge subtrees.
+pub const MAX_CHILDREN: usize = 512;
+/// Most SRV targets whose addresses are added to the additional section.
+pub const MAX_SRV_TARGETS: usize = 16;
+
+/// RFC 8482 §4.1 preference for the one RRset answered to ANY.
+const ANY_PREFERENCE: [u16; 9] = [
+    rtype::A,
+    rtype::AAAA,
+    rtype::CNAME,
+    rtype::SRV,
+    rtype::TXT,
+    rtype::MX,
+    rtype::PTR,
+    rtype::NS,
+    rtype::SOA,
+];
+
+/// Per-query resolution context.
+pub(crate) struct Ctx<'s, 'b, 'e> {
+    pub snap: &'s Snapshot,
+    pub resp: Response<'b>,
+    pub client: ClientKey,
+    pub state: &'e mut EngineState,
+    /// An answer/authority record did not fit.
+    pub truncated: bool,
+    /// Some answered address set was entirely DOWN.
+    pub fail_open: bool,
+    /// RDATA offsets of the SRV records written in the answer.
+    srv_at: [usize; MAX_SRV_TARGETS],
+    srv_n: usize,
+}
+
+/// What the lookup of a name found.
+enum Found<'s> {
+    /// A node whose RRsets answer (exact, or the wildcard that matched).
+    Data(NodeRef<'s>),
+    /// Answer with the union of this node's children's RRsets.
+    Union(NodeRef<'s>),
+    /// The name does not exist.
+    Missing,
+}
+
+/// What to do after answering one name of the chain.
+enum Step<'s> {
+    Done(u16),
+    /// A CNAME to this (raw, snapshot-owned) target was written at `at`.
+    Follow(&'s [u8], usize),
+}
+
+impl<'s, 'b, 'e> Ctx<'s, 'b, 'e> {
+    pub fn new(
+        snap: &'s Snapshot,
+        resp: Response<'b>,
+        client: ClientKey,
+        state: &'e mut EngineState,
+    ) -> Self {
+        Ctx {
+            snap,
+            resp,
+            client,
+            state,
+            truncated: false,
+            fail_open: false,
+            srv_at: [0; MAX_SRV_TARGETS],
+            srv_n: 0,
+        }
+    }
+
+    /// Answers `qname` (lowercased) of type `qt`; returns the rcode.
+    pub fn resolve(&mut self, qname: &NameBuf, qt: u16) -> u16 {
+        let Some(mut zone) = self.snap.zone(qname.as_wire()) else {
+            return rcode::REFUSED;
+        };
+        self.resp.set_flag(flags::AA, true);
+        let mut target = NameBuf::new();
+        let mut next: Option<&'s [u8]> = None;
+        let mut owner_at = crate::wire::header::HEADER_LEN;
+        let mut visited = [0usize; MAX_CNAME_HOPS + 1];
+        for hop in 0..=MAX_CNAME_HOPS {
+            let cur = match next {
+                None => qname.as_wire(),
+                Some(raw) => {
+                    if target.set(raw).is_err() {
+                        return rcode::NOERROR;
+                    }
+                    target.as_wire()
+                }
+            };
+            if let Some(v) = visited.get_mut(hop) {
+                *v = owner_at;
+            }
+            let owner = Owner {
+                name: cur,
+                at: Some(owner_at),
+            };
+            match self.answer_name(zone, cur, owner, qt) {
+                Step::Done(rc) => return rc,
+                Step::Follow(raw, at) => {
+                    let msg = self.resp.message();
+                    let looped = visited
+                        .get(..=hop)
+                        .unwrap_or(&[])
+                        .iter()
+                        .any(|&v| name_at_equals(msg, v, raw));
+                    let mut lower = NameBuf::new();
+                    let next_zone = match lower.set(raw) {
+                        Ok(()) => self.snap.zone(lower.as_wire()),
+                        Err(_) => None,
+                    };
+                    match next_zone {
+                        Some(z) if !looped && hop < MAX_CNAME_HOPS => {
+                            zone = z;
+                            next = Some(raw);
+                            owner_at = at;
+                        }
+                        // Out of our zones, a loop, or too long: the chain
+                        // written so far is the answer.
+                        _ => return rcode::NOERROR,
+                    }
+                }
+            }
+        }
+        rcode::NOERROR
+    }
+
+    fn answer_name(&mut self, zone: ZoneRef<'s>, cur: &[u8], owner: Owner<'_>, qt: u16) -> Step<'s> {
+        if cur == zone.apex() && (qt == rtype::NS || qt == rtype::SOA) {
+            let rs = if qt == rtype::NS { zone.ns() } else { zone.soa() };
+            self.write_rrset(Section::Answer, owner, rs, Policy::All);
+            return Step::Done(rcode::NOERROR);
+        }
+        match lookup(self.snap, zone, cur) {
+            Found::Missing => {
+                self.negative(zone);
+                Step::Done(rcode::NXDOMAIN)
+            }
+            Found::Data(node) => {
+                let t = if qt == qtype::ANY { pick_any(node) } else { Some(qt) };
+                if let Some(rs) = t.and_then(|t| node.rrset(t)) {
+                    self.write_rrset(Section::Answer, owner, rs, node.policy());
+                    self.srv_additionals();
+                    return Step::Done(rcode::NOERROR);
+                }
+                if qt != rtype::CNAME {
+                    if let Some(cname) = node.rrset(rtype::CNAME) {
+                        let raw = cname.rdata(0);
+                        return match self.resp.push(Section::Answer, owner, rtype::CNAME, cname.ttl(), raw) {
+                            Ok(at) => Step::Follow(raw, at),
+                            Err(_) => {
+                                self.truncated = true;
+                                Step::Done(rcode::NOERROR)
+                            }
+                        };
+                    }
+                }
+                self.negative(zone);
+                Step::Done(rcode::NOERROR)
+            }
+            Found::Union(node) => {
+                let t = if qt == qtype::ANY { pick_any_union(node) } else { Some(qt) };
+                let written = match t {
+                    Some(t) if t != rtype::CNAME => self.write_union(owner, node, t),
+                    _ => 0,
+                };
+                if written == 0 && !self.truncated {
+                    self.negative(zone);
+                } else {
+                    self.srv_additionals();
+                }
+                Step::Done(rcode::NOERROR)
+            }
+        }
+    }
+
+    /// Writes an RRset (A/AAAA through `policy`). Returns records written.
+    fn write_rrset(&mut self, section: Section, owner: Owner<'_>, rs: RrSet<'s>, policy: Policy) -> usize {
+        let t = rs.rtype();
+        let ttl = rs.ttl();
+        if t == rtype::A || t == rtype::AAAA {
+            return self.write_addresses(section, owner, t, policy, || rs.iter().map(move |a| (a, ttl)));
+        }
+        let mut n = 0;
+        for rdata in rs.iter() {
+            if !self.push(section, owner, t, ttl, rdata) {
+                break;
+            }
+            n += 1;
+        }
+        n
+    }
+
+    /// Writes the union of `node`'s children's RRsets of type `t`.
+    fn write_union(&mut self, owner: Owner<'_>, node: NodeRef<'s>, t: u16) -> usize {
+        let sets = move || node.children().take(MAX_CHILDREN).filter_map(move |c| c.rrset(t));
+        if t == rtype::A || t == rtype::AAAA {
+            let addrs = || {
+                sets().flat_map(|rs| {
+                    let ttl = rs.ttl();
+                    rs.iter().map(move |a| (a, ttl))
+                })
+            };
+            return self.write_addresses(Section::Answer, owner, t, node.policy(), addrs);
+        }
+        let mut n = 0;
+        for rs in sets() {
+            for rdata in rs.iter() {
+                if !self.push(Section::Answer, owner, t, rs.ttl(), rdata) {
+                    return n;
+                }
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Applies `policy` to the addresses and writes the chosen ones.
+    fn write_addresses<I, F>(&mut self, section: Section, owner: Owner<'_>, t: u16, policy: Policy, addrs: F) -> usize
+    where
+        I: Iterator<Item = (&'s [u8], u32)>,
+        F: Fn() -> I,
+    {
+        let snap = self.snap;
+        let is_down = |a: &[u8]| snap.is_down(a);
+        let choice = Choice {
+            policy,
+            client: &self.client,
+            is_down: snap.has_down().then_some(is_down),
+        };
+        let mut n = 0;
+        let resp = &mut self.resp;
+        let mut overflow = false;
+        let sel: Selection = select(
+            addrs,
+            &choice,
+            &mut self.state.rng,
+            &mut self.state.rotation,
+            |a, ttl| {
+                let ok = resp.push(section, owner, t, ttl, a).is_ok();
+                n += usize::from(ok);
+                overflow |= !ok;
+                ok
+            },
+        );
+        self.fail_open |= sel.fail_open;
+        if overflow && section != Section::Additional {
+            self.truncated = true;
+        }
+        n
+    }
+
+    /// Pushes one record; in answer/authority a record that does not fit
+    /// sets TC. Returns false when it was not written.
+    fn push(&mut self, section: Section, owner: Owner<'_>, t: u16, ttl: u32, rdata: &[u8]) -> bool {
+        if self.truncated && section != Section::Additional {
+            return false;
+        }
+        match self.resp.push(section, owner, t, ttl, rdata) {
+            Ok(at) => {
+                if t == rtype::SRV && section == Section::Answer {
+                    if let Some(slot) = self.srv_at.get_mut(self.srv_n) {
+                        *slot = at;
+                        self.srv_n += 1;
+                    }
+                }
+                true
+            }
+            Err(_) => {
+                if section != Section::Additional {
+                    self.truncated = true;
+                }
+                false
+            }
+        }
+    }
+
+    /// NODATA / NXDOMAIN authority: the zone SOA with the negative TTL.
+    fn negative(&mut self, zone: ZoneRef<'s>) {
+        let soa = zone.soa();
+        if soa.is_empty() {
+            return;
+        }
+        let owner = Owner {
+            name: zone.apex(),
+            at: None,
+        };
+        self.push(Section::Authority, owner, rtype::SOA, zone.negative_ttl(), soa.rdata(0));
+    }
+
+    /// A/AAAA of the SRV targets written in the answer, when we have them.
+    fn srv_additionals(&mut self) {
+        if self.truncated {
+            return;
+        }
+        let mut targets = NameBuf::new();
+        for i in 0..self.srv_n.min(MAX_SRV_TARGETS) {
+            let Some(&rdata_at) = self.srv_at.get(i) else { break };
+            let at = rdata_at + 6;
+            let msg = self.resp.message();
+            let raw = msg.get(at..).unwrap_or(&[]);
+            let Some(raw) = wire_name_len(raw).and_then(|n| raw.get(..n)) else {
+                continue;
+            };
+            // Skip targets already handled.
+            let dup = self.srv_at.get(..i).unwrap_or(&[]).iter().any(|&p| name_at_equals(msg, p + 6, raw));
+            if dup || targets.set(raw).is_err() {
+                continue;
+            }
+            let Some(node) = self.snap.node(targets.as_wire()) else { continue };
+            let owner = Owner {
+                name: targets.as_wire(),
+                at: Some(at),
+            };
+            for t in [rtype::A, rtype::AAAA] {
+                if let Some(rs) = node.rrset(t) {
+                    self.write_rrset(Section::Additional, owner, rs, node.policy());
+                }
+            }
+        }
+    }
+}
+
+/// Finds what answers `cur` in `zone` (see the module docs).
+fn lookup<'s>(snap: &'s Snapshot, zone: ZoneRef<'s>, cur: &[u8]) -> Found<'s> {
+    if let Some(node) = snap.node(cur) {
+        return if node.is_empty() { Found::Union(node) } else { Found::Data(node) };
+    }
+    if is_wildcard(cur) {
+        if let Some(node) = parent(cur).and_then(|p| snap.node(p)) {
+            return Found::Union(node);
+        }
+    }
+    // RFC 4592: the closest encloser is the longest existing ancestor (the
+    // apex at worst); only `*.<closest encloser>` may match.
+    let apex_len = zone.apex().len();
+    let mut encloser = parent(cur);
+    while let Some(anc) = encloser {
+        if anc.len() <= apex_len || snap.node(anc).is_some() {
+            break;
+        }
+        encloser = parent(anc);
+    }
+    let Some(anc) = encloser.filter(|a| a.len() >= apex_len) else {
+        return Found::Missing;
+    };
+    let mut wild = NameBuf::new();
+    if wild.set_concat(b"\x01*", anc).is_err() {
+        return Found::Missing;
+    }
+    match snap.node(wild.as_wire()) {
+        Some(node) => Found::Data(node),
+        None => Found::Missing,
+    }
+}
+
+/// The RRset type answered to ANY at a node (RFC 8482 §4.1).
+fn pick_any(node: NodeRef<'_>) -> Option<u16> {
+    ANY_PREFERENCE
+        .iter()
+        .copied()
+        .find(|&t| node.rrset(t).is_some())
+        .or_else(|| node.rrsets().next().map(|rs| rs.rtype()))
+}
+
+/// The RRset type answered to ANY for a union node.
+fn pick_any_union(node: NodeRef<'_>) -> Option<u16> {
+    ANY_PREFERENCE
+        .iter()
+        .copied()
+        .filter(|&t| t != rtype::CNAME)
+        .find(|&t| node.children().take(MAX_CHILDREN).any(|c| c.rrset(t).is_some()))
+}
