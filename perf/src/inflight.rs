@@ -1,0 +1,246 @@
+//! Outstanding queries of one socket, keyed by DNS message ID.
+//!
+//! IDs come from a FIFO free list, so a freed ID is reused as late as possible (a late answer to
+//! an expired query is then unlikely to be mistaken for a newer one; the question is compared
+//! too). Timeouts are found through a send-order queue: since every query has the same timeout,
+//! the oldest outstanding query is always at its front. Entries of already answered queries are
+//! dropped lazily when they reach the front.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// Number of distinct DNS message IDs.
+pub const ID_SPACE: usize = 1 << 16;
+
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    sent_at: Instant,
+    query: u32,
+    /// Send sequence number of the occupant; distinguishes reuses of the same ID.
+    seq: u64,
+    busy: bool,
+}
+
+/// An outstanding query returned when its answer arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// Index of the query in the query list.
+    pub query: u32,
+    /// When it was sent.
+    pub sent_at: Instant,
+}
+
+/// Outstanding queries of one socket.
+#[derive(Debug)]
+pub struct InFlight {
+    slots: Vec<Slot>,
+    free: VecDeque<u16>,
+    order: VecDeque<(u16, u64)>,
+    next_seq: u64,
+    outstanding: usize,
+}
+
+impl InFlight {
+    /// An empty table; IDs are handed out starting at `first_id` (vary it per socket).
+    pub fn new(first_id: u16) -> InFlight {
+        let now = Instant::now();
+        let slot = Slot {
+            sent_at: now,
+            query: 0,
+            seq: 0,
+            busy: false,
+        };
+        let free = (0..ID_SPACE)
+            .map(|i| (i as u16).wrapping_add(first_id))
+            .collect();
+        InFlight {
+            slots: vec![slot; ID_SPACE],
+            free,
+            order: VecDeque::new(),
+            next_seq: 1,
+            outstanding: 0,
+        }
+    }
+
+    /// Queries sent and neither answered nor expired.
+    pub fn outstanding(&self) -> usize {
+        self.outstanding
+    }
+
+    /// Records a query about to be sent; returns its ID, or `None` when all 65536 are in use.
+    pub fn start(&mut self, query: u32, now: Instant) -> Option<u16> {
+        let id = self.free.pop_front()?;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.slots[usize::from(id)] = Slot {
+            sent_at: now,
+            query,
+            seq,
+            busy: true,
+        };
+        self.order.push_back((id, seq));
+        self.outstanding += 1;
+        Some(id)
+    }
+
+    /// Takes back an ID whose query could not be sent after all (it is reused first).
+    pub fn cancel(&mut self, id: u16) {
+        let slot = &mut self.slots[usize::from(id)];
+        if slot.busy {
+            slot.busy = false;
+            self.outstanding -= 1;
+            self.free.push_front(id);
+        }
+    }
+
+    /// The outstanding query with this ID, if any.
+    pub fn get(&self, id: u16) -> Option<Pending> {
+        let slot = &self.slots[usize::from(id)];
+        slot.busy.then_some(Pending {
+            query: slot.query,
+            sent_at: slot.sent_at,
+        })
+    }
+
+    /// Marks the query with this ID answered; returns it, or `None` if none was outstanding.
+    pub fn complete(&mut self, id: u16) -> Option<Pending> {
+        let slot = &mut self.slots[usize::from(id)];
+        if !slot.busy {
+            return None;
+        }
+        slot.busy = false;
+        self.outstanding -= 1;
+        self.free.push_back(id);
+        Some(Pending {
+            query: slot.query,
+            sent_at: slot.sent_at,
+        })
+    }
+
+    /// Gives up on queries sent at or before `now - timeout`; returns how many expired.
+    pub fn expire(&mut self, now: Instant, timeout: Duration) -> u64 {
+        let mut expired = 0;
+        while let Some(&(id, seq)) = self.order.front() {
+            let slot = &mut self.slots[usize::from(id)];
+            if slot.busy && slot.seq == seq {
+                if now.saturating_duration_since(slot.sent_at) < timeout {
+                    break;
+                }
+                slot.busy = false;
+                self.outstanding -= 1;
+                self.free.push_back(id);
+                expired += 1;
+            }
+            self.order.pop_front();
+        }
+        expired
+    }
+
+    /// Gives up on every outstanding query; returns how many there were.
+    pub fn abandon_all(&mut self) -> u64 {
+        let n = self.outstanding as u64;
+        for (id, seq) in self.order.drain(..) {
+            let slot = &mut self.slots[usize::from(id)];
+            if slot.busy && slot.seq == seq {
+                slot.busy = false;
+                self.free.push_back(id);
+            }
+        }
+        self.outstanding = 0;
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracks_and_completes_queries() {
+        let mut t = InFlight::new(100);
+        let now = Instant::now();
+        let a = t.start(5, now).unwrap();
+        let b = t.start(6, now).unwrap();
+        assert_eq!((a, b), (100, 101));
+        assert_eq!(t.outstanding(), 2);
+        assert_eq!(
+            t.get(b),
+            Some(Pending {
+                query: 6,
+                sent_at: now
+            })
+        );
+        assert_eq!(
+            t.complete(a),
+            Some(Pending {
+                query: 5,
+                sent_at: now
+            })
+        );
+        assert_eq!(
+            t.complete(a),
+            None,
+            "second answer to the same ID is unexpected"
+        );
+        assert_eq!(t.get(a), None);
+        assert_eq!(t.outstanding(), 1);
+    }
+
+    #[test]
+    fn expires_only_old_unanswered_queries() {
+        let mut t = InFlight::new(0);
+        let t0 = Instant::now();
+        let old = t.start(1, t0).unwrap();
+        let answered = t.start(2, t0).unwrap();
+        let young = t.start(3, t0 + Duration::from_millis(900)).unwrap();
+        t.complete(answered);
+        assert_eq!(
+            t.expire(t0 + Duration::from_millis(500), Duration::from_secs(1)),
+            0
+        );
+        assert_eq!(
+            t.expire(t0 + Duration::from_millis(1000), Duration::from_secs(1)),
+            1
+        );
+        assert_eq!(t.get(old), None);
+        assert!(t.get(young).is_some());
+        assert_eq!(t.outstanding(), 1);
+        assert_eq!(t.complete(old), None, "late answer to an expired query");
+        assert_eq!(t.abandon_all(), 1);
+        assert_eq!(t.outstanding(), 0);
+    }
+
+    #[test]
+    fn reused_id_is_not_expired_by_its_old_entry() {
+        let mut t = InFlight::new(0);
+        let t0 = Instant::now();
+        let id = t.start(1, t0).unwrap();
+        t.cancel(id);
+        // Cancelled IDs are reused first.
+        let again = t.start(2, t0 + Duration::from_secs(5)).unwrap();
+        assert_eq!(again, id);
+        assert_eq!(
+            t.expire(t0 + Duration::from_secs(5), Duration::from_secs(1)),
+            0
+        );
+        assert_eq!(t.get(id).map(|p| p.query), Some(2));
+    }
+
+    #[test]
+    fn runs_out_of_ids_at_65536() {
+        let mut t = InFlight::new(0);
+        let now = Instant::now();
+        for i in 0..ID_SPACE as u32 {
+            assert!(t.start(i, now).is_some());
+        }
+        assert_eq!(t.start(0, now), None);
+        assert_eq!(
+            t.complete(42),
+            Some(Pending {
+                query: 42,
+                sent_at: now
+            })
+        );
+        assert_eq!(t.start(7, now), Some(42));
+    }
+}

@@ -1,0 +1,14 @@
+//! skylane-perf: a queryperf/dnsperf-compatible DNS load generator.
+//!
+//! Building blocks shared by every load mode: the query file parser ([`queryfile`]), prebuilt
+//! wire queries and response matching ([`wire`]), per-socket outstanding-query tracking
+//! ([`inflight`]), options ([`options`]) and report aggregation/printing ([`report`]). The
+//! kernel UDP mode lives in [`udp`]; [`gen`] writes test zones and query files.
+
+pub mod gen;
+pub mod inflight;
+pub mod options;
+pub mod queryfile;
+pub mod report;
+pub mod udp;
+pub mod wire;
