@@ -1,0 +1,200 @@
+//! `POST /v1/import`: many names (and statuses) in ONE atomic store batch.
+//!
+//! Body: `{"mode": "replace"|"add", "records": [{"name": "web", "type": "A",
+//! "ips": [...]}, ...], "statuses": [{"ip": "10.0.0.1", "status": "DOWN"}]}`
+//! (or just the `records` list). Entries of the same name are merged. With
+//! `replace` (default) each named name's own records become exactly the
+//! entries given; with `add` they are added. Any bad entry rejects the whole
+//! import, naming it (`records[41].ips[0]`); nothing is written.
+
+use super::body::{self, parse_json, RecordSet};
+use super::book::{self, Plan};
+use super::error::ApiError;
+use super::records::{check_types, load_own, merge_values, owner, values_records};
+use super::status::status_put;
+use super::ApiState;
+use crate::layout::{Health, SkyValue};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+use skylane_dataplane::name::Name;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Most record entries one import may carry.
+pub const MAX_IMPORT_ENTRIES: usize = 200_000;
+
+/// A validated import.
+struct Import {
+    add: bool,
+    /// Owner → (index of its first entry, its record sets).
+    names: BTreeMap<Name, (usize, Vec<RecordSet>)>,
+    statuses: Vec<(IpAddr, Health)>,
+}
+
+fn parse_import(state: &ApiState, bytes: &[u8]) -> Result<Import, ApiError> {
+    let v = parse_json(bytes)?;
+    let (mode, records, statuses) = match &v {
+        Value::Array(_) => (None, Some(&v), None),
+        Value::Object(obj) => {
+            if let Some(k) = obj
+                .keys()
+                .find(|k| !["mode", "records", "statuses"].contains(&k.as_str()))
+            {
+                return Err(ApiError::field(
+                    k.as_str(),
+                    "unknown field (expected mode, records, statuses)",
+                ));
+            }
+            (obj.get("mode"), obj.get("records"), obj.get("statuses"))
+        }
+        _ => {
+            return Err(ApiError::field(
+                "body",
+                "expected an object or a list of records",
+            ))
+        }
+    };
+    let add = match mode.map(|m| m.as_str()) {
+        None => false,
+        Some(Some("replace")) => false,
+        Some(Some("add")) => true,
+        Some(_) => return Err(ApiError::field("mode", "must be \"replace\" or \"add\"")),
+    };
+    let records = match records {
+        None => &[][..],
+        Some(Value::Array(a)) => a.as_slice(),
+        Some(_) => return Err(ApiError::field("records", "must be a list")),
+    };
+    if records.len() > MAX_IMPORT_ENTRIES {
+        return Err(ApiError::field(
+            "records",
+            format!("more than {MAX_IMPORT_ENTRIES} entries: split the import"),
+        ));
+    }
+    let mut names: BTreeMap<Name, (usize, Vec<RecordSet>)> = BTreeMap::new();
+    for (i, entry) in records.iter().enumerate() {
+        let prefix = format!("records[{i}]");
+        let set = body::parse_set(entry, &prefix, &["name"])?;
+        let name_field = format!("{prefix}.name");
+        let name = match entry.get("name") {
+            Some(Value::String(s)) => owner(state, s, &name_field)?,
+            Some(_) => return Err(ApiError::field(name_field, "must be a string")),
+            None => return Err(ApiError::field(name_field, "missing")),
+        };
+        names
+            .entry(name)
+            .or_insert_with(|| (i, Vec::new()))
+            .1
+            .push(set);
+    }
+    let statuses = match statuses {
+        None => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(i, s)| parse_status_entry(s, &format!("statuses[{i}]")))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(ApiError::field("statuses", "must be a list")),
+    };
+    if names.is_empty() && statuses.is_empty() {
+        return Err(ApiError::field("records", "nothing to import"));
+    }
+    Ok(Import {
+        add,
+        names,
+        statuses,
+    })
+}
+
+fn parse_status_entry(v: &Value, prefix: &str) -> Result<(IpAddr, Health), ApiError> {
+    let at = |f: &str| body::path(prefix, f);
+    let obj = v
+        .as_object()
+        .ok_or_else(|| ApiError::field(prefix, "expected {\"ip\": ..., \"status\": ...}"))?;
+    if let Some(k) = obj.keys().find(|k| *k != "ip" && *k != "status") {
+        return Err(ApiError::field(
+            at(k),
+            "unknown field (expected ip, status)",
+        ));
+    }
+    let ip = obj
+        .get("ip")
+        .and_then(Value::as_str)
+        .and_then(|s| s.trim().parse::<IpAddr>().ok())
+        .ok_or_else(|| ApiError::field(at("ip"), "missing or not an IP address"))?;
+    let status = match obj.get("status").and_then(Value::as_str) {
+        Some(s) if s.eq_ignore_ascii_case("up") => Health::Up,
+        Some(s) if s.eq_ignore_ascii_case("down") => Health::Down,
+        _ => return Err(ApiError::field(at("status"), "must be \"UP\" or \"DOWN\"")),
+    };
+    Ok((ip, status))
+}
+
+/// `POST /v1/import`.
+pub(crate) async fn import(
+    State(state): State<ApiState>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let import = parse_import(&state, &bytes)?;
+    let ttl = state.zone.default_ttl;
+    let _guard = state.write_lock.lock().await;
+    let mut plan = Plan::default();
+    let mut values = 0usize;
+    for (name, (index, sets)) in &import.names {
+        let owned = load_own(&state, name).await?;
+        let new: Vec<SkyValue> = sets.iter().flat_map(book::set_to_values).collect();
+        let desired = if import.add {
+            merge_values(owned.values(), new)
+        } else {
+            new
+        };
+        let records = values_records(name, &desired, ttl);
+        check_types(
+            name,
+            records.iter().map(|r| r.data.rtype()),
+            &format!("records[{index}].type"),
+        )?;
+        values += desired.len();
+        plan.extend(book::plan(&state.prefix, name, &owned.own, &desired));
+    }
+    for (ip, status) in &import.statuses {
+        plan.puts.push(status_put(&state, ip, *status));
+    }
+    let (puts, deletes) = (plan.puts.len(), plan.deletes.len());
+    let revision = if plan.is_empty() {
+        None
+    } else {
+        Some(
+            state
+                .store
+                .apply_batch(plan.puts, plan.deletes)
+                .await
+                .map_err(|e| {
+                    let text = e.to_string();
+                    if text.contains("too many operations") {
+                        ApiError::new(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            format!(
+                                "the store refused {} operations in one transaction ({text}); \
+                                 import in smaller chunks",
+                                puts + deletes
+                            ),
+                        )
+                    } else {
+                        ApiError::store(e)
+                    }
+                })?,
+        )
+    };
+    Ok(Json(json!({
+        "names": import.names.len(),
+        "values": values,
+        "statuses": import.statuses.len(),
+        "puts": puts,
+        "deletes": deletes,
+        "revision": revision,
+    })))
+}

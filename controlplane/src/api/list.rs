@@ -1,0 +1,122 @@
+//! `GET /v1/records?domain=&type=`: every name with records, grouped by owner.
+//!
+//! Value-id child keys (see [`super::book`]) are folded into their parent
+//! name, exactly as single-name reads see them; status keys are skipped.
+
+use super::body::{self, parse_type};
+use super::book::is_value_id;
+use super::error::ApiError;
+use super::records::owner;
+use super::ApiState;
+use crate::layout::{classify_key, name_to_key, value_to_records, KeyKind, SkyValue};
+use crate::store::KeyValue;
+use axum::extract::{Query, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use skylane_dataplane::name::Name;
+use skylane_dataplane::record::Record;
+use std::collections::{BTreeMap, HashSet};
+
+/// Query of the list call.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    /// Only names at or below this name (completed like an owner name).
+    pub domain: Option<String>,
+    /// Only records of this type.
+    #[serde(rename = "type")]
+    pub rtype: Option<String>,
+}
+
+/// Every owner under `domain` (all names when `None`) with its records,
+/// optionally only of type `rtype`, sorted by name. Returns the store revision too.
+pub(crate) async fn list_names(
+    state: &ApiState,
+    domain: Option<&Name>,
+    rtype: Option<u16>,
+) -> Result<(Vec<(Name, Vec<Record>)>, i64), ApiError> {
+    let scope = match domain {
+        Some(d) => name_to_key(&state.prefix, d),
+        None => state.prefix.to_string(),
+    };
+    let (kvs, revision) = state.store.list(&scope).await.map_err(ApiError::store)?;
+    let kvs: Vec<KeyValue> = kvs
+        .into_iter()
+        .filter(|kv| kv.key == scope || kv.key.starts_with(&format!("{scope}/")))
+        .collect();
+    // Every key that has another key below it.
+    let mut parents: HashSet<&str> = HashSet::new();
+    for kv in &kvs {
+        let mut k = kv.key.as_str();
+        while let Some((p, _)) = k.rsplit_once('/') {
+            if p.len() <= state.prefix.len() || !parents.insert(p) {
+                break;
+            }
+            k = p;
+        }
+    }
+    let ttl = state.zone.default_ttl;
+    let mut owners: BTreeMap<Name, Vec<Record>> = BTreeMap::new();
+    for kv in &kvs {
+        let KeyKind::Name(name) = classify_key(&state.prefix, &state.monitor_prefix, &kv.key)
+        else {
+            continue;
+        };
+        let folded = kv
+            .key
+            .rsplit_once('/')
+            .filter(|(p, label)| {
+                is_value_id(label)
+                    && !parents.contains(kv.key.as_str())
+                    && p.len() > state.prefix.len()
+            })
+            .and_then(|_| name.parent());
+        let owner = folded.unwrap_or(name);
+        let records =
+            match SkyValue::from_json(&kv.value).and_then(|v| value_to_records(&owner, &v, ttl)) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::debug!(key = %kv.key, error = %e, "api: list skips a bad value");
+                    continue;
+                }
+            };
+        let entry = owners.entry(owner).or_default();
+        entry.extend(
+            records
+                .into_iter()
+                .filter(|r| rtype.is_none_or(|t| r.data.rtype() == t)),
+        );
+    }
+    let mut out: Vec<(Name, Vec<Record>)> =
+        owners.into_iter().filter(|(_, r)| !r.is_empty()).collect();
+    out.sort_by_key(|(n, _)| n.to_string().to_ascii_lowercase());
+    Ok((out, revision))
+}
+
+/// `GET /v1/records`.
+pub(crate) async fn list_records(
+    State(state): State<ApiState>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    let domain = match &q.domain {
+        Some(d) => Some(owner(&state, d, "domain")?),
+        None => None,
+    };
+    let rtype = match &q.rtype {
+        Some(t) => Some(
+            parse_type(t)
+                .ok_or_else(|| ApiError::field("type", format!("unknown record type {t:?}")))?,
+        ),
+        None => None,
+    };
+    let (names, revision) = list_names(&state, domain.as_ref(), rtype).await?;
+    let list: Vec<Value> = names
+        .iter()
+        .map(|(n, recs)| json!({ "name": n.to_string(), "records": body::sets_json(recs) }))
+        .collect();
+    Ok(Json(
+        json!({ "count": list.len(), "names": list, "revision": revision }),
+    ))
+}

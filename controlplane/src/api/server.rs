@@ -1,0 +1,223 @@
+//! The router and the HTTP(S) server: binding, TLS, graceful shutdown.
+
+use super::config::ApiConfig;
+use super::error::ApiError;
+use super::{auth, compat, import, list, records, status, ApiState};
+use anyhow::Context;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use axum_server::tls_rustls::RustlsConfig;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Largest request body of ordinary calls.
+pub const MAX_BODY_BYTES: usize = 2 << 20;
+/// Largest `/v1/import` body.
+pub const MAX_IMPORT_BYTES: usize = 64 << 20;
+/// How long in-flight requests may take to finish at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Every route. `state` must carry the token already (see [`ApiState::with_token`]).
+pub fn router(state: ApiState) -> Router {
+    let v1 = Router::new()
+        .route("/v1/records", get(list::list_records))
+        .route(
+            "/v1/records/{name}",
+            get(records::get_name)
+                .put(records::put_name)
+                .post(records::post_name)
+                .delete(records::delete_name),
+        )
+        .route(
+            "/v1/import",
+            post(import::import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
+        .route("/v1/status", get(status::list_status))
+        .route(
+            "/v1/status/{ip}",
+            get(status::get_status)
+                .put(status::put_status)
+                .delete(status::delete_status),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_bearer,
+        ));
+    let skydns = Router::new()
+        .route("/skydns/api", get(compat::list))
+        .route("/skydns/api/", get(compat::list))
+        .route(
+            "/skydns/api/{name}",
+            get(compat::show)
+                .post(compat::post)
+                .put(compat::put)
+                .delete(compat::delete),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token_compat,
+        ));
+    Router::new()
+        .merge(v1)
+        .merge(skydns)
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn ready(State(state): State<ApiState>) -> Response {
+    if state.is_ready() {
+        Json(json!({ "ready": true })).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "reason": "no snapshot from the store yet" })),
+        )
+            .into_response()
+    }
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::not_found(format!(
+        "no route for {} {}",
+        req.method(),
+        req.uri().path()
+    ))
+}
+
+/// Logs method, path (never the query: it may hold a token) and status.
+async fn log_request(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    tracing::debug!(
+        %method, path, status = resp.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64, "api request"
+    );
+    resp
+}
+
+/// Loads a PEM certificate chain and key into a rustls config (ring provider).
+pub fn load_tls(cert: &Path, key: &Path) -> anyhow::Result<RustlsConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .with_context(|| format!("api: tls-cert {}", cert.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("api: tls-cert {}", cert.display()))?;
+    if certs.is_empty() {
+        anyhow::bail!("api: tls-cert {}: no certificate found", cert.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("api: tls-key {}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("api: TLS protocol versions")?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("api: tls-cert and tls-key do not form a usable pair")?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(RustlsConfig::from_config(Arc::new(config)))
+}
+
+/// A bound, not yet running API server.
+pub struct ApiServer {
+    listener: std::net::TcpListener,
+    tls: Option<RustlsConfig>,
+    app: Router,
+    addr: SocketAddr,
+}
+
+impl ApiServer {
+    /// Validates `cfg`, loads TLS material and binds the listen address.
+    pub fn bind(cfg: &ApiConfig, state: ApiState) -> anyhow::Result<ApiServer> {
+        let token = cfg.validate()?;
+        let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+            (Some(cert), Some(key)) => Some(load_tls(cert, key)?),
+            _ => None,
+        };
+        if token.is_none() {
+            tracing::warn!(listen = %cfg.listen, "api: no token configured: the API is open to local users");
+        }
+        let listener = std::net::TcpListener::bind(cfg.listen)
+            .with_context(|| format!("api: cannot listen on {}", cfg.listen))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let app = router(state.with_token(token));
+        Ok(ApiServer {
+            listener,
+            tls,
+            app,
+            addr,
+        })
+    }
+
+    /// The bound address (the real port when `listen` used port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// True when serving HTTPS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// Serves until `shutdown` becomes true (or its sender is dropped).
+    pub async fn run(self, mut shutdown: tokio::sync::watch::Receiver<bool>) -> anyhow::Result<()> {
+        let handle: axum_server::Handle<SocketAddr> = axum_server::Handle::new();
+        let stopper = handle.clone();
+        tokio::spawn(async move {
+            while !*shutdown.borrow_and_update() {
+                if shutdown.changed().await.is_err() {
+                    break;
+                }
+            }
+            stopper.graceful_shutdown(Some(SHUTDOWN_GRACE));
+        });
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        tracing::info!("api: serving on {scheme}://{}", self.addr);
+        let service = self.app.into_make_service_with_connect_info::<SocketAddr>();
+        match self.tls {
+            Some(tls) => {
+                axum_server::from_tcp_rustls(self.listener, tls)?
+                    .handle(handle)
+                    .serve(service)
+                    .await
+            }
+            None => {
+                axum_server::from_tcp(self.listener)?
+                    .handle(handle)
+                    .serve(service)
+                    .await
+            }
+        }
+        .context("api: server failed")?;
+        tracing::info!("api: stopped");
+        Ok(())
+    }
+}
+
+/// Serves the REST API on `cfg.listen` until `shutdown` turns true.
+pub async fn serve_api(
+    cfg: ApiConfig,
+    state: ApiState,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    ApiServer::bind(&cfg, state)?.run(shutdown).await
+}

@@ -1,0 +1,165 @@
+//! `/v1/status[/{ip}]`: UP/DOWN health status of backend addresses.
+//!
+//! Status keys live at `<monitor-prefix>/<ip>` as `{"status":"UP"|"DOWN"}`;
+//! an address without a key is UP. DOWN addresses are left out of A/AAAA
+//! answers (unless every address of a name is DOWN: fail-open).
+
+use super::body::parse_json;
+use super::error::ApiError;
+use super::ApiState;
+use crate::layout::{status_key, status_key_to_ip, Health, StatusValue};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::Json;
+use serde_json::{json, Value};
+use std::net::IpAddr;
+
+fn parse_ip(text: &str) -> Result<IpAddr, ApiError> {
+    text.trim()
+        .parse()
+        .map_err(|_| ApiError::field("ip", format!("{text:?} is not an IP address")))
+}
+
+fn health_str(h: Health) -> &'static str {
+    match h {
+        Health::Up => "UP",
+        Health::Down => "DOWN",
+    }
+}
+
+/// Parses `{"status":"UP"|"DOWN"}` (case-insensitive value).
+pub(crate) fn parse_status_body(bytes: &[u8]) -> Result<Health, ApiError> {
+    let v = parse_json(bytes)?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| ApiError::field("body", "expected {\"status\":\"UP\"|\"DOWN\"}"))?;
+    if let Some(k) = obj.keys().find(|k| *k != "status") {
+        return Err(ApiError::field(
+            k.as_str(),
+            "unknown field (expected status)",
+        ));
+    }
+    match obj.get("status").and_then(Value::as_str) {
+        Some(s) if s.eq_ignore_ascii_case("up") => Ok(Health::Up),
+        Some(s) if s.eq_ignore_ascii_case("down") => Ok(Health::Down),
+        Some(s) => Err(ApiError::field(
+            "status",
+            format!("{s:?} is not UP or DOWN"),
+        )),
+        None if obj.contains_key("status") => Err(ApiError::field("status", "must be a string")),
+        None => Err(ApiError::field("status", "missing")),
+    }
+}
+
+/// `GET /v1/status`: every address with a status key.
+pub(crate) async fn list_status(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let (kvs, revision) = state
+        .store
+        .list(&format!("{}/", state.monitor_prefix))
+        .await
+        .map_err(ApiError::store)?;
+    let mut entries: Vec<(IpAddr, &'static str)> = kvs
+        .iter()
+        .filter_map(|kv| {
+            let ip = status_key_to_ip(&state.monitor_prefix, &kv.key)?;
+            let v = StatusValue::from_json(&kv.value).ok()?;
+            Some((ip, health_str(v.status)))
+        })
+        .collect();
+    entries.sort();
+    let list: Vec<Value> = entries
+        .into_iter()
+        .map(|(ip, s)| json!({ "ip": ip.to_string(), "status": s }))
+        .collect();
+    Ok(Json(json!({ "statuses": list, "revision": revision })))
+}
+
+/// `GET /v1/status/{ip}`: `explicit` is false when no key exists (UP by default).
+pub(crate) async fn get_status(
+    State(state): State<ApiState>,
+    Path(ip): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let ip = parse_ip(&ip)?;
+    let key = status_key(&state.monitor_prefix, &ip);
+    let kv = state.store.get(&key).await.map_err(ApiError::store)?;
+    let (status, explicit) = match kv {
+        Some(kv) => match StatusValue::from_json(&kv.value) {
+            Ok(v) => (v.status, true),
+            Err(e) => {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("stored status of {ip} is invalid: {e}"),
+                ))
+            }
+        },
+        None => (Health::Up, false),
+    };
+    Ok(Json(json!({
+        "ip": ip.to_string(), "status": health_str(status), "explicit": explicit
+    })))
+}
+
+/// Writes one status (used by PUT and the import).
+pub(crate) fn status_put(state: &ApiState, ip: &IpAddr, status: Health) -> (String, Vec<u8>) {
+    (
+        status_key(&state.monitor_prefix, ip),
+        StatusValue { status }.to_json(),
+    )
+}
+
+/// `PUT /v1/status/{ip}` with `{"status":"UP"|"DOWN"}`.
+pub(crate) async fn put_status(
+    State(state): State<ApiState>,
+    Path(ip): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let ip = parse_ip(&ip)?;
+    let status = parse_status_body(&bytes)?;
+    let (key, value) = status_put(&state, &ip, status);
+    let rev = state
+        .store
+        .put(&key, value)
+        .await
+        .map_err(ApiError::store)?;
+    Ok(Json(json!({
+        "ip": ip.to_string(), "status": health_str(status), "revision": rev
+    })))
+}
+
+/// `DELETE /v1/status/{ip}`: forget the status (the address counts as UP).
+pub(crate) async fn delete_status(
+    State(state): State<ApiState>,
+    Path(ip): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let ip = parse_ip(&ip)?;
+    let key = status_key(&state.monitor_prefix, &ip);
+    if !state.store.delete(&key).await.map_err(ApiError::store)? {
+        return Err(ApiError::not_found(format!("no status stored for {ip}")));
+    }
+    Ok(Json(
+        json!({ "ip": ip.to_string(), "status": "UP", "explicit": false }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_bodies() {
+        assert_eq!(
+            parse_status_body(br#"{"status":"DOWN"}"#).unwrap(),
+            Health::Down
+        );
+        assert_eq!(
+            parse_status_body(br#"{"status":"up"}"#).unwrap(),
+            Health::Up
+        );
+        let field = |b: &[u8]| parse_status_body(b).unwrap_err().field.unwrap();
+        assert_eq!(field(br#"{"status":"SIDEWAYS"}"#), "status");
+        assert_eq!(field(br#"{"status":1}"#), "status");
+        assert_eq!(field(br#"{}"#), "status");
+        assert_eq!(field(br#"{"status":"UP","ports":[80]}"#), "ports");
+        assert_eq!(field(b"{"), "body");
+    }
+}
