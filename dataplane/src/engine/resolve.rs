@@ -4,7 +4,7 @@
 //! 1. NS or SOA asked at the zone apex: answered from the zone.
 //! 2. Lookup ([`lookup`]): an exact node with data; an exact node without
 //!    data (empty non-terminal) → SkyDNS union of its children's RRsets of
-//!    the asked type; a leftmost `*` label with no literal node → union over
+//!    the asked type (wildcard children excluded); a leftmost `*` label with no literal node → union over
 //!    the children of the rest of the name; otherwise the RFC 4592 wildcard
 //!    `*.<closest encloser>` (records synthesized with the owner rewritten to
 //!    `cur`); otherwise the name does not exist.
@@ -227,7 +227,7 @@ impl<'s, 'b, 'e> Ctx<'s, 'b, 'e> {
 
     /// Writes the union of `node`'s children's RRsets of type `t`.
     fn write_union(&mut self, owner: Owner<'_>, node: NodeRef<'s>, t: u16) -> usize {
-        let sets = move || node.children().take(MAX_CHILDREN).filter_map(move |c| c.rrset(t));
+        let sets = move || union_children(node).filter_map(move |c| c.rrset(t));
         if t == rtype::A || t == rtype::AAAA {
             let addrs = || {
                 sets().flat_map(|rs| {
@@ -403,5 +403,13 @@ fn pick_any_union(node: NodeRef<'_>) -> Option<u16> {
         .iter()
         .copied()
         .filter(|&t| t != rtype::CNAME)
-        .find(|&t| node.children().take(MAX_CHILDREN).any(|c| c.rrset(t).is_some()))
+        .find(|&t| union_children(node).any(|c| c.rrset(t).is_some()))
+}
+
+/// The children taking part in a union: at most [`MAX_CHILDREN`], wildcard
+/// owners excluded (they stand for names that do not exist, RFC 4592).
+fn union_children(node: NodeRef<'_>) -> impl Iterator<Item = NodeRef<'_>> {
+    node.children()
+        .take(MAX_CHILDREN)
+        .filter(|c| !is_wildcard(c.owner()))
 }
