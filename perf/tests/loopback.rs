@@ -46,7 +46,7 @@ impl Responder {
                 };
                 seen += 1;
                 if let Behaviour::DropEvery(n) = behaviour {
-                    if seen % n == 0 {
+                    if seen.checked_rem(n) == Some(0) {
                         d.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
