@@ -6,3 +6,5 @@ pub mod layout;
 pub mod store;
 pub mod sync;
 pub mod zonefile;
+#[doc(hidden)]
+pub mod testing;

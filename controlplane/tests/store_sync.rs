@@ -1,0 +1,148 @@
+//! Sync against the embedded store: first snapshot, live updates, DOWN set, bad values, static
+//! records, restart on an existing file.
+
+use skylane_controlplane::layout::{self, Health, SkyValue, StatusValue};
+use skylane_controlplane::store::{Backend, EtcdConfig, Store, StoreConfig};
+use skylane_controlplane::testing::{eventually, SyncHarness};
+use skylane_dataplane::{Name, RData, Record};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn open(path: &Path) -> Arc<Store> {
+    let cfg = StoreConfig {
+        backend: Backend::Embedded,
+        path: Some(path.to_path_buf()),
+        ..StoreConfig::default()
+    };
+    Arc::new(Store::open(&cfg, &EtcdConfig::default()).await.unwrap())
+}
+
+fn key(name: &str) -> String {
+    layout::name_to_key("/skydns", &Name::from_ascii(name).unwrap())
+}
+
+fn host(ip: &str) -> Vec<u8> {
+    SkyValue {
+        host: ip.into(),
+        ..SkyValue::default()
+    }
+    .to_json()
+}
+
+fn has_a(records: &[Record], ip: [u8; 4]) -> bool {
+    records.iter().any(|r| r.data == RData::A(Ipv4Addr::from(ip)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_changes_reach_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("s.redb")).await;
+    store
+        .put(&key("web.skydns.local."), host("10.0.0.1"))
+        .await
+        .unwrap();
+    let static_txt = Record::new(
+        Name::from_ascii("web.skydns.local.").unwrap(),
+        60,
+        RData::Txt(vec![b"from zone file".to_vec()]),
+    );
+    let sync = SyncHarness::start(store.clone(), &["skydns.local."], vec![static_txt]);
+    tokio::time::timeout(WAIT, sync.metrics.wait_ready())
+        .await
+        .expect("ready");
+    assert!(sync.metrics.is_ready());
+    assert_eq!(sync.records("web.skydns.local.").len(), 2, "static + store");
+    let gen0 = sync.metrics.generation();
+
+    // A new name, then a change of the existing one (static TXT must survive it).
+    store
+        .put(&key("api.skydns.local."), host("10.0.0.2"))
+        .await
+        .unwrap();
+    eventually("api A record", WAIT, || {
+        has_a(&sync.records("api.skydns.local."), [10, 0, 0, 2])
+    })
+    .await;
+    store
+        .put(&key("web.skydns.local."), host("10.0.0.3"))
+        .await
+        .unwrap();
+    eventually("web moved to 10.0.0.3", WAIT, || {
+        let r = sync.records("web.skydns.local.");
+        has_a(&r, [10, 0, 0, 3]) && !has_a(&r, [10, 0, 0, 1]) && r.len() == 2
+    })
+    .await;
+    assert!(sync.metrics.generation() > gen0);
+    assert!(sync.metrics.propagation_quantile(0.99).is_some());
+
+    // Health status.
+    let ip: IpAddr = "10.0.0.3".parse().unwrap();
+    let skey = layout::status_key("/skydns/monitor/status", &ip);
+    let down = StatusValue {
+        status: Health::Down,
+    };
+    store.put(&skey, down.to_json()).await.unwrap();
+    eventually("10.0.0.3 DOWN", WAIT, || sync.is_down(ip)).await;
+    store.delete(&skey).await.unwrap();
+    eventually("10.0.0.3 UP again", WAIT, || !sync.is_down(ip)).await;
+
+    // A bad value is skipped and counted; the name loses its store records.
+    store
+        .put(&key("api.skydns.local."), b"{broken".to_vec())
+        .await
+        .unwrap();
+    eventually("bad value counted", WAIT, || sync.metrics.parse_errors() == 1).await;
+    eventually("api gone", WAIT, || {
+        sync.records("api.skydns.local.").is_empty()
+    })
+    .await;
+    assert_eq!(sync.metrics.bad_keys(), 1);
+
+    // Delete: only the static record remains.
+    store.delete(&key("web.skydns.local.")).await.unwrap();
+    eventually("web store record gone", WAIT, || {
+        sync.records("web.skydns.local.").len() == 1
+    })
+    .await;
+    sync.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_sync_sees_the_persisted_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    {
+        let store = open(&path).await;
+        let ip: IpAddr = "10.9.9.9".parse().unwrap();
+        store
+            .apply_batch(
+                vec![
+                    (key("db.skydns.local."), host("10.9.9.9")),
+                    (
+                        layout::status_key("/skydns/monitor/status", &ip),
+                        StatusValue {
+                            status: Health::Down,
+                        }
+                        .to_json(),
+                    ),
+                ],
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+    }
+    let store = open(&path).await;
+    let sync = SyncHarness::start(store, &["skydns.local."], Vec::new());
+    tokio::time::timeout(WAIT, sync.metrics.wait_ready())
+        .await
+        .expect("ready");
+    assert!(has_a(&sync.records("db.skydns.local."), [10, 9, 9, 9]));
+    assert!(sync.is_down("10.9.9.9".parse().unwrap()));
+    assert_eq!(sync.metrics.down_addresses(), 1);
+    assert_eq!(sync.metrics.revision(), 1);
+    sync.stop().await;
+}
