@@ -5,6 +5,7 @@ pub mod config;
 pub mod layout;
 pub mod store;
 pub mod sync;
+pub mod tcp;
 pub mod zonefile;
 #[doc(hidden)]
 pub mod testing;
