@@ -402,15 +402,21 @@ fn list_key(t: u16) -> &'static str {
 
 /// Groups records (of one owner) into record-set objects, by type then TTL.
 pub fn sets_json(records: &[Record]) -> Vec<Value> {
-    let mut groups: BTreeMap<(u16, u32), Vec<&RData>> = BTreeMap::new();
+    let mut groups: BTreeMap<(u16, u32), Vec<(Vec<u8>, &RData)>> = BTreeMap::new();
     for r in records {
+        let mut wire = Vec::new();
+        r.data.write_wire(&mut wire);
         groups
             .entry((r.data.rtype(), r.ttl))
             .or_default()
-            .push(&r.data);
+            .push((wire, &r.data));
     }
     let mut out = Vec::new();
-    for ((t, ttl), values) in groups {
+    for ((t, ttl), mut values) in groups {
+        // Stable output: values in wire order (addresses numerically).
+        values.sort_by(|a, b| a.0.cmp(&b.0));
+        values.dedup_by(|a, b| a.0 == b.0);
+        let values: Vec<&RData> = values.into_iter().map(|(_, d)| d).collect();
         let key = list_key(t);
         if t == rtype::CNAME || t == rtype::SOA {
             // Single-valued types: one object per value.

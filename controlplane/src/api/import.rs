@@ -161,7 +161,11 @@ pub(crate) async fn import(
         plan.extend(book::plan(&state.prefix, name, &owned.own, &desired));
     }
     for (ip, status) in &import.statuses {
-        plan.puts.push(status_put(&state, ip, *status));
+        let (key, value) = status_put(&state, ip, *status);
+        let current = state.store.get(&key).await.map_err(ApiError::store)?;
+        if current.is_none_or(|kv| kv.value != value) {
+            plan.puts.push((key, value));
+        }
     }
     let (puts, deletes) = (plan.puts.len(), plan.deletes.len());
     let revision = if plan.is_empty() {
