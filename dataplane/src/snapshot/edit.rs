@@ -56,11 +56,6 @@ impl<'a> Editor<'a> {
         }
     }
 
-    /// Pre-sizes the dirty map (bulk builds).
-    pub(crate) fn reserve(&mut self, n: usize) {
-        self.dirty.reserve(n);
-    }
-
     fn load(&mut self, key: &[u8]) {
         if self.dirty.contains_key(key) {
             return;

@@ -21,6 +21,7 @@
 //!   touched shards. [`down`]: the DOWN address set. [`decode`]: RDATA back to
 //!   [`RData`](crate::record::RData) for the control plane.
 
+mod bulk;
 mod children;
 mod decode;
 mod down;
@@ -46,7 +47,7 @@ use down::DownSet;
 use edit::{Counters, Editor};
 use reverse::REVERSE_APEXES;
 use rrset::KIND_EXPLICIT;
-use shard::{find_in, Shard, SHARD_COUNT};
+use shard::{find_in, Shard};
 use std::net::IpAddr;
 use std::sync::Arc;
 use zone::{ZoneRules, ZoneTable};
@@ -152,59 +153,21 @@ fn next_serial(prev: u32) -> u32 {
     unix_now().max(prev.wrapping_add(1))
 }
 
-/// Compares two wire names ignoring ASCII case.
-fn cmp_names(a: &Name, b: &Name) -> std::cmp::Ordering {
-    let (a, b) = (a.as_wire(), b.as_wire());
-    a.iter()
-        .map(u8::to_ascii_lowercase)
-        .cmp(b.iter().map(u8::to_ascii_lowercase))
-}
-
 impl Snapshot {
     /// Compiles `records` into a new table. Records outside every served
     /// domain are ignored (see [`Snapshot::ignored_count`]).
-    pub fn build(config: Arc<ZoneConfig>, mut records: Vec<Record>) -> Snapshot {
+    pub fn build(config: Arc<ZoneConfig>, records: Vec<Record>) -> Snapshot {
         let rules = Arc::new(ZoneRules::new(config));
-        let empty_shard = Arc::new(Shard::empty());
-        let empty: Vec<Arc<Shard>> = (0..SHARD_COUNT).map(|_| empty_shard.clone()).collect();
         let serial = next_serial(0);
-        records.sort_by(|a, b| cmp_names(&a.name, &b.name));
-        let mut ed = Editor::new(&rules, &empty, Counters::default());
-        ed.reserve(records.len() * 2);
-        let mut start = 0;
-        while start < records.len() {
-            let first = &records[start].name;
-            let mut end = start + 1;
-            while end < records.len()
-                && records[end]
-                    .name
-                    .as_wire()
-                    .eq_ignore_ascii_case(first.as_wire())
-            {
-                end += 1;
-            }
-            ed.set_name(first, &records[start..end]);
-            start = end;
-        }
-        for (key, owner) in &rules.domains {
-            ed.set_synthetic(key, owner, serial);
-        }
-        let mut reverse_active = [false; 2];
-        for (f, apex) in REVERSE_APEXES.iter().enumerate() {
-            reverse_active[f] = Self::reverse_wanted(&rules, &ed.counters, f);
-            if reverse_active[f] {
-                ed.set_synthetic(apex, apex, serial);
-            }
-        }
-        let (shards, counters) = ed.finish();
+        let built = bulk::build(&rules, records, serial);
         Self::assemble(
             rules,
-            shards,
+            built.shards,
             Arc::new(DownSet::default()),
             0,
             serial,
-            counters,
-            reverse_active,
+            built.counters,
+            built.reverse_active,
         )
     }
 

@@ -12,7 +12,7 @@
 //! kept so it comes back when the explicit one goes).
 
 use super::children::ChildIter;
-use super::rrset::{RrData, RrSet, KIND_EXPLICIT};
+use super::rrset::{RrData, RrSet, RrSlice, KIND_EXPLICIT};
 use super::shard::{read_u16, read_u32, Shard};
 use crate::record::Policy;
 use std::sync::Arc;
@@ -185,6 +185,49 @@ impl<'a> Iterator for RrSetIter<'a> {
     }
 }
 
+/// Everything of a node but its RRsets, for encoding.
+pub(crate) struct NodeHeader<'x> {
+    pub key: &'x [u8],
+    pub owner: &'x [u8],
+    pub policy: Policy,
+    pub child_count: u32,
+    pub child_chunks: u16,
+}
+
+impl NodeHeader<'_> {
+    /// Appends the node body (after the entry key): header, then the visible
+    /// RRsets, then the hidden ones. Sorts `sets`; empty sets are dropped.
+    pub(crate) fn encode(&self, sets: &mut [RrSlice<'_>], out: &mut Vec<u8>) {
+        let differs = self.owner != self.key && self.owner.len() == self.key.len();
+        out.push(if differs { FLAG_OWNER_DIFFERS } else { 0 } | policy_code(self.policy) << 1);
+        if differs {
+            out.extend_from_slice(self.owner);
+        }
+        sets.sort_by_key(|r| (r.rtype, r.kind));
+        let has_explicit = |t: u16| {
+            sets.iter()
+                .any(|r| r.rtype == t && r.kind == KIND_EXPLICIT && !r.items.is_empty())
+        };
+        let visible = |r: &RrSlice<'_>| r.kind == KIND_EXPLICIT || !has_explicit(r.rtype);
+        let n_visible = sets
+            .iter()
+            .filter(|r| !r.items.is_empty() && visible(r))
+            .count();
+        let n_total = sets.iter().filter(|r| !r.items.is_empty()).count();
+        out.push(n_visible as u8);
+        out.push(n_total as u8);
+        out.extend_from_slice(&self.child_count.to_le_bytes());
+        out.extend_from_slice(&self.child_chunks.to_le_bytes());
+        for pass_visible in [true, false] {
+            for r in sets.iter().filter(|r| !r.items.is_empty()) {
+                if visible(r) == pass_visible {
+                    r.encode(out);
+                }
+            }
+        }
+    }
+}
+
 /// A node in editable form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NodeData {
@@ -218,28 +261,29 @@ impl NodeData {
 
     /// Appends the body of the entry (after the key) to `out`.
     pub(crate) fn encode_body(&self, key: &[u8], policy: Policy, out: &mut Vec<u8>) {
-        let differs = *self.owner != *key && self.owner.len() == key.len();
-        out.push(if differs { FLAG_OWNER_DIFFERS } else { 0 } | policy_code(policy) << 1);
-        if differs {
-            out.extend_from_slice(&self.owner);
-        }
-        let mut order: Vec<&RrData> = self.rrsets.iter().filter(|r| !r.items.is_empty()).collect();
-        order.sort_by_key(|r| (r.rtype, r.kind));
-        let explicit = |t: u16| {
-            order
-                .iter()
-                .any(|r| r.rtype == t && r.kind == KIND_EXPLICIT)
+        let items: Vec<Vec<(u32, &[u8])>> = self
+            .rrsets
+            .iter()
+            .map(|r| r.items.iter().map(|i| (i.ttl, &*i.rdata)).collect())
+            .collect();
+        let mut sets: Vec<RrSlice<'_>> = self
+            .rrsets
+            .iter()
+            .zip(&items)
+            .map(|(r, items)| RrSlice {
+                rtype: r.rtype,
+                kind: r.kind,
+                items,
+            })
+            .collect();
+        let header = NodeHeader {
+            key,
+            owner: &self.owner,
+            policy,
+            child_count: self.child_count,
+            child_chunks: self.child_chunks,
         };
-        let is_visible = |r: &RrData| r.kind == KIND_EXPLICIT || !explicit(r.rtype);
-        let visible: Vec<&RrData> = order.iter().copied().filter(|r| is_visible(r)).collect();
-        let hidden: Vec<&RrData> = order.iter().copied().filter(|r| !is_visible(r)).collect();
-        out.push(visible.len() as u8);
-        out.push((visible.len() + hidden.len()) as u8);
-        out.extend_from_slice(&self.child_count.to_le_bytes());
-        out.extend_from_slice(&self.child_chunks.to_le_bytes());
-        for r in visible.iter().chain(hidden.iter()) {
-            r.encode(out);
-        }
+        header.encode(&mut sets, out);
     }
 
     /// The editable form of an encoded node.

@@ -13,26 +13,35 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// The lowercased wire reverse name of a 4- or 16-byte address.
 pub(crate) fn reverse_name(addr: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(74);
+    reverse_name_into(addr, &mut out).then_some(out)
+}
+
+/// Appends the reverse name of a 4- or 16-byte address to `out`; false (and
+/// nothing written) for any other length.
+pub(crate) fn reverse_name_into(addr: &[u8], out: &mut Vec<u8>) -> bool {
     match addr.len() {
         4 => {
-            let mut out = Vec::with_capacity(16 + IN_ADDR_ARPA.len());
             for &b in addr.iter().rev() {
-                let s = b.to_string();
-                out.push(s.len() as u8);
-                out.extend_from_slice(s.as_bytes());
+                if b >= 100 {
+                    out.extend_from_slice(&[3, b'0' + b / 100, b'0' + b / 10 % 10, b'0' + b % 10]);
+                } else if b >= 10 {
+                    out.extend_from_slice(&[2, b'0' + b / 10, b'0' + b % 10]);
+                } else {
+                    out.extend_from_slice(&[1, b'0' + b]);
+                }
             }
             out.extend_from_slice(IN_ADDR_ARPA);
-            Some(out)
+            true
         }
         16 => {
-            let mut out = Vec::with_capacity(64 + IP6_ARPA.len());
             for &b in addr.iter().rev() {
                 out.extend_from_slice(&[1, HEX[(b & 15) as usize], 1, HEX[(b >> 4) as usize]]);
             }
             out.extend_from_slice(IP6_ARPA);
-            Some(out)
+            true
         }
-        _ => None,
+        _ => false,
     }
 }
 
@@ -45,6 +54,11 @@ mod tests {
     #[test]
     fn v4_and_v6() {
         let n = reverse_name(&[192, 0, 2, 10]).unwrap();
+        let m = reverse_name(&[1, 22, 255, 0]).unwrap();
+        assert_eq!(
+            Name::from_wire(&m).unwrap().to_string(),
+            "0.255.22.1.in-addr.arpa."
+        );
         assert_eq!(
             Name::from_wire(&n).unwrap().to_string(),
             "10.2.0.192.in-addr.arpa."

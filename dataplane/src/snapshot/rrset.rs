@@ -165,6 +165,51 @@ impl<'a> RrSet<'a> {
     }
 }
 
+/// An RRset to encode, borrowing its records as `(ttl, rdata)` pairs.
+#[derive(Clone, Copy)]
+pub(crate) struct RrSlice<'x> {
+    pub rtype: u16,
+    pub kind: u8,
+    pub items: &'x [(u32, &'x [u8])],
+}
+
+impl RrSlice<'_> {
+    /// Appends the encoded form to `out`.
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        let items = self.items;
+        let n = items.len();
+        let ttl = items.iter().map(|i| i.0).min().unwrap_or(0);
+        let first_len = items.first().map_or(0, |i| i.1.len());
+        let fixed = first_len <= u16::MAX as usize && items.iter().all(|i| i.1.len() == first_len);
+        let uniform = items.iter().all(|i| i.0 == ttl);
+        let start = out.len();
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(&self.rtype.to_le_bytes());
+        out.push(self.kind);
+        out.push(if fixed { FLAG_FIXED } else { 0 } | if uniform { FLAG_UNIFORM_TTL } else { 0 });
+        out.extend_from_slice(&ttl.to_le_bytes());
+        out.extend_from_slice(&(n as u32).to_le_bytes());
+        out.extend_from_slice(&(if fixed { first_len as u16 } else { 0 }).to_le_bytes());
+        if !fixed {
+            let mut end = 0u32;
+            for i in items {
+                end += i.1.len() as u32;
+                out.extend_from_slice(&end.to_le_bytes());
+            }
+        }
+        if !uniform {
+            for i in items {
+                out.extend_from_slice(&i.0.to_le_bytes());
+            }
+        }
+        for i in items {
+            out.extend_from_slice(i.1);
+        }
+        let len = (out.len() - start) as u32;
+        out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    }
+}
+
 /// One record in editable form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Item {
@@ -202,37 +247,13 @@ impl RrData {
 
     /// Appends the encoded form to `out`.
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
-        let n = self.items.len();
-        let ttl = self.items.iter().map(|i| i.ttl).min().unwrap_or(0);
-        let first_len = self.items.first().map_or(0, |i| i.rdata.len());
-        let fixed =
-            first_len <= u16::MAX as usize && self.items.iter().all(|i| i.rdata.len() == first_len);
-        let uniform = self.items.iter().all(|i| i.ttl == ttl);
-        let start = out.len();
-        out.extend_from_slice(&[0; 4]);
-        out.extend_from_slice(&self.rtype.to_le_bytes());
-        out.push(self.kind);
-        out.push(if fixed { FLAG_FIXED } else { 0 } | if uniform { FLAG_UNIFORM_TTL } else { 0 });
-        out.extend_from_slice(&ttl.to_le_bytes());
-        out.extend_from_slice(&(n as u32).to_le_bytes());
-        out.extend_from_slice(&(if fixed { first_len as u16 } else { 0 }).to_le_bytes());
-        if !fixed {
-            let mut end = 0u32;
-            for i in &self.items {
-                end += i.rdata.len() as u32;
-                out.extend_from_slice(&end.to_le_bytes());
-            }
+        let items: Vec<(u32, &[u8])> = self.items.iter().map(|i| (i.ttl, &*i.rdata)).collect();
+        RrSlice {
+            rtype: self.rtype,
+            kind: self.kind,
+            items: &items,
         }
-        if !uniform {
-            for i in &self.items {
-                out.extend_from_slice(&i.ttl.to_le_bytes());
-            }
-        }
-        for i in &self.items {
-            out.extend_from_slice(&i.rdata);
-        }
-        let len = (out.len() - start) as u32;
-        out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        .encode(out);
     }
 
     /// The editable form of an encoded RRset.

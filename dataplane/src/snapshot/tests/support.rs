@@ -115,5 +115,12 @@ pub fn dump(s: &Snapshot) -> Vec<String> {
         }
     }
     out.sort();
+    let names = s
+        .shards
+        .iter()
+        .flat_map(|sh| sh.entries())
+        .filter(|e| !crate::snapshot::children::is_chunk_key(crate::snapshot::shard::entry_key(e)))
+        .count();
+    out.push(format!("{names} nodes in the table"));
     out
 }

@@ -1,0 +1,442 @@
+//! Bulk build: compiles a whole record set into shards in a few linear passes
+//! (records → per-shard pending items → sorted groups → encoded entries),
+//! with one byte arena for every key and RDATA and no allocation per name.
+//! `Snapshot::build` uses it; `apply` goes through the editor instead, and the
+//! tests check that both give the same tables.
+
+use super::children::{chunk_key, chunk_of, CHUNK_TARGET, MAX_CHUNKS};
+use super::edit::Counters;
+use super::hash::key_hash;
+use super::node::NodeHeader;
+use super::reverse::{reverse_name_into, REVERSE_APEXES};
+use super::rrset::{RrSlice, KIND_AUTO_PTR, KIND_EXPLICIT, KIND_SYNTHETIC};
+use super::shard::{begin_entry, end_entry, shard_of, Shard, SHARD_COUNT};
+use super::zone::ZoneRules;
+use crate::record::{rtype, Record};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::sync::Arc;
+
+/// Marks a duplicate record (dropped).
+const KIND_DUP: u8 = 0xff;
+
+/// One record waiting to be placed; offsets point into the build arena.
+#[derive(Clone, Copy)]
+struct Pend {
+    hash: u64,
+    key: u32,
+    owner: u32,
+    rdata: u32,
+    rdlen: u32,
+    ttl: u32,
+    seq: u32,
+    rtype: u16,
+    klen: u8,
+    kind: u8,
+}
+
+/// One node to encode: ranges of its pending items plus its synthetic apex data.
+#[derive(Clone, Copy)]
+struct Span {
+    hash: u64,
+    key: u32,
+    owner: u32,
+    klen: u8,
+    explicit: (u32, u32),
+    auto: (u32, u32),
+    /// (soa offset, soa len, ns offset, ns len) in the arena.
+    synthetic: Option<[u32; 4]>,
+}
+
+/// Result of a bulk build.
+pub(crate) struct Built {
+    pub shards: Vec<Arc<Shard>>,
+    pub counters: Counters,
+    pub reverse_active: [bool; 2],
+}
+
+fn slice(arena: &[u8], off: u32, len: usize) -> &[u8] {
+    &arena[off as usize..off as usize + len]
+}
+
+fn push(arena: &mut Vec<u8>, b: &[u8]) -> u32 {
+    let off = arena.len() as u32;
+    arena.extend_from_slice(b);
+    off
+}
+
+/// Number of child chunks for `count` children (what incremental growth reaches).
+pub(crate) fn chunks_for(count: usize) -> u16 {
+    let mut c: u16 = 1;
+    while count > CHUNK_TARGET * c as usize && c < MAX_CHUNKS {
+        c *= 2;
+    }
+    c
+}
+
+/// Sorts items by (hash, key, rtype, seq) and returns runs of equal keys.
+fn sort_and_group(arena: &[u8], v: &mut [Pend]) -> Vec<(u32, u32)> {
+    v.sort_unstable_by(|x, y| {
+        x.hash
+            .cmp(&y.hash)
+            .then_with(|| {
+                slice(arena, x.key, x.klen as usize).cmp(slice(arena, y.key, y.klen as usize))
+            })
+            .then(x.rtype.cmp(&y.rtype))
+            .then(x.seq.cmp(&y.seq))
+    });
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..=v.len() {
+        let same = i < v.len()
+            && v[i].hash == v[start].hash
+            && slice(arena, v[i].key, v[i].klen as usize)
+                == slice(arena, v[start].key, v[start].klen as usize);
+        if !same {
+            runs.push((start as u32, i as u32));
+            start = i;
+        }
+    }
+    runs
+}
+
+/// Marks records with the same type and RDATA as a kept earlier one
+/// (`fold_case`: compare ASCII case-insensitively) and lowers the kept TTL.
+fn mark_duplicates(arena: &[u8], run: &mut [Pend], fold_case: bool) {
+    let same = |a: &Pend, b: &Pend| {
+        let (x, y) = (
+            slice(arena, a.rdata, a.rdlen as usize),
+            slice(arena, b.rdata, b.rdlen as usize),
+        );
+        if fold_case {
+            x.eq_ignore_ascii_case(y)
+        } else {
+            x == y
+        }
+    };
+    for i in 1..run.len() {
+        let (kept, rest) = run.split_at_mut(i);
+        let cur = &mut rest[0];
+        let first_same_type = kept
+            .iter()
+            .rposition(|p| p.rtype != cur.rtype)
+            .map_or(0, |p| p + 1);
+        if let Some(k) = kept[first_same_type..]
+            .iter_mut()
+            .find(|k| k.kind != KIND_DUP && same(k, cur))
+        {
+            k.ttl = k.ttl.min(cur.ttl);
+            cur.kind = KIND_DUP;
+        }
+    }
+}
+
+/// Compiles `records` into a complete shard table.
+pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Built {
+    let mut counters = Counters::default();
+    let mut arena: Vec<u8> = Vec::with_capacity(records.len() * 48 + 1024);
+    let mut explicit: Vec<Vec<Pend>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
+    let default_ttl = rules.default_ttl();
+    let mut lower = Vec::with_capacity(256);
+
+    // 1. Accepted records into per-shard pending lists.
+    for (seq, r) in records.iter().enumerate() {
+        let owner = r.name.as_wire();
+        lower.clear();
+        lower.extend(owner.iter().map(u8::to_ascii_lowercase));
+        let t = r.data.rtype();
+        let accepted = rules.is_configured(&lower)
+            || (t == rtype::PTR && rules.reverse_family(&lower).is_some());
+        if !accepted {
+            counters.ignored += 1;
+            continue;
+        }
+        let key = push(&mut arena, &lower);
+        let owner_off = if *owner == *lower {
+            key
+        } else {
+            push(&mut arena, owner)
+        };
+        let rdata = arena.len() as u32;
+        r.data.write_wire(&mut arena);
+        let hash = key_hash(&lower);
+        explicit[shard_of(hash)].push(Pend {
+            hash,
+            key,
+            owner: owner_off,
+            rdata,
+            rdlen: arena.len() as u32 - rdata,
+            ttl: if r.ttl == 0 { default_ttl } else { r.ttl },
+            seq: seq as u32,
+            rtype: t,
+            klen: lower.len() as u8,
+            kind: KIND_EXPLICIT,
+        });
+    }
+    drop(records);
+
+    // 2. Group by name, drop duplicates, count, emit auto-PTRs.
+    let mut spans: Vec<Vec<Span>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
+    let mut autos: Vec<Vec<Pend>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
+    let mut rkey = Vec::with_capacity(80);
+    for s in 0..SHARD_COUNT {
+        let v = &mut explicit[s];
+        let runs = sort_and_group(&arena, v);
+        for &(a, b) in &runs {
+            let run = &mut v[a as usize..b as usize];
+            mark_duplicates(&arena, run, false);
+            let first = run[0];
+            let owner = run
+                .iter()
+                .min_by_key(|p| p.seq)
+                .map_or(first.owner, |p| p.owner);
+            let kept = run.iter().filter(|p| p.kind != KIND_DUP).count();
+            let key = slice(&arena, first.key, first.klen as usize);
+            let configured = rules.is_configured(key);
+            counters.records += kept;
+            counters.names += 1;
+            if !configured {
+                if let Some(f) = rules.reverse_family(key) {
+                    counters.reverse_explicit[f] += kept;
+                }
+            }
+            if configured && rules.config.auto_ptr {
+                for p in run.iter().filter(|p| p.kind != KIND_DUP) {
+                    if p.rtype != rtype::A && p.rtype != rtype::AAAA {
+                        continue;
+                    }
+                    rkey.clear();
+                    if !reverse_name_into(slice(&arena, p.rdata, p.rdlen as usize), &mut rkey) {
+                        continue;
+                    }
+                    let hash = key_hash(&rkey);
+                    let k = push(&mut arena, &rkey);
+                    autos[shard_of(hash)].push(Pend {
+                        hash,
+                        key: k,
+                        owner: k,
+                        rdata: owner,
+                        rdlen: u32::from(first.klen),
+                        ttl: p.ttl,
+                        seq: p.seq,
+                        rtype: rtype::PTR,
+                        klen: rkey.len() as u8,
+                        kind: KIND_AUTO_PTR,
+                    });
+                }
+            }
+            spans[s].push(Span {
+                hash: first.hash,
+                key: first.key,
+                owner,
+                klen: first.klen,
+                explicit: (a, b),
+                auto: (0, 0),
+                synthetic: None,
+            });
+        }
+    }
+    for s in 0..SHARD_COUNT {
+        let v = &mut autos[s];
+        for (a, b) in sort_and_group(&arena, v) {
+            let run = &mut v[a as usize..b as usize];
+            mark_duplicates(&arena, run, true);
+            spans[s].push(Span {
+                hash: run[0].hash,
+                key: run[0].key,
+                owner: run[0].key,
+                klen: run[0].klen,
+                explicit: (0, 0),
+                auto: (a, b),
+                synthetic: None,
+            });
+        }
+    }
+
+    // 3. Synthetic apexes.
+    let mut reverse_active = [false; 2];
+    let mut apexes: Vec<(Vec<u8>, Vec<u8>)> = rules
+        .domains
+        .iter()
+        .map(|(k, o)| (k.to_vec(), o.to_vec()))
+        .collect();
+    for (f, apex) in REVERSE_APEXES.iter().enumerate() {
+        reverse_active[f] = !rules.reverse_covered[f]
+            && (rules.config.auto_ptr || counters.reverse_explicit[f] > 0);
+        if reverse_active[f] {
+            apexes.push((apex.to_vec(), apex.to_vec()));
+        }
+    }
+    for (key, owner) in &apexes {
+        let soa = rules.synthetic_soa(owner, serial);
+        let ns = rules.synthetic_ns(owner);
+        let hash = key_hash(key);
+        let span = Span {
+            hash,
+            key: push(&mut arena, key),
+            owner: push(&mut arena, owner),
+            klen: key.len() as u8,
+            explicit: (0, 0),
+            auto: (0, 0),
+            synthetic: Some([
+                push(&mut arena, &soa),
+                soa.len() as u32,
+                push(&mut arena, &ns),
+                ns.len() as u32,
+            ]),
+        };
+        spans[shard_of(hash)].push(span);
+    }
+    let arena = arena;
+
+    // 4. Merge spans of the same name; collect every node key.
+    let mut known: FxHashSet<&[u8]> = FxHashSet::default();
+    known.reserve(spans.iter().map(Vec::len).sum::<usize>() + 1024);
+    for v in spans.iter_mut() {
+        v.sort_unstable_by(|x, y| {
+            x.hash.cmp(&y.hash).then_with(|| {
+                slice(&arena, x.key, x.klen as usize).cmp(slice(&arena, y.key, y.klen as usize))
+            })
+        });
+        let mut merged: Vec<Span> = Vec::with_capacity(v.len());
+        for sp in v.drain(..) {
+            match merged.last_mut() {
+                Some(m)
+                    if m.hash == sp.hash
+                        && slice(&arena, m.key, m.klen as usize)
+                            == slice(&arena, sp.key, sp.klen as usize) =>
+                {
+                    if sp.explicit != (0, 0) {
+                        m.explicit = sp.explicit;
+                        m.owner = sp.owner;
+                    }
+                    if sp.auto != (0, 0) {
+                        m.auto = sp.auto;
+                    }
+                    if sp.synthetic.is_some() {
+                        m.synthetic = sp.synthetic;
+                        if m.explicit == (0, 0) {
+                            m.owner = sp.owner;
+                        }
+                    }
+                }
+                _ => merged.push(sp),
+            }
+        }
+        for m in &merged {
+            known.insert(slice(&arena, m.key, m.klen as usize));
+        }
+        *v = merged;
+    }
+
+    // 5. Ancestors: child lists and empty non-terminals.
+    let mut children: FxHashMap<&[u8], Vec<&[u8]>> = FxHashMap::default();
+    let mut ents: Vec<Vec<(&[u8], &[u8])>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
+    for v in &spans {
+        for sp in v {
+            let mut k = slice(&arena, sp.key, sp.klen as usize);
+            let mut o = slice(&arena, sp.owner, sp.klen as usize);
+            while let Some(p) = rules.parent_offset(k) {
+                let parent = &k[p..];
+                children.entry(parent).or_default().push(&k[1..p]);
+                if !known.insert(parent) {
+                    break;
+                }
+                ents[shard_of(key_hash(parent))].push((parent, &o[p..]));
+                k = parent;
+                o = &o[p..];
+            }
+        }
+    }
+
+    // 6. Encode nodes, then child chunks.
+    let mut out: Vec<Vec<u8>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
+    let mut items: Vec<(u32, &[u8])> = Vec::new();
+    let mut ranges: Vec<(u16, u8, usize, usize)> = Vec::new();
+    for s in 0..SHARD_COUNT {
+        let buf = &mut out[s];
+        for sp in &spans[s] {
+            let key = slice(&arena, sp.key, sp.klen as usize);
+            items.clear();
+            ranges.clear();
+            for (pends, (a, b)) in [(&explicit[s], sp.explicit), (&autos[s], sp.auto)] {
+                for p in &pends[a as usize..b as usize] {
+                    if p.kind == KIND_DUP {
+                        continue;
+                    }
+                    match ranges.last_mut() {
+                        Some(r) if r.0 == p.rtype && r.1 == p.kind => r.3 += 1,
+                        _ => ranges.push((p.rtype, p.kind, items.len(), items.len() + 1)),
+                    }
+                    items.push((p.ttl, slice(&arena, p.rdata, p.rdlen as usize)));
+                }
+            }
+            if let Some([so, sl, no, nl]) = sp.synthetic {
+                for (t, o, l) in [(rtype::SOA, so, sl), (rtype::NS, no, nl)] {
+                    ranges.push((t, KIND_SYNTHETIC, items.len(), items.len() + 1));
+                    items.push((default_ttl, slice(&arena, o, l as usize)));
+                }
+            }
+            let mut sets: Vec<RrSlice<'_>> = ranges
+                .iter()
+                .map(|&(rtype, kind, a, b)| RrSlice {
+                    rtype,
+                    kind,
+                    items: &items[a..b],
+                })
+                .collect();
+            let count = children.get(key).map_or(0, Vec::len);
+            let start = begin_entry(buf, key);
+            NodeHeader {
+                key,
+                owner: slice(&arena, sp.owner, sp.klen as usize),
+                policy: rules.policy(key),
+                child_count: count as u32,
+                child_chunks: if count == 0 { 0 } else { chunks_for(count) },
+            }
+            .encode(&mut sets, buf);
+            end_entry(buf, start);
+        }
+        for &(key, owner) in &ents[s] {
+            let count = children.get(key).map_or(0, Vec::len);
+            let start = begin_entry(buf, key);
+            NodeHeader {
+                key,
+                owner,
+                policy: rules.policy(key),
+                child_count: count as u32,
+                child_chunks: chunks_for(count),
+            }
+            .encode(&mut [], buf);
+            end_entry(buf, start);
+        }
+    }
+    for (parent, labels) in &children {
+        let chunks = chunks_for(labels.len());
+        let mut parts: Vec<Vec<&[u8]>> = vec![Vec::new(); chunks as usize];
+        for l in labels {
+            parts[chunk_of(l, chunks) as usize].push(l);
+        }
+        for (c, part) in parts.iter().enumerate().filter(|(_, p)| !p.is_empty()) {
+            let ck = chunk_key(parent, c as u16);
+            let buf = &mut out[shard_of(key_hash(&ck))];
+            let start = begin_entry(buf, &ck);
+            buf.extend_from_slice(&(part.len() as u32).to_le_bytes());
+            for l in part {
+                buf.push(l.len() as u8);
+                buf.extend_from_slice(l);
+            }
+            end_entry(buf, start);
+        }
+    }
+    drop(children);
+    drop(known);
+    let shards = out
+        .into_iter()
+        .map(|a| Arc::new(Shard::from_arena(a)))
+        .collect();
+    Built {
+        shards,
+        counters,
+        reverse_active,
+    }
+}
