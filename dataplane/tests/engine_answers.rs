@@ -15,7 +15,10 @@ const AAAA: u16 = rtype::AAAA;
 fn a_hit_is_authoritative_with_one_answer() {
     let s = snapshot();
     let (r, m) = ask(&s, &query("web.skylane.local.", A, None));
-    assert_eq!((r.rcode, r.qtype, r.truncated, r.fail_open), (0, A, false, false));
+    assert_eq!(
+        (r.rcode, r.qtype, r.truncated, r.fail_open),
+        (0, A, false, false)
+    );
     assert!(m.qr() && m.aa() && m.rd() && !m.tc());
     assert_eq!(m.id, 0x1234);
     assert_eq!(m.answer_data(A), vec!["10.0.0.1"]);
@@ -46,7 +49,10 @@ fn nxdomain_carries_soa_with_negative_ttl() {
     assert!(m.aa() && m.answer.is_empty());
     assert_eq!(m.authority.len(), 1);
     let soa = &m.authority[0];
-    assert_eq!((soa.rtype, soa.name.as_str(), soa.ttl), (rtype::SOA, "skylane.local.", 30));
+    assert_eq!(
+        (soa.rtype, soa.name.as_str(), soa.ttl),
+        (rtype::SOA, "skylane.local.", 30)
+    );
     // The SOA minimum is the negative TTL.
     assert!(soa.data.ends_with(" 30"), "{}", soa.data);
 }
@@ -63,12 +69,24 @@ fn nodata_carries_soa() {
 fn cname_chain_is_followed() {
     let (r, m) = ask(&snapshot(), &query("chain1.skylane.local.", A, None));
     assert_eq!(r.rcode, 0);
-    let got: Vec<(String, u16, String)> = m.answer.iter().map(|r| (r.name.clone(), r.rtype, r.data.clone())).collect();
+    let got: Vec<(String, u16, String)> = m
+        .answer
+        .iter()
+        .map(|r| (r.name.clone(), r.rtype, r.data.clone()))
+        .collect();
     assert_eq!(
         got,
         vec![
-            ("chain1.skylane.local.".into(), rtype::CNAME, "chain2.skylane.local.".into()),
-            ("chain2.skylane.local.".into(), rtype::CNAME, "web.skylane.local.".into()),
+            (
+                "chain1.skylane.local.".into(),
+                rtype::CNAME,
+                "chain2.skylane.local.".into()
+            ),
+            (
+                "chain2.skylane.local.".into(),
+                rtype::CNAME,
+                "web.skylane.local.".into()
+            ),
             ("web.skylane.local.".into(), A, "10.0.0.1".into()),
         ]
     );
@@ -89,7 +107,10 @@ fn cname_target_keeps_its_case_and_is_found() {
 fn cname_loop_is_cut() {
     let (r, m) = ask(&snapshot(), &query("loop1.skylane.local.", A, None));
     assert_eq!(r.rcode, 0);
-    assert_eq!(m.answer_data(rtype::CNAME), vec!["loop2.skylane.local.", "loop1.skylane.local."]);
+    assert_eq!(
+        m.answer_data(rtype::CNAME),
+        vec!["loop2.skylane.local.", "loop1.skylane.local."]
+    );
     assert_eq!(m.answer.len(), 2);
 }
 
@@ -119,7 +140,10 @@ fn dangling_cname_is_nxdomain_with_the_chain() {
 
 #[test]
 fn cname_query_is_not_chased() {
-    let (_, m) = ask(&snapshot(), &query("chain1.skylane.local.", rtype::CNAME, None));
+    let (_, m) = ask(
+        &snapshot(),
+        &query("chain1.skylane.local.", rtype::CNAME, None),
+    );
     assert_eq!(m.answer_data(rtype::CNAME), vec!["chain2.skylane.local."]);
     assert_eq!(m.answer.len(), 1);
 }
@@ -128,19 +152,38 @@ fn cname_query_is_not_chased() {
 fn long_cname_chains_are_bounded() {
     let mut recs = records();
     for i in 0..20 {
-        recs.push(cname(&format!("c{i}.skylane.local."), &format!("c{}.skylane.local.", i + 1)));
+        recs.push(cname(
+            &format!("c{i}.skylane.local."),
+            &format!("c{}.skylane.local.", i + 1),
+        ));
     }
     let s = skylane_dataplane::Snapshot::build(config(), recs);
     let (_, m) = ask(&s, &query("c0.skylane.local.", A, None));
-    assert_eq!(m.answer.len(), skylane_dataplane::engine::MAX_CNAME_HOPS + 1);
+    assert_eq!(
+        m.answer.len(),
+        skylane_dataplane::engine::MAX_CNAME_HOPS + 1
+    );
 }
 
 #[test]
 fn srv_gets_addresses_of_known_targets() {
-    let (_, m) = ask(&snapshot(), &query("_http._tcp.svc.skylane.local.", rtype::SRV, Some((1232, 0, false))));
+    let (_, m) = ask(
+        &snapshot(),
+        &query(
+            "_http._tcp.svc.skylane.local.",
+            rtype::SRV,
+            Some((1232, 0, false)),
+        ),
+    );
     assert_eq!(m.answer.len(), 3);
-    assert!(m.answer_data(rtype::SRV).contains(&"10 10 80 multi.skylane.local.".to_string()));
-    let mut add: Vec<(String, String)> = m.additional.iter().map(|r| (r.name.clone(), r.data.clone())).collect();
+    assert!(m
+        .answer_data(rtype::SRV)
+        .contains(&"10 10 80 multi.skylane.local.".to_string()));
+    let mut add: Vec<(String, String)> = m
+        .additional
+        .iter()
+        .map(|r| (r.name.clone(), r.data.clone()))
+        .collect();
     add.sort();
     assert_eq!(
         add,
@@ -156,7 +199,14 @@ fn srv_gets_addresses_of_known_targets() {
 #[test]
 fn srv_additionals_skip_down_addresses() {
     let s = snapshot().with_down(&["10.0.1.2".parse().unwrap()]);
-    let (_, m) = ask(&s, &query("_http._tcp.svc.skylane.local.", rtype::SRV, Some((1232, 0, false))));
+    let (_, m) = ask(
+        &s,
+        &query(
+            "_http._tcp.svc.skylane.local.",
+            rtype::SRV,
+            Some((1232, 0, false)),
+        ),
+    );
     let add: Vec<String> = m.additional.iter().map(|r| r.data.clone()).collect();
     assert!(add.contains(&"10.0.1.1".to_string()) && add.contains(&"10.0.1.3".to_string()));
     assert!(!add.contains(&"10.0.1.2".to_string()));
@@ -190,13 +240,23 @@ fn skydns_name_without_data_answers_the_union_of_its_children() {
     let s = snapshot();
     let mut st = EngineState::new(3, 1232);
     // db.skylane.local is hone-one: one address of the union, stable per client.
-    let (_, m) = ask_from(&s, &mut st, &query("db.skylane.local.", A, None), &udp("192.0.2.7"));
+    let (_, m) = ask_from(
+        &s,
+        &mut st,
+        &query("db.skylane.local.", A, None),
+        &udp("192.0.2.7"),
+    );
     assert_eq!(m.answer.len(), 1);
     assert!(["10.0.3.1", "10.0.3.2"].contains(&m.answer[0].data.as_str()));
     assert_eq!(m.answer[0].name, "db.skylane.local.");
     let mut seen = std::collections::HashSet::new();
     for c in 0..64 {
-        let (_, m) = ask_from(&s, &mut st, &query("db.skylane.local.", A, None), &udp(&format!("192.0.2.{c}")));
+        let (_, m) = ask_from(
+            &s,
+            &mut st,
+            &query("db.skylane.local.", A, None),
+            &udp(&format!("192.0.2.{c}")),
+        );
         seen.insert(m.answer[0].data.clone());
     }
     assert_eq!(seen.len(), 2, "both children's addresses take part");
@@ -245,12 +305,18 @@ fn apex_ns_and_soa_come_from_the_zone() {
     let (_, m) = ask(&s, &query("Skylane.Local.", rtype::SOA, None));
     assert_eq!(m.answer.len(), 1);
     let soa = m.answer[0].data.to_ascii_lowercase();
-    assert!(soa.starts_with("ns.skylane.local. hostmaster.skylane.local. "), "{soa}");
+    assert!(
+        soa.starts_with("ns.skylane.local. hostmaster.skylane.local. "),
+        "{soa}"
+    );
 }
 
 #[test]
 fn ptr_is_served_from_auto_ptr() {
-    let (r, m) = ask(&snapshot(), &query("1.0.0.10.in-addr.arpa.", rtype::PTR, None));
+    let (r, m) = ask(
+        &snapshot(),
+        &query("1.0.0.10.in-addr.arpa.", rtype::PTR, None),
+    );
     assert_eq!(r.rcode, 0);
     assert_eq!(m.answer_data(rtype::PTR), vec!["web.skylane.local."]);
 }
@@ -283,11 +349,21 @@ fn udp_without_edns_is_truncated_at_512() {
 fn edns_size_is_clamped_to_max_udp() {
     let s = snapshot();
     let mut st = EngineState::new(1, 600);
-    let (r, m) = ask_from(&s, &mut st, &query("big.skylane.local.", A, Some((4096, 0, false))), &udp("192.0.2.1"));
+    let (r, m) = ask_from(
+        &s,
+        &mut st,
+        &query("big.skylane.local.", A, Some((4096, 0, false))),
+        &udp("192.0.2.1"),
+    );
     assert!(r.truncated && r.len <= 600);
     assert_eq!(m.opt.unwrap().0, 600);
     // Below 512 is taken as 512.
-    let (r, _) = ask_from(&s, &mut st, &query("big.skylane.local.", A, Some((100, 0, false))), &udp("192.0.2.1"));
+    let (r, _) = ask_from(
+        &s,
+        &mut st,
+        &query("big.skylane.local.", A, Some((100, 0, false))),
+        &udp("192.0.2.1"),
+    );
     assert!(r.truncated && r.len <= 512 && r.len > 400);
     // Large enough: everything.
     let (r, m) = ask(&s, &query("big.skylane.local.", A, Some((1232, 0, false))));
@@ -298,14 +374,22 @@ fn edns_size_is_clamped_to_max_udp() {
 fn tcp_is_not_truncated() {
     let s = snapshot();
     let mut st = EngineState::new(1, 1232);
-    let (r, m) = ask_from(&s, &mut st, &query("big.skylane.local.", A, None), &tcp("192.0.2.1"));
+    let (r, m) = ask_from(
+        &s,
+        &mut st,
+        &query("big.skylane.local.", A, None),
+        &tcp("192.0.2.1"),
+    );
     assert!(!r.truncated);
     assert_eq!(m.answer.len(), 60);
 }
 
 #[test]
 fn edns_version_above_zero_is_badvers() {
-    let (r, m) = ask(&snapshot(), &query("web.skylane.local.", A, Some((1232, 1, true))));
+    let (r, m) = ask(
+        &snapshot(),
+        &query("web.skylane.local.", A, Some((1232, 1, true))),
+    );
     assert_eq!(r.rcode, 16);
     assert_eq!(m.rcode(), 16);
     assert_eq!(m.flags & 0xf, 0);
@@ -317,22 +401,38 @@ fn edns_version_above_zero_is_badvers() {
 #[test]
 fn edns_echo_rules() {
     // Unknown option (65001) and cookie: never echoed; DO echoed.
-    let q = query_with(0x0100, "web.skylane.local.", A, 1, Some((1232, 0, true)), b"\xfd\xe9\x00\x02xy\x00\x0a\x00\x08abcdefgh");
+    let q = query_with(
+        0x0100,
+        "web.skylane.local.",
+        A,
+        1,
+        Some((1232, 0, true)),
+        b"\xfd\xe9\x00\x02xy\x00\x0a\x00\x08abcdefgh",
+    );
     let (_, m) = ask(&snapshot(), &q);
     let opt = m.opt.unwrap();
     assert_eq!((opt.0, opt.2, opt.3, opt.4), (1232, 0, 0x8000, 0));
     assert_eq!(m.opt_count, 1);
-    let (_, m) = ask(&snapshot(), &query("web.skylane.local.", A, Some((1232, 0, false))));
+    let (_, m) = ask(
+        &snapshot(),
+        &query("web.skylane.local.", A, Some((1232, 0, false))),
+    );
     assert_eq!(m.opt.unwrap().3, 0);
 }
 
 #[test]
 fn header_flags_rd_copied_z_ad_cd_not_echoed() {
     let s = snapshot();
-    let (_, m) = ask(&s, &query_with(0x0170, "web.skylane.local.", A, 1, None, &[]));
+    let (_, m) = ask(
+        &s,
+        &query_with(0x0170, "web.skylane.local.", A, 1, None, &[]),
+    );
     assert!(m.rd());
     assert_eq!(m.flags & 0x0070, 0, "Z, AD, CD cleared");
-    let (_, m) = ask(&s, &query_with(0x0000, "web.skylane.local.", A, 1, None, &[]));
+    let (_, m) = ask(
+        &s,
+        &query_with(0x0000, "web.skylane.local.", A, 1, None, &[]),
+    );
     assert!(!m.rd());
 }
 
@@ -351,9 +451,15 @@ fn responses_and_runts_are_dropped() {
     let s = snapshot();
     let mut st = EngineState::new(1, 1232);
     let q = query_with(0x8000, "web.skylane.local.", A, 1, None, &[]);
-    assert!(matches!(run(&s, &mut st, &q, &udp("192.0.2.1")).0, Verdict::Drop(DropReason::NotAQuery)));
+    assert!(matches!(
+        run(&s, &mut st, &q, &udp("192.0.2.1")).0,
+        Verdict::Drop(DropReason::NotAQuery)
+    ));
     for n in 0..12 {
-        assert!(matches!(run(&s, &mut st, &q[..n], &udp("192.0.2.1")).0, Verdict::Drop(DropReason::Malformed)));
+        assert!(matches!(
+            run(&s, &mut st, &q[..n], &udp("192.0.2.1")).0,
+            Verdict::Drop(DropReason::Malformed)
+        ));
     }
 }
 
@@ -375,13 +481,21 @@ fn malformed_queries_get_formerr_with_header() {
     an[7] = 1;
     assert_eq!(ask(&s, &an).0.rcode, 1);
     // OPT as the question type.
-    assert_eq!(ask(&s, &query("web.skylane.local.", rtype::OPT, None)).0.rcode, 1);
+    assert_eq!(
+        ask(&s, &query("web.skylane.local.", rtype::OPT, None))
+            .0
+            .rcode,
+        1
+    );
 }
 
 #[test]
 fn class_and_transfer_rules() {
     let s = snapshot();
-    let (r, m) = ask(&s, &query_with(0x0100, "web.skylane.local.", A, 3, None, &[]));
+    let (r, m) = ask(
+        &s,
+        &query_with(0x0100, "web.skylane.local.", A, 3, None, &[]),
+    );
     assert_eq!(r.rcode, 5);
     assert!(!m.aa());
     assert_eq!(ask(&s, &query("skylane.local.", 252, None)).0.rcode, 5);
@@ -396,8 +510,21 @@ fn opt_present_iff_in_query() {
         (query("web.skylane.local.", A, Some((512, 0, false))), true),
         (query("nope.skylane.local.", A, Some((512, 0, false))), true),
         (query("www.example.org.", A, Some((512, 0, false))), true),
-        (query_with(4 << 11, "web.skylane.local.", A, 1, Some((512, 0, false)), &[]), true),
-        (query_with(4 << 11, "web.skylane.local.", A, 1, None, &[]), false),
+        (
+            query_with(
+                4 << 11,
+                "web.skylane.local.",
+                A,
+                1,
+                Some((512, 0, false)),
+                &[],
+            ),
+            true,
+        ),
+        (
+            query_with(4 << 11, "web.skylane.local.", A, 1, None, &[]),
+            false,
+        ),
     ] {
         let (_, m) = ask(&s, &q);
         assert_eq!(m.opt.is_some(), has, "{q:?}");

@@ -152,7 +152,9 @@ pub fn answer(
     let mut resp = resp;
     resp.set_rcode(rc);
     resp.set_flag(flags::TC, truncated);
-    let opt = edns.filter(|_| with_opt).map(|e| (state.max_udp, e.dnssec_ok));
+    let opt = edns
+        .filter(|_| with_opt)
+        .map(|e| (state.max_udp, e.dnssec_ok));
     let len = resp.finish(opt);
     Verdict::Reply(Reply {
         len,
@@ -164,7 +166,12 @@ pub fn answer(
 }
 
 /// Largest response allowed for this transport and query.
-pub fn response_limit(transport: Transport, edns: Option<Edns>, max_udp: u16, buf_len: usize) -> usize {
+pub fn response_limit(
+    transport: Transport,
+    edns: Option<Edns>,
+    max_udp: u16,
+    buf_len: usize,
+) -> usize {
     let limit = match transport {
         Transport::Tcp => usize::from(u16::MAX),
         Transport::Udp => {

@@ -158,12 +158,12 @@ where
     sel.fail_open = fail_open;
     let usable = |a: &[u8]| fail_open || !down(a);
     let pool = if fail_open { total } else { healthy };
-    let pool_iter = || {
-        candidates()
-            .take(MAX_ADDRS)
-            .filter(move |(a, _)| usable(a))
+    let pool_iter = || candidates().take(MAX_ADDRS).filter(move |(a, _)| usable(a));
+    let policy = if fail_open {
+        Policy::All
+    } else {
+        choice.policy
     };
-    let policy = if fail_open { Policy::All } else { choice.policy };
     match policy {
         Policy::All => {
             let start = (*rotation as usize) % pool;
@@ -266,7 +266,14 @@ mod tests {
         let (mut rng, mut rot) = (WyRand::new(7), 0);
         let mut seen = std::collections::HashSet::new();
         for _ in 0..400 {
-            let (out, _) = run(&a, Policy::RandomOne, client(1), &[a[2]], &mut rng, &mut rot);
+            let (out, _) = run(
+                &a,
+                Policy::RandomOne,
+                client(1),
+                &[a[2]],
+                &mut rng,
+                &mut rot,
+            );
             assert_eq!(out.len(), 1);
             assert_ne!(out[0], a[2]);
             seen.insert(out[0]);
@@ -303,7 +310,9 @@ mod tests {
         let distinct: std::collections::HashSet<_> = before.iter().collect();
         assert_eq!(distinct.len(), 5);
         // a[2] goes down: only its clients move.
-        let during: Vec<_> = (0..500).map(|c| pick(c, &[a[2]], &mut rng, &mut rot)).collect();
+        let during: Vec<_> = (0..500)
+            .map(|c| pick(c, &[a[2]], &mut rng, &mut rot))
+            .collect();
         for c in 0..500 {
             if before[c] == a[2] {
                 assert_ne!(during[c], a[2]);
@@ -320,7 +329,10 @@ mod tests {
     fn hone_score_is_fixed() {
         // Pinned values: changing the function moves clients between
         // machines running different versions. Do not change lightly.
-        assert_eq!(hone_score(&[192, 168, 0, 1], &[10, 0, 0, 1]), 0x4f91_e702_5cc5_86c8);
+        assert_eq!(
+            hone_score(&[192, 168, 0, 1], &[10, 0, 0, 1]),
+            0x4f91_e702_5cc5_86c8
+        );
         let mut h = FNV_OFFSET;
         for b in [1u8, 2, 3, 4, 0xff, 5, 6, 7, 8] {
             h = (h ^ u64::from(b)).wrapping_mul(FNV_PRIME);
@@ -339,7 +351,11 @@ mod tests {
     fn emit_refusal_stops() {
         let a = addrs(3);
         let key = ClientKey::new(client(1));
-        let choice: Choice<'_, Down> = Choice { policy: Policy::All, client: &key, is_down: None };
+        let choice: Choice<'_, Down> = Choice {
+            policy: Policy::All,
+            client: &key,
+            is_down: None,
+        };
         let mut n = 0;
         let sel = select(
             || a.iter().map(|x| (&x[..], 1)),

@@ -159,9 +159,19 @@ impl<'s, 'b, 'e> Ctx<'s, 'b, 'e> {
         rcode::NOERROR
     }
 
-    fn answer_name(&mut self, zone: ZoneRef<'s>, cur: &[u8], owner: Owner<'_>, qt: u16) -> Step<'s> {
+    fn answer_name(
+        &mut self,
+        zone: ZoneRef<'s>,
+        cur: &[u8],
+        owner: Owner<'_>,
+        qt: u16,
+    ) -> Step<'s> {
         if cur == zone.apex() && (qt == rtype::NS || qt == rtype::SOA) {
-            let rs = if qt == rtype::NS { zone.ns() } else { zone.soa() };
+            let rs = if qt == rtype::NS {
+                zone.ns()
+            } else {
+                zone.soa()
+            };
             self.write_rrset(Section::Answer, owner, rs, Policy::All);
             return Step::Done(rcode::NOERROR);
         }
@@ -171,7 +181,11 @@ impl<'s, 'b, 'e> Ctx<'s, 'b, 'e> {
                 Step::Done(rcode::NXDOMAIN)
             }
             Found::Data(node) => {
-                let t = if qt == qtype::ANY { pick_any(node) } else { Some(qt) };
+                let t = if qt == qtype::ANY {
+                    pick_any(node)
+                } else {
+                    Some(qt)
+                };
                 if let Some(rs) = t.and_then(|t| node.rrset(t)) {
                     self.write_rrset(Section::Answer, owner, rs, node.policy());
                     self.srv_additionals();
@@ -180,7 +194,13 @@ impl<'s, 'b, 'e> Ctx<'s, 'b, 'e> {
                 if qt != rtype::CNAME {
                     if let Some(cname) = node.rrset(rtype::CNAME) {
                         let raw = cname.rdata(0);
-                        return match self.resp.push(Section::Answer, owner, rtype::CNAME, cname.ttl(), raw) {
+                        return match self.resp.push(
+                            Section::Answer,
+                            owner,
+                            rtype::CNAME,
+                            cname.ttl(),
+                            raw,
+                        ) {
                             Ok(at) => Step::Follow(raw, at),
                             Err(_) => {
                                 self.truncated = true;
@@ -193,7 +213,11 @@ impl<'s, 'b, 'e> Ctx<'s, 'b, 'e> {
                 Step::Done(rcode::NOERROR)
             }
             Found::Union(node) => {
-                let t = if qt == qtype::ANY { pick_any_union(node) } else { Some(qt) };
+                let t = if qt == qtype::ANY {
+                    pick_any_union(node)
+                } else {
+                    Some(qt)
+                };
                 let written = match t {
                     Some(t) if t != rtype::CNAME => self.write_union(owner, node, t),
                     _ => 0,
@@ -209,11 +233,19 @@ impl<'s, 'b, 'e> Ctx<'s, 'b, 'e> {
     }
 
     /// Writes an RRset (A/AAAA through `policy`). Returns records written.
-    fn write_rrset(&mut self, section: Section, owner: Owner<'_>, rs: RrSet<'s>, policy: Policy) -> usize {
+    fn write_rrset(
+        &mut self,
+        section: Section,
+        owner: Owner<'_>,
+        rs: RrSet<'s>,
+        policy: Policy,
+    ) -> usize {
         let t = rs.rtype();
         let ttl = rs.ttl();
         if t == rtype::A || t == rtype::AAAA {
-            return self.write_addresses(section, owner, t, policy, || rs.iter().map(move |a| (a, ttl)));
+            return self.write_addresses(section, owner, t, policy, || {
+                rs.iter().map(move |a| (a, ttl))
+            });
         }
         let mut n = 0;
         for rdata in rs.iter() {
@@ -250,7 +282,14 @@ impl<'s, 'b, 'e> Ctx<'s, 'b, 'e> {
     }
 
     /// Applies `policy` to the addresses and writes the chosen ones.
-    fn write_addresses<I, F>(&mut self, section: Section, owner: Owner<'_>, t: u16, policy: Policy, addrs: F) -> usize
+    fn write_addresses<I, F>(
+        &mut self,
+        section: Section,
+        owner: Owner<'_>,
+        t: u16,
+        policy: Policy,
+        addrs: F,
+    ) -> usize
     where
         I: Iterator<Item = (&'s [u8], u32)>,
         F: Fn() -> I,
@@ -319,7 +358,13 @@ impl<'s, 'b, 'e> Ctx<'s, 'b, 'e> {
             name: zone.apex(),
             at: None,
         };
-        self.push(Section::Authority, owner, rtype::SOA, zone.negative_ttl(), soa.rdata(0));
+        self.push(
+            Section::Authority,
+            owner,
+            rtype::SOA,
+            zone.negative_ttl(),
+            soa.rdata(0),
+        );
     }
 
     /// A/AAAA of the SRV targets written in the answer, when we have them.
@@ -329,7 +374,9 @@ impl<'s, 'b, 'e> Ctx<'s, 'b, 'e> {
         }
         let mut targets = NameBuf::new();
         for i in 0..self.srv_n.min(MAX_SRV_TARGETS) {
-            let Some(&rdata_at) = self.srv_at.get(i) else { break };
+            let Some(&rdata_at) = self.srv_at.get(i) else {
+                break;
+            };
             let at = rdata_at + 6;
             let msg = self.resp.message();
             let raw = msg.get(at..).unwrap_or(&[]);
@@ -337,11 +384,18 @@ impl<'s, 'b, 'e> Ctx<'s, 'b, 'e> {
                 continue;
             };
             // Skip targets already handled.
-            let dup = self.srv_at.get(..i).unwrap_or(&[]).iter().any(|&p| name_at_equals(msg, p + 6, raw));
+            let dup = self
+                .srv_at
+                .get(..i)
+                .unwrap_or(&[])
+                .iter()
+                .any(|&p| name_at_equals(msg, p + 6, raw));
             if dup || targets.set(raw).is_err() {
                 continue;
             }
-            let Some(node) = self.snap.node(targets.as_wire()) else { continue };
+            let Some(node) = self.snap.node(targets.as_wire()) else {
+                continue;
+            };
             let owner = Owner {
                 name: targets.as_wire(),
                 at: Some(at),
@@ -358,7 +412,11 @@ impl<'s, 'b, 'e> Ctx<'s, 'b, 'e> {
 /// Finds what answers `cur` in `zone` (see the module docs).
 fn lookup<'s>(snap: &'s Snapshot, zone: ZoneRef<'s>, cur: &[u8]) -> Found<'s> {
     if let Some(node) = snap.node(cur) {
-        return if node.is_empty() { Found::Union(node) } else { Found::Data(node) };
+        return if node.is_empty() {
+            Found::Union(node)
+        } else {
+            Found::Data(node)
+        };
     }
     if is_wildcard(cur) {
         if let Some(node) = parent(cur).and_then(|p| snap.node(p)) {

@@ -60,9 +60,19 @@ pub fn records() -> Vec<Record> {
         cname("intozone.skylane.local.", "host.example.test."),
         a("host.example.test.", "192.0.2.10"),
         cname("dangling.skylane.local.", "nothere.skylane.local."),
-        srv("_http._tcp.svc.skylane.local.", 10, 80, "multi.skylane.local."),
+        srv(
+            "_http._tcp.svc.skylane.local.",
+            10,
+            80,
+            "multi.skylane.local.",
+        ),
         srv("_http._tcp.svc.skylane.local.", 20, 80, "v6.skylane.local."),
-        srv("_http._tcp.svc.skylane.local.", 30, 80, "other.example.org."),
+        srv(
+            "_http._tcp.svc.skylane.local.",
+            30,
+            80,
+            "other.example.org.",
+        ),
         a("*.wild.skylane.local.", "10.0.2.1"),
         a("sub.wild.skylane.local.", "10.0.2.9"),
         rec("txt.skylane.local.", RData::Txt(vec![b"hello".to_vec()])),
@@ -108,7 +118,14 @@ pub fn query(name: &str, qtype: u16, edns: Option<EdnsOpt>) -> Vec<u8> {
 }
 
 /// A query with explicit flags, class and EDNS options (raw option bytes).
-pub fn query_with(flags: u16, name: &str, qtype: u16, qclass: u16, edns: Option<EdnsOpt>, options: &[u8]) -> Vec<u8> {
+pub fn query_with(
+    flags: u16,
+    name: &str,
+    qtype: u16,
+    qclass: u16,
+    edns: Option<EdnsOpt>,
+    options: &[u8],
+) -> Vec<u8> {
     let mut m = vec![0x12, 0x34];
     m.extend_from_slice(&flags.to_be_bytes());
     m.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())]);
@@ -141,7 +158,12 @@ pub fn tcp(ip: &str) -> Client {
 }
 
 /// Runs the engine on `q` in a 4096-byte buffer (65537 for TCP).
-pub fn run(snap: &Snapshot, state: &mut EngineState, q: &[u8], client: &Client) -> (Verdict, Vec<u8>) {
+pub fn run(
+    snap: &Snapshot,
+    state: &mut EngineState,
+    q: &[u8],
+    client: &Client,
+) -> (Verdict, Vec<u8>) {
     let size = match client.transport {
         Transport::Udp => 4096,
         Transport::Tcp => 65537,
@@ -166,7 +188,8 @@ pub fn ask(snap: &Snapshot, q: &[u8]) -> (Reply, Msg) {
 pub fn ask_from(snap: &Snapshot, st: &mut EngineState, q: &[u8], client: &Client) -> (Reply, Msg) {
     match run(snap, st, q, client) {
         (Verdict::Reply(r), bytes) => {
-            let m = Msg::parse(&bytes).unwrap_or_else(|e| panic!("unparsable reply ({e}): {bytes:?}"));
+            let m =
+                Msg::parse(&bytes).unwrap_or_else(|e| panic!("unparsable reply ({e}): {bytes:?}"));
             (r, m)
         }
         (Verdict::Drop(d), _) => panic!("dropped: {d:?}"),
@@ -219,7 +242,11 @@ impl Msg {
         (self.flags & 0xf) | self.opt.map_or(0, |o| u16::from(o.1) << 4)
     }
     pub fn answer_data(&self, rt: u16) -> Vec<String> {
-        self.answer.iter().filter(|r| r.rtype == rt).map(|r| r.data.clone()).collect()
+        self.answer
+            .iter()
+            .filter(|r| r.rtype == rt)
+            .map(|r| r.data.clone())
+            .collect()
     }
 
     pub fn parse(m: &[u8]) -> Result<Msg, String> {
@@ -228,7 +255,9 @@ impl Msg {
                 .map(|b| u16::from_be_bytes([b[0], b[1]]))
                 .ok_or_else(|| format!("short at {i}"))
         };
-        let u32_at = |i: usize| -> Result<u32, String> { Ok((u32::from(u16_at(i)?) << 16) | u32::from(u16_at(i + 2)?)) };
+        let u32_at = |i: usize| -> Result<u32, String> {
+            Ok((u32::from(u16_at(i)?) << 16) | u32::from(u16_at(i + 2)?))
+        };
         let id = u16_at(0)?;
         let flags = u16_at(2)?;
         let counts = [u16_at(4)?, u16_at(6)?, u16_at(8)?, u16_at(10)?];
@@ -258,18 +287,39 @@ impl Msg {
                         return Err("misplaced OPT".into());
                     }
                     opt_count += 1;
-                    opt = Some((class, (ttl >> 24) as u8, (ttl >> 16) as u8, ttl as u16, rdlen as u16));
+                    opt = Some((
+                        class,
+                        (ttl >> 24) as u8,
+                        (ttl >> 16) as u8,
+                        ttl as u16,
+                        rdlen as u16,
+                    ));
                     continue;
                 }
                 let data = render(m, start, rdata, rt)?;
-                sections[s].push(Rr { name, rtype: rt, class, ttl, data });
+                sections[s].push(Rr {
+                    name,
+                    rtype: rt,
+                    class,
+                    ttl,
+                    data,
+                });
             }
         }
         if pos != m.len() {
             return Err(format!("{} trailing bytes", m.len() - pos));
         }
         let [answer, authority, additional] = sections;
-        Ok(Msg { id, flags, question, answer, authority, additional, opt, opt_count })
+        Ok(Msg {
+            id,
+            flags,
+            question,
+            answer,
+            authority,
+            additional,
+            opt,
+            opt_count,
+        })
     }
 }
 
