@@ -88,6 +88,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# UDP receive-buffer drops (/proc/net/snmp Udp RcvbufErrors) in the current namespace.
+udp_rcvbuf_errors() {
+    awk '/^Udp:/ { if (!hdr) { for (i = 1; i <= NF; i++) col[$i] = i; hdr = 1 } else print $col["RcvbufErrors"] }' /proc/net/snmp
+}
+
 in_client() { ip netns exec "$NETNS" taskset -c "$CLIENT_CPU" "$@"; }
 
 check_tools() {
@@ -256,10 +261,17 @@ run_tool() {
     esac
     log "  $tool -> $server (${DURATION}s)"
     printf '%s\n' "ip netns exec $NETNS taskset -c $CLIENT_CPU ${cmd[*]}" >"$out.cmd"
+    local server_drops client_drops
+    server_drops=$(udp_rcvbuf_errors)
+    client_drops=$(ip netns exec "$NETNS" bash -c "$(declare -f udp_rcvbuf_errors); udp_rcvbuf_errors")
     if ! in_client timeout "$guard" "${cmd[@]}" >"$out" 2>"$out.err"; then
         log "  $tool failed: $(tail -2 "$out.err")"
     fi
     sleep 1 # let the server drain before the next tool
+    printf '{"server_rcvbuf_drops": %d, "client_rcvbuf_drops": %d}\n' \
+        $(($(udp_rcvbuf_errors) - server_drops)) \
+        $(($(ip netns exec "$NETNS" bash -c "$(declare -f udp_rcvbuf_errors); udp_rcvbuf_errors") - client_drops)) \
+        >"$out.drops"
 }
 
 main() {

@@ -142,6 +142,10 @@ def main():
                 row.update(PARSERS[tool](f.read()))
         except (OSError, ValueError, KeyError, TypeError) as e:
             row["error"] = f"unparsable output: {e}"
+        drops_file = out_file + ".drops"
+        if os.path.exists(drops_file):
+            with open(drops_file) as f:
+                row.update(json.load(f))
         server_cmd = os.path.join(a.raw, f"{server}-server.cmd")
         if os.path.exists(server_cmd):
             row["server_command"] = open(server_cmd).read().strip()
@@ -162,16 +166,19 @@ def main():
         },
     }
 
-    header = "| server | tool | sent | answered | answered qps | loss % | p50 µs | p99 µs | avg µs |"
-    lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    header = (
+        "| server | tool | sent | answered | answered qps | loss % | p50 µs | p99 µs | avg µs "
+        "| server rcvbuf drops |"
+    )
+    lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['server']} | {r['tool']} | {r['error']} | | | | | | |")
+            lines.append(f"| {r['server']} | {r['tool']} | {r['error']} | | | | | | | |")
             continue
         lines.append(
             f"| {r['server']} | {r['tool']} | {fmt(r['sent'])} | {fmt(r['answered'])} | "
             f"{fmt(r['qps'])} | {fmt(r['loss_pct'], 2)} | {fmt(r['p50_us'], 1)} | "
-            f"{fmt(r['p99_us'], 1)} | {fmt(r['avg_us'], 1)} |"
+            f"{fmt(r['p99_us'], 1)} | {fmt(r['avg_us'], 1)} | {fmt(r.get('server_rcvbuf_drops'))} |"
         )
     table = "\n".join(lines)
     md = [
