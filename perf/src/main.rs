@@ -134,13 +134,7 @@ fn run_load(args: &RunArgs) -> anyhow::Result<()> {
     let queries = args.queries()?;
     let templates = templates(&queries, options.flags);
     let report = udp::run(&options, &templates)?;
-    let mut out = std::io::stdout().lock();
-    if options.json {
-        writeln!(out, "{}", report.to_json()).context("writing report")?;
-    } else {
-        report.write_text(&mut out).context("writing report")?;
-    }
-    Ok(())
+    report.print(options.json).context("writing report")
 }
 
 fn main() -> anyhow::Result<()> {

@@ -262,6 +262,16 @@ impl Report {
         writeln!(out)
     }
 
+    /// Prints the report on stdout: JSON when `json`, else the text block.
+    pub fn print(&self, json: bool) -> io::Result<()> {
+        let mut out = io::stdout().lock();
+        if json {
+            writeln!(out, "{}", self.to_json())
+        } else {
+            self.write_text(&mut out)
+        }
+    }
+
     /// The report as pretty-printed JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
