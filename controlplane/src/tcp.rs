@@ -13,6 +13,7 @@
 //! within it; a length below a DNS header or above [`MAX_TCP_QUERY`] closes
 //! the connection.
 
+use anyhow::Context;
 use skylane_dataplane::engine::{answer, Client, DropReason, EngineState, Transport, Verdict};
 use skylane_dataplane::stats::{QueryRecorder, Stats};
 use skylane_dataplane::SharedSnapshot;
@@ -64,16 +65,49 @@ struct Shared {
     seed: AtomicU64,
 }
 
+/// Where to serve: an address to bind, or a listener already bound (e.g. by
+/// [`skylane_dataplane::socket::bind_tcp`], which tests use for port 0).
+#[derive(Debug)]
+pub enum TcpListen {
+    Addr(SocketAddr),
+    Listener(std::net::TcpListener),
+}
+
+impl From<SocketAddr> for TcpListen {
+    fn from(addr: SocketAddr) -> Self {
+        TcpListen::Addr(addr)
+    }
+}
+
+impl From<std::net::TcpListener> for TcpListen {
+    fn from(listener: std::net::TcpListener) -> Self {
+        TcpListen::Listener(listener)
+    }
+}
+
+impl TcpListen {
+    /// The bound listener (binding with `IPV6_V6ONLY` and `SO_REUSEADDR`).
+    fn into_tokio(self) -> anyhow::Result<TcpListener> {
+        let listener = match self {
+            TcpListen::Addr(addr) => skylane_dataplane::socket::bind_tcp(addr)?,
+            TcpListen::Listener(listener) => listener,
+        };
+        let addr = listener.local_addr()?;
+        listener.set_nonblocking(true)?;
+        TcpListener::from_std(listener).with_context(|| format!("cannot serve TCP on {addr}"))
+    }
+}
+
 /// Resolves once shutdown is signalled (or the sender is gone).
 async fn signalled(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
-/// Serves DNS over TCP on `listeners` until `shutdown` becomes true, then
-/// closes every connection and returns. Listeners come from
-/// [`skylane_dataplane::socket::bind_tcp`] (or any bound std listener).
-pub async fn run_tcp(
-    listeners: Vec<std::net::TcpListener>,
+/// Serves DNS over TCP on `listeners` (addresses or bound listeners) until
+/// `shutdown` becomes true, then closes every connection and returns. Every
+/// address is bound before anything is served: a bind error is returned.
+pub async fn run_tcp<L: Into<TcpListen>>(
+    listeners: Vec<L>,
     cfg: TcpConfig,
     snapshot: SharedSnapshot,
     stats: Arc<Stats>,
@@ -92,13 +126,13 @@ pub async fn run_tcp(
         connections: Arc::new(Semaphore::new(max_connections)),
         seed: AtomicU64::new(seed),
     });
+    let listeners = listeners
+        .into_iter()
+        .map(|l| l.into().into_tokio())
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut accepting = JoinSet::new();
     for listener in listeners {
-        let addr = listener.local_addr().ok();
-        listener.set_nonblocking(true)?;
-        let listener = TcpListener::from_std(listener)
-            .map_err(|e| anyhow::anyhow!("cannot serve TCP on {addr:?}: {e}"))?;
-        tracing::info!(?addr, "DNS over TCP listening");
+        tracing::info!(addr = ?listener.local_addr().ok(), "DNS over TCP listening");
         accepting.spawn(accept_loop(listener, shared.clone(), shutdown.clone()));
     }
     while accepting.join_next().await.is_some() {}
@@ -440,6 +474,42 @@ mod tests {
         check_answer(&read_reply(&mut b).await, 3);
         server.stop.send(true).unwrap();
         server.task.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn binds_addresses_and_reports_bind_errors() {
+        // Find a free port, release it, then let run_tcp bind it by address.
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = probe.local_addr().unwrap();
+        drop(probe);
+        let stats = Arc::new(Stats::new(Backend::Socket, &[0]));
+        let (stop, rx) = watch::channel(false);
+        let task = tokio::spawn(run_tcp(
+            vec![addr],
+            TcpConfig::default(),
+            snapshot(),
+            stats.clone(),
+            rx.clone(),
+        ));
+        let mut stream = None;
+        for _ in 0..100 {
+            if let Ok(s) = TcpStream::connect(addr).await {
+                stream = Some(s);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut stream = stream.expect("run_tcp listens on the address");
+        stream.write_all(&framed_query(3)).await.unwrap();
+        check_answer(&read_reply(&mut stream).await, 3);
+
+        let bad: SocketAddr = "192.0.2.1:53".parse().unwrap();
+        let err = run_tcp(vec![bad], TcpConfig::default(), snapshot(), stats, rx)
+            .await
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("192.0.2.1:53"), "{err:#}");
+        stop.send(true).unwrap();
+        task.await.unwrap().unwrap();
     }
 
     #[tokio::test]

@@ -76,8 +76,16 @@ impl SocketDataPlane {
         &self.local_addrs
     }
 
-    /// Waits for every thread to exit (set the shutdown flag first).
-    pub fn join(self) -> Result<(), SocketError> {
+    /// Waits for every thread to exit (set the shutdown flag first); a
+    /// thread that panicked is logged.
+    pub fn join(self) {
+        if let Err(e) = self.try_join() {
+            tracing::error!(error = %e, "socket data plane stopped badly");
+        }
+    }
+
+    /// Like [`SocketDataPlane::join`], reporting the first thread that panicked.
+    pub fn try_join(self) -> Result<(), SocketError> {
         let mut result = Ok(());
         for (core, thread) in self.threads {
             if thread.join().is_err() && result.is_ok() {
@@ -148,7 +156,7 @@ pub fn spawn(
             Err(source) => {
                 // Stop the threads already started before reporting.
                 shutdown.store(true, std::sync::atomic::Ordering::Relaxed);
-                let _ = plane.join();
+                let _ = plane.try_join();
                 return Err(SocketError::Spawn { core, source });
             }
         }

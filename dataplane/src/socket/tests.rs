@@ -140,7 +140,7 @@ fn answers_on_v4_and_v6_with_two_cores_and_counts_add_up() {
 
     let stopping = Instant::now();
     run.shutdown.store(true, Ordering::Relaxed);
-    run.plane.join().unwrap();
+    run.plane.try_join().unwrap();
     assert!(
         stopping.elapsed() < Duration::from_secs(2),
         "{:?}",
@@ -161,7 +161,7 @@ fn single_address_path_answers_and_stops() {
     // 200 replies: the 64th, 128th and 192nd queries were sampled and timed.
     let stopping = Instant::now();
     run.shutdown.store(true, Ordering::Relaxed);
-    run.plane.join().unwrap();
+    run.plane.try_join().unwrap();
     assert!(stopping.elapsed() < Duration::from_secs(2));
     assert_eq!(run.stats.latency().samples, 3);
     let top = run.stats.top_names(5);
@@ -177,7 +177,7 @@ fn missing_core_runs_unpinned_and_bad_config_is_refused() {
     let server = run.plane.local_addrs()[0];
     assert_eq!(exchange(server, "127.0.0.1:0", 3), (0..3).collect());
     run.shutdown.store(true, Ordering::Relaxed);
-    run.plane.join().unwrap();
+    run.plane.try_join().unwrap();
 
     let stats = Arc::new(Stats::new(Backend::Socket, &[0]));
     let flag = Arc::new(AtomicBool::new(false));
