@@ -196,6 +196,18 @@ impl Stats {
         LatencySummary::of(&merged)
     }
 
+    /// Sampled processing times (ns) merged over all slots, for histogram
+    /// exports such as Prometheus buckets.
+    pub fn latency_histogram(&self) -> Histogram<u64> {
+        let mut merged = latency::new_histogram();
+        for s in &self.slots {
+            let h = s.latency.lock().unwrap_or_else(PoisonError::into_inner);
+            // Same bounds everywhere: adding cannot fail.
+            let _ = merged.add(&*h);
+        }
+        merged
+    }
+
     /// The `n` most queried names over all slots, most queried first.
     pub fn top_names(&self, n: usize) -> Vec<TopName> {
         let mut sum: FxHashMap<Vec<u8>, u64> = FxHashMap::default();
