@@ -8,6 +8,8 @@
 //! - [`socket`]: the kernel-socket backend (per-core pinned recvmmsg/sendmmsg loops).
 //! - `dpdk` (feature `dpdk`): the kernel-bypass backend.
 
+#[cfg(feature = "dpdk")]
+pub mod dpdk;
 pub mod engine;
 pub mod name;
 pub mod record;

@@ -61,3 +61,8 @@ pub const RTE_MBUF_F_TX_IPV6: u64 = 1 << 56;
 pub const RTE_ETH_MQ_RX_RSS: u32 = 1;
 /// `RTE_MBUF_DEFAULT_BUF_SIZE` (2048 data room + 128 headroom).
 pub const RTE_MBUF_DEFAULT_BUF_SIZE: u16 = 2048 + 128;
+
+/// `RTE_MBUF_F_RX_IP_CKSUM_MASK` (the value `RTE_MBUF_F_RX_IP_CKSUM_BAD` means "wrong").
+pub const RTE_MBUF_F_RX_IP_CKSUM_MASK: u64 = (1 << 4) | (1 << 7);
+/// `RTE_MBUF_F_RX_L4_CKSUM_MASK` (the value `RTE_MBUF_F_RX_L4_CKSUM_BAD` means "wrong").
+pub const RTE_MBUF_F_RX_L4_CKSUM_MASK: u64 = (1 << 3) | (1 << 8);

@@ -276,6 +276,26 @@ pub struct Drain<'a> {
     len: usize,
 }
 
+impl Drain<'_> {
+    /// Prefetch the packet data of the mbuf `ahead` positions after the next one to be
+    /// yielded (no-op past the end).
+    #[inline]
+    pub fn prefetch(&self, ahead: usize) {
+        let i = self.next + ahead;
+        if i < self.len {
+            let p = self.burst.ptrs[i];
+            // SAFETY: slots below `len` hold valid mbufs owned by this burst; we only read
+            // two header fields and issue a prefetch hint.
+            unsafe {
+                let m = &*p;
+                core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                    (m.buf_addr as *const i8).add(m.data_off as usize),
+                );
+            }
+        }
+    }
+}
+
 impl Iterator for Drain<'_> {
     type Item = Mbuf;
 

@@ -1,0 +1,120 @@
+//! Per-lcore packet counters of the DPDK backend and the report that gathers them with
+//! the port's own statistics. Query counters (rcodes, qtypes, latency) live in the shared
+//! [`crate::stats::Stats`] under the "dpdk" label; these count frames.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Frame counters of one data-plane lcore. One writer (its loop), any number of readers.
+#[repr(align(128))]
+#[derive(Debug, Default)]
+pub struct LcoreCounters {
+    pub rx: AtomicU64,
+    pub tx: AtomicU64,
+    /// Frames (replies or kernel frames) dropped because the TX ring stayed full.
+    pub tx_dropped: AtomicU64,
+    pub arp_replies: AtomicU64,
+    pub nd_replies: AtomicU64,
+    pub echo_replies: AtomicU64,
+    pub dns_replies: AtomicU64,
+    /// DNS queries the engine did not answer (responses, unreadable headers).
+    pub dns_no_answer: AtomicU64,
+    /// Frames handed to the kernel through the TAP.
+    pub to_kernel: AtomicU64,
+    /// Frames the kernel sent through the TAP, forwarded out the port.
+    pub from_kernel: AtomicU64,
+    /// Exception frames dropped (no exception path, or the TAP ring was full).
+    pub exception_dropped: AtomicU64,
+    /// Unicast frames for another MAC.
+    pub not_for_us: AtomicU64,
+    /// Truncated or inconsistent headers, bad checksums, multi-segment frames.
+    pub malformed: AtomicU64,
+    /// Queries from addresses we must not answer.
+    pub bad_source: AtomicU64,
+}
+
+impl LcoreCounters {
+    /// Add `n` to `c` (single writer: no locked instruction).
+    #[inline(always)]
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+
+    /// A copy of every counter.
+    pub fn snapshot(&self) -> LcoreReport {
+        let l = |c: &AtomicU64| c.load(Relaxed);
+        LcoreReport {
+            core: 0,
+            lcore_id: 0,
+            rx: l(&self.rx),
+            tx: l(&self.tx),
+            tx_dropped: l(&self.tx_dropped),
+            arp_replies: l(&self.arp_replies),
+            nd_replies: l(&self.nd_replies),
+            echo_replies: l(&self.echo_replies),
+            dns_replies: l(&self.dns_replies),
+            dns_no_answer: l(&self.dns_no_answer),
+            to_kernel: l(&self.to_kernel),
+            from_kernel: l(&self.from_kernel),
+            exception_dropped: l(&self.exception_dropped),
+            not_for_us: l(&self.not_for_us),
+            malformed: l(&self.malformed),
+            bad_source: l(&self.bad_source),
+        }
+    }
+}
+
+/// Counters of one lcore, as reported.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LcoreReport {
+    /// CPU the loop is pinned to.
+    pub core: usize,
+    /// DPDK lcore id of the loop's thread.
+    pub lcore_id: u32,
+    pub rx: u64,
+    pub tx: u64,
+    pub tx_dropped: u64,
+    pub arp_replies: u64,
+    pub nd_replies: u64,
+    pub echo_replies: u64,
+    pub dns_replies: u64,
+    pub dns_no_answer: u64,
+    pub to_kernel: u64,
+    pub from_kernel: u64,
+    pub exception_dropped: u64,
+    pub not_for_us: u64,
+    pub malformed: u64,
+    pub bad_source: u64,
+}
+
+/// Statistics of the DPDK backend: the port's counters (including `imissed`, frames the
+/// NIC dropped because the loops did not keep up), the TAP's, and every lcore's.
+#[derive(Debug, Clone, Default)]
+pub struct DpdkReport {
+    pub port: dpdk_sys::PortStats,
+    pub tap: Option<dpdk_sys::PortStats>,
+    pub lcores: Vec<LcoreReport>,
+}
+
+impl DpdkReport {
+    /// Sum over the lcores.
+    pub fn total(&self) -> LcoreReport {
+        let mut t = LcoreReport::default();
+        for l in &self.lcores {
+            t.rx += l.rx;
+            t.tx += l.tx;
+            t.tx_dropped += l.tx_dropped;
+            t.arp_replies += l.arp_replies;
+            t.nd_replies += l.nd_replies;
+            t.echo_replies += l.echo_replies;
+            t.dns_replies += l.dns_replies;
+            t.dns_no_answer += l.dns_no_answer;
+            t.to_kernel += l.to_kernel;
+            t.from_kernel += l.from_kernel;
+            t.exception_dropped += l.exception_dropped;
+            t.not_for_us += l.not_for_us;
+            t.malformed += l.malformed;
+            t.bad_source += l.bad_source;
+        }
+        t
+    }
+}

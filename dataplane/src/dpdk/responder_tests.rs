@@ -1,0 +1,523 @@
+//! Tests of [`super::Responder`]: hand-built frames in, replies checked field by field
+//! with an independent (naive) checksum.
+
+use super::*;
+use proptest::prelude::*;
+
+const OUR_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+const OUR_V4: [u8; 4] = [10, 99, 0, 1];
+const PEER_V4: [u8; 4] = [10, 99, 0, 2];
+const OUR_V6: [u8; 16] = [0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+const PEER_V6: [u8; 16] = [0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+/// Buffer size handed to the responder (an mbuf's data room).
+const ROOM: usize = 2048;
+
+fn responder(hw: HwChecksum) -> Responder {
+    Responder::new(OUR_MAC, &[IpAddr::from(OUR_V4), IpAddr::from(OUR_V6)], hw)
+}
+
+/// Plain RFC 1071 checksum, written independently of `net::checksum`.
+fn naive_sum(parts: &[&[u8]]) -> u16 {
+    let mut bytes = Vec::new();
+    for p in parts {
+        bytes.extend_from_slice(p);
+    }
+    if bytes.len() % 2 == 1 {
+        bytes.push(0);
+    }
+    let mut s: u32 = 0;
+    for w in bytes.chunks(2) {
+        s += u32::from(w[0]) << 8 | u32::from(w[1]);
+        s = (s & 0xffff) + (s >> 16);
+    }
+    s as u16
+}
+
+fn eth(dst: [u8; 6], src: [u8; 6], vlan: Option<u16>, ethertype: u16) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&src);
+    if let Some(tci) = vlan {
+        f.extend_from_slice(&0x8100u16.to_be_bytes());
+        f.extend_from_slice(&tci.to_be_bytes());
+    }
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f
+}
+
+fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
+    let mut h = vec![0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 61, proto, 0, 0];
+    h[2..4].copy_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+    h.extend_from_slice(&src);
+    h.extend_from_slice(&dst);
+    let c = !naive_sum(&[&h]);
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+    h.extend_from_slice(payload);
+    h
+}
+
+fn ipv6(src: [u8; 16], dst: [u8; 16], next: u8, hops: u8, payload: &[u8]) -> Vec<u8> {
+    let mut h = vec![0x60, 0, 0, 0];
+    h.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    h.extend_from_slice(&[next, hops]);
+    h.extend_from_slice(&src);
+    h.extend_from_slice(&dst);
+    h.extend_from_slice(payload);
+    h
+}
+
+fn pseudo_v4(src: &[u8; 4], dst: &[u8; 4], proto: u8, len: usize) -> Vec<u8> {
+    let mut p = Vec::new();
+    p.extend_from_slice(src);
+    p.extend_from_slice(dst);
+    p.extend_from_slice(&[0, proto]);
+    p.extend_from_slice(&(len as u16).to_be_bytes());
+    p
+}
+
+fn pseudo_v6(src: &[u8; 16], dst: &[u8; 16], next: u8, len: usize) -> Vec<u8> {
+    let mut p = Vec::new();
+    p.extend_from_slice(src);
+    p.extend_from_slice(dst);
+    p.extend_from_slice(&(len as u32).to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0, next]);
+    p
+}
+
+fn udp(sport: u16, dport: u16, payload: &[u8], pseudo: &[u8]) -> Vec<u8> {
+    let mut u = Vec::new();
+    u.extend_from_slice(&sport.to_be_bytes());
+    u.extend_from_slice(&dport.to_be_bytes());
+    u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(payload);
+    let c = !naive_sum(&[pseudo, &u]);
+    u[6..8].copy_from_slice(&(if c == 0 { 0xffff } else { c }).to_be_bytes());
+    u
+}
+
+fn icmp(msg_type: u8, body: &[u8], pseudo: &[u8]) -> Vec<u8> {
+    let mut m = vec![msg_type, 0, 0, 0];
+    m.extend_from_slice(body);
+    let c = !naive_sum(&[pseudo, &m]);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    m
+}
+
+fn dns_query_v4(vlan: Option<u16>, query: &[u8]) -> Vec<u8> {
+    let pseudo = pseudo_v4(&PEER_V4, &OUR_V4, 17, 8 + query.len());
+    let mut f = eth(OUR_MAC, PEER_MAC, vlan, 0x0800);
+    f.extend(ipv4(PEER_V4, OUR_V4, 17, &udp(40000, 53, query, &pseudo)));
+    f
+}
+
+fn dns_query_v6(query: &[u8]) -> Vec<u8> {
+    let pseudo = pseudo_v6(&PEER_V6, &OUR_V6, 17, 8 + query.len());
+    let mut f = eth(OUR_MAC, PEER_MAC, None, 0x86dd);
+    f.extend(ipv6(
+        PEER_V6,
+        OUR_V6,
+        17,
+        64,
+        &udp(40001, 53, query, &pseudo),
+    ));
+    f
+}
+
+/// What the fake DNS function was given: the query and the client address.
+type Seen = (Vec<u8>, IpAddr);
+
+/// Run the responder over `frame` in a room-sized buffer with a fake DNS function that
+/// replaces the payload by `response` and records what it saw.
+fn run(
+    r: &Responder,
+    frame: &[u8],
+    response: Option<&[u8]>,
+) -> (Action, Vec<u8>, Option<Seen>) {
+    let mut buf = vec![0u8; ROOM];
+    buf[..frame.len()].copy_from_slice(frame);
+    let mut seen = None;
+    let mut dns = |payload: &mut [u8], qlen: usize, client: IpAddr| {
+        seen = Some((payload[..qlen].to_vec(), client));
+        let resp = response?;
+        payload[..resp.len()].copy_from_slice(resp);
+        Some(resp.len())
+    };
+    let action = r.handle(&mut buf, frame.len(), &mut dns);
+    let out = match action {
+        Action::Reply { len, .. } => buf[..len].to_vec(),
+        _ => buf[..frame.len()].to_vec(),
+    };
+    (action, out, seen)
+}
+
+fn check_dns_reply_v4(out: &[u8], l2: usize, response: &[u8]) {
+    assert_eq!(&out[0..6], &PEER_MAC);
+    assert_eq!(&out[6..12], &OUR_MAC);
+    let ip = &out[l2..];
+    assert_eq!(&ip[12..16], &OUR_V4, "source is our address");
+    assert_eq!(&ip[16..20], &PEER_V4);
+    assert_eq!(
+        usize::from(u16::from_be_bytes([ip[2], ip[3]])),
+        28 + response.len()
+    );
+    assert_eq!(naive_sum(&[&ip[..20]]), 0xffff, "IPv4 header checksum");
+    let u = &ip[20..];
+    assert_eq!(u16::from_be_bytes([u[0], u[1]]), 53);
+    assert_eq!(u16::from_be_bytes([u[2], u[3]]), 40000);
+    assert_eq!(
+        usize::from(u16::from_be_bytes([u[4], u[5]])),
+        8 + response.len()
+    );
+    let pseudo = pseudo_v4(&OUR_V4, &PEER_V4, 17, u.len());
+    assert_eq!(naive_sum(&[&pseudo, u]), 0xffff, "UDP checksum");
+    assert_eq!(&u[8..], response);
+    assert_eq!(out.len(), l2 + 28 + response.len());
+}
+
+#[test]
+fn dns_over_ipv4_answered_in_place_longer_and_shorter() {
+    let r = responder(HwChecksum::default());
+    let query =
+        b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x00\x00\x01\x00\x01";
+    for response in [&[0xabu8; 300][..], &[0xcd; 13][..], &[0x11; 1][..]] {
+        for vlan in [None, Some(0x0064)] {
+            let frame = dns_query_v4(vlan, query);
+            let (action, out, seen) = run(&r, &frame, Some(response));
+            let l2 = if vlan.is_some() { 18 } else { 14 };
+            match action {
+                Action::Reply { len, kind, offload } => {
+                    assert_eq!(kind, ReplyKind::Dns);
+                    assert_eq!(len, out.len());
+                    assert_eq!(offload.flags, 0);
+                }
+                other => panic!("expected a reply, got {other:?}"),
+            }
+            let (q, client) = seen.expect("engine called");
+            assert_eq!(q, query);
+            assert_eq!(client, IpAddr::from(PEER_V4));
+            check_dns_reply_v4(&out, l2, response);
+            if vlan.is_some() {
+                assert_eq!(&out[12..16], &[0x81, 0x00, 0x00, 0x64], "VLAN tag kept");
+            }
+        }
+    }
+}
+
+#[test]
+fn dns_over_ipv6_has_valid_mandatory_checksum() {
+    let r = responder(HwChecksum::default());
+    let query = [7u8; 29];
+    let response = [9u8; 77];
+    let (action, out, seen) = run(&r, &dns_query_v6(&query), Some(&response));
+    assert!(matches!(
+        action,
+        Action::Reply {
+            kind: ReplyKind::Dns,
+            ..
+        }
+    ));
+    assert_eq!(seen.unwrap().1, IpAddr::from(PEER_V6));
+    let ip = &out[14..];
+    assert_eq!(ip[0] >> 4, 6);
+    assert_eq!(
+        usize::from(u16::from_be_bytes([ip[4], ip[5]])),
+        8 + response.len()
+    );
+    assert_eq!(&ip[8..24], &OUR_V6);
+    assert_eq!(&ip[24..40], &PEER_V6);
+    let u = &ip[40..];
+    assert_ne!(u16::from_be_bytes([u[6], u[7]]), 0);
+    let pseudo = pseudo_v6(&OUR_V6, &PEER_V6, 17, u.len());
+    assert_eq!(naive_sum(&[&pseudo, u]), 0xffff);
+    assert_eq!(&u[8..], &response);
+}
+
+#[test]
+fn hardware_checksum_leaves_pseudo_header_sum_and_flags() {
+    let r = responder(HwChecksum {
+        ipv4: true,
+        udp: true,
+    });
+    let response = [5u8; 40];
+    let (action, out, _) = run(&r, &dns_query_v4(None, &[1u8; 20]), Some(&response));
+    let Action::Reply { offload, .. } = action else {
+        panic!("expected a reply")
+    };
+    assert_eq!((offload.l2_len, offload.l3_len), (14, 20));
+    let want = dpdk_sys::consts::RTE_MBUF_F_TX_IPV4
+        | dpdk_sys::consts::RTE_MBUF_F_TX_IP_CKSUM
+        | dpdk_sys::consts::RTE_MBUF_F_TX_UDP_CKSUM;
+    assert_eq!(offload.flags, want);
+    assert_eq!(&out[24..26], &[0, 0], "IP checksum left to the NIC");
+    let pseudo = pseudo_v4(&OUR_V4, &PEER_V4, 17, 48);
+    assert_eq!(
+        u16::from_be_bytes([out[40], out[41]]),
+        naive_sum(&[&pseudo])
+    );
+}
+
+#[test]
+fn arp_request_for_our_address_is_answered() {
+    let r = responder(HwChecksum::default());
+    let mut f = eth([0xff; 6], PEER_MAC, None, 0x0806);
+    f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+    f.extend_from_slice(&PEER_MAC);
+    f.extend_from_slice(&PEER_V4);
+    f.extend_from_slice(&[0; 6]);
+    f.extend_from_slice(&OUR_V4);
+    f.resize(60, 0); // Ethernet padding
+    let (action, out, _) = run(&r, &f, None);
+    assert!(matches!(
+        action,
+        Action::Reply {
+            kind: ReplyKind::Arp,
+            len: 42,
+            ..
+        }
+    ));
+    assert_eq!(&out[0..6], &PEER_MAC);
+    assert_eq!(&out[6..12], &OUR_MAC);
+    assert_eq!(&out[20..22], &[0, 2], "reply");
+    assert_eq!(&out[22..28], &OUR_MAC);
+    assert_eq!(&out[28..32], &OUR_V4);
+    assert_eq!(&out[32..38], &PEER_MAC);
+    assert_eq!(&out[38..42], &PEER_V4);
+
+    // For someone else, or a gratuitous announcement of our address: the kernel's.
+    let mut other = f.clone();
+    other[38..42].copy_from_slice(&[10, 99, 0, 7]);
+    assert_eq!(run(&r, &other, None).0, Action::Exception);
+    let mut garp = f.clone();
+    garp[28..32].copy_from_slice(&OUR_V4);
+    assert_eq!(run(&r, &garp, None).0, Action::Exception);
+    let mut reply = f;
+    reply[21] = 2;
+    assert_eq!(run(&r, &reply, None).0, Action::Exception);
+}
+
+#[test]
+fn icmp_echo_v4_and_v6_answered() {
+    let r = responder(HwChecksum::default());
+    let body = [0x42u8; 36];
+    let mut f = eth(OUR_MAC, PEER_MAC, None, 0x0800);
+    f.extend(ipv4(PEER_V4, OUR_V4, 1, &icmp(8, &body, &[])));
+    let (action, out, _) = run(&r, &f, None);
+    assert!(matches!(
+        action,
+        Action::Reply {
+            kind: ReplyKind::EchoV4,
+            ..
+        }
+    ));
+    assert_eq!(out.len(), f.len());
+    assert_eq!(naive_sum(&[&out[14..34]]), 0xffff);
+    assert_eq!(&out[26..30], &OUR_V4);
+    assert_eq!(&out[30..34], &PEER_V4);
+    assert_eq!(out[34], 0, "echo reply");
+    assert_eq!(naive_sum(&[&out[34..]]), 0xffff);
+    assert_eq!(&out[38..], &body);
+
+    let pseudo = pseudo_v6(&PEER_V6, &OUR_V6, 58, 4 + body.len());
+    let mut f = eth(OUR_MAC, PEER_MAC, None, 0x86dd);
+    f.extend(ipv6(PEER_V6, OUR_V6, 58, 64, &icmp(128, &body, &pseudo)));
+    let (action, out, _) = run(&r, &f, None);
+    assert!(matches!(
+        action,
+        Action::Reply {
+            kind: ReplyKind::EchoV6,
+            ..
+        }
+    ));
+    let msg = &out[54..];
+    assert_eq!(msg[0], 129);
+    let pseudo = pseudo_v6(&OUR_V6, &PEER_V6, 58, msg.len());
+    assert_eq!(naive_sum(&[&pseudo, msg]), 0xffff);
+
+    // A corrupted echo request is dropped, not answered.
+    let mut bad = f.clone();
+    let n = bad.len();
+    bad[n - 1] ^= 0xff;
+    assert_eq!(run(&r, &bad, None).0, Action::Drop(DropCause::Malformed));
+}
+
+fn neighbor_solicit(src: [u8; 16], hops: u8, target: [u8; 16], sll: bool) -> Vec<u8> {
+    let solicited: [u8; 16] = [
+        0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, target[13], target[14], target[15],
+    ];
+    let mut body = vec![0, 0, 0, 0];
+    body.extend_from_slice(&target);
+    if sll {
+        body.extend_from_slice(&[1, 1]);
+        body.extend_from_slice(&PEER_MAC);
+    }
+    let pseudo = pseudo_v6(&src, &solicited, 58, 4 + body.len());
+    let mut f = eth([0x33, 0x33, 0xff, 0, 0, 1], PEER_MAC, None, 0x86dd);
+    f.extend(ipv6(src, solicited, 58, hops, &icmp(135, &body, &pseudo)));
+    f
+}
+
+#[test]
+fn neighbor_solicitation_for_our_address_gets_advertisement() {
+    let r = responder(HwChecksum::default());
+    let (action, out, _) = run(&r, &neighbor_solicit(PEER_V6, 255, OUR_V6, true), None);
+    assert!(matches!(
+        action,
+        Action::Reply {
+            kind: ReplyKind::NeighborAdvert,
+            len: 86,
+            ..
+        }
+    ));
+    assert_eq!(&out[0..6], &PEER_MAC);
+    assert_eq!(&out[6..12], &OUR_MAC);
+    let ip = &out[14..];
+    assert_eq!(ip[7], 255, "hop limit");
+    assert_eq!(&ip[8..24], &OUR_V6);
+    assert_eq!(&ip[24..40], &PEER_V6);
+    let na = &ip[40..];
+    assert_eq!(na.len(), 32);
+    assert_eq!(na[0], 136);
+    assert_eq!(na[4], 0x60, "solicited + override");
+    assert_eq!(&na[8..24], &OUR_V6);
+    assert_eq!(&na[24..26], &[2, 1]);
+    assert_eq!(&na[26..32], &OUR_MAC);
+    let pseudo = pseudo_v6(&OUR_V6, &PEER_V6, 58, 32);
+    assert_eq!(naive_sum(&[&pseudo, na]), 0xffff);
+
+    // Duplicate address detection: to all nodes, not solicited.
+    let (action, out, _) = run(&r, &neighbor_solicit([0; 16], 255, OUR_V6, false), None);
+    assert!(matches!(
+        action,
+        Action::Reply {
+            kind: ReplyKind::NeighborAdvert,
+            ..
+        }
+    ));
+    assert_eq!(&out[0..6], &[0x33, 0x33, 0, 0, 0, 1]);
+    assert_eq!(out[14 + 24], 0xff);
+    assert_eq!(out[14 + 40 + 4], 0x20);
+
+    // Hop limit below 255 (routed), or DAD with a source link-layer option: invalid.
+    assert_eq!(
+        run(&r, &neighbor_solicit(PEER_V6, 64, OUR_V6, true), None).0,
+        Action::Drop(DropCause::Malformed)
+    );
+    assert_eq!(
+        run(&r, &neighbor_solicit([0; 16], 255, OUR_V6, true), None).0,
+        Action::Drop(DropCause::Malformed)
+    );
+    // Another target: the kernel's.
+    assert_eq!(
+        run(&r, &neighbor_solicit(PEER_V6, 255, PEER_V6, true), None).0,
+        Action::Exception
+    );
+}
+
+#[test]
+fn what_is_not_answered_goes_to_the_kernel_or_is_dropped() {
+    let r = responder(HwChecksum::default());
+    let q = dns_query_v4(None, &[1u8; 20]);
+
+    let mut other_mac = q.clone();
+    other_mac[0..6].copy_from_slice(&[0x02, 9, 9, 9, 9, 9]);
+    assert_eq!(
+        run(&r, &other_mac, None).0,
+        Action::Drop(DropCause::NotForUs)
+    );
+
+    let mut tcp = eth(OUR_MAC, PEER_MAC, None, 0x0800);
+    tcp.extend(ipv4(PEER_V4, OUR_V4, 6, &[0u8; 20]));
+    assert_eq!(run(&r, &tcp, None).0, Action::Exception);
+
+    let mut port54 = eth(OUR_MAC, PEER_MAC, None, 0x0800);
+    let pseudo = pseudo_v4(&PEER_V4, &OUR_V4, 17, 28);
+    port54.extend(ipv4(PEER_V4, OUR_V4, 17, &udp(1000, 54, &[0; 20], &pseudo)));
+    assert_eq!(run(&r, &port54, None).0, Action::Exception);
+
+    let mut not_ours = eth(OUR_MAC, PEER_MAC, None, 0x0800);
+    not_ours.extend(ipv4(PEER_V4, [10, 99, 0, 9], 17, &[0u8; 28]));
+    assert_eq!(run(&r, &not_ours, None).0, Action::Exception);
+
+    let mut bad_csum = q.clone();
+    bad_csum[24] ^= 1;
+    assert_eq!(
+        run(&r, &bad_csum, None).0,
+        Action::Drop(DropCause::Malformed)
+    );
+
+    let mut fragment = eth(OUR_MAC, PEER_MAC, None, 0x0800);
+    let mut ip = ipv4(PEER_V4, OUR_V4, 17, &[0u8; 28]);
+    ip[6] = 0x20; // more fragments
+    ip[10] = 0;
+    ip[11] = 0;
+    let c = !naive_sum(&[&ip[..20]]);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    fragment.extend(ip);
+    assert_eq!(run(&r, &fragment, None).0, Action::Exception);
+
+    let mut zero_src = eth(OUR_MAC, PEER_MAC, None, 0x0800);
+    let pseudo = pseudo_v4(&[0; 4], &OUR_V4, 17, 28);
+    zero_src.extend(ipv4([0; 4], OUR_V4, 17, &udp(1000, 53, &[0; 20], &pseudo)));
+    assert_eq!(
+        run(&r, &zero_src, None).0,
+        Action::Drop(DropCause::BadSource)
+    );
+
+    let mut v6_no_csum = dns_query_v6(&[3u8; 20]);
+    v6_no_csum[14 + 40 + 6] = 0;
+    v6_no_csum[14 + 40 + 7] = 0;
+    assert_eq!(
+        run(&r, &v6_no_csum, None).0,
+        Action::Drop(DropCause::Malformed)
+    );
+
+    // The engine declined (e.g. QR=1): dropped.
+    assert_eq!(run(&r, &q, None).0, Action::Drop(DropCause::NoAnswer));
+
+    let mut lldp = eth([0x01, 0x80, 0xc2, 0, 0, 0x0e], PEER_MAC, None, 0x88cc);
+    lldp.resize(60, 0);
+    assert_eq!(run(&r, &lldp, None).0, Action::Exception);
+}
+
+#[test]
+fn every_truncation_of_valid_frames_is_handled() {
+    let r = responder(HwChecksum::default());
+    let frames = [
+        dns_query_v4(Some(5), &[1u8; 30]),
+        dns_query_v6(&[2u8; 30]),
+        neighbor_solicit(PEER_V6, 255, OUR_V6, true),
+    ];
+    for f in &frames {
+        for cut in 0..f.len() {
+            // Never panics; a truncated frame is never answered.
+            let (action, _, _) = run(&r, &f[..cut], Some(&[0u8; 50]));
+            assert!(
+                !matches!(action, Action::Reply { .. }),
+                "truncated at {cut}: {action:?}"
+            );
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_frames_never_panic(
+        mut bytes in proptest::collection::vec(any::<u8>(), 0..200),
+        kind in 0u8..4,
+    ) {
+        // Steer some inputs past the first checks.
+        if bytes.len() >= 14 {
+            bytes[0..6].copy_from_slice(&OUR_MAC);
+            let et: u16 = [0x0800, 0x86dd, 0x0806, 0x8100][kind as usize];
+            bytes[12..14].copy_from_slice(&et.to_be_bytes());
+        }
+        let r = responder(HwChecksum::default());
+        let (action, out, _) = run(&r, &bytes, Some(&[0u8; 700]));
+        if let Action::Reply { len, .. } = action {
+            prop_assert!(len <= ROOM);
+            prop_assert_eq!(out.len(), len);
+        }
+    }
+}
