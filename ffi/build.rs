@@ -24,6 +24,10 @@ fn main() {
             panic!("dpdk-sys needs DPDK development files (Debian: apt install libdpdk-dev): {e}")
         });
 
+    // rte_vdev_init/uninit live in the vdev bus driver, which libdpdk.pc does not list
+    // (drivers are loaded as plugins at run time).
+    println!("cargo:rustc-link-lib=dylib=rte_bus_vdev");
+
     let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let csrc = manifest.join("csrc");
