@@ -336,7 +336,11 @@ pub fn normalize_srv_weights(records: &mut [Record]) {
                 .iter()
                 .find(|(p, _)| p == priority)
                 .map_or(100, |&(_, s)| s);
-            let raw = if *weight == 0 { 100.0 } else { f64::from(*weight) };
+            let raw = if *weight == 0 {
+                100.0
+            } else {
+                f64::from(*weight)
+            };
             *weight = ((100.0 / sum as f64) * raw).floor() as u16;
         }
     }

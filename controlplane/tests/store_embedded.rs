@@ -44,7 +44,10 @@ async fn writes_bump_revisions_and_list_reads_one_revision() {
     assert!(store.is_connected());
     assert_eq!(store.list("/skydns/").await.unwrap(), (Vec::new(), 0));
 
-    assert_eq!(store.put("/skydns/local/a", b"1".to_vec()).await.unwrap(), 1);
+    assert_eq!(
+        store.put("/skydns/local/a", b"1".to_vec()).await.unwrap(),
+        1
+    );
     let rev = store
         .apply_batch(
             vec![
@@ -129,7 +132,10 @@ async fn writes_survive_reopen_and_old_revisions_need_a_resync() {
     let (kvs, rev) = store.list("/skydns/").await.unwrap();
     assert_eq!(rev, 2, "revision persisted");
     assert_eq!(kvs.len(), 2);
-    assert_eq!(store.put("/skydns/local/c", b"3".to_vec()).await.unwrap(), 3);
+    assert_eq!(
+        store.put("/skydns/local/c", b"3".to_vec()).await.unwrap(),
+        3
+    );
 
     // History before the reopen is gone: the watcher must list again.
     let mut rx = store.watch("/skydns/", 1).await.unwrap();

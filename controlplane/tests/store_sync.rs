@@ -34,7 +34,9 @@ fn host(ip: &str) -> Vec<u8> {
 }
 
 fn has_a(records: &[Record], ip: [u8; 4]) -> bool {
-    records.iter().any(|r| r.data == RData::A(Ipv4Addr::from(ip)))
+    records
+        .iter()
+        .any(|r| r.data == RData::A(Ipv4Addr::from(ip)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,7 +97,10 @@ async fn embedded_changes_reach_the_snapshot() {
         .put(&key("api.skydns.local."), b"{broken".to_vec())
         .await
         .unwrap();
-    eventually("bad value counted", WAIT, || sync.metrics.parse_errors() == 1).await;
+    eventually("bad value counted", WAIT, || {
+        sync.metrics.parse_errors() == 1
+    })
+    .await;
     eventually("api gone", WAIT, || {
         sync.records("api.skydns.local.").is_empty()
     })

@@ -95,7 +95,10 @@ fn ip_hosts_make_addresses() {
         )]
     );
     let r = records("a.skydns.local.", r#"{"host":"fd00::2"}"#);
-    assert_eq!(r[0].data, RData::Aaaa("fd00::2".parse::<Ipv6Addr>().unwrap()));
+    assert_eq!(
+        r[0].data,
+        RData::Aaaa("fd00::2".parse::<Ipv6Addr>().unwrap())
+    );
     assert_eq!(r[0].ttl, 30, "missing ttl takes the default");
 }
 
@@ -124,7 +127,9 @@ fn name_hosts() {
     assert_eq!(r[0].data, RData::Cname(n("b.example.org.")));
     let r = records("a.skydns.local.", r#"{"host":"b.example.org","port":53}"#);
     assert_eq!(r.len(), 1);
-    assert!(matches!(&r[0].data, RData::Srv { port: 53, target, .. } if *target == n("b.example.org.")));
+    assert!(
+        matches!(&r[0].data, RData::Srv { port: 53, target, .. } if *target == n("b.example.org."))
+    );
     let r = records(
         "a.skydns.local.",
         r#"{"host":"mx.example.org","mail":true,"priority":20}"#,

@@ -42,7 +42,10 @@ impl Default for StoreConfig {
 impl StoreConfig {
     /// Checks the prefixes; the error says which key is wrong.
     pub fn validate(&self) -> Result<(), String> {
-        for (key, value) in [("prefix", &self.prefix), ("monitor-prefix", &self.monitor_prefix)] {
+        for (key, value) in [
+            ("prefix", &self.prefix),
+            ("monitor-prefix", &self.monitor_prefix),
+        ] {
             let trimmed = value.trim_end_matches('/');
             if !value.starts_with('/') || trimmed.is_empty() {
                 return Err(format!(
@@ -196,7 +199,10 @@ mod tests {
         assert_eq!(cfg.monitor_prefix, "/dns/mon");
         assert!(toml::from_str::<StoreConfig>("prefx = \"/a\"").is_err());
         assert!(toml::from_str::<StoreConfig>("backend = \"zk\"").is_err());
-        let etcd: EtcdConfig = toml::from_str("endpoints = [\"https://e:2379\"]\ndial-timeout-ms = 100\nca = \"/ca.pem\"").unwrap();
+        let etcd: EtcdConfig = toml::from_str(
+            "endpoints = [\"https://e:2379\"]\ndial-timeout-ms = 100\nca = \"/ca.pem\"",
+        )
+        .unwrap();
         assert_eq!(etcd.dial_timeout_ms, 100);
         assert!(etcd.validate().is_ok());
     }

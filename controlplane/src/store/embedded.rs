@@ -82,12 +82,17 @@ impl EmbeddedStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| db_err(&format!("creating {}", dir.display()), e))?;
         }
-        let db = Database::create(path).map_err(|e| db_err(&format!("opening {}", path.display()), e))?;
+        let db = Database::create(path)
+            .map_err(|e| db_err(&format!("opening {}", path.display()), e))?;
         let txn = db.begin_write().map_err(|e| db_err("begin write", e))?;
         let revision = {
             txn.open_table(KV).map_err(|e| db_err("open kv table", e))?;
-            let meta = txn.open_table(META).map_err(|e| db_err("open meta table", e))?;
-            let rev = meta.get(REVISION_KEY).map_err(|e| db_err("read revision", e))?;
+            let meta = txn
+                .open_table(META)
+                .map_err(|e| db_err("open meta table", e))?;
+            let rev = meta
+                .get(REVISION_KEY)
+                .map_err(|e| db_err("read revision", e))?;
             rev.map(|g| g.value()).unwrap_or(0)
         };
         txn.commit().map_err(|e| db_err("commit", e))?;
@@ -138,7 +143,9 @@ impl EmbeddedStore {
         let prefix = prefix.to_string();
         blocking(move || {
             let txn = this.db.begin_read().map_err(|e| db_err("begin read", e))?;
-            let meta = txn.open_table(META).map_err(|e| db_err("open meta table", e))?;
+            let meta = txn
+                .open_table(META)
+                .map_err(|e| db_err("open meta table", e))?;
             let revision = meta
                 .get(REVISION_KEY)
                 .map_err(|e| db_err("read revision", e))?
@@ -200,7 +207,10 @@ impl EmbeddedStore {
         let revision = current + 1;
         let mut events = Vec::with_capacity(puts.len() + deletes.len());
         let mut deleted = 0;
-        let txn = self.db.begin_write().map_err(|e| db_err("begin write", e))?;
+        let txn = self
+            .db
+            .begin_write()
+            .map_err(|e| db_err("begin write", e))?;
         {
             let mut table = txn.open_table(KV).map_err(|e| db_err("open kv table", e))?;
             for (key, value) in puts {
@@ -229,7 +239,9 @@ impl EmbeddedStore {
             return Ok((current, 0));
         }
         {
-            let mut meta = txn.open_table(META).map_err(|e| db_err("open meta table", e))?;
+            let mut meta = txn
+                .open_table(META)
+                .map_err(|e| db_err("open meta table", e))?;
             meta.insert(REVISION_KEY, revision)
                 .map_err(|e| db_err("write revision", e))?;
         }
@@ -249,7 +261,9 @@ impl EmbeddedStore {
                 log.base = old.revision;
             }
         }
-        self.shared.revision.store(batch.revision, Ordering::Release);
+        self.shared
+            .revision
+            .store(batch.revision, Ordering::Release);
         // No receivers is fine.
         let _ = self.shared.tx.send(batch);
     }

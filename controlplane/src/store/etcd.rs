@@ -6,10 +6,10 @@
 //! [`WatchEvent::Resync`], a broken stream closes the channel (the caller re-watches from its
 //! last revision). Unary requests are bounded by `request-timeout-ms`.
 
-use super::{KeyPrefixes, EtcdConfig, KeyValue, StoreError, WatchEvent};
+use super::{EtcdConfig, KeyPrefixes, KeyValue, StoreError, WatchEvent};
 use etcd_client::{
-    Certificate, Client, ConnectOptions, DeleteOptions, EventType, GetOptions, Identity,
-    KvClient, TlsOptions, Txn, TxnOp, WatchClient, WatchOptions,
+    Certificate, Client, ConnectOptions, DeleteOptions, EventType, GetOptions, Identity, KvClient,
+    TlsOptions, Txn, TxnOp, WatchClient, WatchOptions,
 };
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,11 +24,16 @@ const WATCH_CHANNEL: usize = 4096;
 /// A paginated list restarts this many times if compaction overtakes it.
 const LIST_ATTEMPTS: usize = 3;
 
+/// The gRPC clients (cloned per request; kept behind an `Arc` to keep `EtcdStore` small).
+struct Clients {
+    kv: KvClient,
+    watch: WatchClient,
+}
+
 /// A connection to an etcd cluster. Cheap to clone.
 #[derive(Clone)]
 pub struct EtcdStore {
-    kv: KvClient,
-    watch: WatchClient,
+    clients: Arc<Clients>,
     connected: Arc<AtomicBool>,
     request_timeout: Duration,
     page_size: i64,
@@ -90,8 +95,9 @@ impl EtcdStore {
             }
             if let (Some(cert), Some(key)) = (&cfg.cert, &cfg.key) {
                 let read = |p: &std::path::Path, what: &str| {
-                    std::fs::read(p)
-                        .map_err(|e| StoreError::Config(format!("etcd.{what} {}: {e}", p.display())))
+                    std::fs::read(p).map_err(|e| {
+                        StoreError::Config(format!("etcd.{what} {}: {e}", p.display()))
+                    })
                 };
                 tls = tls.identity(Identity::from_pem(read(cert, "cert")?, read(key, "key")?));
             }
@@ -106,11 +112,13 @@ impl EtcdStore {
             .map_err(|_| err("connect", "dial timeout"))?
             .map_err(|e| err("connect", e))?;
         Ok(EtcdStore {
-            kv: client
-                .kv_client()
-                .max_decoding_message_size(MAX_MESSAGE)
-                .max_encoding_message_size(MAX_MESSAGE),
-            watch: client.watch_client().max_decoding_message_size(MAX_MESSAGE),
+            clients: Arc::new(Clients {
+                kv: client
+                    .kv_client()
+                    .max_decoding_message_size(MAX_MESSAGE)
+                    .max_encoding_message_size(MAX_MESSAGE),
+                watch: client.watch_client().max_decoding_message_size(MAX_MESSAGE),
+            }),
             connected: Arc::new(AtomicBool::new(false)),
             request_timeout: Duration::from_millis(cfg.request_timeout_ms),
             prefixes: KeyPrefixes::default(),
@@ -138,7 +146,7 @@ impl EtcdStore {
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<KeyValue>, StoreError> {
-        let mut kv = self.kv.clone();
+        let mut kv = self.clients.kv.clone();
         let resp = self.call("get", kv.get(key, None)).await?;
         Ok(resp.kvs().first().map(|k| KeyValue {
             key: to_string(k.key()),
@@ -173,8 +181,10 @@ impl EtcdStore {
             if revision > 0 {
                 options = options.with_revision(revision);
             }
-            let mut kv = self.kv.clone();
-            let mut resp = self.call("list", kv.get(start.clone(), Some(options))).await?;
+            let mut kv = self.clients.kv.clone();
+            let mut resp = self
+                .call("list", kv.get(start.clone(), Some(options)))
+                .await?;
             if revision == 0 {
                 revision = resp.header().map_or(0, |h| h.revision());
             }
@@ -201,13 +211,13 @@ impl EtcdStore {
     }
 
     pub async fn put(&self, key: &str, value: Vec<u8>) -> Result<i64, StoreError> {
-        let mut kv = self.kv.clone();
+        let mut kv = self.clients.kv.clone();
         let resp = self.call("put", kv.put(key, value, None)).await?;
         Ok(resp.header().map_or(0, |h| h.revision()))
     }
 
     pub async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        let mut kv = self.kv.clone();
+        let mut kv = self.clients.kv.clone();
         let resp = self
             .call("delete", kv.delete(key, None::<DeleteOptions>))
             .await?;
@@ -225,16 +235,14 @@ impl EtcdStore {
             .map(|(k, v)| TxnOp::put(k, v, None))
             .collect();
         ops.extend(deletes.into_iter().map(|k| TxnOp::delete(k, None)));
-        let mut kv = self.kv.clone();
-        let resp = self
-            .call("txn", kv.txn(Txn::new().and_then(ops)))
-            .await?;
+        let mut kv = self.clients.kv.clone();
+        let resp = self.call("txn", kv.txn(Txn::new().and_then(ops))).await?;
         Ok(resp.header().map_or(0, |h| h.revision()))
     }
 
     /// Compacts history up to `revision` (tests and tools).
     pub async fn compact(&self, revision: i64) -> Result<(), StoreError> {
-        let mut kv = self.kv.clone();
+        let mut kv = self.clients.kv.clone();
         self.call("compact", kv.compact(revision, None)).await?;
         Ok(())
     }
@@ -249,9 +257,10 @@ impl EtcdStore {
             .with_prefix()
             .with_start_revision(from_revision)
             .with_progress_notify();
-        let mut client = self.watch.clone();
-        let (mut watcher, mut stream) =
-            self.call("watch", client.watch(prefix, Some(options))).await?;
+        let mut client = self.clients.watch.clone();
+        let (mut watcher, mut stream) = self
+            .call("watch", client.watch(prefix, Some(options)))
+            .await?;
         let (tx, rx) = mpsc::channel(WATCH_CHANNEL);
         let connected = self.connected.clone();
         tokio::spawn(async move {

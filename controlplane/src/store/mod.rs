@@ -6,7 +6,6 @@
 //! `list(prefix)` returns every key/value under the prefix at one revision R;
 //! `watch(prefix, R + 1)` streams every later change in revision order.
 
-
 pub mod config;
 pub mod embedded;
 pub mod etcd;
@@ -26,12 +25,17 @@ pub struct KeyValue {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WatchEvent {
     Put(KeyValue),
-    Delete { key: String, revision: i64 },
+    Delete {
+        key: String,
+        revision: i64,
+    },
     /// The watch cannot continue from the requested revision (compacted):
     /// the consumer must list again.
     Resync,
     /// Progress notification: everything up to `revision` has been seen.
-    Progress { revision: i64 },
+    Progress {
+        revision: i64,
+    },
 }
 
 // The `Store` itself (implemented by the store helper in embedded.rs / etcd.rs) is an enum over
@@ -80,15 +84,16 @@ impl Store {
         match cfg.backend {
             Backend::Embedded => {
                 let path = cfg.embedded_path();
-                let store = tokio::task::spawn_blocking(move || {
-                    embedded::EmbeddedStore::open(&path)
-                })
-                .await
-                .map_err(|e| StoreError::Embedded(format!("open task: {e}")))??;
+                let store =
+                    tokio::task::spawn_blocking(move || embedded::EmbeddedStore::open(&path))
+                        .await
+                        .map_err(|e| StoreError::Embedded(format!("open task: {e}")))??;
                 Ok(Store::Embedded(store.with_prefixes(cfg.into())))
             }
             Backend::Etcd => Ok(Store::Etcd(
-                etcd::EtcdStore::connect(etcd).await?.with_prefixes(cfg.into()),
+                etcd::EtcdStore::connect(etcd)
+                    .await?
+                    .with_prefixes(cfg.into()),
             )),
         }
     }

@@ -77,7 +77,10 @@ impl SyncMetrics {
 
     /// Propagation delay at quantile `q` (0..=1), `None` before any change.
     pub fn propagation_quantile(&self, q: f64) -> Option<Duration> {
-        let h = self.propagation_us.lock().unwrap_or_else(|p| p.into_inner());
+        let h = self
+            .propagation_us
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         (!h.is_empty()).then(|| Duration::from_micros(h.value_at_quantile(q)))
     }
 
@@ -136,7 +139,8 @@ impl SyncMetrics {
 
     pub(crate) fn set_live(&self, generation: u64, records: usize, names: usize, revision: i64) {
         self.generation.store(generation, Ordering::Relaxed);
-        self.snapshot_records.store(records as u64, Ordering::Relaxed);
+        self.snapshot_records
+            .store(records as u64, Ordering::Relaxed);
         self.snapshot_names.store(names as u64, Ordering::Relaxed);
         self.revision.store(revision, Ordering::Relaxed);
     }
@@ -164,7 +168,10 @@ impl SyncMetrics {
     pub(crate) fn observe_propagation(&self, delay: Duration, events: usize) {
         self.events.fetch_add(events as u64, Ordering::Relaxed);
         let us = (delay.as_micros() as u64).max(1);
-        let mut h = self.propagation_us.lock().unwrap_or_else(|p| p.into_inner());
+        let mut h = self
+            .propagation_us
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let high = h.high();
         let _ = h.record(us.min(high));
     }

@@ -193,10 +193,8 @@ impl Sync {
             };
             self.metrics.set_connected(true);
             let key_count = kvs.len();
-            let mut state = std::mem::replace(
-                &mut self.state,
-                SyncState::new("/", "/", 0, Vec::new()),
-            );
+            let mut state =
+                std::mem::replace(&mut self.state, SyncState::new("/", "/", 0, Vec::new()));
             let zone = self.zone.clone();
             let (state, snapshot) = tokio::task::spawn_blocking(move || {
                 let records = state.full_records(kvs);
@@ -302,7 +300,8 @@ impl Sync {
             }
             if let Some(next) = next {
                 self.publish(next);
-                self.metrics.observe_propagation(received.elapsed(), changes);
+                self.metrics
+                    .observe_propagation(received.elapsed(), changes);
             }
         }
     }
@@ -315,7 +314,10 @@ mod tests {
     #[test]
     fn watch_root_contains_both_prefixes() {
         assert_eq!(watch_root("/skydns", "/skydns/monitor/status"), "/skydns/");
-        assert_eq!(watch_root("/skydns/", "/skydns/monitor/status/"), "/skydns/");
+        assert_eq!(
+            watch_root("/skydns/", "/skydns/monitor/status/"),
+            "/skydns/"
+        );
         assert_eq!(watch_root("/dns/records", "/dns/health"), "/dns/");
         assert_eq!(watch_root("/a", "/b"), "/");
     }

@@ -252,11 +252,7 @@ impl SyncState {
             normalize_group(group);
             for (name, member) in group.iter() {
                 if before.get(name) != Some(&member.served) {
-                    let mut records = self
-                        .static_by_name
-                        .get(name)
-                        .cloned()
-                        .unwrap_or_default();
+                    let mut records = self.static_by_name.get(name).cloned().unwrap_or_default();
                     records.extend(member.served.iter().cloned());
                     out.changes.push(NameChange {
                         name: name.clone(),

@@ -80,10 +80,18 @@ fn watch_batches_replace_whole_names_keeping_static_records() {
     assert!(!out.down_changed);
     assert_eq!(out.changes.len(), 1);
     assert_eq!(out.changes[0].name, n("static.skydns.local."));
-    assert_eq!(out.changes[0].records.len(), 2, "static TXT kept with the new A");
+    assert_eq!(
+        out.changes[0].records.len(),
+        2,
+        "static TXT kept with the new A"
+    );
 
     let out = st.apply_events(&[del("/skydns/local/skydns/static", 3)]);
-    assert_eq!(out.changes[0].records.len(), 1, "only the static TXT is left");
+    assert_eq!(
+        out.changes[0].records.len(),
+        1,
+        "only the static TXT is left"
+    );
 
     // Last write in a batch wins; a delete then put of the same key is one change.
     let out = st.apply_events(&[
