@@ -3,6 +3,7 @@
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use skylane_controlplane::config::{Backend, Config};
+use skylane_controlplane::store::Backend as StoreBackend;
 use skylane_dataplane::name::Name;
 use skylane_dataplane::record::Policy;
 use std::net::SocketAddr;
@@ -170,8 +171,24 @@ mod tests {
 }
 
 impl ServeArgs {
-    /// Store, etcd and API flags (wired with the control-plane sections).
-    fn apply_control_plane(&self, _cfg: &mut Config) -> anyhow::Result<()> {
+    /// Store, etcd and API flags.
+    fn apply_control_plane(&self, cfg: &mut Config) -> anyhow::Result<()> {
+        if let Some(addr) = self.api_listen {
+            cfg.api.listen = addr;
+        }
+        if let Some(store) = &self.store {
+            cfg.store.backend = match store.as_str() {
+                "embedded" => StoreBackend::Embedded,
+                "etcd" => StoreBackend::Etcd,
+                other => bail!("--store: unknown store {other:?} (embedded or etcd)"),
+            };
+        }
+        if let Some(path) = &self.store_path {
+            cfg.store.path = Some(path.clone());
+        }
+        if !self.etcd_endpoint.is_empty() {
+            cfg.etcd.endpoints = self.etcd_endpoint.clone();
+        }
         Ok(())
     }
 }

@@ -1,21 +1,55 @@
 //! Opens the record store and starts its sync task and the REST API.
-//! (Wired once the store and API modules land.)
+//!
+//! The store is opened before anything is spawned, so a bad path or an
+//! unreachable etcd endpoint list fails start-up with a clear error (etcd
+//! outages after start are the sync task's business: it keeps the last
+//! snapshot and reconnects).
 
 use crate::serve::StaticData;
+use anyhow::Context;
+use skylane_controlplane::api::{serve_api, ApiState};
 use skylane_controlplane::config::Config;
+use skylane_controlplane::store::Store;
+use skylane_controlplane::sync::{run_sync, SyncMetrics};
 use skylane_dataplane::snapshot::SharedSnapshot;
 use skylane_dataplane::stats::Stats;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::info;
 
+/// The tasks a running control plane is made of.
+pub type Tasks = JoinSet<(&'static str, anyhow::Result<()>)>;
+
+/// Opens the store, spawns sync and the API into `tasks`.
 pub async fn spawn(
-    _cfg: &Config,
-    _data: &StaticData,
-    _shared: &SharedSnapshot,
-    _stats: &Arc<Stats>,
-    _stop: &watch::Receiver<bool>,
-    _tasks: &mut JoinSet<(&'static str, anyhow::Result<()>)>,
+    cfg: &Config,
+    data: &StaticData,
+    shared: &SharedSnapshot,
+    stats: &Arc<Stats>,
+    stop: &watch::Receiver<bool>,
+    tasks: &mut Tasks,
 ) -> anyhow::Result<()> {
+    let store = Store::open(&cfg.store, &cfg.etcd)
+        .await
+        .with_context(|| format!("opening the {:?} store", cfg.store.backend))?;
+    info!(backend = store.backend_name(), "record store open");
+    let store = Arc::new(store);
+    let metrics = Arc::new(SyncMetrics::new());
+
+    let (st, zone, recs, sh, m, rx) = (
+        store.clone(),
+        data.zone.clone(),
+        data.records.clone(),
+        shared.clone(),
+        metrics.clone(),
+        stop.clone(),
+    );
+    tasks.spawn(async move { ("sync", run_sync(st, zone, recs, sh, m, rx).await) });
+
+    let state = ApiState::new(store, shared.clone(), data.zone.clone(), metrics)
+        .with_stats(stats.clone());
+    let (api_cfg, rx) = (cfg.api.clone(), stop.clone());
+    tasks.spawn(async move { ("api", serve_api(api_cfg, state, rx).await) });
     Ok(())
 }

@@ -6,6 +6,8 @@
 //! values are errors that name the file, line and key. docs/config.md is the
 //! reference for every key; keep it true when changing this file.
 
+use crate::api::ApiConfig;
+use crate::store::{EtcdConfig, StoreConfig};
 use serde::{Deserialize, Deserializer};
 use skylane_dataplane::name::Name;
 use skylane_dataplane::record::Policy;
@@ -40,6 +42,9 @@ pub struct Config {
     pub dataplane: DataplaneConfig,
     pub tcp: TcpSection,
     pub dpdk: DpdkSection,
+    pub store: StoreConfig,
+    pub etcd: EtcdConfig,
+    pub api: ApiConfig,
 }
 
 /// `[dns]`: what is served and how.
@@ -235,6 +240,11 @@ impl Config {
         if self.dns.max_udp_size < 512 {
             return Err("max-udp-size: must be at least 512".into());
         }
+        self.store.validate()?;
+        self.api
+            .validate()
+            .map(|_| ())
+            .map_err(|e| format!("api: {e}"))?;
         for (name, policy) in &self.dns.policies {
             Name::from_ascii(name).map_err(|e| format!("policies: bad name {name:?}: {e}"))?;
             policy
