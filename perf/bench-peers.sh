@@ -208,7 +208,10 @@ server_command() {
         ;;
     skylane)
         [[ -x $SKYLANE_BIN ]] && "$SKYLANE_BIN" serve --help >/dev/null 2>&1 || return 0
-        echo "$SKYLANE_BIN serve --listen $SERVER_IP:53 --zone $ZONE --cores $SERVER_CPU"
+        # REST API on an ephemeral loopback port and the store in the work directory, so the
+        # lab never collides with another Skylane on this host.
+        echo "$SKYLANE_BIN serve --listen $SERVER_IP:53 --zone $ZONE --cores $SERVER_CPU" \
+            "--api-listen 127.0.0.1:0 --store embedded --store-path $WORK/skylane.redb"
         ;;
     *) die "unknown server $1" ;;
     esac

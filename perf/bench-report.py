@@ -91,6 +91,12 @@ def fmt(v, digits=0):
     return f"{v:,.{digits}f}"
 
 
+def nx_pct(row):
+    """Share of NXDOMAIN among counted responses: every server should match the query mix."""
+    total = sum(row.get("rcodes", {}).values())
+    return 100.0 * row["rcodes"].get("NXDOMAIN", 0) / total if total else None
+
+
 def cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
@@ -168,17 +174,18 @@ def main():
 
     header = (
         "| server | tool | sent | answered | answered qps | loss % | p50 µs | p99 µs | avg µs "
-        "| server rcvbuf drops |"
+        "| NXDOMAIN % | server rcvbuf drops |"
     )
-    lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['server']} | {r['tool']} | {r['error']} | | | | | | | |")
+            lines.append(f"| {r['server']} | {r['tool']} | {r['error']} | | | | | | | | |")
             continue
         lines.append(
             f"| {r['server']} | {r['tool']} | {fmt(r['sent'])} | {fmt(r['answered'])} | "
             f"{fmt(r['qps'])} | {fmt(r['loss_pct'], 2)} | {fmt(r['p50_us'], 1)} | "
-            f"{fmt(r['p99_us'], 1)} | {fmt(r['avg_us'], 1)} | {fmt(r.get('server_rcvbuf_drops'))} |"
+            f"{fmt(r['p99_us'], 1)} | {fmt(r['avg_us'], 1)} | {fmt(nx_pct(r), 1)} | "
+            f"{fmt(r.get('server_rcvbuf_drops'))} |"
         )
     table = "\n".join(lines)
     md = [
