@@ -4,6 +4,7 @@
 pub mod api;
 pub mod config;
 pub mod layout;
+pub mod metrics;
 pub mod store;
 pub mod sync;
 pub mod tcp;

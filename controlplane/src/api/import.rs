@@ -144,6 +144,8 @@ pub(crate) async fn import(
     let mut plan = Plan::default();
     let mut values = 0usize;
     for (name, (index, sets)) in &import.names {
+        let field = format!("records[{index}].type");
+        check_types(name, sets.iter().map(|s| s.rtype), &field)?;
         let owned = load_own(&state, name).await?;
         let new: Vec<SkyValue> = sets.iter().flat_map(book::set_to_values).collect();
         let desired = if import.add {
@@ -152,11 +154,7 @@ pub(crate) async fn import(
             new
         };
         let records = values_records(name, &desired, ttl);
-        check_types(
-            name,
-            records.iter().map(|r| r.data.rtype()),
-            &format!("records[{index}].type"),
-        )?;
+        check_types(name, records.iter().map(|r| r.data.rtype()), &field)?;
         values += desired.len();
         plan.extend(book::plan(&state.prefix, name, &owned.own, &desired));
     }

@@ -19,8 +19,10 @@ pub mod error;
 mod import;
 mod list;
 pub mod names;
+pub mod openapi;
 mod records;
 mod server;
+mod stats;
 mod status;
 
 pub use config::{ApiConfig, ApiConfigError};

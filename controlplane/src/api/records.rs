@@ -169,6 +169,8 @@ pub(crate) async fn store_sets(
     sets: &[RecordSet],
     add: bool,
 ) -> Result<(Vec<Record>, Option<i64>), ApiError> {
+    // The requested types first: a PTR outside arpa would read back as a CNAME.
+    check_types(name, sets.iter().map(|s| s.rtype), "type")?;
     let new_values: Vec<SkyValue> = sets.iter().flat_map(book::set_to_values).collect();
     let ttl = state.zone.default_ttl;
     let _guard = state.write_lock.lock().await;

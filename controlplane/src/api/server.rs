@@ -2,7 +2,7 @@
 
 use super::config::ApiConfig;
 use super::error::ApiError;
-use super::{auth, compat, import, list, records, status, ApiState};
+use super::{auth, compat, import, list, openapi, records, stats, status, ApiState};
 use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
@@ -39,6 +39,7 @@ pub fn router(state: ApiState) -> Router {
             "/v1/import",
             post(import::import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
         )
+        .route("/v1/stats", get(stats::stats))
         .route("/v1/status", get(status::list_status))
         .route(
             "/v1/status/{ip}",
@@ -69,6 +70,8 @@ pub fn router(state: ApiState) -> Router {
         .merge(skydns)
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/metrics", get(stats::prometheus))
+        .route("/v1/openapi.json", get(openapi::openapi))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(log_request))

@@ -9,6 +9,7 @@ use skylane_controlplane::store::{Backend, EtcdConfig, KeyValue, Store, StoreCon
 use skylane_controlplane::sync::{run_sync, SyncMetrics};
 use skylane_dataplane::name::Name;
 use skylane_dataplane::snapshot::{SharedSnapshot, Snapshot, ZoneConfig};
+use skylane_dataplane::stats::{Backend as StatsBackend, Stats};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,8 @@ pub const TOKEN: &str = "T0ken-for-tests";
 
 pub struct TestServer {
     pub base: String,
+    pub zone: Arc<ZoneConfig>,
+    pub stats: Arc<Stats>,
     pub store: Arc<Store>,
     pub snapshot: SharedSnapshot,
     pub sync: Arc<SyncMetrics>,
@@ -56,6 +59,14 @@ impl TestServer {
     }
 
     pub fn start_with(cfg: ApiConfig) -> TestServer {
+        let s = TestServer::start_without_sync(cfg);
+        s.start_sync();
+        s
+    }
+
+    /// The API without the store → snapshot sync (`/ready` stays 503 until
+    /// [`TestServer::start_sync`]).
+    pub fn start_without_sync(cfg: ApiConfig) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -76,7 +87,9 @@ impl TestServer {
             Arc::new(ArcSwap::from_pointee(Snapshot::empty(zone.clone())));
         let sync = Arc::new(SyncMetrics::new());
         let (shutdown, rx) = tokio::sync::watch::channel(false);
-        let state = ApiState::new(store.clone(), snapshot.clone(), zone.clone(), sync.clone());
+        let stats = Arc::new(Stats::with_sampling(StatsBackend::Socket, &[0, 1], 1));
+        let state = ApiState::new(store.clone(), snapshot.clone(), zone.clone(), sync.clone())
+            .with_stats(stats.clone());
         let tls = cfg.tls_cert.is_some();
         let server = {
             let _guard = rt.enter();
@@ -85,15 +98,9 @@ impl TestServer {
         let scheme = if tls { "https" } else { "http" };
         let base = format!("{scheme}://{}", server.local_addr());
         rt.spawn(server.run(rx.clone()));
-        rt.spawn(run_sync(
-            store.clone(),
-            zone,
-            Vec::new(),
-            snapshot.clone(),
-            sync.clone(),
-            rx,
-        ));
         TestServer {
+            zone,
+            stats,
             base,
             store,
             snapshot,
@@ -146,6 +153,18 @@ impl TestServer {
     /// Every key in the store (records and statuses).
     pub fn keys(&self) -> Vec<KeyValue> {
         self.rt.block_on(self.store.list("/")).unwrap().0
+    }
+
+    /// Runs the store → snapshot sync until the server is dropped.
+    pub fn start_sync(&self) {
+        self.rt.spawn(run_sync(
+            self.store.clone(),
+            self.zone.clone(),
+            Vec::new(),
+            self.snapshot.clone(),
+            self.sync.clone(),
+            self.shutdown.subscribe(),
+        ));
     }
 
     pub fn wait_ready(&self) {
