@@ -16,6 +16,8 @@ enum Behaviour {
     AnswerAll,
     /// Drop every `n`th query, answer the rest.
     DropEvery(u64),
+    /// Answer with the right ID but another name in the question.
+    WrongQuestion,
 }
 
 struct Responder {
@@ -28,7 +30,11 @@ struct Responder {
 
 impl Responder {
     fn start(behaviour: Behaviour) -> Responder {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        Responder::start_on("127.0.0.1:0", behaviour)
+    }
+
+    fn start_on(bind: &str, behaviour: Behaviour) -> Responder {
+        let socket = UdpSocket::bind(bind).unwrap();
         socket
             .set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();
@@ -217,6 +223,61 @@ fn passes_mode_sends_each_query_exactly_n_times() {
     assert_eq!(report["sent"], 150, "{report}");
     assert_eq!(report["completed"], 150, "{report}");
     assert_eq!(answered, 150);
+}
+
+#[test]
+fn answers_to_another_question_are_unexpected_not_completed() {
+    let responder = Responder::start(Behaviour::WrongQuestion);
+    let file = query_file("wrong", "host1.perf.test A\n");
+    let port = responder.addr.port().to_string();
+    let report = run_perf(&[
+        "-s",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-d",
+        file.to_str().unwrap(),
+        "-n",
+        "20",
+        "-q",
+        "4",
+        "-t",
+        "0.2",
+    ]);
+    let (answered, _) = responder.finish();
+    std::fs::remove_file(&file).ok();
+    assert_eq!(answered, 20);
+    assert_eq!(report["completed"], 0, "{report}");
+    assert_eq!(report["unexpected"], 20, "{report}");
+    assert_eq!(report["lost"], 20, "{report}");
+}
+
+#[test]
+fn works_over_ipv6() {
+    if UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here; skipped");
+        return;
+    }
+    let responder = Responder::start_on("[::1]:0", Behaviour::AnswerAll);
+    let file = query_file("v6", "host1.perf.test AAAA\nnx.perf.test A\n");
+    let port = responder.addr.port().to_string();
+    let report = run_perf(&[
+        "-s",
+        "::1",
+        "-p",
+        &port,
+        "-d",
+        file.to_str().unwrap(),
+        "-n",
+        "50",
+        "-q",
+        "10",
+    ]);
+    let (answered, _) = responder.finish();
+    std::fs::remove_file(&file).ok();
+    assert_eq!(report["completed"], 100, "{report}");
+    assert_eq!(answered, 100);
+    assert_eq!(report["rcodes"]["NXDOMAIN"], 50, "{report}");
 }
 
 #[test]
