@@ -57,9 +57,12 @@ impl Responder {
                         continue;
                     }
                 }
-                let Some(reply) = reply_to(&buf[..len]) else {
+                let Some(mut reply) = reply_to(&buf[..len]) else {
                     continue;
                 };
+                if let Behaviour::WrongQuestion = behaviour {
+                    reply[13] ^= 0x01; // first letter of the name
+                }
                 socket.send_to(&reply, peer).unwrap();
                 a.fetch_add(1, Ordering::Relaxed);
             }
