@@ -72,8 +72,14 @@ pub fn parse_cores(s: &str) -> anyhow::Result<Vec<usize>> {
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         match part.split_once('-') {
             Some((a, b)) => {
-                let a: usize = a.trim().parse().with_context(|| format!("bad core {a:?}"))?;
-                let b: usize = b.trim().parse().with_context(|| format!("bad core {b:?}"))?;
+                let a: usize = a
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("bad core {a:?}"))?;
+                let b: usize = b
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("bad core {b:?}"))?;
                 if a > b {
                     bail!("bad core range {part:?}");
                 }

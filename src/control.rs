@@ -69,7 +69,10 @@ pub async fn run(
             }
         }
     };
-    if tokio::time::timeout(Duration::from_secs(5), drain).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(5), drain)
+        .await
+        .is_err()
+    {
         error!("control-plane tasks did not stop within 5 s; exiting anyway");
     }
     match first_error {

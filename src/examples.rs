@@ -23,7 +23,10 @@ pub fn example_records(domains: &[Name], ttl: u32) -> Vec<Record> {
     }
     let zone = skylane_controlplane::zonefile::parse_zone(EXAMPLE_ZONE, None, ttl)
         .expect("the built-in example zone parses");
-    debug_assert!(zone.records.iter().all(|r| !matches!(r.data, RData::Soa { .. })));
+    debug_assert!(zone
+        .records
+        .iter()
+        .all(|r| !matches!(r.data, RData::Soa { .. })));
     zone.records
 }
 

@@ -47,8 +47,8 @@ pub async fn spawn(
     );
     tasks.spawn(async move { ("sync", run_sync(st, zone, recs, sh, m, rx).await) });
 
-    let state = ApiState::new(store, shared.clone(), data.zone.clone(), metrics)
-        .with_stats(stats.clone());
+    let state =
+        ApiState::new(store, shared.clone(), data.zone.clone(), metrics).with_stats(stats.clone());
     let (api_cfg, rx) = (cfg.api.clone(), stop.clone());
     tasks.spawn(async move { ("api", serve_api(api_cfg, state, rx).await) });
     Ok(())

@@ -93,7 +93,11 @@ fn a_and_aaaa_over_udp_and_tcp_v4_and_v6() {
     for addr in [s.addr4(), s.addr6()] {
         for via_tcp in [false, true] {
             let q = query("web.cluster.local.", RecordType::A);
-            let r = if via_tcp { tcp(addr, &q) } else { udp(addr, &q) };
+            let r = if via_tcp {
+                tcp(addr, &q)
+            } else {
+                udp(addr, &q)
+            };
             assert_eq!(r.message_type(), MessageType::Response);
             assert_eq!(r.id(), q.id());
             assert_eq!(r.response_code(), ResponseCode::NoError);
@@ -101,7 +105,10 @@ fn a_and_aaaa_over_udp_and_tcp_v4_and_v6() {
             assert!(r.recursion_desired(), "RD copied");
             let mut got = addrs(&r);
             got.sort();
-            let want: Vec<IpAddr> = ["10.0.0.1", "10.0.0.2", "10.0.0.3"].iter().map(|a| a.parse().unwrap()).collect();
+            let want: Vec<IpAddr> = ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+                .iter()
+                .map(|a| a.parse().unwrap())
+                .collect();
             assert_eq!(got, want, "{addr} tcp={via_tcp}");
             let r6 = udp(addr, &query("web.cluster.local.", RecordType::AAAA));
             assert_eq!(addrs(&r6), vec!["fd00::1".parse::<IpAddr>().unwrap()]);
@@ -148,7 +155,13 @@ fn truncation_with_a_512_byte_limit() {
     assert!(out.contains(" tc"), "TC flag expected: {out}");
     // Without EDNS the limit is 512 too; over TCP the whole set arrives.
     let q = query("big.cluster.local.", RecordType::A);
-    let raw = udp_raw_from(s.addr4(), &q.to_vec().unwrap(), "127.0.0.1".parse().unwrap(), 2000).unwrap();
+    let raw = udp_raw_from(
+        s.addr4(),
+        &q.to_vec().unwrap(),
+        "127.0.0.1".parse().unwrap(),
+        2000,
+    )
+    .unwrap();
     assert!(raw.len() <= 512, "{} bytes", raw.len());
     let r = hickory_proto::op::Message::from_vec(&raw).unwrap();
     assert!(r.truncated());
@@ -166,10 +179,17 @@ fn edns_version_1_gets_badvers_and_opcode_15_notimp() {
     let s = start();
     let out = kdig(&s, &["+edns=1", "web.cluster.local", "A"]);
     assert!(out.contains("BADVERS"), "{out}");
-    let r = udp(s.addr4(), &with_edns(query("web.cluster.local.", RecordType::A), 1232, 1));
+    let r = udp(
+        s.addr4(),
+        &with_edns(query("web.cluster.local.", RecordType::A), 1232, 1),
+    );
     // 16 is BADVERS for OPT (hickory names the shared code BADSIG).
     assert_eq!(u16::from(r.response_code()), 16);
-    assert_eq!(r.extensions().as_ref().unwrap().version(), 0, "OPT version 0");
+    assert_eq!(
+        r.extensions().as_ref().unwrap().version(),
+        0,
+        "OPT version 0"
+    );
     assert!(r.answers().is_empty());
 
     let q = query("web.cluster.local.", RecordType::A);
@@ -200,7 +220,10 @@ fn cname_chains_and_loops() {
     assert_eq!(&types[..2], &[RecordType::CNAME, RecordType::CNAME]);
     assert_eq!(addrs(&r).len(), 3);
     let r = udp(s.addr4(), &query("loop1.cluster.local.", RecordType::A));
-    assert!(matches!(r.response_code(), ResponseCode::NoError | ResponseCode::ServFail));
+    assert!(matches!(
+        r.response_code(),
+        ResponseCode::NoError | ResponseCode::ServFail
+    ));
     assert!(r.answers().len() <= 9, "loop is bounded");
 }
 
@@ -209,10 +232,16 @@ fn srv_with_additional_addresses() {
     let s = start();
     let out = kdig(&s, &["_http._tcp.cluster.local", "SRV"]);
     assert!(out.contains("10 50 80 web.cluster.local."), "{out}");
-    let r = udp(s.addr4(), &query("_http._tcp.cluster.local.", RecordType::SRV));
+    let r = udp(
+        s.addr4(),
+        &query("_http._tcp.cluster.local.", RecordType::SRV),
+    );
     assert_eq!(r.answers().len(), 1);
     let extra: Vec<RecordType> = r.additionals().iter().map(|a| a.record_type()).collect();
-    assert!(extra.contains(&RecordType::A) && extra.contains(&RecordType::AAAA), "{extra:?}");
+    assert!(
+        extra.contains(&RecordType::A) && extra.contains(&RecordType::AAAA),
+        "{extra:?}"
+    );
 }
 
 #[test]
@@ -239,7 +268,10 @@ fn hone_one_is_stable_per_client_and_spreads_clients() {
         }
         seen.insert(first[0]);
     }
-    assert!(seen.len() >= 3, "20 clients spread over 5 addresses: {seen:?}");
+    assert!(
+        seen.len() >= 3,
+        "20 clients spread over 5 addresses: {seen:?}"
+    );
 }
 
 #[test]

@@ -303,14 +303,19 @@ fn line_of_key(text: &str, key: &str) -> usize {
 fn de_names<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Name>, D::Error> {
     let v: Vec<String> = Vec::deserialize(d)?;
     v.iter()
-        .map(|s| Name::from_ascii(s).map_err(|e| serde::de::Error::custom(format!("bad domain {s:?}: {e}"))))
+        .map(|s| {
+            Name::from_ascii(s)
+                .map_err(|e| serde::de::Error::custom(format!("bad domain {s:?}: {e}")))
+        })
         .collect()
 }
 
 fn de_opt_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Name>, D::Error> {
     let v: Option<String> = Option::deserialize(d)?;
-    v.map(|s| Name::from_ascii(&s).map_err(|e| serde::de::Error::custom(format!("bad name {s:?}: {e}"))))
-        .transpose()
+    v.map(|s| {
+        Name::from_ascii(&s).map_err(|e| serde::de::Error::custom(format!("bad name {s:?}: {e}")))
+    })
+    .transpose()
 }
 
 fn de_from_str<'de, D, T>(d: D) -> Result<T, D::Error>

@@ -293,10 +293,7 @@ impl Parser {
             if t.len() == n {
                 Ok(())
             } else {
-                Err(format!(
-                    "{rtype} takes {n} field(s), found {}",
-                    t.len()
-                ))
+                Err(format!("{rtype} takes {n} field(s), found {}", t.len()))
             }
         };
         Ok(match rtype {
@@ -473,7 +470,16 @@ txt         TXT   "hello world" "a\"b" plain
         let r = &z.records;
         assert_eq!(r.len(), 11);
         assert_eq!(r[0].name, n("cluster.local."));
-        assert!(matches!(r[0].data, RData::Soa { refresh: 3600, retry: 600, expire: 604800, minimum: 30, .. }));
+        assert!(matches!(
+            r[0].data,
+            RData::Soa {
+                refresh: 3600,
+                retry: 600,
+                expire: 604800,
+                minimum: 30,
+                ..
+            }
+        ));
         assert_eq!(r[1].name, n("cluster.local."));
         assert_eq!(r[1].data, RData::Ns(n("ns1.cluster.local.")));
         assert_eq!(r[3].ttl, 300);
@@ -483,12 +489,21 @@ txt         TXT   "hello world" "a\"b" plain
         assert_eq!(r[6].data, RData::Cname(n("web.cluster.local.")));
         assert_eq!(
             r[7].data,
-            RData::Srv { priority: 10, weight: 5, port: 80, target: n("web.cluster.local.") }
+            RData::Srv {
+                priority: 10,
+                weight: 5,
+                port: 80,
+                target: n("web.cluster.local.")
+            }
         );
         assert_eq!(r[8].name, n("mail.cluster.local."));
         assert_eq!(
             r[9].data,
-            RData::Txt(vec![b"hello world".to_vec(), b"a\"b".to_vec(), b"plain".to_vec()])
+            RData::Txt(vec![
+                b"hello world".to_vec(),
+                b"a\"b".to_vec(),
+                b"plain".to_vec()
+            ])
         );
         assert_eq!(r[10].name, n("1.0.0.10.in-addr.arpa."));
     }
@@ -498,7 +513,11 @@ txt         TXT   "hello world" "a\"b" plain
         let cases = [
             ("$ORIGIN a.\nx A 1.2.3\n", 2, "bad IPv4"),
             ("$ORIGIN a.\n\nx A 1.2.3.4\ny MX 10\n", 4, "MX takes 2"),
-            ("$ORIGIN a.\nx BOGUS 1\n", 2, "unsupported record type BOGUS"),
+            (
+                "$ORIGIN a.\nx BOGUS 1\n",
+                2,
+                "unsupported record type BOGUS",
+            ),
             ("$ORIGIN a.\nx TXT \"open\n", 2, "unterminated"),
             ("$ORIGIN a.\nx SOA ( a b 1 2 3 4 5\n", 2, "unbalanced"),
             ("x A 1.2.3.4\n", 1, "bad name"),

@@ -105,7 +105,10 @@ impl Server {
     pub fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id() as i32;
         // SAFETY-free: the `kill` command sends the signal.
-        let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -160,9 +163,15 @@ fn rand_id() -> u16 {
 }
 
 /// Sends bytes over UDP from `from` and returns the raw reply.
-pub fn udp_raw_from(server: SocketAddr, bytes: &[u8], from: IpAddr, timeout_ms: u64) -> Option<Vec<u8>> {
+pub fn udp_raw_from(
+    server: SocketAddr,
+    bytes: &[u8],
+    from: IpAddr,
+    timeout_ms: u64,
+) -> Option<Vec<u8>> {
     let sock = UdpSocket::bind(SocketAddr::new(from, 0)).ok()?;
-    sock.set_read_timeout(Some(Duration::from_millis(timeout_ms))).ok()?;
+    sock.set_read_timeout(Some(Duration::from_millis(timeout_ms)))
+        .ok()?;
     sock.send_to(bytes, server).ok()?;
     let mut buf = vec![0u8; 65535];
     let (n, _) = sock.recv_from(&mut buf).ok()?;
@@ -170,14 +179,23 @@ pub fn udp_raw_from(server: SocketAddr, bytes: &[u8], from: IpAddr, timeout_ms: 
     Some(buf)
 }
 
-pub fn udp_exchange_from(server: SocketAddr, q: &Message, from: IpAddr, timeout_ms: u64) -> Option<Message> {
+pub fn udp_exchange_from(
+    server: SocketAddr,
+    q: &Message,
+    from: IpAddr,
+    timeout_ms: u64,
+) -> Option<Message> {
     let raw = udp_raw_from(server, &q.to_vec().unwrap(), from, timeout_ms)?;
     Message::from_vec(&raw).ok()
 }
 
 /// UDP exchange from the loopback address of the server's family.
 pub fn udp(server: SocketAddr, q: &Message) -> Message {
-    let from: IpAddr = if server.is_ipv4() { "127.0.0.1".parse().unwrap() } else { "::1".parse().unwrap() };
+    let from: IpAddr = if server.is_ipv4() {
+        "127.0.0.1".parse().unwrap()
+    } else {
+        "::1".parse().unwrap()
+    };
     udp_exchange_from(server, q, from, 2000).expect("UDP answer")
 }
 
