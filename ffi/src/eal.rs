@@ -131,3 +131,25 @@ pub fn rdtsc() -> u64 {
     // SAFETY: the rdtsc instruction has no preconditions on x86_64.
     unsafe { core::arch::x86_64::_rdtsc() }
 }
+
+/// Pin the calling thread to CPU `cpu` (for threads that are not EAL lcores yet; call
+/// before [`Eal::register_thread`], which records the thread's affinity).
+pub fn pin_current_thread(cpu: usize) -> Result<()> {
+    if cpu >= libc::CPU_SETSIZE as usize {
+        return Err(Error::Invalid(format!("CPU {cpu} is out of range")));
+    }
+    // SAFETY: cpu_set_t is plain data (all-zero is the empty set); CPU_SET stays in bounds
+    // (checked above); sched_setaffinity reads the set for the calling thread (pid 0).
+    let ret = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    if ret != 0 {
+        return Err(Error::from_errno(
+            "sched_setaffinity",
+            std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+        ));
+    }
+    Ok(())
+}

@@ -5,6 +5,10 @@
 //! ([`inflight`]), options ([`options`]) and report aggregation/printing ([`report`]). The
 //! kernel UDP mode lives in [`udp`]; [`gen`] writes test zones and query files.
 
+#[cfg(feature = "dpdk")]
+pub mod dpdk;
+#[cfg(feature = "dpdk")]
+pub mod dpdk_frame;
 pub mod gen;
 pub mod inflight;
 pub mod options;

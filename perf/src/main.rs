@@ -133,6 +133,11 @@ fn run_load(args: &RunArgs) -> anyhow::Result<()> {
     let options = args.options()?;
     let queries = args.queries()?;
     let templates = templates(&queries, options.flags);
+    #[cfg(feature = "dpdk")]
+    if args.dpdk.enabled() {
+        let report = skylane_perf::dpdk::run(&options, &templates, &args.dpdk)?;
+        return report.print(options.json).context("writing report");
+    }
     let report = udp::run(&options, &templates)?;
     report.print(options.json).context("writing report")
 }

@@ -56,6 +56,10 @@ pub struct RunArgs {
     /// Print the report as JSON instead of text.
     #[arg(long = "json")]
     pub json: bool,
+    /// DPDK mode flags (`--dpdk-eal` selects it).
+    #[cfg(feature = "dpdk")]
+    #[command(flatten)]
+    pub dpdk: crate::dpdk::DpdkArgs,
 }
 
 /// How long a run sends queries.

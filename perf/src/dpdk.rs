@@ -1,0 +1,525 @@
+//! DPDK load mode (cargo feature `dpdk`): queries leave from a DPDK port (any PMD: a NIC,
+//! `net_memif` to drive a Skylane instance at the other end of a memif pair,
+//! `net_af_xdp`, …) instead of kernel sockets.
+//!
+//! Each sender thread owns one RX/TX queue pair of the port and some "clients" (UDP
+//! source ports, each with its own [`InFlight`] ID space). It runs a poll loop: receive a
+//! burst, match DNS responses by destination port + ID + question, answer ARP requests
+//! for our source address, then build and send a burst of queries within the rate and
+//! outstanding budgets, and expire timed-out queries. The server's MAC address is found
+//! with ARP / neighbour solicitation unless `--dpdk-dst-mac` gives it.
+//! Results land in the same [`Stats`] / [`Report`] as the kernel UDP mode.
+
+use crate::dpdk_frame::{self, Endpoints, HeaderTemplate, Incoming};
+use crate::inflight::InFlight;
+use crate::options::{share, Options, RunLength};
+use crate::report::{Report, Stats};
+use crate::wire::{QueryTemplate, Response};
+use anyhow::{bail, Context};
+use dpdk_sys::{consts, eal, Burst, Eal, MbufPool, Port, PortConfig, Queue, BURST};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+/// First UDP source port; client `i` uses `BASE_PORT + i`.
+pub const BASE_PORT: u16 = 20000;
+/// How long to wait for the server's MAC address.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Flags of the DPDK mode.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct DpdkArgs {
+    /// Send from a DPDK port: the EAL arguments, one string, e.g.
+    /// "--no-huge --no-pci --file-prefix=perf --vdev=net_memif0,role=client,socket=/run/sky.sock".
+    #[arg(long = "dpdk-eal", value_name = "ARGS", allow_hyphen_values = true)]
+    pub dpdk_eal: Option<String>,
+    /// DPDK port id to send from.
+    #[arg(long = "dpdk-port", default_value_t = 0)]
+    pub dpdk_port: u16,
+    /// Source IP address of the queries (same family as the server).
+    #[arg(long = "dpdk-src-ip", value_name = "IP")]
+    pub dpdk_src_ip: Option<IpAddr>,
+    /// Server MAC address (default: resolved with ARP / neighbour solicitation).
+    #[arg(long = "dpdk-dst-mac", value_name = "MAC")]
+    pub dpdk_dst_mac: Option<String>,
+    /// CPUs for the sender threads, comma-separated (default: not pinned).
+    #[arg(long = "dpdk-cores", value_name = "LIST", value_delimiter = ',')]
+    pub dpdk_cores: Vec<usize>,
+}
+
+impl DpdkArgs {
+    /// True when `--dpdk-eal` selects the DPDK mode.
+    pub fn enabled(&self) -> bool {
+        self.dpdk_eal.is_some()
+    }
+}
+
+/// Parse `aa:bb:cc:dd:ee:ff`.
+pub fn parse_mac(s: &str) -> anyhow::Result<[u8; 6]> {
+    let parts: Vec<&str> = s.split(':').collect();
+    if parts.len() != 6 {
+        bail!("MAC address {s:?}: expected six hex bytes separated by ':'");
+    }
+    let mut mac = [0u8; 6];
+    for (b, p) in mac.iter_mut().zip(parts) {
+        *b = u8::from_str_radix(p, 16).with_context(|| format!("MAC address {s:?}"))?;
+    }
+    Ok(mac)
+}
+
+/// One client: a UDP source port with its outstanding queries.
+struct Client {
+    header: HeaderTemplate,
+    inflight: InFlight,
+    max_outstanding: usize,
+}
+
+/// What a sender thread does.
+struct Worker<'a> {
+    queue: Queue,
+    pool: MbufPool,
+    templates: &'a [QueryTemplate],
+    clients: Vec<Client>,
+    /// Source port of `clients[0]`; client i has `first_port + i`.
+    first_port: u16,
+    server: IpAddr,
+    server_port: u16,
+    our_ip: IpAddr,
+    our_mac: [u8; 6],
+    next_query: usize,
+    next_client: usize,
+    remaining: Option<u64>,
+    qps: Option<u64>,
+    timeout: Duration,
+    stats: Stats,
+}
+
+impl Worker<'_> {
+    fn outstanding(&self) -> usize {
+        self.clients.iter().map(|c| c.inflight.outstanding()).sum()
+    }
+
+    /// Queries this thread may send now (rate and count limits).
+    fn budget(&self, start: Instant, now: Instant) -> u64 {
+        let mut b = BURST as u64;
+        if let Some(qps) = self.qps {
+            let allowed = (now.duration_since(start).as_secs_f64() * qps as f64) as u64;
+            b = b.min(allowed.saturating_sub(self.stats.sent));
+        }
+        if let Some(r) = self.remaining {
+            b = b.min(r);
+        }
+        b
+    }
+
+    fn run(mut self, start: Instant, deadline: Option<Instant>) -> (Stats, Instant) {
+        let mut rx = Burst::new();
+        let mut tx = Burst::new();
+        let mut stopped: Option<Instant> = None;
+        let mut last_expire = start;
+        loop {
+            let now = Instant::now();
+            if stopped.is_none()
+                && (deadline.is_some_and(|d| now >= d) || self.remaining == Some(0))
+            {
+                stopped = Some(now);
+            }
+            if let Some(stop) = stopped {
+                if self.outstanding() == 0 || now >= stop + self.timeout {
+                    break;
+                }
+            }
+            if self.queue.rx_burst(&mut rx) > 0 {
+                self.receive(&mut rx, &mut tx, now);
+            }
+            if stopped.is_none() {
+                let budget = self.budget(start, now);
+                if budget > 0 {
+                    self.send(&mut tx, budget as usize, now);
+                }
+            }
+            if now.duration_since(last_expire) >= Duration::from_millis(1) {
+                last_expire = now;
+                for c in &mut self.clients {
+                    self.stats.lost += c.inflight.expire(now, self.timeout);
+                }
+            }
+        }
+        for c in &mut self.clients {
+            self.stats.lost += c.inflight.abandon_all();
+        }
+        (self.stats, stopped.unwrap_or_else(Instant::now))
+    }
+
+    fn receive(&mut self, rx: &mut Burst, tx: &mut Burst, now: Instant) {
+        for mut m in rx.drain() {
+            match dpdk_frame::parse(m.data()) {
+                Incoming::Udp {
+                    src,
+                    src_port,
+                    dst_port,
+                    payload,
+                } if src == self.server && src_port == self.server_port => {
+                    let index = usize::from(dst_port.wrapping_sub(self.first_port));
+                    let Some(client) = self.clients.get_mut(index) else {
+                        self.stats.unexpected += 1;
+                        continue;
+                    };
+                    match_response(client, &mut self.stats, self.templates, payload, now);
+                }
+                Incoming::ArpRequest { target } if IpAddr::from(target) == self.our_ip => {
+                    let len = m.data_len();
+                    if let Some(n) =
+                        dpdk_frame::arp_reply_in_place(&mut m.room_mut()[..len], self.our_mac)
+                    {
+                        m.set_len(n);
+                        let _ = tx.push(m);
+                        self.queue.tx_burst(tx);
+                        tx.clear();
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Build and send up to `budget` queries round-robin over clients with room.
+    fn send(&mut self, tx: &mut Burst, budget: usize, now: Instant) {
+        let mut ids: [(u16, u16); BURST] = [(0, 0); BURST];
+        let n_clients = self.clients.len();
+        let mut skipped = 0;
+        while tx.len() < budget.min(BURST) && skipped < n_clients {
+            let ci = self.next_client;
+            self.next_client = (self.next_client + 1) % n_clients;
+            let client = &mut self.clients[ci];
+            if client.inflight.outstanding() >= client.max_outstanding {
+                skipped += 1;
+                continue;
+            }
+            skipped = 0;
+            let Some(mut m) = self.pool.alloc() else {
+                break;
+            };
+            let qi = self.next_query;
+            let Some(id) = client.inflight.start(qi as u32, now) else {
+                skipped += 1;
+                continue;
+            };
+            let template = &self.templates[qi];
+            let written = client
+                .header
+                .write(m.room_mut(), |p| template.write_with_id(id, p));
+            let Some(len) = written else {
+                client.inflight.cancel(id);
+                self.stats.send_errors += 1;
+                continue;
+            };
+            m.set_len(len);
+            m.set_ol_flags(0);
+            ids[tx.len()] = (ci as u16, id);
+            let _ = tx.push(m);
+            self.next_query = (qi + 1) % self.templates.len();
+        }
+        let queued = tx.len();
+        if queued == 0 {
+            return;
+        }
+        let sent = self.queue.tx_burst(tx);
+        // Not sent (ring full): give the IDs back and free the frames.
+        for &(ci, id) in &ids[sent..queued] {
+            self.clients[usize::from(ci)].inflight.cancel(id);
+        }
+        tx.clear();
+        self.stats.sent += sent as u64;
+        if let Some(r) = &mut self.remaining {
+            *r -= sent as u64;
+        }
+    }
+}
+
+/// Match one DNS payload to an outstanding query of `client` and count it.
+fn match_response(
+    client: &mut Client,
+    stats: &mut Stats,
+    templates: &[QueryTemplate],
+    payload: &[u8],
+    now: Instant,
+) {
+    let Ok(response) = Response::parse(payload) else {
+        stats.unexpected += 1;
+        return;
+    };
+    let id = response.id();
+    let matched = client.inflight.get(id).filter(|p| {
+        response.question_count() == 0
+            || response.matches_question(templates[p.query as usize].question())
+    });
+    match matched {
+        Some(pending) => {
+            client.inflight.complete(id);
+            let latency = now.saturating_duration_since(pending.sent_at);
+            stats.record_response(response.rcode(), response.truncated(), latency);
+        }
+        None => stats.unexpected += 1,
+    }
+}
+
+/// EAL arguments: the user's, plus a floating main lcore unless they choose lcores.
+fn eal_args(user: &str) -> Vec<String> {
+    let mut args: Vec<String> = user.split_whitespace().map(str::to_owned).collect();
+    let chooses = args.iter().any(|a| {
+        a == "-l" || a == "-c" || a.starts_with("--lcores") || (a.starts_with("-l") && a.len() > 2)
+    });
+    if !chooses {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        args.push(format!("--lcores=0@(0-{})", cpus - 1));
+    }
+    args
+}
+
+/// Find the server's MAC with ARP (IPv4) or a neighbour solicitation (IPv6), polling
+/// every queue.
+fn resolve_mac(
+    queues: &mut [Queue],
+    pool: &MbufPool,
+    our_mac: [u8; 6],
+    our_ip: IpAddr,
+    server: IpAddr,
+) -> anyhow::Result<[u8; 6]> {
+    let started = Instant::now();
+    let mut next_ask = started;
+    let mut rx = Burst::new();
+    while started.elapsed() < RESOLVE_TIMEOUT {
+        if Instant::now() >= next_ask {
+            next_ask = Instant::now() + Duration::from_millis(300);
+            let mut m = pool.alloc().context("mbuf pool empty")?;
+            let n = match (our_ip, server) {
+                (IpAddr::V4(a), IpAddr::V4(s)) => {
+                    dpdk_frame::arp_request(our_mac, a.octets(), s.octets(), m.room_mut())
+                }
+                (IpAddr::V6(a), IpAddr::V6(s)) => {
+                    dpdk_frame::neighbor_solicit(our_mac, a.octets(), s.octets(), m.room_mut())
+                }
+                _ => bail!("--dpdk-src-ip and the server must be of the same address family"),
+            };
+            m.set_len(n);
+            let mut tx = Burst::new();
+            let _ = tx.push(m);
+            queues[0].tx_burst(&mut tx);
+        }
+        for q in queues.iter_mut() {
+            q.rx_burst(&mut rx);
+            for m in rx.drain() {
+                match dpdk_frame::parse(m.data()) {
+                    Incoming::ArpReply { ip, mac } if IpAddr::from(ip) == server => return Ok(mac),
+                    Incoming::NeighborAdvert { target, mac } if IpAddr::from(target) == server => {
+                        return Ok(mac)
+                    }
+                    _ => {}
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    bail!(
+        "no ARP/ND answer from {server} within {RESOLVE_TIMEOUT:?}; give --dpdk-dst-mac or check the link"
+    )
+}
+
+/// Run a load from a DPDK port against `options.server`.
+pub fn run(
+    options: &Options,
+    templates: &[QueryTemplate],
+    args: &DpdkArgs,
+) -> anyhow::Result<Report> {
+    anyhow::ensure!(!templates.is_empty(), "no queries to send");
+    let user_eal = args
+        .dpdk_eal
+        .as_deref()
+        .context("--dpdk-eal is required for the DPDK mode")?;
+    let our_ip = args
+        .dpdk_src_ip
+        .context("--dpdk-src-ip is required in the DPDK mode")?;
+    let server = options.server.ip();
+    anyhow::ensure!(
+        our_ip.is_ipv4() == server.is_ipv4(),
+        "--dpdk-src-ip {our_ip} and server {server} are of different address families"
+    );
+    anyhow::ensure!(
+        usize::from(u16::MAX - BASE_PORT) >= options.clients,
+        "at most {} clients in the DPDK mode",
+        u16::MAX - BASE_PORT
+    );
+    let threads = options.threads.min(options.clients).max(1);
+    anyhow::ensure!(
+        args.dpdk_cores.is_empty() || args.dpdk_cores.len() >= threads,
+        "--dpdk-cores lists {} CPUs for {threads} threads",
+        args.dpdk_cores.len()
+    );
+    let eal = eal::init(&eal_args(user_eal)).context("initialising the DPDK EAL")?;
+    let result = run_with_eal(eal, options, templates, args, threads, our_ip);
+    if let Err(e) = eal.cleanup() {
+        eprintln!("skylane-perf: rte_eal_cleanup: {e}");
+    }
+    result
+}
+
+fn run_with_eal(
+    eal: Eal,
+    options: &Options,
+    templates: &[QueryTemplate],
+    args: &DpdkArgs,
+    threads: usize,
+    our_ip: IpAddr,
+) -> anyhow::Result<Report> {
+    let port = Port::new(&eal, args.dpdk_port).context("the DPDK port")?;
+    let info = port.info()?;
+    let n = (threads as u32 * 8192).max(8192) - 1;
+    let pool = MbufPool::create(
+        &eal,
+        "perf_pool",
+        n,
+        256,
+        consts::RTE_MBUF_DEFAULT_BUF_SIZE,
+        port.socket(),
+    )
+    .context("creating the mbuf pool (with --no-huge, raise -m)")?;
+    let cfg = PortConfig {
+        queues: threads as u16,
+        rx_desc: 1024,
+        tx_desc: 1024,
+        rss_hf: consts::RTE_ETH_RSS_IP | consts::RTE_ETH_RSS_UDP,
+        rx_offloads: 0,
+        tx_offloads: 0,
+    };
+    let mut queues = port
+        .configure(&cfg, &[pool])
+        .with_context(|| format!("configuring port {} ({})", args.dpdk_port, info.driver))?;
+    port.start().context("starting the port")?;
+    let our_mac = port.mac()?;
+    let server = options.server.ip();
+    let dst_mac = match &args.dpdk_dst_mac {
+        Some(s) => parse_mac(s)?,
+        None => resolve_mac(&mut queues, &pool, our_mac, our_ip, server)?,
+    };
+    let ep = Endpoints {
+        src_mac: our_mac,
+        dst_mac,
+        src_ip: our_ip,
+        dst_ip: server,
+        dst_port: options.server.port(),
+    };
+    let total = match options.length {
+        RunLength::Passes(p) => Some(templates.len() as u64 * u64::from(p)),
+        RunLength::Duration(_) => None,
+    };
+    // Clients are split into contiguous port ranges per thread.
+    let mut workers = Vec::with_capacity(threads);
+    let mut first_client = 0usize;
+    for (t, queue) in queues.into_iter().enumerate() {
+        let count = share(options.clients as u64, threads, t) as usize;
+        let clients = (first_client..first_client + count)
+            .map(|i| Client {
+                header: HeaderTemplate::new(&ep, BASE_PORT + i as u16),
+                inflight: InFlight::new((i as u16).wrapping_mul(7919)),
+                max_outstanding: share(options.max_outstanding as u64, options.clients, i) as usize,
+            })
+            .collect();
+        workers.push(Worker {
+            queue,
+            pool,
+            templates,
+            clients,
+            first_port: BASE_PORT + first_client as u16,
+            server,
+            server_port: options.server.port(),
+            our_ip,
+            our_mac,
+            next_query: t * templates.len() / threads,
+            next_client: 0,
+            remaining: total.map(|n| share(n, threads, t)),
+            qps: options.max_qps.map(|q| share(q, threads, t)),
+            timeout: options.timeout,
+            stats: Stats::new(),
+        });
+        first_client += count;
+    }
+    let start = Instant::now();
+    let deadline = match options.length {
+        RunLength::Duration(d) => Some(start + d),
+        RunLength::Passes(_) => None,
+    };
+    let results: Vec<anyhow::Result<(Stats, Instant)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = workers
+            .into_iter()
+            .enumerate()
+            .map(|(t, w)| {
+                let core = args.dpdk_cores.get(t).copied();
+                scope.spawn(move || {
+                    if let Some(c) = core {
+                        eal::pin_current_thread(c)
+                            .with_context(|| format!("pinning a sender thread to CPU {c}"))?;
+                    }
+                    eal.register_thread()
+                        .context("registering the sender thread with the EAL")?;
+                    let r = w.run(start, deadline);
+                    eal.unregister_thread();
+                    Ok(r)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a sender thread panicked")))
+            })
+            .collect()
+    });
+    let mut stats = Stats::new();
+    let mut stopped = start;
+    for r in results {
+        let (s, stop) = r?;
+        stats.merge(&s);
+        stopped = stopped.max(stop);
+    }
+    if let Ok(ps) = port.stats() {
+        eprintln!(
+            "skylane-perf: port {} ({}): ipackets {} opackets {} imissed {} rx_nombuf {} oerrors {}",
+            args.dpdk_port, info.driver, ps.ipackets, ps.opackets, ps.imissed, ps.rx_nombuf, ps.oerrors
+        );
+    }
+    let _ = port.stop();
+    let _ = port.close();
+    Ok(Report::new(
+        "dpdk",
+        options.server.to_string(),
+        threads,
+        options.clients,
+        &stats,
+        stopped.duration_since(start),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_parsing() {
+        assert_eq!(
+            parse_mac("02:00:0a:ff:00:01").unwrap(),
+            [2, 0, 0x0a, 0xff, 0, 1]
+        );
+        assert!(parse_mac("02:00:0a:ff:00").is_err());
+        assert!(parse_mac("02:00:0a:ff:00:zz").is_err());
+    }
+
+    #[test]
+    fn main_lcore_floats_unless_chosen() {
+        assert!(eal_args("--no-huge")
+            .last()
+            .unwrap()
+            .starts_with("--lcores=0@(0-"));
+        assert_eq!(eal_args("--no-huge -l 1"), vec!["--no-huge", "-l", "1"]);
+    }
+}
