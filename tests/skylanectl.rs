@@ -1,0 +1,276 @@
+//! skylanectl end to end: the built binary against an in-process API server
+//! (embedded store in a temp dir, real store → snapshot sync).
+
+use arc_swap::ArcSwap;
+use skylane_controlplane::api::{ApiConfig, ApiServer, ApiState};
+use skylane_controlplane::store::{Backend, EtcdConfig, Store, StoreConfig};
+use skylane_controlplane::sync::{run_sync, SyncMetrics};
+use skylane_dataplane::name::Name;
+use skylane_dataplane::snapshot::{SharedSnapshot, Snapshot, ZoneConfig};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+const TOKEN: &str = "ctl-test-token";
+
+struct Server {
+    addr: String,
+    store: Arc<Store>,
+    rt: tokio::runtime::Runtime,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let store_cfg = StoreConfig {
+            backend: Backend::Embedded,
+            path: Some(dir.path().join("store.redb")),
+            ..StoreConfig::default()
+        };
+        let store = Arc::new(
+            rt.block_on(Store::open(&store_cfg, &EtcdConfig::default()))
+                .unwrap(),
+        );
+        let zone = Arc::new(ZoneConfig {
+            domains: vec![Name::from_ascii("skydns.local.").unwrap()],
+            ..ZoneConfig::default()
+        });
+        let snapshot: SharedSnapshot =
+            Arc::new(ArcSwap::from_pointee(Snapshot::empty(zone.clone())));
+        let sync = Arc::new(SyncMetrics::new());
+        let (shutdown, rx) = tokio::sync::watch::channel(false);
+        let state = ApiState::new(store.clone(), snapshot.clone(), zone.clone(), sync.clone());
+        let cfg = ApiConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            token: Some(TOKEN.into()),
+            ..ApiConfig::default()
+        };
+        let server = {
+            let _g = rt.enter();
+            ApiServer::bind(&cfg, state).unwrap()
+        };
+        let addr = format!("http://{}", server.local_addr());
+        rt.spawn(server.run(rx.clone()));
+        rt.spawn(run_sync(
+            store.clone(),
+            zone,
+            Vec::new(),
+            snapshot,
+            sync,
+            rx,
+        ));
+        Server {
+            addr,
+            store,
+            rt,
+            shutdown,
+            dir,
+        }
+    }
+
+    fn ctl(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_skylanectl"))
+            .args(args)
+            .env("SKYLANE_API_ADDR", &self.addr)
+            .env("SKYLANE_API_TOKEN", TOKEN)
+            .output()
+            .unwrap()
+    }
+
+    /// Runs skylanectl, asserting success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.ctl(args);
+        assert!(
+            out.status.success(),
+            "skylanectl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn key_count(&self) -> usize {
+        self.rt.block_on(self.store.list("/")).unwrap().0.len()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+#[test]
+fn add_show_list_delete() {
+    let s = Server::start();
+    let out = s.ok(&[
+        "add",
+        "cctv2",
+        "--type",
+        "A",
+        "--ip",
+        "192.168.10.1",
+        "--ip",
+        "192.168.10.2",
+    ]);
+    assert_eq!(
+        out,
+        "domain: cctv2.skydns.local val: { type:A ips:[192.168.10.1 192.168.10.2] ttl:30 }\n"
+    );
+    s.ok(&[
+        "add",
+        "_http._tcp.web",
+        "-t",
+        "SRV",
+        "--target",
+        "web1.skydns.local.",
+        "--target",
+        "web2.skydns.local.",
+        "--port",
+        "80",
+        "--priority",
+        "10",
+        "--weight",
+        "5",
+        "--weight",
+        "7",
+    ]);
+    s.ok(&[
+        "add",
+        "mail",
+        "--type",
+        "MX",
+        "--target",
+        "mx1.skydns.local.",
+        "--preference",
+        "5",
+        "--ttl",
+        "300",
+    ]);
+    s.ok(&["add", "txt", "--type", "TXT", "--text", "hello world"]);
+    s.ok(&[
+        "add",
+        "alias",
+        "--type",
+        "CNAME",
+        "--target",
+        "cctv2.skydns.local.",
+    ]);
+    let show = s.ok(&["show", "cctv2.skydns.local."]);
+    assert!(show.contains("ips:[192.168.10.1 192.168.10.2]"), "{show}");
+    let list = s.ok(&["list"]);
+    assert_eq!(list.lines().count(), 5, "{list}");
+    assert!(list.contains(
+        "domain: _http._tcp.web.skydns.local val: { type:SRV targets:[{web1.skydns.local. port:80 priority:10 weight:5} {web2.skydns.local. port:80 priority:10 weight:7}] ttl:30 }"
+    ), "{list}");
+    assert!(list.contains("domain: mail.skydns.local val: { type:MX exchanges:[{mx1.skydns.local. preference:5}] ttl:300 }"), "{list}");
+    assert!(list.contains("texts:[\"hello world\"]"), "{list}");
+    let json: serde_json::Value =
+        serde_json::from_str(&s.ok(&["--json", "list", "--type", "A"])).unwrap();
+    assert_eq!(json["count"], 1);
+    // Delete some addresses, then the whole name.
+    s.ok(&["delete", "cctv2", "--ip", "192.168.10.1"]);
+    assert!(s.ok(&["show", "cctv2"]).contains("ips:[192.168.10.2]"));
+    assert!(s
+        .ok(&["delete", "cctv2"])
+        .starts_with("deleted 1 value(s) of cctv2.skydns.local."));
+    let out = s.ctl(&["show", "cctv2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no records at cctv2.skydns.local."));
+}
+
+#[test]
+fn errors_exit_non_zero_with_the_server_message() {
+    let s = Server::start();
+    let out = s.ctl(&["add", "web", "--type", "A", "--ip", "10.0.0.300"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("400") && err.contains("ips[0]"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_skylanectl"))
+        .args(["list"])
+        .env("SKYLANE_API_ADDR", &s.addr)
+        .env("SKYLANE_API_TOKEN", "wrong")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("403"));
+    let out = s.ctl(&["--addr", "http://127.0.0.1:1", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach"));
+    let out = s.ctl(&["add", "web", "--type", "SRV", "--target", "x."]);
+    assert_eq!(out.status.code(), Some(1), "SRV without --port");
+    assert_eq!(s.key_count(), 0);
+}
+
+#[test]
+fn status_and_stats() {
+    let s = Server::start();
+    assert_eq!(s.ok(&["status", "10.0.0.1"]), "10.0.0.1 UP\n");
+    assert_eq!(s.ok(&["status", "10.0.0.1", "down"]), "10.0.0.1 DOWN\n");
+    assert_eq!(s.ok(&["status", "10.0.0.1"]), "10.0.0.1 DOWN\n");
+    assert_eq!(s.ok(&["status", "10.0.0.1", "--clear"]), "10.0.0.1 UP\n");
+    let stats = s.ok(&["stats"]);
+    assert!(stats.starts_with("snapshot: "), "{stats}");
+    assert!(stats.contains("store: embedded"), "{stats}");
+}
+
+#[test]
+fn import_line_and_json_files_in_chunks() {
+    let s = Server::start();
+    let mut text = String::from("# generated\n");
+    for i in 0..250 {
+        text.push_str(&format!("host{i} A 10.7.{}.{}\n", i / 200, i % 200 + 1));
+        text.push_str(&format!("host{i} 60 TXT \"host number {i}\"\n"));
+    }
+    text.push_str("_svc._tcp SRV 10 5 8080 host1.skydns.local.\n");
+    let path = s.dir.path().join("records.txt");
+    std::fs::write(&path, &text).unwrap();
+    let out = s.ok(&["import", path.to_str().unwrap(), "--chunk", "100"]);
+    assert!(
+        out.starts_with("imported 501 entries for 251 names in 6 call(s)"),
+        "{out}"
+    );
+    let list: serde_json::Value = serde_json::from_str(&s.ok(&["--json", "list"])).unwrap();
+    assert_eq!(list["count"], 251);
+    assert!(s
+        .ok(&["show", "host7"])
+        .contains("texts:[\"host number 7\"] ttl:60"));
+    // Re-importing the same file writes nothing.
+    let out = s.ok(&["--json", "import", path.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["puts"].as_u64(), v["deletes"].as_u64()),
+        (Some(0), Some(0)),
+        "{v}"
+    );
+
+    // JSON with statuses, add mode.
+    let json_path = s.dir.path().join("more.json");
+    std::fs::write(
+        &json_path,
+        r#"{"mode":"add","records":[{"name":"host1","type":"A","ips":["10.9.9.9"]}],
+            "statuses":[{"ip":"10.7.0.2","status":"DOWN"}]}"#,
+    )
+    .unwrap();
+    s.ok(&["import", json_path.to_str().unwrap()]);
+    assert!(s.ok(&["show", "host1"]).contains("ips:[10.7.0.2 10.9.9.9]"));
+    assert_eq!(s.ok(&["status", "10.7.0.2"]), "10.7.0.2 DOWN\n");
+
+    // A bad line stops the import before anything is sent.
+    let before = s.key_count();
+    let bad = s.dir.path().join("bad.txt");
+    std::fs::write(&bad, "ok1 A 10.1.1.1\nbroken SRV 10 x\n").unwrap();
+    let out = s.ctl(&["import", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bad.txt:2"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(s.key_count(), before);
+}
