@@ -402,7 +402,9 @@ fn list_key(t: u16) -> &'static str {
 
 /// Groups records (of one owner) into record-set objects, by type then TTL.
 pub fn sets_json(records: &[Record]) -> Vec<Value> {
-    let mut groups: BTreeMap<(u16, u32), Vec<(Vec<u8>, &RData)>> = BTreeMap::new();
+    /// Values of one (type, TTL) group, with their wire form for ordering.
+    type Group<'a> = Vec<(Vec<u8>, &'a RData)>;
+    let mut groups: BTreeMap<(u16, u32), Group<'_>> = BTreeMap::new();
     for r in records {
         let mut wire = Vec::new();
         r.data.write_wire(&mut wire);
