@@ -9,7 +9,7 @@
 //! web        60  A     10.0.0.2
 //! v6             AAAA  2001:db8::1
 //! alias          CNAME web.skylane.local.
-//! _http._tcp.web SRV   10 5 80 web.skylane.local.
+//! _http._tcp.web SRV   10 5 80 web.skylane.local.   ; comment
 //! mail           MX    10 mx1.skylane.local.
 //! txt            TXT   "any text up to 255 bytes"
 //! 1.0.0.10.in-addr.arpa. PTR web.skylane.local.
@@ -95,6 +95,8 @@ fn fields(line: &str) -> anyhow::Result<Vec<String>> {
     while let Some(&c) = chars.peek() {
         if c.is_whitespace() {
             chars.next();
+        } else if c == ';' || c == '#' {
+            break; // a comment runs to the end of the line
         } else if c == '"' {
             chars.next();
             let mut s = String::new();
@@ -244,6 +246,12 @@ mod tests {
         let e = parse_line("t TXT \"hello world\"").unwrap().unwrap();
         assert_eq!(e["texts"][0], "hello world");
         assert!(parse_line("# comment").unwrap().is_none());
+        let e = parse_line("m MX 10 mx1.x. ; PREFERENCE EXCHANGE")
+            .unwrap()
+            .unwrap();
+        assert_eq!(e["exchanges"][0]["exchange"], "mx1.x.");
+        let e = parse_line("t TXT \"a;b # c\" # note").unwrap().unwrap();
+        assert_eq!(e["texts"][0], "a;b # c");
         assert!(parse_line("web A").is_err());
         assert!(parse_line("web NAPTR x").is_err());
         assert!(parse_line("web SRV 10 5 port x.").is_err());
