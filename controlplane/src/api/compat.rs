@@ -33,7 +33,9 @@ type TextResult<T> = Result<T, TextError>;
 const OK: &str = "OK";
 
 /// `{"type":"cname","alias":"..."}` → the alias owner, if the body has that shape.
-fn alias_of(state: &ApiState, v: &Value) -> Result<Option<Name>, ApiError> {
+/// A relative alias (`tv1`) lives in the target's domain: `tv1` for
+/// `cctv2.skydns.local` is `tv1.skydns.local.`.
+fn alias_of(state: &ApiState, target: &Name, v: &Value) -> Result<Option<Name>, ApiError> {
     let Some(obj) = v.as_object() else {
         return Ok(None);
     };
@@ -54,7 +56,17 @@ fn alias_of(state: &ApiState, v: &Value) -> Result<Option<Name>, ApiError> {
         ));
     }
     match obj.get("alias") {
-        Some(Value::String(s)) => Ok(Some(owner(state, s, "alias")?)),
+        Some(Value::String(s)) => {
+            let s = s.trim();
+            let relative = !s.ends_with('.')
+                && Name::from_ascii(s)
+                    .is_ok_and(|n| names::domain_of(&n, &state.zone).is_none());
+            let text = match (relative, names::domain_of(target, &state.zone)) {
+                (true, Some(domain)) => format!("{s}.{domain}"),
+                _ => s.to_string(),
+            };
+            Ok(Some(owner(state, &text, "alias")?))
+        }
         _ => Err(ApiError::field("alias", "must be a string")),
     }
 }
@@ -79,7 +91,7 @@ pub(crate) async fn post(
 ) -> TextResult<&'static str> {
     let target = owner(&state, &name, "name")?;
     let v = parse_json(&bytes)?;
-    match alias_of(&state, &v)? {
+    match alias_of(&state, &target, &v)? {
         Some(alias) => {
             let set = cname_set(&target, &v)?;
             store_sets(&state, &alias, &[set], false).await?;
@@ -192,7 +204,7 @@ pub(crate) async fn delete(
         return Ok(OK);
     }
     let v = parse_json(&bytes)?;
-    if let Some(alias) = alias_of(&state, &v)? {
+    if let Some(alias) = alias_of(&state, &name, &v)? {
         remove(&state, &alias, Removal::Values(vec![RData::Cname(name)])).await?;
         return Ok(OK);
     }
