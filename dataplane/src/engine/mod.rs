@@ -17,7 +17,6 @@ use crate::record::rtype;
 use crate::snapshot::Snapshot;
 use crate::wire::header::{flags, HEADER_LEN};
 use crate::wire::{class, parse_query, qtype, rcode, Edns, NameBuf, QueryError, Response};
-use policy::ClientKey;
 use resolve::Ctx;
 use std::net::IpAddr;
 
@@ -141,15 +140,14 @@ pub fn answer(
             }
         }
     });
-    let (rc, resp, truncated, fail_open) = match early_rcode {
-        Some(rc) => (rc, resp, false, false),
+    let (rc, truncated, fail_open) = match early_rcode {
+        Some(rc) => (rc, false, false),
         None => {
-            let mut ctx = Ctx::new(snap, resp, ClientKey::new(client.addr), state);
+            let mut ctx = Ctx::new(snap, &mut resp, client.addr, state);
             let rc = ctx.resolve(&qname, qt);
-            (rc, ctx.resp, ctx.truncated, ctx.fail_open)
+            (rc, ctx.truncated, ctx.fail_open)
         }
     };
-    let mut resp = resp;
     resp.set_rcode(rc);
     resp.set_flag(flags::TC, truncated);
     let opt = edns

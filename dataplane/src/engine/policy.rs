@@ -116,19 +116,23 @@ pub struct Selection {
 }
 
 /// Per-query inputs of a policy decision.
-pub struct Choice<'s, D: Fn(&[u8]) -> bool> {
+pub struct Choice<D: Fn(&[u8]) -> bool> {
     pub policy: Policy,
-    pub client: &'s ClientKey,
+    /// The client (hashed by `hone-one` only).
+    pub client: IpAddr,
     /// DOWN test; `None` when nothing is down (fast path).
     pub is_down: Option<D>,
 }
 
 /// Applies the policy to the candidates produced by `candidates()` (address
 /// bytes with their TTL) and calls `emit` for each chosen one, in answer
-/// order. `emit` returns false when the record did not fit.
+/// order. `emit` returns false when the record did not fit. `count`, when
+/// known, is the number of candidates (saves a counting pass when nothing
+/// is DOWN).
 pub fn select<'a, I, F, D, E>(
     candidates: F,
-    choice: &Choice<'_, D>,
+    count: Option<usize>,
+    choice: &Choice<D>,
     rng: &mut WyRand,
     rotation: &mut u32,
     mut emit: E,
@@ -140,12 +144,17 @@ where
     E: FnMut(&'a [u8], u32) -> bool,
 {
     let down = |a: &[u8]| choice.is_down.as_ref().is_some_and(|d| d(a));
-    let mut total = 0;
-    let mut healthy = 0;
-    for (addr, _) in candidates().take(MAX_ADDRS) {
-        total += 1;
-        healthy += usize::from(!down(addr));
-    }
+    let (total, healthy) = match (count, &choice.is_down) {
+        (Some(n), None) => (n.min(MAX_ADDRS), n.min(MAX_ADDRS)),
+        _ => {
+            let (mut total, mut healthy) = (0, 0);
+            for (addr, _) in candidates().take(MAX_ADDRS) {
+                total += 1;
+                healthy += usize::from(!down(addr));
+            }
+            (total, healthy)
+        }
+    };
     let mut sel = Selection {
         candidates: total,
         ..Selection::default()
@@ -183,7 +192,8 @@ where
             }
         }
         Policy::HoneOne => {
-            let key = choice.client.as_bytes();
+            let client = ClientKey::new(choice.client);
+            let key = client.as_bytes();
             let mut best: Option<(u64, &'a [u8], u32)> = None;
             for (addr, ttl) in pool_iter() {
                 let s = hone_score(key, addr);
@@ -217,17 +227,21 @@ mod tests {
         rng: &mut WyRand,
         rotation: &mut u32,
     ) -> (Vec<[u8; 4]>, Selection) {
-        let key = ClientKey::new(client);
         let mut out = Vec::new();
         let down_list: Vec<[u8; 4]> = down.to_vec();
         let is_down = |a: &[u8]| down_list.iter().any(|d| d[..] == *a);
         let choice = Choice {
             policy,
-            client: &key,
+            client,
             is_down: if down.is_empty() { None } else { Some(is_down) },
         };
         let sel = select(
             || addrs.iter().map(|a| (&a[..], 30)),
+            if addrs.len() % 2 == 0 {
+                Some(addrs.len())
+            } else {
+                None
+            },
             &choice,
             rng,
             rotation,
@@ -350,15 +364,15 @@ mod tests {
     #[test]
     fn emit_refusal_stops() {
         let a = addrs(3);
-        let key = ClientKey::new(client(1));
-        let choice: Choice<'_, Down> = Choice {
+        let choice: Choice<Down> = Choice {
             policy: Policy::All,
-            client: &key,
+            client: client(1),
             is_down: None,
         };
         let mut n = 0;
         let sel = select(
             || a.iter().map(|x| (&x[..], 1)),
+            Some(a.len()),
             &choice,
             &mut WyRand::new(0),
             &mut 0,

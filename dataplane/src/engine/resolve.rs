@@ -20,7 +20,7 @@
 //! first present among A, AAAA, CNAME, SRV, TXT, MX, PTR, NS, SOA (else
 //! whatever RRset comes first).
 
-use super::policy::{select, Choice, ClientKey, Selection};
+use super::policy::{select, Choice, Selection};
 use super::EngineState;
 use crate::record::{rtype, Policy};
 use crate::snapshot::{NodeRef, RrSet, Snapshot, ZoneRef};
@@ -29,6 +29,7 @@ use crate::wire::header::flags;
 use crate::wire::name::{is_wildcard, parent, NameBuf};
 use crate::wire::writer::{wire_name_len, Owner, Response, Section};
 use crate::wire::{qtype, rcode};
+use std::net::IpAddr;
 
 /// Longest CNAME chain followed.
 pub const MAX_CNAME_HOPS: usize = 8;
@@ -52,10 +53,10 @@ const ANY_PREFERENCE: [u16; 9] = [
 ];
 
 /// Per-query resolution context.
-pub(crate) struct Ctx<'s, 'b, 'e> {
+pub(crate) struct Ctx<'s, 'r, 'b, 'e> {
     pub snap: &'s Snapshot,
-    pub resp: Response<'b>,
-    pub client: ClientKey,
+    pub resp: &'r mut Response<'b>,
+    pub client: IpAddr,
     pub state: &'e mut EngineState,
     /// An answer/authority record did not fit.
     pub truncated: bool,
@@ -83,11 +84,11 @@ enum Step<'s> {
     Follow(&'s [u8], usize),
 }
 
-impl<'s, 'b, 'e> Ctx<'s, 'b, 'e> {
+impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
     pub fn new(
         snap: &'s Snapshot,
-        resp: Response<'b>,
-        client: ClientKey,
+        resp: &'r mut Response<'b>,
+        client: IpAddr,
         state: &'e mut EngineState,
     ) -> Self {
         Ctx {
@@ -108,7 +109,8 @@ impl<'s, 'b, 'e> Ctx<'s, 'b, 'e> {
             return rcode::REFUSED;
         };
         self.resp.set_flag(flags::AA, true);
-        let mut target = NameBuf::new();
+        // Only written when a CNAME is followed (no 255-byte zeroing otherwise).
+        let mut target: NameBuf;
         let mut next: Option<&'s [u8]> = None;
         let mut owner_at = crate::wire::header::HEADER_LEN;
         let mut visited = [0usize; MAX_CNAME_HOPS + 1];
@@ -116,6 +118,7 @@ impl<'s, 'b, 'e> Ctx<'s, 'b, 'e> {
             let cur = match next {
                 None => qname.as_wire(),
                 Some(raw) => {
+                    target = NameBuf::new();
                     if target.set(raw).is_err() {
                         return rcode::NOERROR;
                     }
@@ -243,7 +246,7 @@ impl<'s, 'b, 'e> Ctx<'s, 'b, 'e> {
         let t = rs.rtype();
         let ttl = rs.ttl();
         if t == rtype::A || t == rtype::AAAA {
-            return self.write_addresses(section, owner, t, policy, || {
+            return self.write_addresses(section, owner, t, policy, Some(rs.len()), || {
                 rs.iter().map(move |a| (a, ttl))
             });
         }
@@ -267,7 +270,7 @@ impl<'s, 'b, 'e> Ctx<'s, 'b, 'e> {
                     rs.iter().map(move |a| (a, ttl))
                 })
             };
-            return self.write_addresses(Section::Answer, owner, t, node.policy(), addrs);
+            return self.write_addresses(Section::Answer, owner, t, node.policy(), None, addrs);
         }
         let mut n = 0;
         for rs in sets() {
@@ -288,6 +291,7 @@ impl<'s, 'b, 'e> Ctx<'s, 'b, 'e> {
         owner: Owner<'_>,
         t: u16,
         policy: Policy,
+        count: Option<usize>,
         addrs: F,
     ) -> usize
     where
@@ -298,14 +302,15 @@ impl<'s, 'b, 'e> Ctx<'s, 'b, 'e> {
         let is_down = |a: &[u8]| snap.is_down(a);
         let choice = Choice {
             policy,
-            client: &self.client,
+            client: self.client,
             is_down: snap.has_down().then_some(is_down),
         };
         let mut n = 0;
-        let resp = &mut self.resp;
+        let resp = &mut *self.resp;
         let mut overflow = false;
         let sel: Selection = select(
             addrs,
+            count,
             &choice,
             &mut self.state.rng,
             &mut self.state.rotation,
@@ -369,7 +374,7 @@ impl<'s, 'b, 'e> Ctx<'s, 'b, 'e> {
 
     /// A/AAAA of the SRV targets written in the answer, when we have them.
     fn srv_additionals(&mut self) {
-        if self.truncated {
+        if self.truncated || self.srv_n == 0 {
             return;
         }
         let mut targets = NameBuf::new();

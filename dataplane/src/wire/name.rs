@@ -89,6 +89,69 @@ impl core::fmt::Debug for NameBuf {
 /// target an offset `>= min_pointer` and strictly before the segment that
 /// contains them.
 pub fn read_name(msg: &[u8], start: usize, min_pointer: usize, out: &mut NameBuf) -> Result<usize> {
+    // Fast path: an uncompressed name is one contiguous copy.
+    if let Some(len) = contiguous_name_len(msg, start) {
+        let src = msg.get(start..start + len).ok_or(Error::Truncated)?;
+        let dst = out.bytes.get_mut(..len).ok_or(Error::NameTooLong)?;
+        dst.copy_from_slice(src);
+        out.len = len;
+        lowercase_wire(&mut out.bytes, len);
+        return Ok(start + len);
+    }
+    read_name_slow(msg, start, min_pointer, out)
+}
+
+/// Length of the uncompressed, well-formed name at `start` (root included),
+/// or `None` when it has a pointer or anything unusual (the slow path then
+/// decides what is wrong).
+#[inline]
+fn contiguous_name_len(msg: &[u8], start: usize) -> Option<usize> {
+    let mut i = 0;
+    loop {
+        let l = *msg.get(start + i)?;
+        if l == 0 {
+            return (i < MAX_NAME_LEN).then_some(i + 1);
+        }
+        if l > MAX_LABEL_LEN as u8 {
+            return None;
+        }
+        i += 1 + l as usize;
+        if i >= MAX_NAME_LEN {
+            return None;
+        }
+    }
+}
+
+/// Lowercases the first `len` bytes of a wire name, eight at a time. Length
+/// bytes are below 0x40 and never in `A..=Z`, so the whole encoding can be
+/// lowercased at once.
+#[inline]
+fn lowercase_wire(bytes: &mut [u8; MAX_NAME_LEN], len: usize) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let end = len.min(MAX_NAME_LEN);
+    let whole = end - end % 8;
+    let (words, tail) = bytes.split_at_mut(whole);
+    for chunk in words.chunks_exact_mut(8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w);
+        let low7 = w & (0x7f * ONES);
+        let ge_a = low7 + (0x80 - u64::from(b'A')) * ONES;
+        let gt_z = low7 + (0x80 - u64::from(b'Z') - 1) * ONES;
+        let upper = ge_a & !gt_z & !w & (0x80 * ONES);
+        chunk.copy_from_slice(&(w | (upper >> 2)).to_le_bytes());
+    }
+    if let Some(rest) = tail.get_mut(..end - whole) {
+        rest.make_ascii_lowercase();
+    }
+}
+
+fn read_name_slow(
+    msg: &[u8],
+    start: usize,
+    min_pointer: usize,
+    out: &mut NameBuf,
+) -> Result<usize> {
     let mut pos = start;
     let mut segment_start = start;
     let mut end: Option<usize> = None;
@@ -101,23 +164,17 @@ pub fn read_name(msg: &[u8], start: usize, min_pointer: usize, out: &mut NameBuf
                 if label_len == 0 {
                     *out.bytes.get_mut(len).ok_or(Error::NameTooLong)? = 0;
                     out.len = len + 1;
+                    lowercase_wire(&mut out.bytes, out.len);
                     return Ok(end.unwrap_or(pos + 1));
                 }
-                debug_assert!(label_len <= MAX_LABEL_LEN);
-                let label = msg
-                    .get(pos + 1..pos + 1 + label_len)
-                    .ok_or(Error::Truncated)?;
+                let src = msg.get(pos..pos + 1 + label_len).ok_or(Error::Truncated)?;
                 // Room for the length byte, the label and at least the root label.
                 let dst = out
                     .bytes
                     .get_mut(len..len + 1 + label_len)
                     .filter(|_| len + 1 + label_len < MAX_NAME_LEN)
                     .ok_or(Error::NameTooLong)?;
-                if let Some((first, rest)) = dst.split_first_mut() {
-                    *first = b;
-                    rest.copy_from_slice(label);
-                    rest.make_ascii_lowercase();
-                }
+                dst.copy_from_slice(src);
                 len += 1 + label_len;
                 pos += 1 + label_len;
             }
@@ -280,6 +337,30 @@ mod tests {
         for body in [&b""[..], b"\x03ww", b"\x03www", b"\xc0"] {
             assert_eq!(read(&msg(body), 12), Err(Error::Truncated), "{body:?}");
         }
+    }
+
+    #[test]
+    fn lowercasing_touches_only_letters() {
+        // Every byte value inside labels, incl. '@' (0x40), '[' (0x5b), 0xc1.
+        let mut body = Vec::new();
+        for chunk in (0u8..=255).collect::<Vec<_>>().chunks(63) {
+            body.push(chunk.len() as u8);
+            body.extend_from_slice(chunk);
+            if body.len() > 180 {
+                break;
+            }
+        }
+        body.push(0);
+        let m = msg(&body);
+        let (n, _) = read(&m, 12).unwrap();
+        let want: Vec<u8> = body.iter().map(u8::to_ascii_lowercase).collect();
+        assert_eq!(n, want);
+        // The slow path (via a pointer) lowercases the same way.
+        let mut m2 = m.clone();
+        m2.extend_from_slice(b"\x02AZ\xc0\x0c");
+        let (n2, _) = read(&m2, m.len()).unwrap();
+        assert_eq!(&n2[..3], b"\x02az");
+        assert_eq!(&n2[3..], &want[..]);
     }
 
     #[test]
