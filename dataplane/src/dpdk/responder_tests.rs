@@ -3,6 +3,7 @@
 
 use super::*;
 use proptest::prelude::*;
+use std::net::Ipv6Addr;
 
 const OUR_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 const PEER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
@@ -130,11 +131,7 @@ type Seen = (Vec<u8>, IpAddr);
 
 /// Run the responder over `frame` in a room-sized buffer with a fake DNS function that
 /// replaces the payload by `response` and records what it saw.
-fn run(
-    r: &Responder,
-    frame: &[u8],
-    response: Option<&[u8]>,
-) -> (Action, Vec<u8>, Option<Seen>) {
+fn run(r: &Responder, frame: &[u8], response: Option<&[u8]>) -> (Action, Vec<u8>, Option<Seen>) {
     let mut buf = vec![0u8; ROOM];
     buf[..frame.len()].copy_from_slice(frame);
     let mut seen = None;
@@ -519,5 +516,94 @@ proptest! {
             prop_assert!(len <= ROOM);
             prop_assert_eq!(out.len(), len);
         }
+    }
+}
+
+/// A wire query for `name`/`qtype` with ID 0x4242, RD set, no EDNS.
+fn wire_query(name: &str, qtype: u16) -> Vec<u8> {
+    let mut q = vec![0x42, 0x42, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.trim_end_matches('.').split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.push(0);
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&1u16.to_be_bytes());
+    q
+}
+
+/// The frame path with the real answer engine and snapshot: what the lcore loop runs.
+#[test]
+fn real_engine_answers_through_the_responder() {
+    use crate::engine::{self, Client, EngineState, Transport, Verdict};
+    use crate::name::Name;
+    use crate::record::{rtype, RData, Record};
+    use crate::snapshot::{Snapshot, ZoneConfig};
+    use std::sync::Arc;
+
+    let zone = ZoneConfig {
+        domains: vec![Name::from_ascii("svc.test.").unwrap()],
+        ..ZoneConfig::default()
+    };
+    let name = Name::from_ascii("api.svc.test.").unwrap();
+    let records = vec![
+        Record::new(name.clone(), 30, RData::A("10.1.2.3".parse().unwrap())),
+        Record::new(name, 30, RData::Aaaa("fd00::123".parse().unwrap())),
+    ];
+    let snap = Snapshot::build(Arc::new(zone), records);
+    let mut state = EngineState::new(7, 1232);
+    let r = responder(HwChecksum::default());
+    let mut dns = |payload: &mut [u8], qlen: usize, addr: IpAddr| {
+        let client = Client {
+            addr,
+            transport: Transport::Udp,
+        };
+        match engine::answer(&snap, payload, qlen, &client, &mut state) {
+            Verdict::Reply(reply) => Some(reply.len),
+            Verdict::Drop(_) => None,
+        }
+    };
+    let cases = [
+        (dns_query_v4(None, &wire_query("api.svc.test", rtype::A)), 0u8, &[10u8, 1, 2, 3][..]),
+        (
+            dns_query_v6(&wire_query("API.svc.test", rtype::AAAA)),
+            0,
+            &"fd00::123".parse::<Ipv6Addr>().unwrap().octets()[..],
+        ),
+        (dns_query_v4(Some(9), &wire_query("nope.svc.test", rtype::A)), 3, &[][..]),
+    ];
+    for (frame, rcode, rdata) in cases {
+        let mut buf = vec![0u8; ROOM];
+        buf[..frame.len()].copy_from_slice(&frame);
+        let Action::Reply { len, kind, .. } = r.handle(&mut buf, frame.len(), &mut dns) else {
+            panic!("no reply")
+        };
+        assert_eq!(kind, ReplyKind::Dns);
+        let l2 = if frame[12] == 0x81 { 18 } else { 14 };
+        let v6 = frame[l2 - 2..l2] == [0x86, 0xdd];
+        let dns_at = l2 + if v6 { 48 } else { 28 };
+        let msg = &buf[dns_at..len];
+        assert_eq!(&msg[0..2], &[0x42, 0x42], "ID echoed");
+        assert_eq!(msg[2] & 0x84, 0x84, "QR and AA set");
+        assert_eq!(msg[3] & 0x0f, rcode);
+        if !rdata.is_empty() {
+            assert!(msg.windows(rdata.len()).any(|w| w == rdata), "answer present");
+        }
+        // Transport checksums are valid over the final lengths.
+        let l4 = dns_at - 8;
+        let pseudo = if v6 {
+            let mut src = [0u8; 16];
+            src.copy_from_slice(&buf[l2 + 8..l2 + 24]);
+            let mut dst = [0u8; 16];
+            dst.copy_from_slice(&buf[l2 + 24..l2 + 40]);
+            pseudo_v6(&src, &dst, 17, len - l4)
+        } else {
+            let mut src = [0u8; 4];
+            src.copy_from_slice(&buf[l2 + 12..l2 + 16]);
+            let mut dst = [0u8; 4];
+            dst.copy_from_slice(&buf[l2 + 16..l2 + 20]);
+            pseudo_v4(&src, &dst, 17, len - l4)
+        };
+        assert_eq!(naive_sum(&[&pseudo, &buf[l4..len]]), 0xffff);
     }
 }
