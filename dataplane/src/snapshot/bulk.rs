@@ -13,7 +13,7 @@ use super::rrset::{RrSlice, KIND_AUTO_PTR, KIND_EXPLICIT, KIND_SYNTHETIC};
 use super::shard::{begin_entry, end_entry, shard_of, Shard, SHARD_COUNT};
 use super::zone::ZoneRules;
 use crate::record::{rtype, Record};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// Marks a duplicate record (dropped).
@@ -23,6 +23,8 @@ const KIND_DUP: u8 = 0xff;
 #[derive(Clone, Copy)]
 struct Pend {
     hash: u64,
+    /// Hash of the parent key (when linked to a parent, `p > 0`).
+    phash: u64,
     key: u32,
     owner: u32,
     rdata: u32,
@@ -32,12 +34,17 @@ struct Pend {
     rtype: u16,
     klen: u8,
     kind: u8,
+    /// Offset of the parent within the key, 0 when not linked to a parent.
+    p: u8,
+    configured: bool,
 }
 
 /// One node to encode: ranges of its pending items plus its synthetic apex data.
 #[derive(Clone, Copy)]
 struct Span {
     hash: u64,
+    phash: u64,
+    p: u8,
     key: u32,
     owner: u32,
     klen: u8,
@@ -45,6 +52,108 @@ struct Span {
     auto: (u32, u32),
     /// (soa offset, soa len, ns offset, ns len) in the arena.
     synthetic: Option<[u32; 4]>,
+    /// Index of the child list in [`Tree::lists`] (`NO_CHILDREN` if none).
+    children: u32,
+}
+
+const NO_CHILDREN: u32 = u32::MAX;
+
+/// A child-to-parent link waiting to be recorded in the parent's shard.
+struct Edge<'x> {
+    /// Hash of the parent key.
+    hash: u64,
+    child: &'x [u8],
+    owner: &'x [u8],
+    /// Offset of the parent within `child`.
+    p: usize,
+}
+
+/// (parent offset, parent hash) of a key linked to its parent, else (0, 0).
+fn parent_link(rules: &ZoneRules, key: &[u8]) -> (u8, u64) {
+    match rules.parent_offset(key) {
+        Some(p) => (p as u8, key_hash(&key[p..])),
+        None => (0, 0),
+    }
+}
+
+fn push_edge<'x>(edges: &mut [Vec<Edge<'x>>], child: &'x [u8], owner: &'x [u8], p: u8, hash: u64) {
+    if p > 0 {
+        edges[shard_of(hash)].push(Edge {
+            hash,
+            child,
+            owner,
+            p: p as usize,
+        });
+    }
+}
+
+/// An empty non-terminal: (key, owner, child list index).
+type Ent<'x> = (&'x [u8], &'x [u8], usize);
+
+/// Child lists and empty non-terminals found while linking nodes to parents.
+struct Tree<'x> {
+    /// (parent key, child labels).
+    lists: Vec<(&'x [u8], Vec<&'x [u8]>)>,
+    /// Per shard: (key, owner, list index) of each empty non-terminal.
+    ents: Vec<Vec<Ent<'x>>>,
+    /// Per shard: empty non-terminal key hash -> list index.
+    ent_by_hash: Vec<FxHashMap<u64, usize>>,
+    /// Per shard: the rare empty non-terminals whose hash collided.
+    ent_by_key: Vec<FxHashMap<&'x [u8], usize>>,
+}
+
+impl<'x> Tree<'x> {
+    fn new() -> Self {
+        Tree {
+            lists: Vec::new(),
+            ents: (0..SHARD_COUNT).map(|_| Vec::new()).collect(),
+            ent_by_hash: (0..SHARD_COUNT).map(|_| FxHashMap::default()).collect(),
+            ent_by_key: (0..SHARD_COUNT).map(|_| FxHashMap::default()).collect(),
+        }
+    }
+
+    fn count(&self, idx: u32) -> usize {
+        self.lists.get(idx as usize).map_or(0, |l| l.1.len())
+    }
+
+    /// The child list of `parent` (in shard `s`), and whether `parent` is a
+    /// new empty non-terminal.
+    fn parent_list(
+        &mut self,
+        arena: &[u8],
+        spans: &mut [Span],
+        s: usize,
+        hash: u64,
+        parent: &'x [u8],
+    ) -> (usize, bool) {
+        let found = spans.binary_search_by(|sp| {
+            sp.hash
+                .cmp(&hash)
+                .then_with(|| slice(arena, sp.key, sp.klen as usize).cmp(parent))
+        });
+        if let Ok(i) = found {
+            if spans[i].children == NO_CHILDREN {
+                spans[i].children = self.lists.len() as u32;
+                self.lists.push((parent, Vec::new()));
+            }
+            return (spans[i].children as usize, false);
+        }
+        let idx = self.lists.len();
+        match self.ent_by_hash[s].get(&hash) {
+            Some(&i) if self.lists[i].0 == parent => return (i, false),
+            Some(_) => {
+                if let Some(&i) = self.ent_by_key[s].get(parent) {
+                    return (i, false);
+                }
+                self.ent_by_key[s].insert(parent, idx);
+            }
+            None => {
+                self.ent_by_hash[s].insert(hash, idx);
+            }
+        }
+        self.lists.push((parent, Vec::new()));
+        (idx, true)
+    }
 }
 
 /// Result of a bulk build.
@@ -130,11 +239,164 @@ fn mark_duplicates(arena: &[u8], run: &mut [Pend], fold_case: bool) {
     }
 }
 
+/// Runs `f` for every shard index on up to 8 threads; results in shard order.
+fn parallel_by_shard<T: Send>(f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let threads = thread_count();
+    if threads == 1 {
+        return (0..SHARD_COUNT).map(f).collect();
+    }
+    let per = SHARD_COUNT.div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                sc.spawn(move || {
+                    (t * per..((t + 1) * per).min(SHARD_COUNT))
+                        .map(f)
+                        .collect::<Vec<T>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+/// Indexes every arena into a shard, on up to 8 threads.
+fn parallel_shards(mut arenas: Vec<Vec<u8>>) -> Vec<Arc<Shard>> {
+    let per = SHARD_COUNT.div_ceil(thread_count());
+    let mut parts = Vec::new();
+    while !arenas.is_empty() {
+        let rest = arenas.split_off(per.min(arenas.len()));
+        parts.push(std::mem::replace(&mut arenas, rest));
+    }
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                sc.spawn(move || {
+                    part.into_iter()
+                        .map(|a| Arc::new(Shard::from_arena(a)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+fn thread_count() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+}
+
+/// Read-only inputs of the node-encoding pass.
+struct Encoder<'x> {
+    rules: &'x ZoneRules,
+    arena: &'x [u8],
+    spans: &'x [Vec<Span>],
+    explicit: &'x [Vec<Pend>],
+    autos: &'x [Vec<Pend>],
+    tree: &'x Tree<'x>,
+}
+
+impl Encoder<'_> {
+    /// The encoded node entries of shard `s`.
+    fn shard(&self, s: usize) -> Vec<u8> {
+        let arena = self.arena;
+        let default_ttl = self.rules.default_ttl();
+        let mut buf = Vec::new();
+        let mut items: Vec<(u32, &[u8])> = Vec::new();
+        let mut ranges: Vec<(u16, u8, usize, usize)> = Vec::new();
+        let empty = RrSlice {
+            rtype: 0,
+            kind: 0,
+            items: &[],
+        };
+        for sp in &self.spans[s] {
+            let key = slice(arena, sp.key, sp.klen as usize);
+            items.clear();
+            ranges.clear();
+            for (pends, (a, b)) in [(&self.explicit[s], sp.explicit), (&self.autos[s], sp.auto)] {
+                for p in &pends[a as usize..b as usize] {
+                    if p.kind == KIND_DUP {
+                        continue;
+                    }
+                    match ranges.last_mut() {
+                        Some(r) if r.0 == p.rtype && r.1 == p.kind => r.3 += 1,
+                        _ => ranges.push((p.rtype, p.kind, items.len(), items.len() + 1)),
+                    }
+                    items.push((p.ttl, slice(arena, p.rdata, p.rdlen as usize)));
+                }
+            }
+            if let Some([so, sl, no, nl]) = sp.synthetic {
+                for (t, o, l) in [(rtype::SOA, so, sl), (rtype::NS, no, nl)] {
+                    ranges.push((t, KIND_SYNTHETIC, items.len(), items.len() + 1));
+                    items.push((default_ttl, slice(arena, o, l as usize)));
+                }
+            }
+            let mut small = [empty; 16];
+            let mut large = Vec::new();
+            let sets: &mut [RrSlice<'_>] = if ranges.len() <= small.len() {
+                for (slot, &(rtype, kind, a, b)) in small.iter_mut().zip(&ranges) {
+                    *slot = RrSlice {
+                        rtype,
+                        kind,
+                        items: &items[a..b],
+                    };
+                }
+                &mut small[..ranges.len()]
+            } else {
+                large.extend(ranges.iter().map(|&(rtype, kind, a, b)| RrSlice {
+                    rtype,
+                    kind,
+                    items: &items[a..b],
+                }));
+                &mut large
+            };
+            let count = self.tree.count(sp.children);
+            let start = begin_entry(&mut buf, key);
+            NodeHeader {
+                key,
+                owner: slice(arena, sp.owner, sp.klen as usize),
+                policy: self.rules.policy(key),
+                child_count: count as u32,
+                child_chunks: if count == 0 { 0 } else { chunks_for(count) },
+            }
+            .encode(sets, &mut buf);
+            end_entry(&mut buf, start);
+        }
+        for &(key, owner, idx) in &self.tree.ents[s] {
+            let count = self.tree.count(idx as u32);
+            let start = begin_entry(&mut buf, key);
+            NodeHeader {
+                key,
+                owner,
+                policy: self.rules.policy(key),
+                child_count: count as u32,
+                child_chunks: chunks_for(count),
+            }
+            .encode(&mut [], &mut buf);
+            end_entry(&mut buf, start);
+        }
+        buf
+    }
+}
+
 /// Compiles `records` into a complete shard table.
 pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Built {
     let mut counters = Counters::default();
-    let mut arena: Vec<u8> = Vec::with_capacity(records.len() * 48 + 1024);
-    let mut explicit: Vec<Vec<Pend>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
+    let mut arena: Vec<u8> = Vec::with_capacity(records.len() * 100 + 1024);
+    let per_shard = records.len() / SHARD_COUNT + records.len() / SHARD_COUNT / 4 + 4;
+    let mut explicit: Vec<Vec<Pend>> = (0..SHARD_COUNT)
+        .map(|_| Vec::with_capacity(per_shard))
+        .collect();
     let default_ttl = rules.default_ttl();
     let mut lower = Vec::with_capacity(256);
 
@@ -144,8 +406,8 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
         lower.clear();
         lower.extend(owner.iter().map(u8::to_ascii_lowercase));
         let t = r.data.rtype();
-        let accepted = rules.is_configured(&lower)
-            || (t == rtype::PTR && rules.reverse_family(&lower).is_some());
+        let configured = rules.is_configured(&lower);
+        let accepted = configured || (t == rtype::PTR && rules.reverse_family(&lower).is_some());
         if !accepted {
             counters.ignored += 1;
             continue;
@@ -159,8 +421,10 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
         let rdata = arena.len() as u32;
         r.data.write_wire(&mut arena);
         let hash = key_hash(&lower);
+        let (p, phash) = parent_link(rules, &lower);
         explicit[shard_of(hash)].push(Pend {
             hash,
+            phash,
             key,
             owner: owner_off,
             rdata,
@@ -170,6 +434,8 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
             rtype: t,
             klen: lower.len() as u8,
             kind: KIND_EXPLICIT,
+            p,
+            configured,
         });
     }
     drop(records);
@@ -191,7 +457,7 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
                 .map_or(first.owner, |p| p.owner);
             let kept = run.iter().filter(|p| p.kind != KIND_DUP).count();
             let key = slice(&arena, first.key, first.klen as usize);
-            let configured = rules.is_configured(key);
+            let configured = first.configured;
             counters.records += kept;
             counters.names += 1;
             if !configured {
@@ -209,9 +475,11 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
                         continue;
                     }
                     let hash = key_hash(&rkey);
+                    let (rp, rphash) = parent_link(rules, &rkey);
                     let k = push(&mut arena, &rkey);
                     autos[shard_of(hash)].push(Pend {
                         hash,
+                        phash: rphash,
                         key: k,
                         owner: k,
                         rdata: owner,
@@ -221,17 +489,22 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
                         rtype: rtype::PTR,
                         klen: rkey.len() as u8,
                         kind: KIND_AUTO_PTR,
+                        p: rp,
+                        configured: false,
                     });
                 }
             }
             spans[s].push(Span {
                 hash: first.hash,
+                phash: first.phash,
+                p: first.p,
                 key: first.key,
                 owner,
                 klen: first.klen,
                 explicit: (a, b),
                 auto: (0, 0),
                 synthetic: None,
+                children: NO_CHILDREN,
             });
         }
     }
@@ -242,12 +515,15 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
             mark_duplicates(&arena, run, true);
             spans[s].push(Span {
                 hash: run[0].hash,
+                phash: run[0].phash,
+                p: run[0].p,
                 key: run[0].key,
                 owner: run[0].key,
                 klen: run[0].klen,
                 explicit: (0, 0),
                 auto: (a, b),
                 synthetic: None,
+                children: NO_CHILDREN,
             });
         }
     }
@@ -270,8 +546,11 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
         let soa = rules.synthetic_soa(owner, serial);
         let ns = rules.synthetic_ns(owner);
         let hash = key_hash(key);
+        let (p, phash) = parent_link(rules, key);
         let span = Span {
             hash,
+            phash,
+            p,
             key: push(&mut arena, key),
             owner: push(&mut arena, owner),
             klen: key.len() as u8,
@@ -283,14 +562,13 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
                 push(&mut arena, &ns),
                 ns.len() as u32,
             ]),
+            children: NO_CHILDREN,
         };
         spans[shard_of(hash)].push(span);
     }
     let arena = arena;
 
-    // 4. Merge spans of the same name; collect every node key.
-    let mut known: FxHashSet<&[u8]> = FxHashSet::default();
-    known.reserve(spans.iter().map(Vec::len).sum::<usize>() + 1024);
+    // 4. Merge spans of the same name.
     for v in spans.iter_mut() {
         v.sort_unstable_by(|x, y| {
             x.hash.cmp(&y.hash).then_with(|| {
@@ -322,95 +600,48 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
                 _ => merged.push(sp),
             }
         }
-        for m in &merged {
-            known.insert(slice(&arena, m.key, m.klen as usize));
-        }
         *v = merged;
     }
 
-    // 5. Ancestors: child lists and empty non-terminals.
-    let mut children: FxHashMap<&[u8], Vec<&[u8]>> = FxHashMap::default();
-    let mut ents: Vec<Vec<(&[u8], &[u8])>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
+    // 5. Ancestors: child lists and empty non-terminals, one depth level per
+    // round, each shard handling the edges to its own parents.
+    let mut tree = Tree::new();
+    let mut edges: Vec<Vec<Edge<'_>>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
     for v in &spans {
         for sp in v {
-            let mut k = slice(&arena, sp.key, sp.klen as usize);
-            let mut o = slice(&arena, sp.owner, sp.klen as usize);
-            while let Some(p) = rules.parent_offset(k) {
-                let parent = &k[p..];
-                children.entry(parent).or_default().push(&k[1..p]);
-                if !known.insert(parent) {
-                    break;
+            let key = slice(&arena, sp.key, sp.klen as usize);
+            let owner = slice(&arena, sp.owner, sp.klen as usize);
+            push_edge(&mut edges, key, owner, sp.p, sp.phash);
+        }
+    }
+    while edges.iter().any(|e| !e.is_empty()) {
+        let mut next: Vec<Vec<Edge<'_>>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
+        for (s, list) in edges.iter_mut().enumerate() {
+            for e in list.drain(..) {
+                let parent = &e.child[e.p..];
+                let (idx, created) = tree.parent_list(&arena, &mut spans[s], s, e.hash, parent);
+                if created {
+                    tree.ents[s].push((parent, &e.owner[e.p..], idx));
+                    let (p, phash) = parent_link(rules, parent);
+                    push_edge(&mut next, parent, &e.owner[e.p..], p, phash);
                 }
-                ents[shard_of(key_hash(parent))].push((parent, &o[p..]));
-                k = parent;
-                o = &o[p..];
+                tree.lists[idx].1.push(&e.child[1..e.p]);
             }
         }
+        edges = next;
     }
 
-    // 6. Encode nodes, then child chunks.
-    let mut out: Vec<Vec<u8>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
-    let mut items: Vec<(u32, &[u8])> = Vec::new();
-    let mut ranges: Vec<(u16, u8, usize, usize)> = Vec::new();
-    for s in 0..SHARD_COUNT {
-        let buf = &mut out[s];
-        for sp in &spans[s] {
-            let key = slice(&arena, sp.key, sp.klen as usize);
-            items.clear();
-            ranges.clear();
-            for (pends, (a, b)) in [(&explicit[s], sp.explicit), (&autos[s], sp.auto)] {
-                for p in &pends[a as usize..b as usize] {
-                    if p.kind == KIND_DUP {
-                        continue;
-                    }
-                    match ranges.last_mut() {
-                        Some(r) if r.0 == p.rtype && r.1 == p.kind => r.3 += 1,
-                        _ => ranges.push((p.rtype, p.kind, items.len(), items.len() + 1)),
-                    }
-                    items.push((p.ttl, slice(&arena, p.rdata, p.rdlen as usize)));
-                }
-            }
-            if let Some([so, sl, no, nl]) = sp.synthetic {
-                for (t, o, l) in [(rtype::SOA, so, sl), (rtype::NS, no, nl)] {
-                    ranges.push((t, KIND_SYNTHETIC, items.len(), items.len() + 1));
-                    items.push((default_ttl, slice(&arena, o, l as usize)));
-                }
-            }
-            let mut sets: Vec<RrSlice<'_>> = ranges
-                .iter()
-                .map(|&(rtype, kind, a, b)| RrSlice {
-                    rtype,
-                    kind,
-                    items: &items[a..b],
-                })
-                .collect();
-            let count = children.get(key).map_or(0, Vec::len);
-            let start = begin_entry(buf, key);
-            NodeHeader {
-                key,
-                owner: slice(&arena, sp.owner, sp.klen as usize),
-                policy: rules.policy(key),
-                child_count: count as u32,
-                child_chunks: if count == 0 { 0 } else { chunks_for(count) },
-            }
-            .encode(&mut sets, buf);
-            end_entry(buf, start);
-        }
-        for &(key, owner) in &ents[s] {
-            let count = children.get(key).map_or(0, Vec::len);
-            let start = begin_entry(buf, key);
-            NodeHeader {
-                key,
-                owner,
-                policy: rules.policy(key),
-                child_count: count as u32,
-                child_chunks: chunks_for(count),
-            }
-            .encode(&mut [], buf);
-            end_entry(buf, start);
-        }
-    }
-    for (parent, labels) in &children {
+    // 6. Encode nodes (in parallel by shard), then child chunks.
+    let enc = Encoder {
+        rules,
+        arena: &arena,
+        spans: &spans,
+        explicit: &explicit,
+        autos: &autos,
+        tree: &tree,
+    };
+    let mut out: Vec<Vec<u8>> = parallel_by_shard(|s| enc.shard(s));
+    for (parent, labels) in &tree.lists {
         let chunks = chunks_for(labels.len());
         let mut parts: Vec<Vec<&[u8]>> = vec![Vec::new(); chunks as usize];
         for l in labels {
@@ -428,12 +659,8 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
             end_entry(buf, start);
         }
     }
-    drop(children);
-    drop(known);
-    let shards = out
-        .into_iter()
-        .map(|a| Arc::new(Shard::from_arena(a)))
-        .collect();
+    drop(tree);
+    let shards = parallel_shards(out);
     Built {
         shards,
         counters,

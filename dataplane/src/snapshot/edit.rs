@@ -17,7 +17,7 @@ use super::shard::{begin_entry, end_entry, shard_of, Shard};
 use super::zone::ZoneRules;
 use crate::name::Name;
 use crate::record::{rtype, Record};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// A decoded table entry.
@@ -356,18 +356,19 @@ impl<'a> Editor<'a> {
     /// Encodes the dirty entries and rebuilds the shards they fall in.
     pub(crate) fn finish(self) -> (Vec<Arc<Shard>>, Counters) {
         struct ShardEdit<'k> {
-            removed: FxHashSet<&'k [u8]>,
+            removed: Vec<(u64, &'k [u8])>,
             added: Vec<u8>,
         }
         let mut edits: FxHashMap<usize, ShardEdit<'_>> = FxHashMap::default();
         for (key, entry) in &self.dirty {
-            let s = shard_of(key_hash(key));
+            let h = key_hash(key);
+            let s = shard_of(h);
             let edit = edits.entry(s).or_insert_with(|| ShardEdit {
-                removed: FxHashSet::default(),
+                removed: Vec::new(),
                 added: Vec::new(),
             });
             if self.base.get(s).is_some_and(|b| b.len() > 0) {
-                edit.removed.insert(key);
+                edit.removed.push((h, key));
             }
             let Some(entry) = entry else {
                 continue;

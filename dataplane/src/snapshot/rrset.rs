@@ -246,6 +246,7 @@ impl RrData {
     }
 
     /// Appends the encoded form to `out`.
+    #[cfg(test)]
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
         let items: Vec<(u32, &[u8])> = self.items.iter().map(|i| (i.ttl, &*i.rdata)).collect();
         RrSlice {

@@ -95,6 +95,7 @@ pub(crate) struct Shard {
 
 impl Shard {
     /// A shard without entries.
+    #[cfg(test)]
     pub(crate) fn empty() -> Shard {
         Shard {
             arena: Box::new([]),
@@ -105,27 +106,31 @@ impl Shard {
 
     /// Makes a shard from an arena of complete entries.
     pub(crate) fn from_arena(arena: Vec<u8>) -> Shard {
-        let mut offsets = Vec::new();
+        let mut tagged = Vec::new();
         let mut off = 0;
         while off < arena.len() {
-            let len = read_u32(&arena, off) as usize;
-            if len == 0 {
+            let e = entry_at(&arena, off);
+            if e.is_empty() {
                 break;
             }
-            offsets.push(off as u32);
-            off += len;
+            tagged.push((tag_of(key_hash(entry_key(e))), off as u32));
+            off += e.len();
         }
-        let n = offsets.len();
+        Shard::with_index(arena, &tagged)
+    }
+
+    /// Makes a shard from an arena and the `(tag, offset)` of each entry.
+    fn with_index(arena: Vec<u8>, tagged: &[(u32, u32)]) -> Shard {
+        let n = tagged.len();
         let cap = (n + n / 3 + 1).next_power_of_two();
         let mask = cap - 1;
         let mut index = vec![EMPTY_SLOT; cap].into_boxed_slice();
-        for &o in &offsets {
-            let h = key_hash(entry_key(entry_at(&arena, o as usize)));
-            let mut i = h as usize & mask;
+        for &(tag, o) in tagged {
+            let mut i = tag as usize & mask;
             while index[i] != EMPTY_SLOT {
                 i = (i + 1) & mask;
             }
-            index[i] = (u64::from(tag_of(h)) << 32) | u64::from(o);
+            index[i] = (u64::from(tag) << 32) | u64::from(o);
         }
         Shard {
             arena: arena.into_boxed_slice(),
@@ -149,7 +154,7 @@ impl Shard {
     pub(crate) fn find_offset(&self, h: u64, key: &[u8]) -> Option<u32> {
         let mask = self.index.len() - 1;
         let tag = tag_of(h);
-        let mut i = h as usize & mask;
+        let mut i = tag as usize & mask;
         loop {
             let slot = *self.index.get(i)?;
             if slot == EMPTY_SLOT {
@@ -178,6 +183,7 @@ impl Shard {
     }
 
     /// Every entry, in arena order.
+    #[cfg(test)]
     pub(crate) fn entries(&self) -> impl Iterator<Item = &[u8]> {
         let arena = &self.arena;
         let mut off = 0usize;
@@ -194,17 +200,37 @@ impl Shard {
         })
     }
 
-    /// A new shard: this one without the entries keyed in `removed`, plus the
-    /// complete entries in `added`.
-    pub(crate) fn rebuild(&self, removed: &FxHashSet<&[u8]>, added: &[u8]) -> Shard {
+    /// A new shard: this one without the entries keyed in `removed`
+    /// (`(hash, key)` pairs), plus the complete entries in `added`. Kept
+    /// entries are copied with their stored tags: no key is hashed again.
+    pub(crate) fn rebuild(&self, removed: &[(u64, &[u8])], added: &[u8]) -> Shard {
+        let removed_tags: FxHashSet<u32> = removed.iter().map(|&(h, _)| tag_of(h)).collect();
         let mut arena = Vec::with_capacity(self.arena.len() + added.len());
-        for e in self.entries() {
-            if !removed.contains(entry_key(e)) {
-                arena.extend_from_slice(e);
+        let mut tagged = Vec::with_capacity(self.len() + removed.len());
+        for &slot in self.index.iter().filter(|&&s| s != EMPTY_SLOT) {
+            let (tag, off) = ((slot >> 32) as u32, slot as u32);
+            let e = self.entry(off);
+            if removed_tags.contains(&tag)
+                && removed
+                    .iter()
+                    .any(|&(h, k)| tag_of(h) == tag && k == entry_key(e))
+            {
+                continue;
             }
+            tagged.push((tag, arena.len() as u32));
+            arena.extend_from_slice(e);
         }
-        arena.extend_from_slice(added);
-        Shard::from_arena(arena)
+        let mut off = 0;
+        while off < added.len() {
+            let e = entry_at(added, off);
+            if e.is_empty() {
+                break;
+            }
+            tagged.push((tag_of(key_hash(entry_key(e))), arena.len() as u32));
+            arena.extend_from_slice(e);
+            off += e.len();
+        }
+        Shard::with_index(arena, &tagged)
     }
 }
 
@@ -234,7 +260,7 @@ mod tests {
             assert_eq!(&e[e.len() - 4..], &i.to_le_bytes());
         }
         assert!(s.find(key_hash(b"nope"), b"nope").is_none());
-        let removed: FxHashSet<&[u8]> = [&b"k7"[..], &b"k8"[..]].into_iter().collect();
+        let removed = [(key_hash(b"k7"), &b"k7"[..]), (key_hash(b"k8"), &b"k8"[..])];
         let t = s.rebuild(&removed, &entry(b"k8", b"new!"));
         assert_eq!(t.len(), 99);
         assert!(t.find(key_hash(b"k7"), b"k7").is_none());
