@@ -153,3 +153,37 @@ pub fn pin_current_thread(cpu: usize) -> Result<()> {
     }
     Ok(())
 }
+
+/// The CPUs the calling thread may run on (its affinity mask), ascending.
+pub fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity writes at most its size into it;
+    // CPU_ISSET reads within bounds.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Vec::new();
+        }
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &set))
+            .collect()
+    }
+}
+
+/// `--lcores` value mapping lcore 0 (the thread calling `rte_eal_init`) onto every CPU
+/// in `cpus`, so EAL does not pin that thread to a single CPU: `0@(0,1,2)`.
+pub fn floating_main_lcore(cpus: &[usize]) -> String {
+    let list: Vec<String> = cpus.iter().map(|c| c.to_string()).collect();
+    format!("--lcores=0@({})", list.join(","))
+}
+
+/// Whether EAL arguments choose lcores themselves (`-l`, `-c`, `--lcores`).
+pub fn chooses_lcores<S: AsRef<str>>(args: &[S]) -> bool {
+    args.iter().any(|a| {
+        let a = a.as_ref();
+        a == "-l"
+            || a == "-c"
+            || a.starts_with("--lcores")
+            || (a.starts_with("-l") && a.len() > 2)
+            || (a.starts_with("-c") && a.len() > 2)
+    })
+}

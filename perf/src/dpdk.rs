@@ -266,12 +266,9 @@ fn match_response(
 /// EAL arguments: the user's, plus a floating main lcore unless they choose lcores.
 fn eal_args(user: &str) -> Vec<String> {
     let mut args: Vec<String> = user.split_whitespace().map(str::to_owned).collect();
-    let chooses = args.iter().any(|a| {
-        a == "-l" || a == "-c" || a.starts_with("--lcores") || (a.starts_with("-l") && a.len() > 2)
-    });
-    if !chooses {
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        args.push(format!("--lcores=0@(0-{})", cpus - 1));
+    let cpus = eal::allowed_cpus();
+    if !eal::chooses_lcores(&args) && !cpus.is_empty() {
+        args.push(eal::floating_main_lcore(&cpus));
     }
     args
 }

@@ -27,10 +27,7 @@ pub fn iface_name(port: u16) -> String {
 
 fn dpdk(context: impl Into<String>) -> impl FnOnce(dpdk_sys::Error) -> DpdkError {
     let context = context.into();
-    move |source| DpdkError::Dpdk {
-        context,
-        source,
-    }
+    move |source| DpdkError::Dpdk { context, source }
 }
 
 /// Create the TAP for data port `port` with `queues` queue pairs, give it `mac` and

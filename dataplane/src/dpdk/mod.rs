@@ -105,8 +105,8 @@ pub fn spawn(
     stats: Arc<Stats>,
     shutdown: Arc<AtomicBool>,
 ) -> Result<DpdkDataPlane, DpdkError> {
-    let cpus = core_affinity::get_core_ids().map_or(1, |c| c.len());
-    setup::validate(&opts, cpus)?;
+    let cpus = eal::allowed_cpus();
+    setup::validate(&opts, &cpus)?;
     if stats.core_count() < opts.cores.len() {
         return Err(DpdkError::Config(format!(
             "the statistics have {} core slots for {} cores",
@@ -114,7 +114,7 @@ pub fn spawn(
             opts.cores.len()
         )));
     }
-    let args = setup::eal_args(&opts.eal_args, cpus);
+    let args = setup::eal_args(&opts.eal_args, &cpus);
     info!(args = ?args, "initialising the DPDK EAL");
     let eal = eal::init(&args).map_err(|source| DpdkError::Dpdk {
         context: format!("rte_eal_init({})", args.join(" ")),

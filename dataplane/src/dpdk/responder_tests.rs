@@ -564,13 +564,21 @@ fn real_engine_answers_through_the_responder() {
         }
     };
     let cases = [
-        (dns_query_v4(None, &wire_query("api.svc.test", rtype::A)), 0u8, &[10u8, 1, 2, 3][..]),
+        (
+            dns_query_v4(None, &wire_query("api.svc.test", rtype::A)),
+            0u8,
+            &[10u8, 1, 2, 3][..],
+        ),
         (
             dns_query_v6(&wire_query("API.svc.test", rtype::AAAA)),
             0,
             &"fd00::123".parse::<Ipv6Addr>().unwrap().octets()[..],
         ),
-        (dns_query_v4(Some(9), &wire_query("nope.svc.test", rtype::A)), 3, &[][..]),
+        (
+            dns_query_v4(Some(9), &wire_query("nope.svc.test", rtype::A)),
+            3,
+            &[][..],
+        ),
     ];
     for (frame, rcode, rdata) in cases {
         let mut buf = vec![0u8; ROOM];
@@ -587,7 +595,10 @@ fn real_engine_answers_through_the_responder() {
         assert_eq!(msg[2] & 0x84, 0x84, "QR and AA set");
         assert_eq!(msg[3] & 0x0f, rcode);
         if !rdata.is_empty() {
-            assert!(msg.windows(rdata.len()).any(|w| w == rdata), "answer present");
+            assert!(
+                msg.windows(rdata.len()).any(|w| w == rdata),
+                "answer present"
+            );
         }
         // Transport checksums are valid over the final lengths.
         let l4 = dns_at - 8;

@@ -5,7 +5,7 @@
 
 use super::responder::HwChecksum;
 use super::{DpdkError, DpdkOptions};
-use dpdk_sys::{consts, Eal, MbufPool, Port, PortConfig, Queue};
+use dpdk_sys::{consts, eal, Eal, MbufPool, Port, PortConfig, Queue};
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
@@ -18,33 +18,29 @@ pub const POOL_CACHE: u32 = 256;
 /// How long to wait for the link to come up before going on anyway.
 const LINK_WAIT: Duration = Duration::from_secs(5);
 
-/// The EAL arguments to use: the user's, plus `--lcores=0@(all CPUs)` when they do not
-/// choose lcores themselves, so that the thread calling `rte_eal_init` (the process's
+/// The EAL arguments to use: the user's, plus `--lcores=0@(allowed CPUs)` when they do
+/// not choose lcores themselves, so that the thread calling `rte_eal_init` (the process's
 /// control thread) is not pinned to one CPU. Data-plane threads are plain threads pinned
 /// by Skylane and registered with the EAL, so no EAL worker lcores are needed.
-pub fn eal_args(user: &[String], cpus: usize) -> Vec<String> {
-    let chooses_lcores = user.iter().any(|a| {
-        a == "-l" || a == "-c" || a.starts_with("--lcores") || a.starts_with("-l") && a.len() > 2
-    });
+pub fn eal_args(user: &[String], cpus: &[usize]) -> Vec<String> {
     let mut args = user.to_vec();
-    if !chooses_lcores {
-        let last = cpus.max(1) - 1;
-        args.push(format!("--lcores=0@(0-{last})"));
+    if !eal::chooses_lcores(user) && !cpus.is_empty() {
+        args.push(eal::floating_main_lcore(cpus));
     }
     args
 }
 
 /// Reject options that cannot work before touching DPDK.
-pub fn validate(opts: &DpdkOptions, cpus: usize) -> Result<(), DpdkError> {
+pub fn validate(opts: &DpdkOptions, cpus: &[usize]) -> Result<(), DpdkError> {
     if opts.cores.is_empty() {
         return Err(DpdkError::Config(
             "[dataplane] cores is empty: the DPDK backend needs at least one core".into(),
         ));
     }
     for (i, c) in opts.cores.iter().enumerate() {
-        if *c >= cpus {
+        if !cpus.contains(c) {
             return Err(DpdkError::Config(format!(
-                "[dataplane] cores: core {c} does not exist (this machine has {cpus} CPUs)"
+                "[dataplane] cores: CPU {c} is not available to this process (allowed: {cpus:?})"
             )));
         }
         if opts.cores[..i].contains(c) {
@@ -232,12 +228,15 @@ mod tests {
 
     #[test]
     fn main_lcore_floats_unless_user_chooses() {
-        let a = eal_args(&["--no-huge".into()], 4);
-        assert_eq!(a, vec!["--no-huge".to_string(), "--lcores=0@(0-3)".into()]);
+        let a = eal_args(&["--no-huge".into()], &[0, 2, 3]);
+        assert_eq!(
+            a,
+            vec!["--no-huge".to_string(), "--lcores=0@(0,2,3)".into()]
+        );
         for user in [["-l", "2"], ["--lcores", "1"], ["-c", "0x3"]] {
             let user: Vec<String> = user.iter().map(|s| s.to_string()).collect();
-            assert_eq!(eal_args(&user, 4), user);
+            assert_eq!(eal_args(&user, &[0, 1]), user);
         }
-        assert_eq!(eal_args(&["-l2".into()], 4), vec!["-l2".to_string()]);
+        assert_eq!(eal_args(&["-l2".into()], &[0, 1]), vec!["-l2".to_string()]);
     }
 }
