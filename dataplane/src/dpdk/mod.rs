@@ -297,6 +297,7 @@ impl DpdkDataPlane {
             to_kernel = t.to_kernel,
             from_kernel = t.from_kernel,
             imissed = r.port.imissed,
+            busy = format!("{:.3}", t.busy_ratio()),
             "DPDK data plane stopped"
         );
         self.teardown();
