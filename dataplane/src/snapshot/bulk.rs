@@ -14,7 +14,6 @@ use super::shard::{begin_entry, end_entry, shard_of, Shard, SHARD_COUNT};
 use super::zone::ZoneRules;
 use crate::record::{rtype, Record};
 use rustc_hash::FxHashMap;
-use std::sync::Arc;
 
 /// Marks a duplicate record (dropped).
 const KIND_DUP: u8 = 0xff;
@@ -158,7 +157,7 @@ impl<'x> Tree<'x> {
 
 /// Result of a bulk build.
 pub(crate) struct Built {
-    pub shards: Vec<Arc<Shard>>,
+    pub shards: Vec<Shard>,
     pub counters: Counters,
     pub reverse_active: [bool; 2],
 }
@@ -265,7 +264,7 @@ fn parallel_by_shard<T: Send>(f: impl Fn(usize) -> T + Sync) -> Vec<T> {
 }
 
 /// Indexes every arena into a shard, on up to 8 threads.
-fn parallel_shards(mut arenas: Vec<Vec<u8>>) -> Vec<Arc<Shard>> {
+fn parallel_shards(mut arenas: Vec<Vec<u8>>) -> Vec<Shard> {
     let per = SHARD_COUNT.div_ceil(thread_count());
     let mut parts = Vec::new();
     while !arenas.is_empty() {
@@ -278,7 +277,7 @@ fn parallel_shards(mut arenas: Vec<Vec<u8>>) -> Vec<Arc<Shard>> {
             .map(|part| {
                 sc.spawn(move || {
                     part.into_iter()
-                        .map(|a| Arc::new(Shard::from_arena(a)))
+                        .map(Shard::from_arena)
                         .collect::<Vec<_>>()
                 })
             })

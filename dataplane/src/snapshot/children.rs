@@ -13,9 +13,8 @@
 
 use super::hash::key_hash;
 use super::node::NodeRef;
-use super::shard::{entry_key, find_in, Shard};
+use super::shard::{entry_key, find_in, Table};
 use crate::name::MAX_NAME_LEN;
-use std::sync::Arc;
 
 /// A chunk is split when it holds more than this many labels on average.
 pub(crate) const CHUNK_TARGET: usize = 256;
@@ -82,7 +81,7 @@ pub(crate) fn decode_chunk(entry: &[u8]) -> Vec<Box<[u8]>> {
 
 /// Iterator over a node's direct children. Allocation-free.
 pub struct ChildIter<'a> {
-    shards: &'a [Arc<Shard>],
+    shards: &'a Table,
     parent: &'a [u8],
     chunks: u16,
     next_chunk: u16,
@@ -90,7 +89,7 @@ pub struct ChildIter<'a> {
 }
 
 impl<'a> ChildIter<'a> {
-    pub(crate) fn new(shards: &'a [Arc<Shard>], parent: &'a [u8], chunks: u16) -> ChildIter<'a> {
+    pub(crate) fn new(shards: &'a Table, parent: &'a [u8], chunks: u16) -> ChildIter<'a> {
         ChildIter {
             shards,
             parent,

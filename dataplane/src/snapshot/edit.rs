@@ -13,12 +13,11 @@ use super::hash::key_hash;
 use super::node::{NodeData, NodeRef};
 use super::reverse::reverse_name;
 use super::rrset::{RrData, KIND_AUTO_PTR, KIND_EXPLICIT, KIND_SYNTHETIC};
-use super::shard::{begin_entry, end_entry, shard_of, Shard};
+use super::shard::{begin_entry, end_entry, shard_of, Table};
 use super::zone::ZoneRules;
 use crate::name::Name;
 use crate::record::{rtype, Record};
 use rustc_hash::FxHashMap;
-use std::sync::Arc;
 
 /// A decoded table entry.
 enum Entry {
@@ -41,13 +40,13 @@ pub(crate) struct Counters {
 
 pub(crate) struct Editor<'a> {
     rules: &'a ZoneRules,
-    base: &'a [Arc<Shard>],
+    base: &'a Table,
     dirty: FxHashMap<Box<[u8]>, Option<Entry>>,
     pub(crate) counters: Counters,
 }
 
 impl<'a> Editor<'a> {
-    pub(crate) fn new(rules: &'a ZoneRules, base: &'a [Arc<Shard>], counters: Counters) -> Self {
+    pub(crate) fn new(rules: &'a ZoneRules, base: &'a Table, counters: Counters) -> Self {
         Editor {
             rules,
             base,
@@ -354,7 +353,7 @@ impl<'a> Editor<'a> {
     }
 
     /// Encodes the dirty entries and rebuilds the shards they fall in.
-    pub(crate) fn finish(self) -> (Vec<Arc<Shard>>, Counters) {
+    pub(crate) fn finish(self) -> (Table, Counters) {
         struct ShardEdit<'k> {
             removed: Vec<(u64, &'k [u8])>,
             added: Vec<u8>,
@@ -387,15 +386,11 @@ impl<'a> Editor<'a> {
                 _ => {}
             }
         }
-        let mut shards = self.base.to_vec();
-        for (s, edit) in edits {
-            let rebuilt = match shards.get(s) {
-                Some(old) => old.rebuild(&edit.removed, &edit.added),
-                None => continue,
-            };
-            shards[s] = Arc::new(rebuilt);
-        }
-        (shards, self.counters)
+        let replaced = edits
+            .into_iter()
+            .filter_map(|(s, edit)| Some((s, self.base.get(s)?.rebuild(&edit.removed, &edit.added))))
+            .collect();
+        (self.base.with_replaced(replaced), self.counters)
     }
 }
 

@@ -47,7 +47,7 @@ use down::DownSet;
 use edit::{Counters, Editor};
 use reverse::REVERSE_APEXES;
 use rrset::KIND_EXPLICIT;
-use shard::{find_in, Shard};
+use shard::{find_in, Table};
 use std::net::IpAddr;
 use std::sync::Arc;
 use zone::{ZoneRules, ZoneTable};
@@ -121,7 +121,7 @@ pub struct NameChange {
 /// An immutable, lock-free lookup table. See the module docs.
 pub struct Snapshot {
     rules: Arc<ZoneRules>,
-    shards: Arc<[Arc<Shard>]>,
+    shards: Table,
     zones: Arc<ZoneTable>,
     down: Arc<DownSet>,
     generation: u64,
@@ -162,7 +162,7 @@ impl Snapshot {
         let built = bulk::build(&rules, records, serial);
         Self::assemble(
             rules,
-            built.shards,
+            Table::from_shards(built.shards),
             Arc::new(DownSet::default()),
             0,
             serial,
@@ -183,7 +183,7 @@ impl Snapshot {
 
     fn assemble(
         rules: Arc<ZoneRules>,
-        shards: Vec<Arc<Shard>>,
+        shards: Table,
         down: Arc<DownSet>,
         generation: u64,
         serial: u32,
@@ -199,7 +199,7 @@ impl Snapshot {
         let zones = Arc::new(ZoneTable::new(apexes, &shards));
         Snapshot {
             rules,
-            shards: shards.into(),
+            shards,
             zones,
             down,
             generation,
@@ -364,9 +364,9 @@ impl Snapshot {
         let mut seen = rustc_hash::FxHashSet::default();
         self.shards
             .iter()
-            .filter(|s| seen.insert(Arc::as_ptr(s)))
-            .map(|s| s.heap_bytes() + std::mem::size_of::<Shard>())
+            .filter(|s| seen.insert(s.ptr()))
+            .map(|s| s.heap_bytes() + 16)
             .sum::<usize>()
-            + self.shards.len() * std::mem::size_of::<Arc<Shard>>()
+            + shard::SHARD_COUNT * std::mem::size_of::<shard::Shard>()
     }
 }

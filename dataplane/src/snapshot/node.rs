@@ -13,9 +13,8 @@
 
 use super::children::ChildIter;
 use super::rrset::{RrData, RrSet, RrSlice, KIND_EXPLICIT};
-use super::shard::{read_u16, read_u32, Shard};
+use super::shard::{read_u16, read_u32, Table};
 use crate::record::Policy;
-use std::sync::Arc;
 
 const FLAG_OWNER_DIFFERS: u8 = 1;
 
@@ -38,7 +37,7 @@ fn policy_from_code(c: u8) -> Policy {
 /// One name in the snapshot (possibly an empty non-terminal).
 #[derive(Clone, Copy)]
 pub struct NodeRef<'a> {
-    shards: &'a [Arc<Shard>],
+    shards: &'a Table,
     e: &'a [u8],
     /// Offset of the `visible` count byte.
     counts: u32,
@@ -56,7 +55,7 @@ impl std::fmt::Debug for NodeRef<'_> {
 impl<'a> NodeRef<'a> {
     /// View over a node entry of `shards`.
     #[inline]
-    pub(crate) fn new(shards: &'a [Arc<Shard>], e: &'a [u8]) -> NodeRef<'a> {
+    pub(crate) fn new(shards: &'a Table, e: &'a [u8]) -> NodeRef<'a> {
         let klen = e.get(4).copied().unwrap_or(0) as usize;
         let flags = e.get(5 + klen).copied().unwrap_or(0);
         let mut counts = 6 + klen;

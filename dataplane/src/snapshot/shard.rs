@@ -13,6 +13,7 @@
 
 use super::hash::key_hash;
 use rustc_hash::FxHashSet;
+use std::sync::Arc;
 
 /// log2 of the number of shards.
 pub(crate) const SHARD_BITS: u32 = 12;
@@ -79,29 +80,93 @@ pub(crate) fn end_entry(out: &mut [u8], start: usize) {
 
 /// The entry with this key in a whole shard table.
 #[inline]
-pub(crate) fn find_in<'a>(shards: &'a [std::sync::Arc<Shard>], key: &[u8]) -> Option<&'a [u8]> {
+pub(crate) fn find_in<'a>(shards: &'a Table, key: &[u8]) -> Option<&'a [u8]> {
     let h = key_hash(key);
     shards.get(shard_of(h))?.find(h, key)
 }
 
-/// One shard: entries in an arena plus an open-addressing index.
+/// log2 of the shards per group.
+const GROUP_BITS: u32 = 6;
+const GROUP_SIZE: usize = 1 << GROUP_BITS;
+
+/// All shards of a snapshot, in groups of 64 so that a new snapshot copies
+/// (and later releases) only the group pointers and the groups it changes,
+/// never touching the reference counts of every shard.
+#[derive(Clone)]
+pub(crate) struct Table {
+    groups: Arc<[Arc<[Shard]>]>,
+}
+
+impl Table {
+    /// A table from exactly [`SHARD_COUNT`] shards.
+    pub(crate) fn from_shards(mut shards: Vec<Shard>) -> Table {
+        shards.resize_with(SHARD_COUNT, Shard::empty);
+        let groups: Vec<Arc<[Shard]>> = shards.chunks(GROUP_SIZE).map(Arc::from).collect();
+        Table {
+            groups: groups.into(),
+        }
+    }
+
+    /// Shard number `s`.
+    #[inline]
+    pub(crate) fn get(&self, s: usize) -> Option<&Shard> {
+        self.groups.get(s >> GROUP_BITS)?.get(s & (GROUP_SIZE - 1))
+    }
+
+    /// Every shard.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Shard> {
+        self.groups.iter().flat_map(|g| g.iter())
+    }
+
+    /// A table sharing everything with this one but the replaced shards.
+    pub(crate) fn with_replaced(&self, mut replaced: Vec<(usize, Shard)>) -> Table {
+        replaced.sort_by_key(|r| r.0);
+        let mut groups: Vec<Arc<[Shard]>> = self.groups.to_vec();
+        let mut rest = replaced.as_slice();
+        while let Some(&(first, _)) = rest.first() {
+            let g = first >> GROUP_BITS;
+            let n = rest.iter().take_while(|r| r.0 >> GROUP_BITS == g).count();
+            if let Some(group) = groups.get_mut(g) {
+                let mut v = group.to_vec();
+                for (s, shard) in &rest[..n] {
+                    if let Some(slot) = v.get_mut(s & (GROUP_SIZE - 1)) {
+                        *slot = shard.clone();
+                    }
+                }
+                *group = v.into();
+            }
+            rest = &rest[n..];
+        }
+        Table {
+            groups: groups.into(),
+        }
+    }
+}
+
+/// One shard: an open-addressing index followed by the entries, in one
+/// shared allocation. Cloning is a reference-count increment.
+#[derive(Clone)]
 pub(crate) struct Shard {
-    arena: Box<[u8]>,
-    /// `(tag << 32) | offset`, `EMPTY_SLOT` when free. Length is a power of two
-    /// and always larger than the number of entries.
-    index: Box<[u64]>,
+    /// `mask + 1` index slots (8 bytes each, little endian:
+    /// `(tag << 32) | offset`, all ones when free), then the arena.
+    data: Arc<[u8]>,
+    /// Index length - 1 (the length is a power of two larger than `entries`).
+    mask: u32,
     entries: u32,
+}
+
+#[inline]
+fn read_u64(b: &[u8], at: usize) -> u64 {
+    match b.get(at..at + 8) {
+        Some(s) => u64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]),
+        None => EMPTY_SLOT,
+    }
 }
 
 impl Shard {
     /// A shard without entries.
-    #[cfg(test)]
     pub(crate) fn empty() -> Shard {
-        Shard {
-            arena: Box::new([]),
-            index: vec![EMPTY_SLOT; 1].into_boxed_slice(),
-            entries: 0,
-        }
+        Shard::with_index(Vec::new(), &[])
     }
 
     /// Makes a shard from an arena of complete entries.
@@ -124,7 +189,7 @@ impl Shard {
         let n = tagged.len();
         let cap = (n + n / 3 + 1).next_power_of_two();
         let mask = cap - 1;
-        let mut index = vec![EMPTY_SLOT; cap].into_boxed_slice();
+        let mut index = vec![EMPTY_SLOT; cap];
         for &(tag, o) in tagged {
             let mut i = tag as usize & mask;
             while index[i] != EMPTY_SLOT {
@@ -132,11 +197,26 @@ impl Shard {
             }
             index[i] = (u64::from(tag) << 32) | u64::from(o);
         }
+        let mut data = Vec::with_capacity(cap * 8 + arena.len());
+        for slot in index {
+            data.extend_from_slice(&slot.to_le_bytes());
+        }
+        data.extend_from_slice(&arena);
         Shard {
-            arena: arena.into_boxed_slice(),
-            index,
+            data: data.into(),
+            mask: mask as u32,
             entries: n as u32,
         }
+    }
+
+    #[inline]
+    fn slot(&self, i: usize) -> u64 {
+        read_u64(&self.data, 8 * i)
+    }
+
+    #[inline]
+    fn arena(&self) -> &[u8] {
+        self.data.get(8 * (self.mask as usize + 1)..).unwrap_or(&[])
     }
 
     /// Number of entries.
@@ -144,25 +224,30 @@ impl Shard {
         self.entries as usize
     }
 
-    /// Bytes held (arena + index), for memory accounting.
+    /// Bytes held (index + arena), for memory accounting.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.arena.len() + self.index.len() * 8
+        self.data.len()
+    }
+
+    /// Identity of the shared allocation (to count shared shards once).
+    pub(crate) fn ptr(&self) -> *const u8 {
+        self.data.as_ptr()
     }
 
     /// Offset of the entry with this key (`h` = its hash).
     #[inline]
     pub(crate) fn find_offset(&self, h: u64, key: &[u8]) -> Option<u32> {
-        let mask = self.index.len() - 1;
+        let mask = self.mask as usize;
         let tag = tag_of(h);
         let mut i = tag as usize & mask;
         loop {
-            let slot = *self.index.get(i)?;
+            let slot = self.slot(i);
             if slot == EMPTY_SLOT {
                 return None;
             }
             if (slot >> 32) as u32 == tag {
                 let off = slot as u32;
-                if entry_key(entry_at(&self.arena, off as usize)) == key {
+                if entry_key(entry_at(self.arena(), off as usize)) == key {
                     return Some(off);
                 }
             }
@@ -179,13 +264,13 @@ impl Shard {
     /// The entry at an offset returned by [`Shard::find_offset`].
     #[inline]
     pub(crate) fn entry(&self, off: u32) -> &[u8] {
-        entry_at(&self.arena, off as usize)
+        entry_at(self.arena(), off as usize)
     }
 
     /// Every entry, in arena order.
     #[cfg(test)]
     pub(crate) fn entries(&self) -> impl Iterator<Item = &[u8]> {
-        let arena = &self.arena;
+        let arena = self.arena();
         let mut off = 0usize;
         std::iter::from_fn(move || {
             if off >= arena.len() {
@@ -205,9 +290,9 @@ impl Shard {
     /// entries are copied with their stored tags: no key is hashed again.
     pub(crate) fn rebuild(&self, removed: &[(u64, &[u8])], added: &[u8]) -> Shard {
         let removed_tags: FxHashSet<u32> = removed.iter().map(|&(h, _)| tag_of(h)).collect();
-        let mut arena = Vec::with_capacity(self.arena.len() + added.len());
+        let mut arena = Vec::with_capacity(self.arena().len() + added.len());
         let mut tagged = Vec::with_capacity(self.len() + removed.len());
-        for &slot in self.index.iter().filter(|&&s| s != EMPTY_SLOT) {
+        for slot in (0..=self.mask as usize).map(|i| self.slot(i)).filter(|&s| s != EMPTY_SLOT) {
             let (tag, off) = ((slot >> 32) as u32, slot as u32);
             let e = self.entry(off);
             if removed_tags.contains(&tag)

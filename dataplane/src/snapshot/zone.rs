@@ -6,7 +6,7 @@ use super::hash::key_hash;
 use super::node::NodeRef;
 use super::reverse::REVERSE_APEXES;
 use super::rrset::RrSet;
-use super::shard::{shard_of, Shard};
+use super::shard::{shard_of, Table};
 use super::ZoneConfig;
 use crate::name::Name;
 use crate::record::{rtype, Policy};
@@ -157,7 +157,7 @@ pub(crate) struct ZoneTable {
 
 impl ZoneTable {
     /// Locates each apex in `shards` (apexes without a node are skipped).
-    pub(crate) fn new(mut apexes: Vec<Box<[u8]>>, shards: &[Arc<Shard>]) -> ZoneTable {
+    pub(crate) fn new(mut apexes: Vec<Box<[u8]>>, shards: &Table) -> ZoneTable {
         apexes.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
         apexes.dedup();
         let slots = apexes
@@ -184,7 +184,7 @@ impl ZoneTable {
     #[inline]
     pub(crate) fn find<'a>(
         &'a self,
-        shards: &'a [Arc<Shard>],
+        shards: &'a Table,
         lname: &[u8],
     ) -> Option<ZoneRef<'a>> {
         let slot = self.slots.iter().find(|s| is_within(lname, &s.apex))?;
