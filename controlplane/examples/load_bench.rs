@@ -3,15 +3,16 @@
 //!
 //! ```text
 //! cargo run --release -p skylane-controlplane --example load_bench -- \
-//!     [--records 1000000] [--backend both|etcd|embedded] [--samples 300]
+//!     [--records 1000000] [--backend both|etcd|embedded] [--samples 300] [--phases] [--page-size N]
 //! ```
 //! Starts its own etcd (system binary) in a temp dir; needs a few GB of disk for 1 M keys.
 
 use skylane_controlplane::layout::{name_to_key, SkyValue};
 use skylane_controlplane::store::{Backend, EtcdConfig, Store, StoreConfig};
+use skylane_controlplane::sync::SyncState;
 use skylane_controlplane::testing::etcd::EtcdServer;
 use skylane_controlplane::testing::SyncHarness;
-use skylane_dataplane::Name;
+use skylane_dataplane::{Name, Snapshot, ZoneConfig};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,8 @@ struct Args {
     records: usize,
     backend: String,
     samples: usize,
+    phases: bool,
+    page_size: i64,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -28,6 +31,8 @@ fn parse_args() -> Result<Args, String> {
         records: 1_000_000,
         backend: "both".into(),
         samples: 300,
+        phases: false,
+        page_size: EtcdConfig::default().page_size,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -40,6 +45,10 @@ fn parse_args() -> Result<Args, String> {
                 args.samples = value()?.parse().map_err(|e| format!("--samples: {e}"))?
             }
             "--backend" => args.backend = value()?,
+            "--phases" => args.phases = true,
+            "--page-size" => {
+                args.page_size = value()?.parse().map_err(|e| format!("--page-size: {e}"))?
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -87,6 +96,29 @@ fn quantiles(label: &str, mut v: Vec<Duration>) {
         q(0.99),
         v[v.len() - 1]
     );
+}
+
+/// Times the phases of a full load separately: list, records from values, snapshot build.
+async fn phases(store: &Store) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let (kvs, _) = store.list("/skydns/").await?;
+    let listed = started.elapsed();
+    let started = Instant::now();
+    let mut state = SyncState::new("/skydns", "/skydns/monitor/status", 30, Vec::new());
+    let records = state.full_records(kvs);
+    let parsed = started.elapsed();
+    let zone = Arc::new(ZoneConfig {
+        domains: vec![Name::from_ascii("skydns.local.").expect("valid")],
+        ..ZoneConfig::default()
+    });
+    let started = Instant::now();
+    let snap = Snapshot::build(zone, records);
+    println!(
+        "  phases: list {listed:?}, parse {parsed:?}, snapshot build {:?} ({} records)",
+        started.elapsed(),
+        snap.record_count()
+    );
+    Ok(())
 }
 
 /// Starts a sync, waits for the first snapshot and reports how long it took.
@@ -166,10 +198,14 @@ async fn main() -> anyhow::Result<()> {
         let etcd = EtcdConfig {
             endpoints: vec![server.endpoint()],
             request_timeout_ms: 120_000,
+            page_size: args.page_size,
             ..EtcdConfig::default()
         };
         let store = Arc::new(Store::open(&cfg, &etcd).await?);
         println!("  loading: {:?}", load(&store, args.records).await?);
+        if args.phases {
+            phases(&store).await?;
+        }
         let sync = initial_load(store.clone(), args.records).await?;
         propagation(&store, &sync, args.samples).await?;
         sync.stop().await;
@@ -187,6 +223,9 @@ async fn main() -> anyhow::Result<()> {
         }
         // A fresh handle, as after a restart.
         let store = Arc::new(Store::open(&cfg, &EtcdConfig::default()).await?);
+        if args.phases {
+            phases(&store).await?;
+        }
         let sync = initial_load(store.clone(), args.records).await?;
         propagation(&store, &sync, args.samples).await?;
         sync.stop().await;

@@ -1,5 +1,6 @@
 //! Skylane's control plane: config, zone files, stores, sync, REST API, metrics, TCP.
 
+#[doc(hidden)]
 pub mod api;
 pub mod config;
 pub mod layout;
@@ -7,6 +8,5 @@ pub mod metrics;
 pub mod store;
 pub mod sync;
 pub mod tcp;
-pub mod zonefile;
-#[doc(hidden)]
 pub mod testing;
+pub mod zonefile;

@@ -118,7 +118,9 @@ pub struct EtcdConfig {
     pub keep_alive_ms: u64,
     /// Keep-alive ping answer timeout.
     pub keep_alive_timeout_ms: u64,
-    /// Keys per range request while listing (all pages at one revision).
+    /// Keys per range request while listing (all pages at one revision). Large on purpose:
+    /// etcd 3.4 walks the whole remaining range for every page, so small pages make a list
+    /// quadratic (1 M keys: 11.4 s with 10 k pages, 3.1 s with 100 k pages).
     pub page_size: i64,
 }
 
@@ -136,7 +138,7 @@ impl Default for EtcdConfig {
             request_timeout_ms: 10_000,
             keep_alive_ms: 5000,
             keep_alive_timeout_ms: 3000,
-            page_size: 10_000,
+            page_size: 100_000,
         }
     }
 }

@@ -56,6 +56,7 @@ pub enum WatchEvent {
 //     pub async fn watch(&self, prefix: &str, from_revision: i64)
 //         -> Result<tokio::sync::mpsc::Receiver<WatchEvent>, StoreError>;
 //     pub fn is_connected(&self) -> bool;
+//     pub fn prefixes(&self) -> &KeyPrefixes;    // [store] prefix / monitor-prefix (added)
 // }
 //
 // Writes are durable when the call returns (redb commit / etcd quorum).
