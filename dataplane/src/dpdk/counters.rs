@@ -30,10 +30,10 @@ pub struct LcoreCounters {
     pub malformed: AtomicU64,
     /// Queries from addresses we must not answer.
     pub bad_source: AtomicU64,
-    /// Port polls, and those that returned no frame: `1 - empty/polls` is how busy the
-    /// loop is (near 1: saturated).
-    pub polls: AtomicU64,
-    pub empty_polls: AtomicU64,
+    /// TSC cycles since the loop started, and those spent handling received bursts:
+    /// `busy_cycles / cycles` is how busy the loop is (near 1: saturated).
+    pub cycles: AtomicU64,
+    pub busy_cycles: AtomicU64,
 }
 
 impl LcoreCounters {
@@ -63,8 +63,8 @@ impl LcoreCounters {
             not_for_us: l(&self.not_for_us),
             malformed: l(&self.malformed),
             bad_source: l(&self.bad_source),
-            polls: l(&self.polls),
-            empty_polls: l(&self.empty_polls),
+            cycles: l(&self.cycles),
+            busy_cycles: l(&self.busy_cycles),
         }
     }
 }
@@ -90,17 +90,17 @@ pub struct LcoreReport {
     pub not_for_us: u64,
     pub malformed: u64,
     pub bad_source: u64,
-    pub polls: u64,
-    pub empty_polls: u64,
+    pub cycles: u64,
+    pub busy_cycles: u64,
 }
 
 impl LcoreReport {
-    /// Share of polls that returned frames (0..=1).
+    /// Share of the loop's time spent on received frames (0..=1).
     pub fn busy_ratio(&self) -> f64 {
-        if self.polls == 0 {
+        if self.cycles == 0 {
             0.0
         } else {
-            1.0 - self.empty_polls as f64 / self.polls as f64
+            self.busy_cycles as f64 / self.cycles as f64
         }
     }
 }
@@ -133,8 +133,8 @@ impl DpdkReport {
             t.not_for_us += l.not_for_us;
             t.malformed += l.malformed;
             t.bad_source += l.bad_source;
-            t.polls += l.polls;
-            t.empty_polls += l.empty_polls;
+            t.cycles += l.cycles;
+            t.busy_cycles += l.busy_cycles;
         }
         t
     }

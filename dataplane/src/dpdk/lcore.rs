@@ -20,7 +20,7 @@ const PREFETCH_AHEAD: usize = 3;
 pub const TAP_POLL_MICROS: u64 = 100;
 /// Consecutive `tx_burst` calls that send nothing before the rest is dropped.
 const TX_RETRIES: u32 = 4;
-/// Polls between publications of the poll counters (a power of two).
+/// Polls between publications of the busy-time counters (a power of two).
 const POLL_PUBLISH: u64 = 1 << 12;
 /// Empty polls between publications of buffered latency samples.
 const IDLE_FLUSH_POLLS: u32 = 1 << 16;
@@ -191,18 +191,20 @@ impl LcoreLoop {
         let tap_interval = (tsc_hz / 1_000_000).max(1) * TAP_POLL_MICROS;
         let mut last_tap_poll = eal::rdtsc();
         let mut idle: u32 = 0;
-        // Poll counts are published every POLL_PUBLISH polls (a store per poll would cost
-        // as much as an empty poll).
-        let (mut polls, mut empty) = (0u64, 0u64);
+        // Busy time is measured per received burst and published every POLL_PUBLISH polls.
+        let started = eal::rdtsc();
+        let (mut polls, mut busy) = (0u64, 0u64);
         while !shutdown.load(Relaxed) {
             polls += 1;
-            if polls % POLL_PUBLISH == 0 {
-                LcoreCounters::add(&counters.polls, POLL_PUBLISH);
-                LcoreCounters::add(&counters.empty_polls, empty);
-                empty = 0;
+            if polls & (POLL_PUBLISH - 1) == 0 {
+                counters
+                    .cycles
+                    .store(eal::rdtsc().wrapping_sub(started), Relaxed);
+                counters.busy_cycles.store(busy, Relaxed);
             }
             let n = port.queue.rx_burst(&mut rx);
             if n > 0 {
+                let burst_start = eal::rdtsc();
                 LcoreCounters::add(&counters.rx, n as u64);
                 let snap = snapshot.load();
                 let mut dns = |payload: &mut [u8], query_len: usize, addr| {
@@ -269,8 +271,8 @@ impl LcoreLoop {
                 drop(frames);
                 port.flush(&mut tx);
                 flush_tap(&mut tap, &mut to_tap, counters);
+                busy += eal::rdtsc().wrapping_sub(burst_start);
             } else {
-                empty += 1;
                 idle = idle.wrapping_add(1);
                 if idle & (IDLE_FLUSH_POLLS - 1) == 0 {
                     recorder.flush();
@@ -297,6 +299,10 @@ impl LcoreLoop {
         port.flush(&mut tx);
         flush_tap(&mut tap, &mut to_tap, counters);
         recorder.flush();
+        counters
+            .cycles
+            .store(eal::rdtsc().wrapping_sub(started), Relaxed);
+        counters.busy_cycles.store(busy, Relaxed);
     }
 }
 
