@@ -7,6 +7,6 @@ pub mod metrics;
 pub mod store;
 pub mod sync;
 pub mod tcp;
-pub mod zonefile;
 #[doc(hidden)]
 pub mod testing;
+pub mod zonefile;

@@ -224,9 +224,8 @@ pub fn run(cmd: &str, args: &[&str]) -> Output {
 
 /// `kdig` with the given arguments against the server; returns stdout.
 pub fn kdig(server: &Server, args: &[&str]) -> String {
-    let at = format!("@127.0.0.1");
     let port = server.port.to_string();
-    let mut all = vec![at.as_str(), "-p", port.as_str()];
+    let mut all = vec!["@127.0.0.1", "-p", port.as_str()];
     all.extend_from_slice(args);
     let out = run("kdig", &all);
     String::from_utf8_lossy(&out.stdout).into_owned()
