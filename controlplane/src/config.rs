@@ -394,6 +394,16 @@ exception-path = "tap"
     }
 
     #[test]
+    fn the_documented_etcd_example_parses() {
+        let text = include_str!("../../docs/examples/etcd-appliance.toml");
+        let c: Config = toml::from_str(text).unwrap();
+        assert_eq!(c.store.backend, crate::store::Backend::Etcd);
+        assert_eq!(c.etcd.endpoints.len(), 3);
+        assert_eq!(c.dataplane.cores, vec![2, 3, 4, 5]);
+        assert!(c.api.token_file.is_some());
+    }
+
+    #[test]
     fn errors_name_the_line_and_key() {
         let cases = [
             ("[dns]\nttl = 30\nbogus = 1\n", 3, "bogus"),
