@@ -8,10 +8,12 @@
 //! - Lookups take lowercased, uncompressed wire names (`&[u8]`).
 //! - `SharedSnapshot` is what loops read (arc-swap) and the control plane stores.
 //!
-//! Layout (see `docs/` of each module):
+//! Layout (each module documents its own encoding):
 //! - [`shard`]: the table is split into 4096 shards by key hash; each shard is
-//!   one byte arena plus a flat open-addressing index, shared between
-//!   snapshots through an `Arc` and rebuilt only when an update touches it.
+//!   one shared allocation (flat open-addressing index + byte arena), and
+//!   shards are grouped by 64 so a new snapshot copies only the groups it
+//!   changes. An update rebuilds only the shards it touches.
+//! - [`bulk`]: `build` compiles a whole record set in per-shard passes.
 //! - [`node`], [`rrset`]: zero-copy views ([`NodeRef`], [`RrSet`]) over encoded
 //!   nodes and their precompiled RRsets, plus their editable forms.
 //! - [`children`]: chunked child lists (SkyDNS multi-value names, wildcards).

@@ -1,11 +1,14 @@
 //! Shards: the unit of sharing between snapshots.
 //!
 //! The table is split into [`SHARD_COUNT`] shards by the top bits of the key
-//! hash. Each shard is one byte arena holding its entries back to back plus a
-//! flat open-addressing index of `(tag, offset)` pairs, so a shard costs two
-//! allocations no matter how many names it holds. An update rebuilds only the
-//! shards it touches (copying the untouched entries byte for byte) and shares
-//! every other shard with the previous snapshot through its `Arc`.
+//! hash. Each shard is ONE shared allocation: a flat open-addressing index of
+//! `(tag, offset)` pairs followed by a byte arena holding the entries back to
+//! back, so a shard costs one allocation no matter how many names it holds
+//! and a lookup is three dependent loads (shard handle, index slot, entry).
+//! An update rebuilds only the shards it touches (copying the untouched
+//! entries byte for byte, re-using their stored hash tags) and shares every
+//! other shard with the previous snapshot; shards are grouped by 64 in a
+//! [`Table`] so that a new snapshot copies only the touched groups.
 //!
 //! Entry layout (little endian): `u32 entry_len`, `u8 key_len`, the key, then a
 //! kind-specific body (see `node.rs`). The key of a node is its lowercased wire

@@ -215,3 +215,96 @@ proptest::proptest! {
         proptest::prop_assert_eq!(snap.name_count(), fresh.name_count());
     }
 }
+
+#[test]
+fn one_change_rebuilds_only_a_few_shards() {
+    let recs: Vec<Record> = (0..20_000)
+        .map(|i| {
+            a(
+                &format!("s{i}.n{}.skylane.local.", i % 50),
+                &format!("10.0.{}.{}", i / 250, i % 250),
+                60,
+            )
+        })
+        .collect();
+    let s = Snapshot::build(cfg(&["skylane.local."], true), recs);
+    let t = s.apply(&[change(
+        "s7.n7.skylane.local.",
+        vec![a("s7.n7.skylane.local.", "10.9.9.9", 60)],
+    )]);
+    let shared = s
+        .shards
+        .iter()
+        .zip(t.shards.iter())
+        .filter(|(x, y)| x.ptr() == y.ptr())
+        .count();
+    let total = crate::snapshot::shard::SHARD_COUNT;
+    assert!(
+        total - shared <= 24,
+        "{} of {total} shards rebuilt",
+        total - shared
+    );
+    assert_eq!(
+        ptr_targets(&t, "9.9.9.10.in-addr.arpa."),
+        vec!["s7.n7.skylane.local."]
+    );
+}
+
+#[test]
+fn bulk_build_equals_incremental_build_on_a_larger_set() {
+    let config = cfg(
+        &["Skylane.Local.", "svc.skylane.local.", "10.in-addr.arpa."],
+        true,
+    );
+    let mut recs = Vec::new();
+    for i in 0..2500 {
+        recs.push(a(
+            &format!("x{i}.big.svc.skylane.local."),
+            &format!("10.1.{}.{}", i / 200, i % 200),
+            30 + (i % 3) as u32,
+        ));
+        if i % 7 == 0 {
+            recs.push(aaaa(
+                &format!("x{i}.big.svc.skylane.local."),
+                &format!("2001:db8::{i:x}"),
+                30,
+            ));
+            recs.push(a(&format!("X{i}.Other.skylane.local."), "10.1.0.5", 40));
+        }
+        if i % 11 == 0 {
+            recs.push(ptr(
+                &format!("{}.9.168.192.in-addr.arpa.", i % 256),
+                "h.skylane.local.",
+            ));
+        }
+    }
+    recs.push(a("x.example.org.", "10.0.0.1", 30));
+    let fresh = Snapshot::build(config.clone(), recs.clone());
+    let mut by_name: std::collections::BTreeMap<Vec<u8>, (crate::name::Name, Vec<Record>)> =
+        Default::default();
+    for r in recs {
+        by_name
+            .entry(r.name.to_lowercase().as_wire().to_vec())
+            .or_insert_with(|| (r.name.clone(), Vec::new()))
+            .1
+            .push(r);
+    }
+    let changes: Vec<_> = by_name
+        .into_values()
+        .map(|(name, records)| crate::snapshot::NameChange { name, records })
+        .collect();
+    let mut inc = Snapshot::empty(config);
+    for batch in changes.chunks(97) {
+        inc = inc.apply(batch);
+    }
+    assert_eq!(dump(&inc), dump(&fresh));
+    assert_eq!(inc.record_count(), fresh.record_count());
+    assert_eq!(inc.ignored_count(), fresh.ignored_count());
+    assert!(
+        fresh
+            .node(&k("big.svc.skylane.local."))
+            .unwrap()
+            .child_chunks()
+            > 1
+    );
+}
