@@ -9,18 +9,18 @@
 //! - `SharedSnapshot` is what loops read (arc-swap) and the control plane stores.
 //!
 //! Layout (each module documents its own encoding):
-//! - [`shard`]: the table is split into 4096 shards by key hash; each shard is
+//! - `shard`: the table is split into 4096 shards by key hash; each shard is
 //!   one shared allocation (flat open-addressing index + byte arena), and
 //!   shards are grouped by 64 so a new snapshot copies only the groups it
 //!   changes. An update rebuilds only the shards it touches.
-//! - [`bulk`]: `build` compiles a whole record set in per-shard passes.
-//! - [`node`], [`rrset`]: zero-copy views ([`NodeRef`], [`RrSet`]) over encoded
+//! - `bulk`: `build` compiles a whole record set in per-shard passes.
+//! - `node`, `rrset`: zero-copy views ([`NodeRef`], [`RrSet`]) over encoded
 //!   nodes and their precompiled RRsets, plus their editable forms.
-//! - [`children`]: chunked child lists (SkyDNS multi-value names, wildcards).
-//! - [`zone`]: served domains, synthetic SOA/NS, zone lookup ([`ZoneRef`]).
-//! - [`reverse`]: reverse names for automatic PTR records.
-//! - [`edit`]: applying changes (ENTs, child lists, auto-PTR) and rebuilding
-//!   touched shards. [`down`]: the DOWN address set. [`decode`]: RDATA back to
+//! - `children`: chunked child lists (SkyDNS multi-value names, wildcards).
+//! - `zone`: served domains, synthetic SOA/NS, zone lookup ([`ZoneRef`]).
+//! - `reverse`: reverse names for automatic PTR records.
+//! - `edit`: applying changes (ENTs, child lists, auto-PTR) and rebuilding
+//!   touched shards. `down`: the DOWN address set. `decode`: RDATA back to
 //!   [`RData`](crate::record::RData) for the control plane.
 
 mod bulk;
