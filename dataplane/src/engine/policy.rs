@@ -17,8 +17,10 @@
 //! engine fails open: all candidates are returned (rotated, like `all`,
 //! whatever the policy) and the reply is flagged `fail_open`.
 //!
-//! Candidates are read by an iterator factory (called at most three times),
-//! so no list is built; at most [`MAX_ADDRS`] candidates are considered.
+//! No list of candidates is ever built: one RRset is read by index
+//! ([`select_indexed`], the hot path), a union by an iterator factory called
+//! at most three times ([`select`]). At most [`MAX_ADDRS`] candidates are
+//! considered.
 
 use crate::record::Policy;
 use std::net::IpAddr;
@@ -126,12 +128,9 @@ pub struct Choice<D: Fn(&[u8]) -> bool> {
 
 /// Applies the policy to the candidates produced by `candidates()` (address
 /// bytes with their TTL) and calls `emit` for each chosen one, in answer
-/// order. `emit` returns false when the record did not fit. `count`, when
-/// known, is the number of candidates (saves a counting pass when nothing
-/// is DOWN).
+/// order. `emit` returns false when the record did not fit.
 pub fn select<'a, I, F, D, E>(
     candidates: F,
-    count: Option<usize>,
     choice: &Choice<D>,
     rng: &mut WyRand,
     rotation: &mut u32,
@@ -144,17 +143,12 @@ where
     E: FnMut(&'a [u8], u32) -> bool,
 {
     let down = |a: &[u8]| choice.is_down.as_ref().is_some_and(|d| d(a));
-    let (total, healthy) = match (count, &choice.is_down) {
-        (Some(n), None) => (n.min(MAX_ADDRS), n.min(MAX_ADDRS)),
-        _ => {
-            let (mut total, mut healthy) = (0, 0);
-            for (addr, _) in candidates().take(MAX_ADDRS) {
-                total += 1;
-                healthy += usize::from(!down(addr));
-            }
-            (total, healthy)
-        }
-    };
+    let mut total = 0;
+    let mut healthy = 0;
+    for (addr, _) in candidates().take(MAX_ADDRS) {
+        total += 1;
+        healthy += usize::from(!down(addr));
+    }
     let mut sel = Selection {
         candidates: total,
         ..Selection::default()
@@ -213,6 +207,117 @@ where
     sel
 }
 
+/// [`select`] for a random-access candidate list (one RRset): `get(i)` for
+/// `i < n`. Same choices as [`select`] over the same candidates, with plain
+/// index loops (this is the per-query hot path).
+pub fn select_indexed<'a, G, D, E>(
+    n: usize,
+    get: G,
+    choice: &Choice<D>,
+    rng: &mut WyRand,
+    rotation: &mut u32,
+    mut emit: E,
+) -> Selection
+where
+    G: Fn(usize) -> (&'a [u8], u32),
+    D: Fn(&[u8]) -> bool,
+    E: FnMut(&'a [u8], u32) -> bool,
+{
+    let n = n.min(MAX_ADDRS);
+    let mut sel = Selection {
+        candidates: n,
+        ..Selection::default()
+    };
+    if n == 0 {
+        return sel;
+    }
+    let is_down = |i: usize| choice.is_down.as_ref().is_some_and(|d| d(get(i).0));
+    let healthy = match choice.is_down {
+        None => n,
+        Some(_) => (0..n).filter(|&i| !is_down(i)).count(),
+    };
+    let fail_open = healthy == 0;
+    sel.fail_open = fail_open;
+    // Every candidate is usable: no DOWN ones, or failing open.
+    let all_usable = healthy == n || fail_open;
+    let usable = |i: usize| all_usable || !is_down(i);
+    let pool = if fail_open { n } else { healthy };
+    let emit_at = |i: usize, emit: &mut E| {
+        let (addr, ttl) = get(i);
+        emit(addr, ttl)
+    };
+    let policy = if fail_open {
+        Policy::All
+    } else {
+        choice.policy
+    };
+    match policy {
+        Policy::All => {
+            let start = (*rotation as usize) % pool;
+            *rotation = rotation.wrapping_add(1);
+            if all_usable {
+                for k in 0..n {
+                    let i = if start + k >= n {
+                        start + k - n
+                    } else {
+                        start + k
+                    };
+                    if !emit_at(i, &mut emit) {
+                        sel.stopped = true;
+                        break;
+                    }
+                }
+            } else {
+                // Usable ones ranked `start..` first, then `..start`.
+                'passes: for first_pass in [true, false] {
+                    let mut rank = 0;
+                    for i in 0..n {
+                        if !usable(i) {
+                            continue;
+                        }
+                        if (rank >= start) == first_pass && !emit_at(i, &mut emit) {
+                            sel.stopped = true;
+                            break 'passes;
+                        }
+                        rank += 1;
+                    }
+                }
+            }
+        }
+        Policy::RandomOne => {
+            let k = rng.below(pool);
+            let i = if all_usable {
+                Some(k)
+            } else {
+                (0..n).filter(|&i| usable(i)).nth(k)
+            };
+            if let Some(i) = i {
+                sel.stopped = !emit_at(i, &mut emit);
+            }
+        }
+        Policy::HoneOne => {
+            let client = ClientKey::new(choice.client);
+            let key = client.as_bytes();
+            let mut best: Option<(u64, &'a [u8], usize)> = None;
+            for i in (0..n).filter(|&i| usable(i)) {
+                let addr = get(i).0;
+                let s = hone_score(key, addr);
+                let better = match best {
+                    None => true,
+                    Some((bs, ba, _)) => s > bs || (s == bs && addr < ba),
+                };
+                if better {
+                    best = Some((s, addr, i));
+                }
+            }
+            if let Some((_, _, i)) = best {
+                sel.stopped = !emit_at(i, &mut emit);
+            }
+        }
+    }
+    sel
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,13 +340,9 @@ mod tests {
             client,
             is_down: if down.is_empty() { None } else { Some(is_down) },
         };
+        let (mut rng2, mut rotation2) = (rng.clone(), *rotation);
         let sel = select(
             || addrs.iter().map(|a| (&a[..], 30)),
-            if addrs.len() % 2 == 0 {
-                Some(addrs.len())
-            } else {
-                None
-            },
             &choice,
             rng,
             rotation,
@@ -250,6 +351,21 @@ mod tests {
                 true
             },
         );
+        // The indexed variant makes exactly the same choices.
+        let mut out2: Vec<[u8; 4]> = Vec::new();
+        let sel2 = select_indexed(
+            addrs.len(),
+            |i| (&addrs[i][..], 30),
+            &choice,
+            &mut rng2,
+            &mut rotation2,
+            |a, _| {
+                out2.push(a.try_into().unwrap());
+                true
+            },
+        );
+        assert_eq!((&out, sel), (&out2, sel2));
+        assert_eq!(*rotation, rotation2);
         (out, sel)
     }
 
@@ -372,7 +488,6 @@ mod tests {
         let mut n = 0;
         let sel = select(
             || a.iter().map(|x| (&x[..], 1)),
-            Some(a.len()),
             &choice,
             &mut WyRand::new(0),
             &mut 0,

@@ -20,7 +20,7 @@
 //! first present among A, AAAA, CNAME, SRV, TXT, MX, PTR, NS, SOA (else
 //! whatever RRset comes first).
 
-use super::policy::{select, Choice, Selection};
+use super::policy::{select, select_indexed, Choice, Selection};
 use super::EngineState;
 use crate::record::{rtype, Policy};
 use crate::snapshot::{NodeRef, RrSet, Snapshot, ZoneRef};
@@ -246,9 +246,7 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         let t = rs.rtype();
         let ttl = rs.ttl();
         if t == rtype::A || t == rtype::AAAA {
-            return self.write_addresses(section, owner, t, policy, Some(rs.len()), || {
-                rs.iter().map(move |a| (a, ttl))
-            });
+            return self.write_rrset_addresses(section, owner, rs, policy);
         }
         let mut n = 0;
         for rdata in rs.iter() {
@@ -270,7 +268,7 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
                     rs.iter().map(move |a| (a, ttl))
                 })
             };
-            return self.write_addresses(Section::Answer, owner, t, node.policy(), None, addrs);
+            return self.write_addresses(Section::Answer, owner, t, node.policy(), addrs);
         }
         let mut n = 0;
         for rs in sets() {
@@ -284,6 +282,45 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         n
     }
 
+    /// Applies `policy` to one A/AAAA RRset and writes the chosen records.
+    fn write_rrset_addresses(
+        &mut self,
+        section: Section,
+        owner: Owner<'_>,
+        rs: RrSet<'s>,
+        policy: Policy,
+    ) -> usize {
+        let snap = self.snap;
+        let is_down = |a: &[u8]| snap.is_down(a);
+        let choice = Choice {
+            policy,
+            client: self.client,
+            is_down: snap.has_down().then_some(is_down),
+        };
+        let (t, ttl) = (rs.rtype(), rs.ttl());
+        let mut n = 0;
+        let resp = &mut *self.resp;
+        let mut overflow = false;
+        let sel = select_indexed(
+            rs.len(),
+            |i| (rs.rdata(i), ttl),
+            &choice,
+            &mut self.state.rng,
+            &mut self.state.rotation,
+            |a, ttl| {
+                let ok = resp.push(section, owner, t, ttl, a).is_ok();
+                n += usize::from(ok);
+                overflow |= !ok;
+                ok
+            },
+        );
+        self.fail_open |= sel.fail_open;
+        if overflow && section != Section::Additional {
+            self.truncated = true;
+        }
+        n
+    }
+
     /// Applies `policy` to the addresses and writes the chosen ones.
     fn write_addresses<I, F>(
         &mut self,
@@ -291,7 +328,6 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         owner: Owner<'_>,
         t: u16,
         policy: Policy,
-        count: Option<usize>,
         addrs: F,
     ) -> usize
     where
@@ -310,7 +346,6 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         let mut overflow = false;
         let sel: Selection = select(
             addrs,
-            count,
             &choice,
             &mut self.state.rng,
             &mut self.state.rotation,

@@ -93,9 +93,8 @@ pub fn read_name(msg: &[u8], start: usize, min_pointer: usize, out: &mut NameBuf
     if let Some(len) = contiguous_name_len(msg, start) {
         let src = msg.get(start..start + len).ok_or(Error::Truncated)?;
         let dst = out.bytes.get_mut(..len).ok_or(Error::NameTooLong)?;
-        dst.copy_from_slice(src);
+        copy_lowercase(dst, src);
         out.len = len;
-        lowercase_wire(&mut out.bytes, len);
         return Ok(start + len);
     }
     read_name_slow(msg, start, min_pointer, out)
@@ -122,27 +121,26 @@ fn contiguous_name_len(msg: &[u8], start: usize) -> Option<usize> {
     }
 }
 
-/// Lowercases the first `len` bytes of a wire name, eight at a time. Length
-/// bytes are below 0x40 and never in `A..=Z`, so the whole encoding can be
-/// lowercased at once.
+/// Copies a wire name, lowercased, eight bytes at a time (read from the
+/// source and written once: no store-to-load stall). Length bytes are below
+/// 0x40, never in `A..=Z`, so the whole encoding is lowercased at once.
 #[inline]
-fn lowercase_wire(bytes: &mut [u8; MAX_NAME_LEN], len: usize) {
+fn copy_lowercase(dst: &mut [u8], src: &[u8]) {
     const ONES: u64 = 0x0101_0101_0101_0101;
-    let end = len.min(MAX_NAME_LEN);
-    let whole = end - end % 8;
-    let (words, tail) = bytes.split_at_mut(whole);
-    for chunk in words.chunks_exact_mut(8) {
+    let mut d = dst.chunks_exact_mut(8);
+    let mut s = src.chunks_exact(8);
+    for (dc, sc) in (&mut d).zip(&mut s) {
         let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
+        w.copy_from_slice(sc);
         let w = u64::from_le_bytes(w);
         let low7 = w & (0x7f * ONES);
         let ge_a = low7 + (0x80 - u64::from(b'A')) * ONES;
         let gt_z = low7 + (0x80 - u64::from(b'Z') - 1) * ONES;
         let upper = ge_a & !gt_z & !w & (0x80 * ONES);
-        chunk.copy_from_slice(&(w | (upper >> 2)).to_le_bytes());
+        dc.copy_from_slice(&(w | (upper >> 2)).to_le_bytes());
     }
-    if let Some(rest) = tail.get_mut(..end - whole) {
-        rest.make_ascii_lowercase();
+    for (db, sb) in d.into_remainder().iter_mut().zip(s.remainder()) {
+        *db = sb.to_ascii_lowercase();
     }
 }
 
@@ -164,7 +162,6 @@ fn read_name_slow(
                 if label_len == 0 {
                     *out.bytes.get_mut(len).ok_or(Error::NameTooLong)? = 0;
                     out.len = len + 1;
-                    lowercase_wire(&mut out.bytes, out.len);
                     return Ok(end.unwrap_or(pos + 1));
                 }
                 let src = msg.get(pos..pos + 1 + label_len).ok_or(Error::Truncated)?;
@@ -174,7 +171,7 @@ fn read_name_slow(
                     .get_mut(len..len + 1 + label_len)
                     .filter(|_| len + 1 + label_len < MAX_NAME_LEN)
                     .ok_or(Error::NameTooLong)?;
-                dst.copy_from_slice(src);
+                copy_lowercase(dst, src);
                 len += 1 + label_len;
                 pos += 1 + label_len;
             }
