@@ -98,7 +98,8 @@ pub struct DpdkDataPlane {
 
 /// Start the DPDK backend. See the module docs. Fails without side effects on bad
 /// options; a failure after the EAL started leaves the EAL initialised (DPDK cannot
-/// initialise it twice in one process).
+/// initialise it twice in one process), and a failure after loops started sets
+/// `shutdown` to stop them (the process is expected to exit).
 pub fn spawn(
     opts: DpdkOptions,
     snapshot: SharedSnapshot,
