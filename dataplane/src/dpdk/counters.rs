@@ -95,6 +95,16 @@ pub struct LcoreReport {
 }
 
 impl LcoreReport {
+    /// Average processing time of a received frame (busy time / frames received), in
+    /// nanoseconds, given the TSC frequency: 10⁹ / this is the lcore's capacity.
+    pub fn busy_ns_per_frame(&self, tsc_hz: u64) -> f64 {
+        if self.rx == 0 || tsc_hz == 0 {
+            0.0
+        } else {
+            self.busy_cycles as f64 * 1e9 / tsc_hz as f64 / self.rx as f64
+        }
+    }
+
     /// Share of the loop's time spent on received frames (0..=1).
     pub fn busy_ratio(&self) -> f64 {
         if self.cycles == 0 {

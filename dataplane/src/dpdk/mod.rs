@@ -94,6 +94,7 @@ pub struct DpdkDataPlane {
     mac: [u8; 6],
     lcores: Vec<LcoreHandle>,
     threads: Vec<JoinHandle<()>>,
+    tsc_hz: u64,
 }
 
 /// Start the DPDK backend. See the module docs. Fails without side effects on bad
@@ -155,6 +156,7 @@ pub fn spawn(
         mac: port.mac,
         lcores: Vec::new(),
         threads: Vec::new(),
+        tsc_hz,
     };
     let (ready_tx, ready_rx) = mpsc::channel::<Result<u32, String>>();
     for (i, (queue, tap_queue)) in port.queues.into_iter().zip(tap_queues).enumerate() {
@@ -299,6 +301,7 @@ impl DpdkDataPlane {
             from_kernel = t.from_kernel,
             imissed = r.port.imissed,
             busy = format!("{:.3}", t.busy_ratio()),
+            busy_ns_per_frame = format!("{:.0}", t.busy_ns_per_frame(self.tsc_hz)),
             "DPDK data plane stopped"
         );
         self.teardown();
