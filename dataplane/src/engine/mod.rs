@@ -9,7 +9,7 @@
 //! per-query state is on the stack, per-core state lives in [`EngineState`].
 
 pub mod policy;
-mod resolve;
+pub mod resolve;
 
 pub use resolve::{MAX_CHILDREN, MAX_CNAME_HOPS, MAX_SRV_TARGETS};
 

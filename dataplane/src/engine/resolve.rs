@@ -2,7 +2,7 @@
 //!
 //! Order of decisions for a name `cur` (the QNAME, then each CNAME target):
 //! 1. NS or SOA asked at the zone apex: answered from the zone.
-//! 2. Lookup ([`lookup`]): an exact node with data; an exact node without
+//! 2. Lookup (`lookup`): an exact node with data; an exact node without
 //!    data (empty non-terminal) → SkyDNS union of its children's RRsets of
 //!    the asked type (wildcard children excluded); a leftmost `*` label with no literal node → union over
 //!    the children of the rest of the name; otherwise the RFC 4592 wildcard
