@@ -263,6 +263,22 @@ fn parallel_by_shard<T: Send>(f: impl Fn(usize) -> T + Sync) -> Vec<T> {
     })
 }
 
+/// Runs `f` on every element of `items` on up to 8 threads; results in order.
+fn parallel_each_mut<T: Send, R: Send>(items: &mut [T], f: impl Fn(&mut T) -> R + Sync) -> Vec<R> {
+    let per = items.len().div_ceil(thread_count()).max(1);
+    let f = &f;
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = items
+            .chunks_mut(per)
+            .map(|part| sc.spawn(move || part.iter_mut().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
 /// Indexes every arena into a shard, on up to 8 threads.
 fn parallel_shards(mut arenas: Vec<Vec<u8>>) -> Vec<Shard> {
     let per = SHARD_COUNT.div_ceil(thread_count());
@@ -275,11 +291,7 @@ fn parallel_shards(mut arenas: Vec<Vec<u8>>) -> Vec<Shard> {
         let handles: Vec<_> = parts
             .into_iter()
             .map(|part| {
-                sc.spawn(move || {
-                    part.into_iter()
-                        .map(Shard::from_arena)
-                        .collect::<Vec<_>>()
-                })
+                sc.spawn(move || part.into_iter().map(Shard::from_arena).collect::<Vec<_>>())
             })
             .collect();
         handles
@@ -443,12 +455,17 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
     let mut spans: Vec<Vec<Span>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
     let mut autos: Vec<Vec<Pend>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
     let mut rkey = Vec::with_capacity(80);
-    for s in 0..SHARD_COUNT {
-        let v = &mut explicit[s];
+    let all_runs = parallel_each_mut(&mut explicit, |v| {
         let runs = sort_and_group(&arena, v);
         for &(a, b) in &runs {
-            let run = &mut v[a as usize..b as usize];
-            mark_duplicates(&arena, run, false);
+            mark_duplicates(&arena, &mut v[a as usize..b as usize], false);
+        }
+        runs
+    });
+    for (s, runs) in all_runs.iter().enumerate() {
+        let v = &explicit[s];
+        for &(a, b) in runs {
+            let run = &v[a as usize..b as usize];
             let first = run[0];
             let owner = run
                 .iter()
@@ -507,11 +524,17 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
             });
         }
     }
-    for s in 0..SHARD_COUNT {
-        let v = &mut autos[s];
-        for (a, b) in sort_and_group(&arena, v) {
-            let run = &mut v[a as usize..b as usize];
-            mark_duplicates(&arena, run, true);
+    let all_runs = parallel_each_mut(&mut autos, |v| {
+        let runs = sort_and_group(&arena, v);
+        for &(a, b) in &runs {
+            mark_duplicates(&arena, &mut v[a as usize..b as usize], true);
+        }
+        runs
+    });
+    for (s, runs) in all_runs.into_iter().enumerate() {
+        let v = &autos[s];
+        for (a, b) in runs {
+            let run = &v[a as usize..b as usize];
             spans[s].push(Span {
                 hash: run[0].hash,
                 phash: run[0].phash,

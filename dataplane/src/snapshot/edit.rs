@@ -388,7 +388,9 @@ impl<'a> Editor<'a> {
         }
         let replaced = edits
             .into_iter()
-            .filter_map(|(s, edit)| Some((s, self.base.get(s)?.rebuild(&edit.removed, &edit.added))))
+            .filter_map(|(s, edit)| {
+                Some((s, self.base.get(s)?.rebuild(&edit.removed, &edit.added)))
+            })
             .collect();
         (self.base.with_replaced(replaced), self.counters)
     }

@@ -295,7 +295,10 @@ impl Shard {
         let removed_tags: FxHashSet<u32> = removed.iter().map(|&(h, _)| tag_of(h)).collect();
         let mut arena = Vec::with_capacity(self.arena().len() + added.len());
         let mut tagged = Vec::with_capacity(self.len() + removed.len());
-        for slot in (0..=self.mask as usize).map(|i| self.slot(i)).filter(|&s| s != EMPTY_SLOT) {
+        for slot in (0..=self.mask as usize)
+            .map(|i| self.slot(i))
+            .filter(|&s| s != EMPTY_SLOT)
+        {
             let (tag, off) = ((slot >> 32) as u32, slot as u32);
             let e = self.entry(off);
             if removed_tags.contains(&tag)

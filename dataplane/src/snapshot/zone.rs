@@ -182,11 +182,7 @@ impl ZoneTable {
 
     /// The longest active zone containing `lname`.
     #[inline]
-    pub(crate) fn find<'a>(
-        &'a self,
-        shards: &'a Table,
-        lname: &[u8],
-    ) -> Option<ZoneRef<'a>> {
+    pub(crate) fn find<'a>(&'a self, shards: &'a Table, lname: &[u8]) -> Option<ZoneRef<'a>> {
         let slot = self.slots.iter().find(|s| is_within(lname, &s.apex))?;
         let e = shards.get(slot.shard as usize)?.entry(slot.off);
         Some(ZoneRef {
