@@ -1,10 +1,11 @@
 //! A small, fixed-capacity name compressor (RFC 1035 §4.1.4).
 //!
 //! The compressor remembers up to [`CAPACITY`] offsets in the message where
-//! a name (or the tail of one) starts. To compress a name it looks for its
-//! longest suffix equal (case-insensitively) to a remembered name and
-//! returns how many leading bytes must be written literally, and where to
-//! point for the rest. No allocation; when full, new names are simply not
+//! a name (or the tail of one) starts, with that name's uncompressed length.
+//! To compress a name it looks for its longest suffix equal
+//! (case-insensitively) to a remembered name — only names of the same length
+//! are compared byte by byte — and returns how many leading bytes must be
+//! written literally, and where to point for the rest. No allocation; when full, new names are simply not
 //! remembered (the output stays correct, only less compact).
 
 use crate::name::MAX_NAME_LEN;
@@ -19,6 +20,8 @@ pub const MAX_POINTER: usize = 0x3fff;
 #[derive(Debug, Clone)]
 pub struct Compressor {
     offsets: [u16; CAPACITY],
+    /// Uncompressed length of the name at each offset.
+    name_lens: [u8; CAPACITY],
     len: usize,
 }
 
@@ -32,6 +35,7 @@ impl Compressor {
     pub const fn new() -> Compressor {
         Compressor {
             offsets: [0; CAPACITY],
+            name_lens: [0; CAPACITY],
             len: 0,
         }
     }
@@ -52,8 +56,8 @@ impl Compressor {
 
     /// Remembers the label starts of the literal part of a name written at
     /// `at`: `literal` is the bytes written there (labels, without the final
-    /// pointer or root).
-    pub fn remember(&mut self, at: usize, literal: &[u8]) {
+    /// pointer or root), `name_len` the whole name's uncompressed length.
+    pub fn remember(&mut self, at: usize, literal: &[u8], name_len: usize) {
         let mut i = 0;
         while let Some(&l) = literal.get(i) {
             if l == 0 || l & 0xc0 != 0 {
@@ -63,8 +67,15 @@ impl Compressor {
             if off > MAX_POINTER || self.len >= CAPACITY {
                 break;
             }
-            if let Some(slot) = self.offsets.get_mut(self.len) {
+            let Some(rest) = name_len.checked_sub(i).and_then(|r| u8::try_from(r).ok()) else {
+                break;
+            };
+            if let (Some(slot), Some(len_slot)) = (
+                self.offsets.get_mut(self.len),
+                self.name_lens.get_mut(self.len),
+            ) {
                 *slot = off as u16;
+                *len_slot = rest;
                 self.len += 1;
             }
             i += 1 + l as usize;
@@ -82,8 +93,10 @@ impl Compressor {
                 break;
             }
             if let Some(suffix) = name.get(i..) {
-                for &off in self.offsets.get(..self.len).unwrap_or(&[]) {
-                    if name_at_equals(msg, off as usize, suffix) {
+                let offsets = self.offsets.get(..self.len).unwrap_or(&[]);
+                let lens = self.name_lens.get(..self.len).unwrap_or(&[]);
+                for (&off, &len) in offsets.iter().zip(lens) {
+                    if len as usize == suffix.len() && name_at_equals(msg, off as usize, suffix) {
                         return (i, Some(off));
                     }
                 }
@@ -142,7 +155,7 @@ mod tests {
         let mut msg = vec![0u8; 12];
         msg.extend_from_slice(b"\x03WWW\x07Example\x03com\x00");
         let mut c = Compressor::new();
-        c.remember(12, b"\x03WWW\x07Example\x03com");
+        c.remember(12, b"\x03WWW\x07Example\x03com", 17);
         assert_eq!(c.len(), 3);
         assert_eq!(
             c.find(&msg, b"\x04mail\x07example\x03com\x00"),
@@ -171,13 +184,13 @@ mod tests {
     fn capacity_and_truncate() {
         let mut c = Compressor::new();
         let long: Vec<u8> = (0..40).flat_map(|_| [1u8, b'x']).collect();
-        c.remember(12, &long);
+        c.remember(12, &long, long.len() + 1);
         assert_eq!(c.len(), CAPACITY);
         c.truncate(3);
         assert_eq!(c.len(), 3);
         // Positions beyond the pointer range are not remembered.
         let mut c = Compressor::new();
-        c.remember(MAX_POINTER - 1, b"\x01a\x01b");
+        c.remember(MAX_POINTER - 1, b"\x01a\x01b", 5);
         assert_eq!(c.len(), 1);
     }
 }

@@ -252,7 +252,7 @@ impl<'a> Response<'a> {
             self.qname_remembered = true;
             let qname_len = wire_name_len(self.buf.get(HEADER_LEN..).unwrap_or(&[])).unwrap_or(0);
             if let Some(q) = self.buf.get(HEADER_LEN..HEADER_LEN + qname_len) {
-                self.names.remember(HEADER_LEN, q);
+                self.names.remember(HEADER_LEN, q, qname_len);
             }
         }
         let (literal_len, pointer) = self.names.find(self.buf, name);
@@ -262,7 +262,7 @@ impl<'a> Response<'a> {
         if let Some(p) = pointer {
             self.put(&(0xc000 | p).to_be_bytes())?;
         }
-        self.names.remember(at, literal);
+        self.names.remember(at, literal, name.len());
         Ok(())
     }
 
