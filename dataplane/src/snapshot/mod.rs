@@ -212,7 +212,10 @@ impl Snapshot {
     }
 
     /// New snapshot: each change replaces ALL records owned by that name
-    /// (empty = delete). Shares every untouched shard with `self`.
+    /// (empty = delete). Shares every untouched shard with `self`. Records
+    /// of a change that name another owner, or lie outside the served
+    /// domains, are ignored and counted in [`Snapshot::ignored_count`].
+    /// Synthetic SOA serials of the zones holding touched names increase.
     pub fn apply(&self, changes: &[NameChange]) -> Snapshot {
         let mut ed = Editor::new(&self.rules, &self.shards, self.counters);
         for ch in changes {
