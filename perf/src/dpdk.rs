@@ -3,7 +3,7 @@
 //! `net_af_xdp`, …) instead of kernel sockets.
 //!
 //! Each sender thread owns one RX/TX queue pair of the port and some "clients" (UDP
-//! source ports, each with its own [`InFlight`] ID space). It runs a poll loop: receive a
+//! source ports, each with its own [`Window`] of outstanding IDs). It runs a poll loop: receive a
 //! burst, match DNS responses by destination port + ID + question, answer ARP requests
 //! for our source address, then build and send a burst of queries within the rate and
 //! outstanding budgets, and expire timed-out queries. The server's MAC address is found
@@ -11,7 +11,7 @@
 //! Results land in the same [`Stats`] / [`Report`] as the kernel UDP mode.
 
 use crate::dpdk_frame::{self, Endpoints, HeaderTemplate, Incoming};
-use crate::inflight::InFlight;
+use crate::dpdk_window::Window;
 use crate::options::{share, Options, RunLength};
 use crate::report::{Report, Stats};
 use crate::wire::{QueryTemplate, Response};
@@ -69,7 +69,7 @@ pub fn parse_mac(s: &str) -> anyhow::Result<[u8; 6]> {
 /// One client: a UDP source port with its outstanding queries.
 struct Client {
     header: HeaderTemplate,
-    inflight: InFlight,
+    inflight: Window,
     max_outstanding: usize,
 }
 
@@ -195,14 +195,15 @@ impl Worker<'_> {
                 skipped += 1;
                 continue;
             }
-            skipped = 0;
-            let Some(mut m) = self.pool.alloc() else {
-                break;
-            };
             let qi = self.next_query;
             let Some(id) = client.inflight.start(qi as u32, now) else {
                 skipped += 1;
                 continue;
+            };
+            skipped = 0;
+            let Some(mut m) = self.pool.alloc() else {
+                client.inflight.cancel(id);
+                break;
             };
             let template = &self.templates[qi];
             let written = client
@@ -415,10 +416,14 @@ fn run_with_eal(
     for (t, queue) in queues.into_iter().enumerate() {
         let count = share(options.clients as u64, threads, t) as usize;
         let clients = (first_client..first_client + count)
-            .map(|i| Client {
-                header: HeaderTemplate::new(&ep, BASE_PORT + i as u16),
-                inflight: InFlight::new((i as u16).wrapping_mul(7919)),
-                max_outstanding: share(options.max_outstanding as u64, options.clients, i) as usize,
+            .map(|i| {
+                let max_outstanding =
+                    share(options.max_outstanding as u64, options.clients, i) as usize;
+                Client {
+                    header: HeaderTemplate::new(&ep, BASE_PORT + i as u16),
+                    inflight: Window::new(max_outstanding, (i as u16).wrapping_mul(7919)),
+                    max_outstanding,
+                }
             })
             .collect();
         workers.push(Worker {

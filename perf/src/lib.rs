@@ -9,6 +9,8 @@
 pub mod dpdk;
 #[cfg(feature = "dpdk")]
 pub mod dpdk_frame;
+#[cfg(feature = "dpdk")]
+pub mod dpdk_window;
 pub mod gen;
 pub mod inflight;
 pub mod options;
