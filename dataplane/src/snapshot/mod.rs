@@ -30,6 +30,7 @@ mod down;
 mod edit;
 mod hash;
 mod node;
+mod parallel;
 mod reverse;
 mod rrset;
 mod shard;
