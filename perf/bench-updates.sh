@@ -7,7 +7,8 @@
 # record updates per second through the REST API (embedded store: every update
 # is a durable redb commit, a watch event, a snapshot apply and a swap).
 # Prints both reports and the ratio. Bounded, stops by itself.
-#   DURATION=10 RATE=1000 perf/bench-updates.sh
+#   DURATION=10 RATE=1000 perf/bench-updates.sh          # saturating load
+#   DURATION=10 RATE=1000 QPS=200000 perf/bench-updates.sh   # fixed offered load
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -34,7 +35,8 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-load() { taskset -c 0 $perf -s 127.0.0.1 -p $PORT -d "$work/q.txt" -l "$DURATION" -c 4 -q 500 -t 2 --json; }
+# QPS (optional): a fixed offered rate instead of saturating load.
+load() { taskset -c 0 $perf -s 127.0.0.1 -p $PORT -d "$work/q.txt" -l "$DURATION" -c 4 -q 500 -t 2 ${QPS:+-Q $QPS} --json; }
 
 echo "== queries alone ($DURATION s)"
 alone=$(load)
@@ -54,5 +56,8 @@ python3 - "$alone" "$with" <<'PY'
 import json, sys
 a, w = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 def q(r): return r.get("qps") or r.get("queries_per_second") or 0
+def lat(r): return r.get("latency", {})
 print(f"qps alone {q(a):.0f}, with updates {q(w):.0f}, ratio {q(w)/max(q(a),1):.3f}")
+print(f"lost alone {a.get('lost')}, with updates {w.get('lost')}")
+print(f"p50/p99 us alone {lat(a).get('p50_us')}/{lat(a).get('p99_us')}, with updates {lat(w).get('p50_us')}/{lat(w).get('p99_us')}")
 PY

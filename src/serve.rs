@@ -10,6 +10,8 @@
 use crate::examples::example_records;
 use anyhow::Context;
 use arc_swap::ArcSwap;
+use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+use nix::unistd::Pid;
 use skylane_controlplane::config::{Backend, Config};
 use skylane_controlplane::zonefile::load_zone_file;
 use skylane_dataplane::name::Name;
@@ -68,9 +70,18 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
 
     let dataplane = crate::dataplane::start(&cfg, shared.clone(), stats.clone(), stop.clone())?;
 
+    let control_cpus = control_plane_cpus(&cfg.dataplane.cores);
+    if let Some(cpus) = &control_cpus {
+        info!(cpus = ?cpus, "control plane kept off the data-plane cores");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("skylane-ctl")
+        .on_thread_start(move || {
+            if let Some(cpus) = &control_cpus {
+                keep_on(cpus);
+            }
+        })
         .enable_all()
         .build()
         .context("starting the control-plane runtime")?;
@@ -89,4 +100,25 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     }
     info!("skylane stopped");
     result
+}
+
+/// The CPUs the control plane may use: every allowed CPU that is not a
+/// data-plane core. `None` when that leaves nothing (then it floats).
+fn control_plane_cpus(dataplane: &[usize]) -> Option<Vec<usize>> {
+    let allowed = sched_getaffinity(Pid::from_raw(0)).ok()?;
+    let cpus: Vec<usize> = (0..CpuSet::count())
+        .filter(|&c| allowed.is_set(c).unwrap_or(false) && !dataplane.contains(&c))
+        .collect();
+    (!cpus.is_empty()).then_some(cpus)
+}
+
+/// Restricts the calling thread to `cpus` (best effort: a failure is logged).
+fn keep_on(cpus: &[usize]) {
+    let mut set = CpuSet::new();
+    for &c in cpus {
+        let _ = set.set(c);
+    }
+    if let Err(e) = sched_setaffinity(Pid::from_raw(0), &set) {
+        warn!("cannot set control-plane CPU affinity: {e}");
+    }
 }
