@@ -4,10 +4,11 @@
 
 use crate::serve::StaticData;
 use anyhow::Context;
-use skylane_controlplane::config::Config;
+use skylane_controlplane::config::{Backend, Config};
 use skylane_controlplane::tcp::{self, TcpConfig};
 use skylane_dataplane::snapshot::SharedSnapshot;
 use skylane_dataplane::stats::Stats;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,24 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{error, info};
+
+/// TCP listen addresses: `[tcp] listen`, else the UDP addresses — for the
+/// DPDK backend each owned `[dpdk] addresses` entry on port 53 (TCP reaches
+/// the kernel through the exception-path TAP, which carries them).
+fn tcp_listen(cfg: &Config) -> Vec<SocketAddr> {
+    if let Some(listen) = &cfg.tcp.listen {
+        return listen.clone();
+    }
+    match cfg.dataplane.backend {
+        Backend::Socket => cfg.dataplane.listen.clone(),
+        Backend::Dpdk => cfg
+            .dpdk
+            .addresses
+            .iter()
+            .map(|(ip, _)| SocketAddr::new(*ip, 53))
+            .collect(),
+    }
+}
 
 /// Runs until a signal arrives (or a task fails), then stops everything.
 pub async fn run(
@@ -28,11 +47,7 @@ pub async fn run(
     let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
 
     if cfg.tcp.enabled {
-        let listen = cfg
-            .tcp
-            .listen
-            .clone()
-            .unwrap_or_else(|| cfg.dataplane.listen.clone());
+        let listen = tcp_listen(&cfg);
         let tcp_cfg = TcpConfig {
             idle_timeout: Duration::from_millis(cfg.tcp.idle_timeout_ms),
             max_connections: cfg.tcp.max_connections,
