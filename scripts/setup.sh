@@ -11,7 +11,7 @@ set -euo pipefail
 pkgs=(protobuf-compiler libclang-dev libdpdk-dev dpdk pkg-config build-essential)
 for arg in "$@"; do
   case "$arg" in
-    --test) pkgs+=(knot-dnsutils dnsutils etcd-server etcd-client iproute2 iputils-ping curl) ;;
+    --test) pkgs+=(knot-dnsutils dnsutils etcd-server etcd-client iproute2 iputils-ping curl ethtool perl) ;;
     --bench) pkgs+=(knot-dnsutils dnsutils iproute2 knot nsd dnsperf) ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac

@@ -141,6 +141,29 @@ impl ServeArgs {
     }
 }
 
+impl ServeArgs {
+    /// Store, etcd and API flags.
+    fn apply_control_plane(&self, cfg: &mut Config) -> anyhow::Result<()> {
+        if let Some(addr) = self.api_listen {
+            cfg.api.listen = addr;
+        }
+        if let Some(store) = &self.store {
+            cfg.store.backend = match store.as_str() {
+                "embedded" => StoreBackend::Embedded,
+                "etcd" => StoreBackend::Etcd,
+                other => bail!("--store: unknown store {other:?} (embedded or etcd)"),
+            };
+        }
+        if let Some(path) = &self.store_path {
+            cfg.store.path = Some(path.clone());
+        }
+        if !self.etcd_endpoint.is_empty() {
+            cfg.etcd.endpoints = self.etcd_endpoint.clone();
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,28 +196,5 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.resolve().is_err());
-    }
-}
-
-impl ServeArgs {
-    /// Store, etcd and API flags.
-    fn apply_control_plane(&self, cfg: &mut Config) -> anyhow::Result<()> {
-        if let Some(addr) = self.api_listen {
-            cfg.api.listen = addr;
-        }
-        if let Some(store) = &self.store {
-            cfg.store.backend = match store.as_str() {
-                "embedded" => StoreBackend::Embedded,
-                "etcd" => StoreBackend::Etcd,
-                other => bail!("--store: unknown store {other:?} (embedded or etcd)"),
-            };
-        }
-        if let Some(path) = &self.store_path {
-            cfg.store.path = Some(path.clone());
-        }
-        if !self.etcd_endpoint.is_empty() {
-            cfg.etcd.endpoints = self.etcd_endpoint.clone();
-        }
-        Ok(())
     }
 }

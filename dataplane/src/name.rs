@@ -330,9 +330,13 @@ mod tests {
     #[test]
     fn subdomains() {
         let zone = Name::from_ascii("skylane.local.").unwrap();
-        assert!(Name::from_ascii("A.Skylane.Local.").unwrap().is_subdomain_of(&zone));
+        assert!(Name::from_ascii("A.Skylane.Local.")
+            .unwrap()
+            .is_subdomain_of(&zone));
         assert!(zone.is_subdomain_of(&zone));
-        assert!(!Name::from_ascii("xskylane.local.").unwrap().is_subdomain_of(&zone));
+        assert!(!Name::from_ascii("xskylane.local.")
+            .unwrap()
+            .is_subdomain_of(&zone));
         assert!(!Name::from_ascii("local.").unwrap().is_subdomain_of(&zone));
         assert!(zone.is_subdomain_of(&Name::root()));
         assert_eq!(zone.parent().unwrap().to_string(), "local.");

@@ -59,8 +59,7 @@ fn alias_of(state: &ApiState, target: &Name, v: &Value) -> Result<Option<Name>, 
         Some(Value::String(s)) => {
             let s = s.trim();
             let relative = !s.ends_with('.')
-                && Name::from_ascii(s)
-                    .is_ok_and(|n| names::domain_of(&n, &state.zone).is_none());
+                && Name::from_ascii(s).is_ok_and(|n| names::domain_of(&n, &state.zone).is_none());
             let text = match (relative, names::domain_of(target, &state.zone)) {
                 (true, Some(domain)) => format!("{s}.{domain}"),
                 _ => s.to_string(),

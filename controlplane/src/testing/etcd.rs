@@ -51,6 +51,10 @@ impl EtcdServer {
     /// Like [`EtcdServer::start`] with extra etcd flags (e.g. `--max-txn-ops=10000`).
     pub fn start_with(extra: &[&str]) -> Option<EtcdServer> {
         let Some(binary) = etcd_binary() else {
+            assert!(
+                std::env::var_os("SKYLANE_REQUIRE_ALL_TESTS").is_none(),
+                "no etcd binary, but SKYLANE_REQUIRE_ALL_TESTS is set"
+            );
             eprintln!("SKIPPED: no etcd binary (install the Debian `etcd-server` package or set SKYLANE_ETCD)");
             return None;
         };
