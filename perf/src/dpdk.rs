@@ -12,9 +12,10 @@
 
 use crate::dpdk_frame::{self, Endpoints, HeaderTemplate, Incoming};
 use crate::dpdk_window::Window;
+use crate::inflight::match_response;
 use crate::options::{share, Options, RunLength};
 use crate::report::{Report, Stats};
-use crate::wire::{QueryTemplate, Response};
+use crate::wire::QueryTemplate;
 use anyhow::{bail, Context};
 use dpdk_sys::{consts, eal, Burst, Eal, MbufPool, Port, PortConfig, Queue, BURST};
 use std::net::IpAddr;
@@ -164,7 +165,13 @@ impl Worker<'_> {
                         self.stats.unexpected += 1;
                         continue;
                     };
-                    match_response(client, &mut self.stats, self.templates, payload, now);
+                    match_response(
+                        &mut client.inflight,
+                        &mut self.stats,
+                        self.templates,
+                        payload,
+                        now,
+                    );
                 }
                 Incoming::ArpRequest { target } if IpAddr::from(target) == self.our_ip => {
                     let len = m.data_len();
@@ -234,33 +241,6 @@ impl Worker<'_> {
         if let Some(r) = &mut self.remaining {
             *r -= sent as u64;
         }
-    }
-}
-
-/// Match one DNS payload to an outstanding query of `client` and count it.
-fn match_response(
-    client: &mut Client,
-    stats: &mut Stats,
-    templates: &[QueryTemplate],
-    payload: &[u8],
-    now: Instant,
-) {
-    let Ok(response) = Response::parse(payload) else {
-        stats.unexpected += 1;
-        return;
-    };
-    let id = response.id();
-    let matched = client.inflight.get(id).filter(|p| {
-        response.question_count() == 0
-            || response.matches_question(templates[p.query as usize].question())
-    });
-    match matched {
-        Some(pending) => {
-            client.inflight.complete(id);
-            let latency = now.saturating_duration_since(pending.sent_at);
-            stats.record_response(response.rcode(), response.truncated(), latency);
-        }
-        None => stats.unexpected += 1,
     }
 }
 

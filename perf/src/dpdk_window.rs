@@ -7,7 +7,7 @@
 //! slots per client). A slot still busy when its turn comes again blocks sending until
 //! the query is answered or expires. Expiry walks from the oldest ID in send order.
 
-use crate::inflight::Pending;
+use crate::inflight::{Outstanding, Pending};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug)]
@@ -121,6 +121,15 @@ impl Window {
         }
         self.oldest = self.next;
         std::mem::take(&mut self.outstanding) as u64
+    }
+}
+
+impl Outstanding for Window {
+    fn pending(&self, id: u16) -> Option<Pending> {
+        self.get(id)
+    }
+    fn finish(&mut self, id: u16) {
+        self.complete(id);
     }
 }
 

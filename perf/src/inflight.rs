@@ -6,6 +6,8 @@
 //! the oldest outstanding query is always at its front. Entries of already answered queries are
 //! dropped lazily when they reach the front.
 
+use crate::report::Stats;
+use crate::wire::{QueryTemplate, Response};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -148,6 +150,53 @@ impl InFlight {
         }
         self.outstanding = 0;
         n
+    }
+}
+
+/// A table of outstanding queries keyed by DNS ID (kernel-socket [`InFlight`],
+/// DPDK `Window`).
+pub trait Outstanding {
+    /// The pending query with this ID, if any.
+    fn pending(&self, id: u16) -> Option<Pending>;
+    /// Marks the query with this ID answered.
+    fn finish(&mut self, id: u16);
+}
+
+impl Outstanding for InFlight {
+    fn pending(&self, id: u16) -> Option<Pending> {
+        self.get(id)
+    }
+    fn finish(&mut self, id: u16) {
+        self.complete(id);
+    }
+}
+
+/// Matches one DNS payload to an outstanding query and counts it: completed
+/// (with its latency) when the ID and the question match, else unexpected. A
+/// response without a question (FORMERR and the like) is matched by ID alone.
+pub fn match_response(
+    outstanding: &mut impl Outstanding,
+    stats: &mut Stats,
+    templates: &[QueryTemplate],
+    payload: &[u8],
+    now: Instant,
+) {
+    let Ok(response) = Response::parse(payload) else {
+        stats.unexpected += 1;
+        return;
+    };
+    let id = response.id();
+    let matched = outstanding.pending(id).filter(|p| {
+        response.question_count() == 0
+            || response.matches_question(templates[p.query as usize].question())
+    });
+    match matched {
+        Some(pending) => {
+            outstanding.finish(id);
+            let latency = now.saturating_duration_since(pending.sent_at);
+            stats.record_response(response.rcode(), response.truncated(), latency);
+        }
+        None => stats.unexpected += 1,
     }
 }
 

@@ -19,10 +19,10 @@ use nix::sys::socket::{
 };
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::inflight::InFlight;
+use crate::inflight::{match_response, InFlight};
 use crate::options::{share, Options, RunLength};
 use crate::report::{Report, Stats};
-use crate::wire::{QueryTemplate, Response};
+use crate::wire::QueryTemplate;
 
 /// Messages per `sendmmsg` / `recvmmsg` call.
 const BATCH: usize = 32;
@@ -228,7 +228,13 @@ impl<'a> Worker<'a> {
             let client = &mut self.clients[ci];
             for (buf, &len) in self.recv_bufs.iter().zip(&lens[..received]) {
                 let datagram = &buf[..len.min(RECV_BUF_LEN)];
-                handle_response(client, &mut self.stats, self.templates, datagram, now);
+                match_response(
+                    &mut client.inflight,
+                    &mut self.stats,
+                    self.templates,
+                    datagram,
+                    now,
+                );
             }
             total += received;
             if received < BATCH {
@@ -285,34 +291,6 @@ impl<'a> Worker<'a> {
             self.stats.lost += client.inflight.abandon_all();
         }
         (self.stats, stopped.unwrap_or_else(Instant::now))
-    }
-}
-
-/// Matches one datagram to an outstanding query of `client` and counts it.
-fn handle_response(
-    client: &mut Client,
-    stats: &mut Stats,
-    templates: &[QueryTemplate],
-    datagram: &[u8],
-    now: Instant,
-) {
-    let Ok(response) = Response::parse(datagram) else {
-        stats.unexpected += 1;
-        return;
-    };
-    let id = response.id();
-    // A response without a question (FORMERR and the like) is matched by ID alone.
-    let matched = client.inflight.get(id).filter(|p| {
-        response.question_count() == 0
-            || response.matches_question(templates[p.query as usize].question())
-    });
-    match matched {
-        Some(pending) => {
-            client.inflight.complete(id);
-            let latency = now.saturating_duration_since(pending.sent_at);
-            stats.record_response(response.rcode(), response.truncated(), latency);
-        }
-        None => stats.unexpected += 1,
     }
 }
 
