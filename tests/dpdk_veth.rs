@@ -42,7 +42,7 @@ for my $seq (1 .. $count) {
   my $msg = pack('CCnnn', $v6 ? 128 : 8, 0, 0, $id, $seq) . $payload;
   substr($msg, 2, 2) = pack('n', csum($msg)) unless $v6;
   send($s, $msg, 0, $dst) or die "send: $!";
-  my $deadline = time + 2;
+  my $deadline = time + 10;
   while (time < $deadline) {
     my $rin = ''; vec($rin, fileno($s), 1) = 1;
     select(my $rout = $rin, undef, undef, 0.2) or next;
@@ -300,7 +300,7 @@ impl Drop for Skylane {
 }
 
 fn kdig(lab: &Lab, args: &[&str]) -> String {
-    let mut all = vec!["kdig", "+timeout=2", "+retry=1"];
+    let mut all = vec!["kdig", "+timeout=5", "+retry=2"];
     all.extend_from_slice(args);
     lab.client(&all)
 }
@@ -335,7 +335,7 @@ fn run_lab(vdev: &str, tag: &str) {
     let mut sky = Skylane::start(&lab, vdev);
 
     // Ready when a query is answered (this also resolves our MAC by ARP).
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let out = lab.exec(
             &lab.client_ns,
@@ -376,8 +376,8 @@ fn run_lab(vdev: &str, tag: &str) {
         let d = lab.client(&[
             "dig",
             "+short",
-            "+time=2",
-            "+tries=2",
+            "+time=5",
+            "+tries=3",
             &at,
             "web.skylane.local",
             "A",
@@ -439,7 +439,7 @@ fn run_lab(vdev: &str, tag: &str) {
         "-q",
         "64",
         "-t",
-        "2",
+        "5",
     ]);
     let _ = std::fs::remove_file(&qfile);
     let sent = field(&report, "Queries sent:");

@@ -10,9 +10,9 @@
 use skylane_controlplane::layout::{name_to_key, SkyValue};
 use skylane_controlplane::store::{Backend, EtcdConfig, Store, StoreConfig};
 use skylane_controlplane::sync::SyncState;
-use skylane_controlplane::testing::etcd::EtcdServer;
-use skylane_controlplane::testing::SyncHarness;
 use skylane_dataplane::{Name, Snapshot, ZoneConfig};
+use skylane_testkit::etcd::EtcdServer;
+use skylane_testkit::SyncHarness;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

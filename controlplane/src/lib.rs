@@ -7,6 +7,4 @@ pub mod metrics;
 pub mod store;
 pub mod sync;
 pub mod tcp;
-#[doc(hidden)]
-pub mod testing;
 pub mod zonefile;

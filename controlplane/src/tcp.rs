@@ -333,7 +333,7 @@ mod tests {
         stats: &Stats,
         done: impl Fn(&CounterSnapshot) -> bool,
     ) -> CounterSnapshot {
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let c = tcp_counters(stats);
             if done(&c) || Instant::now() > deadline {
@@ -344,7 +344,7 @@ mod tests {
     }
 
     async fn read_reply(stream: &mut TcpStream) -> Vec<u8> {
-        let len = timeout(Duration::from_secs(5), stream.read_u16())
+        let len = timeout(Duration::from_secs(20), stream.read_u16())
             .await
             .unwrap()
             .unwrap();
@@ -410,8 +410,8 @@ mod tests {
         let mut slow = TcpStream::connect(server.addr).await.unwrap();
         let q = framed_query(5);
         slow.write_all(&q[..q.len() / 2]).await.unwrap();
-        assert!(closed_within(&mut idle, Duration::from_secs(3)).await);
-        assert!(closed_within(&mut slow, Duration::from_secs(3)).await);
+        assert!(closed_within(&mut idle, Duration::from_secs(20)).await);
+        assert!(closed_within(&mut slow, Duration::from_secs(20)).await);
         let c = wait_counters(&server.stats, |c| c.dropped >= 1).await;
         assert_eq!((c.rx_packets, c.dropped, c.responses()), (1, 1, 0));
         server.stop.send(true).unwrap();
@@ -426,7 +426,7 @@ mod tests {
             stream.write_all(&prefix).await.unwrap();
             stream.write_all(&[0xab; 64]).await.unwrap();
             assert!(
-                closed_within(&mut stream, Duration::from_secs(3)).await,
+                closed_within(&mut stream, Duration::from_secs(20)).await,
                 "{prefix:?}"
             );
         }
@@ -456,14 +456,14 @@ mod tests {
             check_answer(&read_reply(s).await, id);
         }
         let mut c = TcpStream::connect(server.addr).await.unwrap();
-        assert!(closed_within(&mut c, Duration::from_secs(3)).await);
+        assert!(closed_within(&mut c, Duration::from_secs(20)).await);
         // Closing one frees a place.
         drop(a);
         let mut d = None;
         for _ in 0..50 {
             let mut s = TcpStream::connect(server.addr).await.unwrap();
             s.write_all(&framed_query(4)).await.unwrap();
-            if let Ok(Ok(len)) = timeout(Duration::from_millis(200), s.read_u16()).await {
+            if let Ok(Ok(len)) = timeout(Duration::from_secs(1), s.read_u16()).await {
                 assert!(len > 12);
                 d = Some(s);
                 break;
@@ -492,7 +492,7 @@ mod tests {
             rx.clone(),
         ));
         let mut stream = None;
-        for _ in 0..100 {
+        for _ in 0..1000 {
             if let Ok(s) = TcpStream::connect(addr).await {
                 stream = Some(s);
                 break;
@@ -520,13 +520,14 @@ mod tests {
         check_answer(&read_reply(&mut open).await, 1);
         let stopping = Instant::now();
         server.stop.send(true).unwrap();
-        timeout(Duration::from_secs(5), server.task)
+        // Bounds with room for a loaded machine.
+        timeout(Duration::from_secs(20), server.task)
             .await
             .expect("run_tcp returns after shutdown")
             .unwrap()
             .unwrap();
-        assert!(stopping.elapsed() < Duration::from_secs(5));
-        assert!(closed_within(&mut open, Duration::from_secs(1)).await);
+        assert!(stopping.elapsed() < Duration::from_secs(20));
+        assert!(closed_within(&mut open, Duration::from_secs(10)).await);
         assert!(
             TcpStream::connect(server.addr).await.is_err(),
             "listener closed"

@@ -2,7 +2,7 @@
 //! Skipped (with a message) when no etcd binary is installed.
 
 use skylane_controlplane::store::{Backend, EtcdConfig, KeyValue, Store, StoreConfig, WatchEvent};
-use skylane_controlplane::testing::etcd::EtcdServer;
+use skylane_testkit::etcd::EtcdServer;
 use std::time::Duration;
 use tokio::sync::mpsc::Receiver;
 
@@ -21,7 +21,7 @@ async fn connect(endpoint: String, page_size: i64) -> Store {
 
 async fn next(rx: &mut Receiver<WatchEvent>) -> WatchEvent {
     loop {
-        let ev = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        let ev = tokio::time::timeout(Duration::from_secs(30), rx.recv())
             .await
             .expect("watch event within 10 s")
             .expect("watch channel open");
@@ -150,7 +150,7 @@ async fn requests_to_a_dead_cluster_fail_and_mark_it_disconnected() {
     assert!(!store.is_connected());
     server.restart();
     let mut ok = false;
-    for _ in 0..100 {
+    for _ in 0..300 {
         if store.list("/skydns/").await.is_ok() {
             ok = true;
             break;

@@ -4,15 +4,15 @@
 //! Skipped (with a message) when no etcd binary is installed.
 
 use skylane_controlplane::store::{Backend, EtcdConfig, Store, StoreConfig};
-use skylane_controlplane::testing::etcd::EtcdServer;
-use skylane_controlplane::testing::proxy::TcpProxy;
-use skylane_controlplane::testing::{eventually, SyncHarness};
 use skylane_dataplane::{Name, RData, Record};
+use skylane_testkit::etcd::EtcdServer;
+use skylane_testkit::proxy::TcpProxy;
+use skylane_testkit::{eventually, SyncHarness};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-const WAIT: Duration = Duration::from_secs(15);
+const WAIT: Duration = Duration::from_secs(30);
 
 async fn connect(endpoint: String) -> Arc<Store> {
     let cfg = StoreConfig {

@@ -18,7 +18,7 @@ async fn open(path: &Path) -> Store {
 
 async fn next(rx: &mut Receiver<WatchEvent>) -> WatchEvent {
     loop {
-        let ev = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        let ev = tokio::time::timeout(Duration::from_secs(30), rx.recv())
             .await
             .expect("watch event within 5 s")
             .expect("watch channel open");
@@ -104,7 +104,7 @@ async fn watch_replays_from_a_revision_then_follows_live_changes() {
     );
 
     // An idle watch reports progress at the current revision.
-    let progress = tokio::time::timeout(Duration::from_secs(5), async {
+    let progress = tokio::time::timeout(Duration::from_secs(30), async {
         loop {
             if let Some(WatchEvent::Progress { revision }) = rx.recv().await {
                 return revision;

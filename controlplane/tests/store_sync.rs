@@ -3,14 +3,14 @@
 
 use skylane_controlplane::layout::{self, Health, SkyValue, StatusValue};
 use skylane_controlplane::store::{Backend, EtcdConfig, Store, StoreConfig};
-use skylane_controlplane::testing::{eventually, SyncHarness};
 use skylane_dataplane::{Name, RData, Record};
+use skylane_testkit::{eventually, SyncHarness};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-const WAIT: Duration = Duration::from_secs(10);
+const WAIT: Duration = Duration::from_secs(30);
 
 async fn open(path: &Path) -> Arc<Store> {
     let cfg = StoreConfig {

@@ -11,6 +11,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// How long a started server may take to answer on a loaded machine.
+pub const READY_WITHIN: Duration = Duration::from_secs(60);
+/// How long a server may take to exit after SIGTERM on a loaded machine.
+pub const STOP_WITHIN: Duration = Duration::from_secs(20);
+
 /// A running `skylane serve`.
 pub struct Server {
     pub child: Child,
@@ -18,9 +23,13 @@ pub struct Server {
     pub api_port: u16,
     pub dir: tempfile::TempDir,
     pub token: Option<String>,
+    /// The server's stderr (a file, so a chatty server never blocks on a full pipe).
+    pub log: PathBuf,
 }
 
-/// A port free for both UDP and TCP on 127.0.0.1 and ::1 (best effort).
+/// A port free for both UDP and TCP on 127.0.0.1 and ::1 at the time of the call. Another
+/// process may take it before the server binds it: start servers with [`Server::launch`],
+/// which retries with fresh ports when that happens.
 pub fn free_port() -> u16 {
     for _ in 0..50 {
         let t = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -39,6 +48,13 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_skylane")
 }
 
+/// What became of a started server.
+enum Start {
+    Ready,
+    /// It exited because a picked port was taken meanwhile: try other ports.
+    PortTaken,
+}
+
 impl Server {
     /// Starts `skylane serve` with `zone` as its zone file plus `extra` flags.
     pub fn start(zone: &str, extra: &[&str]) -> Server {
@@ -49,36 +65,66 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let zone_path = dir.path().join("test.zone");
         std::fs::write(&zone_path, zone).unwrap();
-        let port = free_port();
-        let api_port = free_port();
-        let mut cmd = Command::new(bin());
-        cmd.arg("serve")
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--listen")
-            .arg(format!("[::1]:{port}"))
-            .arg("--zone")
-            .arg(&zone_path)
-            .arg("--cores")
-            .arg("0")
-            .arg("--api-listen")
-            .arg(format!("127.0.0.1:{api_port}"))
-            .arg("--store-path")
-            .arg(dir.path().join("store.redb"))
-            .args(extra)
-            .env("SKYLANE_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let child = cmd.spawn().expect("spawn skylane");
-        let server = Server {
-            child,
-            port,
-            api_port,
-            dir,
-            token: token.map(str::to_owned),
-        };
-        server.wait_ready();
-        server
+        let store = dir.path().join("store.redb");
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        Server::launch(dir, token, move |port, api_port| {
+            let mut args: Vec<String> = vec![
+                "serve".into(),
+                "--listen".into(),
+                format!("127.0.0.1:{port}"),
+                "--listen".into(),
+                format!("[::1]:{port}"),
+                "--zone".into(),
+                zone_path.display().to_string(),
+                "--cores".into(),
+                "0".into(),
+                "--api-listen".into(),
+                format!("127.0.0.1:{api_port}"),
+                "--store-path".into(),
+                store.display().to_string(),
+            ];
+            args.extend(extra.iter().cloned());
+            args
+        })
+    }
+
+    /// Starts the binary with the arguments `args(port, api_port)` gives, waits until it
+    /// answers DNS on 127.0.0.1:`port` and accepts API connections on `api_port`, and
+    /// retries with fresh ports when the server exits because one was taken meanwhile.
+    pub fn launch(
+        dir: tempfile::TempDir,
+        token: Option<&str>,
+        args: impl Fn(u16, u16) -> Vec<String>,
+    ) -> Server {
+        for attempt in 0..5 {
+            let (port, api_port) = (free_port(), free_port());
+            let log = dir.path().join(format!("skylane-{attempt}.log"));
+            let mut child = Command::new(bin())
+                .args(args(port, api_port))
+                .env("SKYLANE_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).expect("server log file"))
+                .spawn()
+                .expect("spawn skylane");
+            match wait_ready(&mut child, port, api_port, &log) {
+                Start::Ready => {
+                    return Server {
+                        child,
+                        port,
+                        api_port,
+                        dir,
+                        token: token.map(str::to_owned),
+                        log,
+                    }
+                }
+                Start::PortTaken => {
+                    eprintln!(
+                        "skylane start {attempt}: a picked port was taken meanwhile, retrying"
+                    );
+                }
+            }
+        }
+        panic!("skylane: picked ports were taken 5 times in a row")
     }
 
     pub fn addr4(&self) -> SocketAddr {
@@ -89,19 +135,12 @@ impl Server {
         format!("[::1]:{}", self.port).parse().unwrap()
     }
 
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let q = query("skylane-probe.invalid.", RecordType::A);
-        while Instant::now() < deadline {
-            if udp_exchange_from(self.addr4(), &q, "127.0.0.1".parse().unwrap(), 200).is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("skylane did not answer within 20 s");
+    /// The server's stderr so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// SIGTERM, then the exit status must be success within 5 s.
+    /// SIGTERM, then waits (up to [`STOP_WITHIN`]) for the exit status.
     pub fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id() as i32;
         // SAFETY-free: the `kill` command sends the signal.
@@ -109,14 +148,14 @@ impl Server {
             .arg("-TERM")
             .arg(pid.to_string())
             .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + STOP_WITHIN;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("skylane did not stop within 5 s of SIGTERM");
+                panic!("skylane did not stop within {STOP_WITHIN:?} of SIGTERM");
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -124,6 +163,38 @@ impl Server {
 
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+}
+
+/// Waits until a started server answers DNS on 127.0.0.1:`port` and accepts API
+/// connections on `api_port`; panics with its log if it exits for another reason than a
+/// taken port, or takes longer than [`READY_WITHIN`].
+fn wait_ready(child: &mut Child, port: u16, api_port: u16, log: &Path) -> Start {
+    let deadline = Instant::now() + READY_WITHIN;
+    let q = query("skylane-probe.invalid.", RecordType::A);
+    let dns = SocketAddr::from(([127, 0, 0, 1], port));
+    let api = SocketAddr::from(([127, 0, 0, 1], api_port));
+    let log_text = || std::fs::read_to_string(log).unwrap_or_default();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let text = log_text();
+            if text.contains("Address already in use") {
+                return Start::PortTaken;
+            }
+            panic!("skylane exited with {status} before answering:\n{text}");
+        }
+        let answered = udp_exchange_from(dns, &q, "127.0.0.1".parse().unwrap(), 200).is_some();
+        if answered && TcpStream::connect_timeout(&api, Duration::from_secs(1)).is_ok() {
+            return Start::Ready;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!(
+                "skylane did not answer within {READY_WITHIN:?}:\n{}",
+                log_text()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -196,13 +267,16 @@ pub fn udp(server: SocketAddr, q: &Message) -> Message {
     } else {
         "::1".parse().unwrap()
     };
-    udp_exchange_from(server, q, from, 2000).expect("UDP answer")
+    // Loopback does not lose datagrams, but a loaded machine may delay one: retry twice.
+    (0..3)
+        .find_map(|_| udp_exchange_from(server, q, from, 3000))
+        .expect("UDP answer")
 }
 
 /// TCP exchange (one query, 2-byte length prefix).
 pub fn tcp(server: SocketAddr, q: &Message) -> Message {
-    let mut s = TcpStream::connect_timeout(&server, Duration::from_secs(2)).expect("TCP connect");
-    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut s = TcpStream::connect_timeout(&server, Duration::from_secs(10)).expect("TCP connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let body = q.to_vec().unwrap();
     let mut framed = (body.len() as u16).to_be_bytes().to_vec();
     framed.extend_from_slice(&body);
@@ -225,7 +299,8 @@ pub fn run(cmd: &str, args: &[&str]) -> Output {
 /// `kdig` with the given arguments against the server; returns stdout.
 pub fn kdig(server: &Server, args: &[&str]) -> String {
     let port = server.port.to_string();
-    let mut all = vec!["@127.0.0.1", "-p", port.as_str()];
+    // Timeouts with headroom for a loaded machine (the defaults are 2 s for kdig).
+    let mut all = vec!["@127.0.0.1", "-p", port.as_str(), "+timeout=10"];
     all.extend_from_slice(args);
     let out = run("kdig", &all);
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -234,7 +309,7 @@ pub fn kdig(server: &Server, args: &[&str]) -> String {
 /// `dig` with the given arguments against the server; returns stdout.
 pub fn dig(server: &Server, args: &[&str]) -> String {
     let port = server.port.to_string();
-    let mut all = vec!["@127.0.0.1", "-p", port.as_str()];
+    let mut all = vec!["@127.0.0.1", "-p", port.as_str(), "+timeout=10"];
     all.extend_from_slice(args);
     let out = run("dig", &all);
     String::from_utf8_lossy(&out.stdout).into_owned()

@@ -20,6 +20,7 @@ mod import;
 mod list;
 pub mod names;
 pub mod openapi;
+mod oversize;
 mod records;
 mod server;
 mod stats;

@@ -2,7 +2,7 @@
 
 use super::config::ApiConfig;
 use super::error::ApiError;
-use super::{auth, compat, import, list, openapi, records, stats, status, ApiState};
+use super::{auth, compat, import, list, openapi, oversize, records, stats, status, ApiState};
 use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
@@ -24,6 +24,15 @@ pub const MAX_IMPORT_BYTES: usize = 64 << 20;
 /// How long in-flight requests may take to finish at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// The largest body the route at `path` takes.
+pub fn body_limit(path: &str) -> usize {
+    if path == "/v1/import" {
+        MAX_IMPORT_BYTES
+    } else {
+        MAX_BODY_BYTES
+    }
+}
+
 /// Every route. `state` must carry the token already (see [`ApiState::with_token`]).
 pub fn router(state: ApiState) -> Router {
     let v1 = Router::new()
@@ -37,7 +46,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route(
             "/v1/import",
-            post(import::import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+            post(import::import).layer(DefaultBodyLimit::max(body_limit("/v1/import"))),
         )
         .route("/v1/stats", get(stats::stats))
         .route("/v1/status", get(status::list_status))
@@ -74,6 +83,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/openapi.json", get(openapi::openapi))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(oversize::refuse_oversized))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }

@@ -170,9 +170,9 @@ impl TestServer {
     pub fn wait_ready(&self) {
         let sync = self.sync.clone();
         self.rt.block_on(async move {
-            tokio::time::timeout(Duration::from_secs(10), sync.wait_ready())
+            tokio::time::timeout(Duration::from_secs(30), sync.wait_ready())
                 .await
-                .expect("sync ready within 10 s")
+                .expect("sync ready within 30 s")
         });
     }
 }
@@ -256,7 +256,7 @@ impl TestServer {
         qtype: u16,
         pred: impl Fn(u16, &[Answer]) -> bool,
     ) -> Vec<Answer> {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let (rcode, answers) = dns(&self.snapshot, name, qtype);
             if pred(rcode, &answers) {

@@ -63,7 +63,7 @@ fn start(listen: &[&str], cores: &[usize]) -> Running {
 
 /// Waits until the total counters satisfy `done` (counting may trail replies).
 fn wait_for(stats: &Stats, done: impl Fn(&CounterSnapshot) -> bool) -> CounterSnapshot {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let total = stats.report().total;
         if done(&total) || Instant::now() > deadline {
@@ -78,7 +78,8 @@ fn wait_for(stats: &Stats, done: impl Fn(&CounterSnapshot) -> bool) -> CounterSn
 /// answered correctly.
 fn exchange(server: SocketAddr, client: &str, count: u16) -> HashSet<u16> {
     let sock = UdpSocket::bind(client).unwrap();
-    sock.set_read_timeout(Some(Duration::from_millis(500)))
+    // Generous: a loaded machine may not run the server's thread for a while.
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     for id in 0..count {
         sock.send_to(&query(id, "web.skylane.local.", RecordType::A), server)
@@ -92,6 +93,11 @@ fn exchange(server: SocketAddr, client: &str, count: u16) -> HashSet<u16> {
     let mut answered = HashSet::new();
     let mut buf = [0u8; 4096];
     while let Ok((n, from)) = sock.recv_from(&mut buf) {
+        if answered.len() + 1 == usize::from(count) {
+            // After the last expected reply, only wait briefly for strays (duplicates).
+            sock.set_read_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
+        }
         assert_eq!(from, server);
         let msg = Message::from_vec(&buf[..n]).unwrap();
         assert_eq!(msg.message_type(), MessageType::Response);
@@ -141,8 +147,9 @@ fn answers_on_v4_and_v6_with_two_cores_and_counts_add_up() {
     let stopping = Instant::now();
     run.shutdown.store(true, Ordering::Relaxed);
     run.plane.try_join().unwrap();
+    // Loops check the flag every 100 ms; the bound leaves room for a loaded machine.
     assert!(
-        stopping.elapsed() < Duration::from_secs(2),
+        stopping.elapsed() < Duration::from_secs(10),
         "{:?}",
         stopping.elapsed()
     );
@@ -162,7 +169,7 @@ fn single_address_path_answers_and_stops() {
     let stopping = Instant::now();
     run.shutdown.store(true, Ordering::Relaxed);
     run.plane.try_join().unwrap();
-    assert!(stopping.elapsed() < Duration::from_secs(2));
+    assert!(stopping.elapsed() < Duration::from_secs(10));
     assert_eq!(run.stats.latency().samples, 3);
     let top = run.stats.top_names(5);
     assert_eq!(top.len(), 1);

@@ -12,6 +12,13 @@ use std::time::{Duration, Instant};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// How a launch ended.
+enum Launch {
+    Ready,
+    /// etcd exited because a picked port was taken meanwhile.
+    PortTaken,
+}
+
 /// A running (or killed, restartable) etcd member.
 pub struct EtcdServer {
     binary: PathBuf,
@@ -68,13 +75,25 @@ impl EtcdServer {
         let mut server = EtcdServer {
             binary,
             dir,
-            client_port: free_port().expect("free port"),
-            peer_port: free_port().expect("free port"),
+            client_port: 0,
+            peer_port: 0,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             child: None,
         };
-        server.launch();
-        Some(server)
+        // Ports are picked free, then bound by etcd: another process may take one in
+        // between, so a start that fails on a taken port is retried with fresh ones.
+        for _ in 0..5 {
+            server.client_port = free_port().expect("free port");
+            server.peer_port = free_port().expect("free port");
+            match server.launch() {
+                Launch::Ready => return Some(server),
+                Launch::PortTaken => {
+                    eprintln!("etcd: a picked port was taken meanwhile, retrying");
+                    let _ = std::fs::remove_dir_all(server.dir.join("data"));
+                }
+            }
+        }
+        panic!("etcd: picked ports were taken 5 times in a row");
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -86,7 +105,7 @@ impl EtcdServer {
         SocketAddr::from(([127, 0, 0, 1], self.client_port))
     }
 
-    fn launch(&mut self) {
+    fn launch(&mut self) -> Launch {
         let client = self.endpoint();
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
         let log = std::fs::File::create(self.dir.join("etcd.log")).expect("etcd log file");
@@ -107,23 +126,31 @@ impl EtcdServer {
             .spawn()
             .expect("spawn etcd");
         self.child = Some(child);
-        self.wait_ready();
+        self.wait_ready()
     }
 
-    /// Waits until the member answers `etcdctl endpoint health` (panics after 20 s).
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
+    /// Waits until the member answers `etcdctl endpoint health` (panics after 60 s, or
+    /// when etcd exits for another reason than a taken port).
+    fn wait_ready(&mut self) -> Launch {
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                self.child = None;
                 let log = std::fs::read_to_string(self.dir.join("etcd.log")).unwrap_or_default();
+                if log.contains("address already in use") {
+                    return Launch::PortTaken;
+                }
                 panic!("etcd exited with {status}:\n{log}");
             }
             if TcpStream::connect_timeout(&self.client_addr(), Duration::from_millis(100)).is_ok()
                 && self.etcdctl(&["endpoint", "health"]).status.success()
             {
-                return;
+                return Launch::Ready;
             }
-            assert!(Instant::now() < deadline, "etcd did not become healthy");
+            assert!(
+                Instant::now() < deadline,
+                "etcd did not become healthy within 60 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -139,7 +166,10 @@ impl EtcdServer {
     /// Starts the member again on the same ports and data directory.
     pub fn restart(&mut self) {
         self.kill();
-        self.launch();
+        match self.launch() {
+            Launch::Ready => {}
+            Launch::PortTaken => panic!("etcd restart: its port was taken while it was down"),
+        }
     }
 
     /// Runs `ETCDCTL_API=3 etcdctl --endpoints=<this> <args>`.
@@ -153,7 +183,8 @@ impl EtcdServer {
         Command::new(ctl)
             .env("ETCDCTL_API", "3")
             .arg(format!("--endpoints={}", self.endpoint()))
-            .arg("--dial-timeout=2s")
+            .arg("--dial-timeout=10s")
+            .arg("--command-timeout=30s")
             .args(args)
             .output()
             .expect("run etcdctl")

@@ -1,4 +1,6 @@
-//! Test support shared by integration tests and benches (not part of the public API).
+//! Test support shared by Skylane's integration tests and benches: a throw-away etcd
+//! ([`etcd`]), a cuttable TCP proxy ([`proxy`]) and a sync harness. A dev-dependency only,
+//! never part of a public API.
 
 pub mod etcd;
 pub mod proxy;
@@ -17,10 +19,10 @@ pub async fn eventually(what: &str, timeout: Duration, mut check: impl FnMut() -
     }
 }
 
-/// A running [`run_sync`](crate::sync::run_sync) task with its snapshot, metrics and shutdown.
+/// A running [`run_sync`](skylane_controlplane::sync::run_sync) task with its snapshot, metrics and shutdown.
 pub struct SyncHarness {
     pub shared: skylane_dataplane::SharedSnapshot,
-    pub metrics: std::sync::Arc<crate::sync::SyncMetrics>,
+    pub metrics: std::sync::Arc<skylane_controlplane::sync::SyncMetrics>,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -28,7 +30,7 @@ pub struct SyncHarness {
 impl SyncHarness {
     /// Spawns the sync for `store`, serving `domains` (empty snapshot live until the first list).
     pub fn start(
-        store: std::sync::Arc<crate::store::Store>,
+        store: std::sync::Arc<skylane_controlplane::store::Store>,
         domains: &[&str],
         static_records: Vec<skylane_dataplane::Record>,
     ) -> SyncHarness {
@@ -43,9 +45,9 @@ impl SyncHarness {
         let shared: skylane_dataplane::SharedSnapshot = std::sync::Arc::new(
             arc_swap::ArcSwap::from_pointee(Snapshot::empty(zone.clone())),
         );
-        let metrics = std::sync::Arc::new(crate::sync::SyncMetrics::new());
+        let metrics = std::sync::Arc::new(skylane_controlplane::sync::SyncMetrics::new());
         let (shutdown, rx) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(crate::sync::run_sync(
+        let task = tokio::spawn(skylane_controlplane::sync::run_sync(
             store,
             zone,
             static_records,
@@ -80,9 +82,9 @@ impl SyncHarness {
     pub async fn stop(mut self) {
         self.shutdown.send_replace(true);
         if let Some(task) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(10), task)
+            tokio::time::timeout(Duration::from_secs(30), task)
                 .await
-                .expect("sync stops within 10 s")
+                .expect("sync stops within 30 s")
                 .expect("sync task not panicked")
                 .expect("sync ended cleanly");
         }
