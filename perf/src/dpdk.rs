@@ -13,7 +13,7 @@
 use crate::dpdk_frame::{self, Endpoints, HeaderTemplate, Incoming};
 use crate::dpdk_window::Window;
 use crate::inflight::match_response;
-use crate::options::{share, Options, RunLength};
+use crate::options::{share, DpdkArgs, Options, RunLength};
 use crate::report::{Report, Stats};
 use crate::wire::QueryTemplate;
 use anyhow::{bail, Context};
@@ -25,34 +25,6 @@ use std::time::{Duration, Instant};
 pub const BASE_PORT: u16 = 20000;
 /// How long to wait for the server's MAC address.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// Flags of the DPDK mode.
-#[derive(clap::Args, Clone, Debug, Default)]
-pub struct DpdkArgs {
-    /// Send from a DPDK port: the EAL arguments, one string, e.g.
-    /// "--no-huge --no-pci --file-prefix=perf --vdev=net_memif0,role=client,socket=/run/sky.sock".
-    #[arg(long = "dpdk-eal", value_name = "ARGS", allow_hyphen_values = true)]
-    pub dpdk_eal: Option<String>,
-    /// DPDK port id to send from.
-    #[arg(long = "dpdk-port", default_value_t = 0)]
-    pub dpdk_port: u16,
-    /// Source IP address of the queries (same family as the server).
-    #[arg(long = "dpdk-src-ip", value_name = "IP")]
-    pub dpdk_src_ip: Option<IpAddr>,
-    /// Server MAC address (default: resolved with ARP / neighbour solicitation).
-    #[arg(long = "dpdk-dst-mac", value_name = "MAC")]
-    pub dpdk_dst_mac: Option<String>,
-    /// CPUs for the sender threads, comma-separated (default: not pinned).
-    #[arg(long = "dpdk-cores", value_name = "LIST", value_delimiter = ',')]
-    pub dpdk_cores: Vec<usize>,
-}
-
-impl DpdkArgs {
-    /// True when `--dpdk-eal` selects the DPDK mode.
-    pub fn enabled(&self) -> bool {
-        self.dpdk_eal.is_some()
-    }
-}
 
 /// Parse `aa:bb:cc:dd:ee:ff`.
 pub fn parse_mac(s: &str) -> anyhow::Result<[u8; 6]> {

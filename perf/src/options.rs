@@ -59,7 +59,37 @@ pub struct RunArgs {
     /// DPDK mode flags (`--dpdk-eal` selects it).
     #[cfg(feature = "dpdk")]
     #[command(flatten)]
-    pub dpdk: crate::dpdk::DpdkArgs,
+    pub dpdk: DpdkArgs,
+}
+
+/// Flags of the DPDK mode.
+#[cfg(feature = "dpdk")]
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct DpdkArgs {
+    /// Send from a DPDK port: the EAL arguments, one string, e.g.
+    /// "--no-huge --no-pci --file-prefix=perf --vdev=net_memif0,role=client,socket=/run/sky.sock".
+    #[arg(long = "dpdk-eal", value_name = "ARGS", allow_hyphen_values = true)]
+    pub dpdk_eal: Option<String>,
+    /// DPDK port id to send from.
+    #[arg(long = "dpdk-port", default_value_t = 0)]
+    pub dpdk_port: u16,
+    /// Source IP address of the queries (same family as the server).
+    #[arg(long = "dpdk-src-ip", value_name = "IP")]
+    pub dpdk_src_ip: Option<std::net::IpAddr>,
+    /// Server MAC address (default: resolved with ARP / neighbour solicitation).
+    #[arg(long = "dpdk-dst-mac", value_name = "MAC")]
+    pub dpdk_dst_mac: Option<String>,
+    /// CPUs for the sender threads, comma-separated (default: not pinned).
+    #[arg(long = "dpdk-cores", value_name = "LIST", value_delimiter = ',')]
+    pub dpdk_cores: Vec<usize>,
+}
+
+#[cfg(feature = "dpdk")]
+impl DpdkArgs {
+    /// True when `--dpdk-eal` selects the DPDK mode.
+    pub fn enabled(&self) -> bool {
+        self.dpdk_eal.is_some()
+    }
 }
 
 /// How long a run sends queries.

@@ -17,12 +17,13 @@
 //! engine fails open: all candidates are returned (rotated, like `all`,
 //! whatever the policy) and the reply is flagged `fail_open`.
 //!
-//! No list of candidates is ever built: one RRset is read by index
-//! ([`select_indexed`], the hot path), a union by an iterator factory called
-//! at most three times ([`select`]). At most [`MAX_ADDRS`] candidates are
-//! considered.
+//! One RRset is read in place by index ([`select_indexed`], the hot path); a
+//! union of RRsets is first [`gather`]ed into a fixed-size array on the stack
+//! and then read the same way, so one implementation makes every choice. At
+//! most [`MAX_ADDRS`] candidates are considered.
 
 use crate::record::Policy;
+use arrayvec::ArrayVec;
 use std::net::IpAddr;
 
 /// Most candidate addresses considered for one answer (further ones are
@@ -126,90 +127,21 @@ pub struct Choice<D: Fn(&[u8]) -> bool> {
     pub is_down: Option<D>,
 }
 
-/// Applies the policy to the candidates produced by `candidates()` (address
-/// bytes with their TTL) and calls `emit` for each chosen one, in answer
-/// order. `emit` returns false when the record did not fit.
-pub fn select<'a, I, F, D, E>(
-    candidates: F,
-    choice: &Choice<D>,
-    rng: &mut WyRand,
-    rotation: &mut u32,
-    mut emit: E,
-) -> Selection
-where
-    I: Iterator<Item = (&'a [u8], u32)>,
-    F: Fn() -> I,
-    D: Fn(&[u8]) -> bool,
-    E: FnMut(&'a [u8], u32) -> bool,
-{
-    let down = |a: &[u8]| choice.is_down.as_ref().is_some_and(|d| d(a));
-    let mut total = 0;
-    let mut healthy = 0;
-    for (addr, _) in candidates().take(MAX_ADDRS) {
-        total += 1;
-        healthy += usize::from(!down(addr));
-    }
-    let mut sel = Selection {
-        candidates: total,
-        ..Selection::default()
-    };
-    if total == 0 {
-        return sel;
-    }
-    // The set actually chosen from: healthy ones, or all of them (fail-open).
-    let fail_open = healthy == 0;
-    sel.fail_open = fail_open;
-    let usable = |a: &[u8]| fail_open || !down(a);
-    let pool = if fail_open { total } else { healthy };
-    let pool_iter = || candidates().take(MAX_ADDRS).filter(move |(a, _)| usable(a));
-    let policy = if fail_open {
-        Policy::All
-    } else {
-        choice.policy
-    };
-    match policy {
-        Policy::All => {
-            let start = (*rotation as usize) % pool;
-            *rotation = rotation.wrapping_add(1);
-            let ordered = pool_iter().skip(start).chain(pool_iter().take(start));
-            for (addr, ttl) in ordered {
-                if !emit(addr, ttl) {
-                    sel.stopped = true;
-                    break;
-                }
-            }
-        }
-        Policy::RandomOne => {
-            let k = rng.below(pool);
-            if let Some((addr, ttl)) = pool_iter().nth(k) {
-                sel.stopped = !emit(addr, ttl);
-            }
-        }
-        Policy::HoneOne => {
-            let client = ClientKey::new(choice.client);
-            let key = client.as_bytes();
-            let mut best: Option<(u64, &'a [u8], u32)> = None;
-            for (addr, ttl) in pool_iter() {
-                let s = hone_score(key, addr);
-                let better = match best {
-                    None => true,
-                    Some((bs, ba, _)) => s > bs || (s == bs && addr < ba),
-                };
-                if better {
-                    best = Some((s, addr, ttl));
-                }
-            }
-            if let Some((_, addr, ttl)) = best {
-                sel.stopped = !emit(addr, ttl);
-            }
-        }
-    }
-    sel
+/// Candidate addresses gathered from an iterator (a union of RRsets), at most
+/// [`MAX_ADDRS`], on the stack: no allocation.
+pub type Gathered<'a> = ArrayVec<(&'a [u8], u32), MAX_ADDRS>;
+
+/// Gathers up to [`MAX_ADDRS`] candidates (address bytes with their TTL) for
+/// [`select_indexed`]: the one implementation of the policies serves RRsets
+/// and unions alike.
+pub fn gather<'a>(candidates: impl Iterator<Item = (&'a [u8], u32)>) -> Gathered<'a> {
+    candidates.take(MAX_ADDRS).collect()
 }
 
-/// [`select`] for a random-access candidate list (one RRset): `get(i)` for
-/// `i < n`. Same choices as [`select`] over the same candidates, with plain
-/// index loops (this is the per-query hot path).
+/// Applies the policy to a random-access candidate list (address bytes with
+/// their TTL; `get(i)` for `i < n`; a union is [`gather`]ed first) and calls
+/// `emit` for each chosen one, in answer order. `emit` returns false when the
+/// record did not fit. Plain index loops: this is the per-query hot path.
 pub fn select_indexed<'a, G, D, E>(
     n: usize,
     get: G,
@@ -340,9 +272,12 @@ mod tests {
             client,
             is_down: if down.is_empty() { None } else { Some(is_down) },
         };
-        let (mut rng2, mut rotation2) = (rng.clone(), *rotation);
-        let sel = select(
-            || addrs.iter().map(|a| (&a[..], 30)),
+        // Through `gather`, as unions are: the same candidates in the same order.
+        let gathered = gather(addrs.iter().map(|a| (&a[..], 30)));
+        assert_eq!(gathered.len(), addrs.len().min(MAX_ADDRS));
+        let sel = select_indexed(
+            gathered.len(),
+            |i| gathered.get(i).copied().unwrap_or((&[], 0)),
             &choice,
             rng,
             rotation,
@@ -351,21 +286,6 @@ mod tests {
                 true
             },
         );
-        // The indexed variant makes exactly the same choices.
-        let mut out2: Vec<[u8; 4]> = Vec::new();
-        let sel2 = select_indexed(
-            addrs.len(),
-            |i| (&addrs[i][..], 30),
-            &choice,
-            &mut rng2,
-            &mut rotation2,
-            |a, _| {
-                out2.push(a.try_into().unwrap());
-                true
-            },
-        );
-        assert_eq!((&out, sel), (&out2, sel2));
-        assert_eq!(*rotation, rotation2);
         (out, sel)
     }
 
@@ -486,8 +406,9 @@ mod tests {
             is_down: None,
         };
         let mut n = 0;
-        let sel = select(
-            || a.iter().map(|x| (&x[..], 1)),
+        let sel = select_indexed(
+            a.len(),
+            |i| (&a[i][..], 1),
             &choice,
             &mut WyRand::new(0),
             &mut 0,

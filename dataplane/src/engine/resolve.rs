@@ -20,7 +20,7 @@
 //! first present among A, AAAA, CNAME, SRV, TXT, MX, PTR, NS, SOA (else
 //! whatever RRset comes first).
 
-use super::policy::{select, select_indexed, Choice, Selection};
+use super::policy::{gather, select_indexed, Choice};
 use super::EngineState;
 use crate::record::{rtype, Policy};
 use crate::snapshot::{NodeRef, RrSet, Snapshot, ZoneRef};
@@ -262,12 +262,10 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
     fn write_union(&mut self, owner: Owner<'_>, node: NodeRef<'s>, t: u16) -> usize {
         let sets = move || union_children(node).filter_map(move |c| c.rrset(t));
         if t == rtype::A || t == rtype::AAAA {
-            let addrs = || {
-                sets().flat_map(|rs| {
-                    let ttl = rs.ttl();
-                    rs.iter().map(move |a| (a, ttl))
-                })
-            };
+            let addrs = sets().flat_map(|rs| {
+                let ttl = rs.ttl();
+                rs.iter().map(move |a| (a, ttl))
+            });
             return self.write_addresses(Section::Answer, owner, t, node.policy(), addrs);
         }
         let mut n = 0;
@@ -290,50 +288,39 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         rs: RrSet<'s>,
         policy: Policy,
     ) -> usize {
-        let snap = self.snap;
-        let is_down = |a: &[u8]| snap.is_down(a);
-        let choice = Choice {
-            policy,
-            client: self.client,
-            is_down: snap.has_down().then_some(is_down),
-        };
-        let (t, ttl) = (rs.rtype(), rs.ttl());
-        let mut n = 0;
-        let resp = &mut *self.resp;
-        let mut overflow = false;
-        let sel = select_indexed(
-            rs.len(),
-            |i| (rs.rdata(i), ttl),
-            &choice,
-            &mut self.state.rng,
-            &mut self.state.rotation,
-            |a, ttl| {
-                let ok = resp.push(section, owner, t, ttl, a).is_ok();
-                n += usize::from(ok);
-                overflow |= !ok;
-                ok
-            },
-        );
-        self.fail_open |= sel.fail_open;
-        if overflow && section != Section::Additional {
-            self.truncated = true;
-        }
-        n
+        let ttl = rs.ttl();
+        self.write_selected(section, owner, rs.rtype(), policy, rs.len(), |i| {
+            (rs.rdata(i), ttl)
+        })
     }
 
-    /// Applies `policy` to the addresses and writes the chosen ones.
-    fn write_addresses<I, F>(
+    /// Applies `policy` to the addresses (a union: gathered first) and writes
+    /// the chosen ones.
+    fn write_addresses(
         &mut self,
         section: Section,
         owner: Owner<'_>,
         t: u16,
         policy: Policy,
-        addrs: F,
-    ) -> usize
-    where
-        I: Iterator<Item = (&'s [u8], u32)>,
-        F: Fn() -> I,
-    {
+        addrs: impl Iterator<Item = (&'s [u8], u32)>,
+    ) -> usize {
+        let list = gather(addrs);
+        self.write_selected(section, owner, t, policy, list.len(), |i| {
+            list.get(i).copied().unwrap_or((&[], 0))
+        })
+    }
+
+    /// Applies `policy` to `n` candidates read by `get` and writes the chosen
+    /// records of type `t`; sets TC when an answer/authority record did not fit.
+    fn write_selected(
+        &mut self,
+        section: Section,
+        owner: Owner<'_>,
+        t: u16,
+        policy: Policy,
+        n: usize,
+        get: impl Fn(usize) -> (&'s [u8], u32),
+    ) -> usize {
         let snap = self.snap;
         let is_down = |a: &[u8]| snap.is_down(a);
         let choice = Choice {
@@ -341,17 +328,18 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
             client: self.client,
             is_down: snap.has_down().then_some(is_down),
         };
-        let mut n = 0;
+        let mut written = 0;
         let resp = &mut *self.resp;
         let mut overflow = false;
-        let sel: Selection = select(
-            addrs,
+        let sel = select_indexed(
+            n,
+            get,
             &choice,
             &mut self.state.rng,
             &mut self.state.rotation,
             |a, ttl| {
                 let ok = resp.push(section, owner, t, ttl, a).is_ok();
-                n += usize::from(ok);
+                written += usize::from(ok);
                 overflow |= !ok;
                 ok
             },
@@ -360,7 +348,7 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         if overflow && section != Section::Additional {
             self.truncated = true;
         }
-        n
+        written
     }
 
     /// Pushes one record; in answer/authority a record that does not fit
