@@ -2,7 +2,7 @@
 //! its sync task, the REST API — all stopped by one watch channel flipped on
 //! SIGINT/SIGTERM.
 
-use crate::serve::StaticData;
+use crate::static_data::StaticData;
 use anyhow::Context;
 use skylane_controlplane::config::{Backend, Config};
 use skylane_controlplane::tcp::{self, TcpConfig};

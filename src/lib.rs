@@ -6,4 +6,5 @@ pub mod control;
 pub mod dataplane;
 pub mod examples;
 pub mod serve;
+pub mod static_data;
 pub mod store_wiring;

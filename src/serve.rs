@@ -7,47 +7,18 @@
 //! SIGINT/SIGTERM flips one shutdown signal that every part watches; `run`
 //! returns when all have stopped.
 
-use crate::examples::example_records;
+use crate::static_data::load_static;
 use anyhow::Context;
 use arc_swap::ArcSwap;
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
 use skylane_controlplane::config::{Backend, Config};
-use skylane_controlplane::zonefile::load_zone_file;
-use skylane_dataplane::name::Name;
-use skylane_dataplane::record::Record;
-use skylane_dataplane::snapshot::{SharedSnapshot, Snapshot, ZoneConfig};
+use skylane_dataplane::snapshot::{SharedSnapshot, Snapshot};
 use skylane_dataplane::stats::{self, Stats};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn};
-
-/// Static records and the zone configuration derived from the config.
-pub struct StaticData {
-    pub zone: Arc<ZoneConfig>,
-    pub records: Vec<Record>,
-}
-
-/// Loads zone files (their apexes become served domains) and example records.
-pub fn load_static(cfg: &Config) -> anyhow::Result<StaticData> {
-    let mut records = Vec::new();
-    let mut apexes: Vec<Name> = Vec::new();
-    for path in &cfg.dns.zone_files {
-        let zone = load_zone_file(path, None, cfg.dns.ttl)?;
-        info!(file = %path.display(), apex = %zone.apex, records = zone.records.len(), "zone file loaded");
-        apexes.push(zone.apex);
-        records.extend(zone.records);
-    }
-    let zone = cfg.zone_config(&apexes);
-    if cfg.dns.example_records {
-        records.extend(example_records(&zone.domains, cfg.dns.ttl));
-    }
-    Ok(StaticData {
-        zone: Arc::new(zone),
-        records,
-    })
-}
 
 /// Runs the appliance until SIGINT/SIGTERM.
 pub fn run(cfg: Config) -> anyhow::Result<()> {

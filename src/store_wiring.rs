@@ -5,7 +5,7 @@
 //! outages after start are the sync task's business: it keeps the last
 //! snapshot and reconnects).
 
-use crate::serve::StaticData;
+use crate::static_data::StaticData;
 use anyhow::Context;
 use skylane_controlplane::api::{serve_api, ApiState};
 use skylane_controlplane::config::Config;

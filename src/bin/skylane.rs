@@ -16,7 +16,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => args.resolve().and_then(skylane::serve::run),
         Command::CheckConfig(args) => args.resolve().and_then(|cfg| {
-            let data = skylane::serve::load_static(&cfg)?;
+            let data = skylane::static_data::load_static(&cfg)?;
             println!(
                 "config ok: {} domain(s), {} static record(s)",
                 data.zone.domains.len(),
