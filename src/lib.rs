@@ -5,5 +5,6 @@ pub mod cli;
 pub mod control;
 pub mod dataplane;
 pub mod examples;
+pub mod scan;
 pub mod serve;
 pub mod store_wiring;
