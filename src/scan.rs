@@ -23,7 +23,9 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
 
 async fn scan(cfg: Config) -> anyhow::Result<()> {
     let statics = if cfg.health.zone_files {
-        load_static(&cfg)?.records
+        let mut data = load_static(&cfg)?;
+        data.records.truncate(data.zone_records);
+        data.records
     } else {
         Vec::new()
     };

@@ -54,7 +54,7 @@ pub async fn spawn(
         let (hcfg, st, recs, hm, rx) = (
             cfg.health.clone(),
             store.clone(),
-            data.records.clone(),
+            data.records[..data.zone_records].to_vec(),
             hm.clone(),
             stop.clone(),
         );
