@@ -23,6 +23,37 @@ pub enum Command {
     Serve(ServeArgs),
     /// Load and validate a config file (and its zone files), then exit.
     CheckConfig(ServeArgs),
+    /// Run a standalone health agent (no DNS): reads `[store]`, `[etcd]` and `[health]`.
+    Scan(ScanArgs),
+}
+
+/// `skylane scan` flags.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ScanArgs {
+    /// TOML config file.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Agent name; default `[health] agent`, else the host name.
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
+}
+
+impl ScanArgs {
+    /// The config file (or defaults) with `--agent` applied, validated.
+    pub fn resolve(&self) -> anyhow::Result<Config> {
+        let mut cfg = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        if let Some(agent) = &self.agent {
+            cfg.health.agent = Some(agent.clone());
+        }
+        cfg.health
+            .validate()
+            .map_err(anyhow::Error::msg)
+            .context("--agent")?;
+        Ok(cfg)
+    }
 }
 
 /// Flags override the config file.

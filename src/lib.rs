@@ -5,6 +5,7 @@ pub mod cli;
 pub mod control;
 pub mod dataplane;
 pub mod examples;
+pub mod scan;
 pub mod serve;
 pub mod static_data;
 pub mod store_wiring;

@@ -16,6 +16,8 @@ use tracing::info;
 pub struct StaticData {
     pub zone: Arc<ZoneConfig>,
     pub records: Vec<Record>,
+    /// `records[..zone_records]` come from zone files (the rest are example records).
+    pub zone_records: usize,
 }
 
 /// Loads zone files (their apexes become served domains) and example records.
@@ -29,11 +31,13 @@ pub fn load_static(cfg: &Config) -> anyhow::Result<StaticData> {
         records.extend(zone.records);
     }
     let zone = cfg.zone_config(&apexes);
+    let zone_records = records.len();
     if cfg.dns.example_records {
         records.extend(example_records(&zone.domains, cfg.dns.ttl));
     }
     Ok(StaticData {
         zone: Arc::new(zone),
         records,
+        zone_records,
     })
 }

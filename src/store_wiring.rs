@@ -1,4 +1,5 @@
-//! Opens the record store and starts its sync task and the REST API.
+//! Opens the record store and starts its sync task, the REST API and, with
+//! `[health] enabled = true`, a health agent.
 //!
 //! The store is opened before anything is spawned, so a bad path or an
 //! unreachable etcd endpoint list fails start-up with a clear error (etcd
@@ -9,6 +10,7 @@ use crate::static_data::StaticData;
 use anyhow::Context;
 use skylane_controlplane::api::{serve_api, ApiState};
 use skylane_controlplane::config::Config;
+use skylane_controlplane::health::{run_agent, HealthMetrics};
 use skylane_controlplane::store::Store;
 use skylane_controlplane::sync::{run_sync, SyncMetrics};
 use skylane_dataplane::snapshot::SharedSnapshot;
@@ -21,7 +23,7 @@ use tracing::info;
 /// The tasks a running control plane is made of.
 pub type Tasks = JoinSet<(&'static str, anyhow::Result<()>)>;
 
-/// Opens the store, spawns sync and the API into `tasks`.
+/// Opens the store, spawns sync, the API (and the health agent) into `tasks`.
 pub async fn spawn(
     cfg: &Config,
     data: &StaticData,
@@ -47,8 +49,21 @@ pub async fn spawn(
     );
     tasks.spawn(async move { ("sync", run_sync(st, zone, recs, sh, m, rx).await) });
 
-    let state =
-        ApiState::new(store, shared.clone(), data.zone.clone(), metrics).with_stats(stats.clone());
+    let health_metrics = cfg.health.enabled.then(|| Arc::new(HealthMetrics::new()));
+    if let Some(hm) = &health_metrics {
+        let (hcfg, st, recs, hm, rx) = (
+            cfg.health.clone(),
+            store.clone(),
+            data.records[..data.zone_records].to_vec(),
+            hm.clone(),
+            stop.clone(),
+        );
+        let agent = hcfg.agent_name();
+        tasks.spawn(async move { ("health", run_agent(hcfg, agent, st, recs, hm, rx).await) });
+    }
+    let state = ApiState::new(store, shared.clone(), data.zone.clone(), metrics)
+        .with_stats(stats.clone())
+        .with_health(&cfg.health, health_metrics);
     let (api_cfg, rx) = (cfg.api.clone(), stop.clone());
     tasks.spawn(async move { ("api", serve_api(api_cfg, state, rx).await) });
     Ok(())

@@ -1,12 +1,13 @@
 //! The TOML configuration file.
 //!
 //! One [`Config`] with a section per concern (`[dns]`, `[dataplane]`,
-//! `[tcp]`, `[dpdk]`, `[store]`, `[etcd]`, `[api]`). Every key has a default,
+//! `[tcp]`, `[dpdk]`, `[store]`, `[etcd]`, `[api]`, `[health]`). Every key has a default,
 //! so an empty file (or no file) is a working appliance. Unknown keys and bad
 //! values are errors that name the file, line and key. docs/config.md is the
 //! reference for every key; keep it true when changing this file.
 
 use crate::api::ApiConfig;
+use crate::health::HealthConfig;
 use crate::store::{EtcdConfig, StoreConfig};
 use serde::{Deserialize, Deserializer};
 use skylane_dataplane::name::Name;
@@ -45,6 +46,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub etcd: EtcdConfig,
     pub api: ApiConfig,
+    pub health: HealthConfig,
 }
 
 /// `[dns]`: what is served and how.
@@ -241,6 +243,7 @@ impl Config {
             return Err("max-udp-size: must be at least 512".into());
         }
         self.store.validate()?;
+        self.health.validate()?;
         self.api
             .validate()
             .map(|_| ())
@@ -413,6 +416,8 @@ exception-path = "tap"
             ("[dataplane]\ncores = []\n", 2, "cores"),
             ("[dpdk]\naddresses = [\"10.0.0.1/40\"]\n", 2, "prefix"),
             ("[dns\n", 1, ""),
+            ("[health]\nenabled = true\nfall = 0\n", 3, "fall"),
+            ("[health]\ninterval-ms = 5\n", 2, "interval-ms"),
         ];
         for (text, line, needle) in cases {
             let (l, reason) = Config::parse(text).unwrap_err();

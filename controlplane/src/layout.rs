@@ -182,7 +182,9 @@ pub enum KeyKind {
     Other,
 }
 
-/// Classifies a key: the monitor prefix is checked first, its keys are never names.
+/// Classifies a key: the monitor prefix is checked first, its keys are never names; nor are
+/// keys beside it in the monitor tree (the parent of the monitor prefix, e.g.
+/// `/skydns/monitor/heart/…`, `/skydns/monitor/report/…`) when that tree is below `prefix`.
 pub fn classify_key(prefix: &str, monitor_prefix: &str, key: &str) -> KeyKind {
     let monitor = trim_prefix(monitor_prefix);
     if key
@@ -193,6 +195,17 @@ pub fn classify_key(prefix: &str, monitor_prefix: &str, key: &str) -> KeyKind {
             Some(ip) => KeyKind::Status(ip),
             None => KeyKind::Other,
         };
+    }
+    // The monitor tree (`/skydns/monitor/`: status, heart and report keys of the health
+    // scanner) is never names, when it lies below the record prefix.
+    if let Some((tree, _)) = monitor.rsplit_once('/') {
+        if tree.len() > trim_prefix(prefix).len()
+            && key
+                .strip_prefix(tree)
+                .is_some_and(|r| r.is_empty() || r.starts_with('/'))
+        {
+            return KeyKind::Other;
+        }
     }
     match key_to_name(prefix, key) {
         Some(name) => KeyKind::Name(name),

@@ -103,6 +103,56 @@ fn format_float(v: f64) -> String {
     }
 }
 
+/// Upper bounds (seconds) of the health-check duration buckets.
+pub const HEALTH_CHECK_BUCKETS: [f64; 10] =
+    [1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5, 1.0, 5.0];
+
+/// The health scanner's families (appended to `/metrics` when an agent runs in-process).
+pub fn render_health(h: &crate::health::HealthMetrics) -> String {
+    let mut w = Writer { out: String::new() };
+    w.family(
+        "skylane_health_checks_total",
+        "counter",
+        "Health probes by kind (tcp, http, icmp) and result (success, failure).",
+    );
+    for (kind, result, n) in h.checks() {
+        w.sample(
+            "skylane_health_checks_total",
+            &[("kind", kind), ("result", result)],
+            n,
+        );
+    }
+    w.histogram(
+        "skylane_health_check_duration_seconds",
+        "Duration of one address's whole check.",
+        &h.duration_histogram(),
+        1e-6,
+        &HEALTH_CHECK_BUCKETS,
+    );
+    let gauges: [(&str, &str, u64); 3] = [
+        (
+            "skylane_health_targets",
+            "Addresses this agent checks.",
+            h.targets(),
+        ),
+        (
+            "skylane_health_agents_live",
+            "Live health agents (heart keys).",
+            h.agents_live(),
+        ),
+        (
+            "skylane_health_panic",
+            "1 while the partition guard holds DOWN writes.",
+            u64::from(h.panic()),
+        ),
+    ];
+    for (name, help, v) in gauges {
+        w.family(name, "gauge", help);
+        w.sample(name, &[], v);
+    }
+    w.out
+}
+
 /// Per-slot labels: backend and core ("tcp" for the shared TCP slot).
 fn slot_labels(backend: &str, core: Option<usize>) -> (String, String) {
     (

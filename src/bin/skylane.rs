@@ -15,6 +15,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => args.resolve().and_then(skylane::serve::run),
+        Command::Scan(args) => args.resolve().and_then(skylane::scan::run),
         Command::CheckConfig(args) => args.resolve().and_then(|cfg| {
             let data = skylane::static_data::load_static(&cfg)?;
             println!(

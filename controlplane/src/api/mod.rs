@@ -3,6 +3,7 @@
 //! Routes (docs/api.md is the reference; `/v1/openapi.json` the machine form):
 //! - `/v1/records`, `/v1/records/{name}`: record sets per name (SkyDNS layout in the store).
 //! - `/v1/status`, `/v1/status/{ip}`: UP/DOWN health status of backend addresses.
+//! - `/v1/health`, `/v1/health/agents`: the health scanners' view (docs/health.md).
 //! - `/v1/import`: many names in one atomic store batch.
 //! - `/v1/stats`, `/metrics`, `/health`, `/ready`, `/v1/openapi.json`.
 //! - `/skydns/api/{name}`: ContainerDNS-compatible record calls (text answers).
@@ -16,6 +17,7 @@ pub mod book;
 mod compat;
 pub mod config;
 pub mod error;
+mod health;
 mod import;
 mod list;
 pub mod names;
@@ -30,6 +32,7 @@ pub use config::{ApiConfig, ApiConfigError};
 pub use error::ApiError;
 pub use server::{router, serve_api, ApiServer};
 
+use crate::health::{HealthConfig, HealthMetrics};
 use crate::store::Store;
 use crate::sync::SyncMetrics;
 use skylane_dataplane::snapshot::{SharedSnapshot, ZoneConfig};
@@ -50,6 +53,8 @@ pub struct ApiState {
     pub sync: Arc<SyncMetrics>,
     /// Data-plane counters (`/v1/stats`, `/metrics`); `None` without a data plane.
     pub stats: Option<Arc<Stats>>,
+    /// Where health scanners report, and the in-process agent's metrics.
+    pub health: HealthView,
     pub(crate) token: Option<Arc<str>>,
     /// Serialises this process's read-plan-write cycles.
     pub(crate) write_lock: Arc<tokio::sync::Mutex<()>>,
@@ -73,6 +78,7 @@ impl ApiState {
             monitor_prefix: prefixes.monitor_prefix.trim_end_matches('/').into(),
             sync,
             stats: None,
+            health: HealthView::from_config(&HealthConfig::default(), None),
             token: None,
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
         }
@@ -81,6 +87,12 @@ impl ApiState {
     /// Adds the data plane's statistics (written by the socket / DPDK / TCP loops).
     pub fn with_stats(mut self, stats: Arc<Stats>) -> ApiState {
         self.stats = Some(stats);
+        self
+    }
+
+    /// Sets the `[health]` prefixes (and the in-process agent's metrics, if one runs).
+    pub fn with_health(mut self, cfg: &HealthConfig, metrics: Option<Arc<HealthMetrics>>) -> Self {
+        self.health = HealthView::from_config(cfg, metrics);
         self
     }
 
@@ -93,5 +105,23 @@ impl ApiState {
     /// True once the first snapshot is live.
     pub fn is_ready(&self) -> bool {
         self.sync.is_ready()
+    }
+}
+
+/// The health scanner's key prefixes and (in-process) metrics, for `/v1/health*` and `/metrics`.
+#[derive(Clone)]
+pub struct HealthView {
+    pub report_prefix: Arc<str>,
+    pub heart_prefix: Arc<str>,
+    pub metrics: Option<Arc<HealthMetrics>>,
+}
+
+impl HealthView {
+    pub fn from_config(cfg: &HealthConfig, metrics: Option<Arc<HealthMetrics>>) -> HealthView {
+        HealthView {
+            report_prefix: cfg.report_prefix().into(),
+            heart_prefix: cfg.heart_prefix().into(),
+            metrics,
+        }
     }
 }

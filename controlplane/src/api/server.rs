@@ -2,7 +2,9 @@
 
 use super::config::ApiConfig;
 use super::error::ApiError;
-use super::{auth, compat, import, list, openapi, oversize, records, stats, status, ApiState};
+use super::{
+    auth, compat, health, import, list, openapi, oversize, records, stats, status, ApiState,
+};
 use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
@@ -50,6 +52,8 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/v1/stats", get(stats::stats))
         .route("/v1/status", get(status::list_status))
+        .route("/v1/health", get(health::health))
+        .route("/v1/health/agents", get(health::agents))
         .route(
             "/v1/status/{ip}",
             get(status::get_status)

@@ -115,13 +115,16 @@ pub(crate) async fn stats(
 /// `GET /metrics`: Prometheus text format.
 pub(crate) async fn prometheus(State(state): State<ApiState>) -> impl IntoResponse {
     let snap = state.snapshot.load();
-    let text = metrics::render(&MetricsInputs {
+    let mut text = metrics::render(&MetricsInputs {
         stats: state.stats.as_deref(),
         snapshot: &snap,
         sync: &state.sync,
         store_backend: state.store.backend_name(),
         store_connected: state.store.is_connected(),
     });
+    if let Some(h) = &state.health.metrics {
+        text.push_str(&metrics::render_health(h));
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -1,12 +1,14 @@
 //! `/v1/status[/{ip}]`: UP/DOWN health status of backend addresses.
 //!
-//! Status keys live at `<monitor-prefix>/<ip>` as `{"status":"UP"|"DOWN"}`;
+//! Status keys live at `<monitor-prefix>/<ip>` as `{"status":"UP"|"DOWN"}` (health scanners
+//! add `agent`, `since`, `reason`; `"manual": true` marks an operator's pin);
 //! an address without a key is UP. DOWN addresses are left out of A/AAAA
 //! answers (unless every address of a name is DOWN: fail-open).
 
 use super::body::parse_json;
 use super::error::ApiError;
 use super::ApiState;
+use crate::health::StatusDoc;
 use crate::layout::{status_key, status_key_to_ip, Health, StatusValue};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -27,28 +29,38 @@ fn health_str(h: Health) -> &'static str {
     }
 }
 
-/// Parses `{"status":"UP"|"DOWN"}` (case-insensitive value).
-pub(crate) fn parse_status_body(bytes: &[u8]) -> Result<Health, ApiError> {
+/// Parses `{"status":"UP"|"DOWN", "manual": true|false}` (`manual` optional).
+pub(crate) fn parse_status_request(bytes: &[u8]) -> Result<(Health, bool), ApiError> {
     let v = parse_json(bytes)?;
     let obj = v
         .as_object()
         .ok_or_else(|| ApiError::field("body", "expected {\"status\":\"UP\"|\"DOWN\"}"))?;
-    if let Some(k) = obj.keys().find(|k| *k != "status") {
+    if let Some(k) = obj.keys().find(|k| *k != "status" && *k != "manual") {
         return Err(ApiError::field(
             k.as_str(),
-            "unknown field (expected status)",
+            "unknown field (expected status, manual)",
         ));
     }
-    match obj.get("status").and_then(Value::as_str) {
-        Some(s) if s.eq_ignore_ascii_case("up") => Ok(Health::Up),
-        Some(s) if s.eq_ignore_ascii_case("down") => Ok(Health::Down),
-        Some(s) => Err(ApiError::field(
-            "status",
-            format!("{s:?} is not UP or DOWN"),
-        )),
-        None if obj.contains_key("status") => Err(ApiError::field("status", "must be a string")),
-        None => Err(ApiError::field("status", "missing")),
-    }
+    let manual = match obj.get("manual") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::field("manual", "must be true or false")),
+    };
+    let health = match obj.get("status").and_then(Value::as_str) {
+        Some(s) if s.eq_ignore_ascii_case("up") => Health::Up,
+        Some(s) if s.eq_ignore_ascii_case("down") => Health::Down,
+        Some(s) => {
+            return Err(ApiError::field(
+                "status",
+                format!("{s:?} is not UP or DOWN"),
+            ))
+        }
+        None if obj.contains_key("status") => {
+            return Err(ApiError::field("status", "must be a string"))
+        }
+        None => return Err(ApiError::field("status", "missing")),
+    };
+    Ok((health, manual))
 }
 
 /// `GET /v1/status`: every address with a status key.
@@ -82,9 +94,9 @@ pub(crate) async fn get_status(
     let ip = parse_ip(&ip)?;
     let key = status_key(&state.monitor_prefix, &ip);
     let kv = state.store.get(&key).await.map_err(ApiError::store)?;
-    let (status, explicit) = match kv {
-        Some(kv) => match StatusValue::from_json(&kv.value) {
-            Ok(v) => (v.status, true),
+    let (status, explicit, manual) = match kv {
+        Some(kv) => match serde_json::from_slice::<StatusDoc>(&kv.value) {
+            Ok(v) => (v.status, true, v.manual),
             Err(e) => {
                 return Err(ApiError::new(
                     axum::http::StatusCode::INTERNAL_SERVER_ERROR,
@@ -92,10 +104,11 @@ pub(crate) async fn get_status(
                 ))
             }
         },
-        None => (Health::Up, false),
+        None => (Health::Up, false, false),
     };
     Ok(Json(json!({
-        "ip": ip.to_string(), "status": health_str(status), "explicit": explicit
+        "ip": ip.to_string(), "status": health_str(status), "explicit": explicit,
+        "manual": manual
     })))
 }
 
@@ -107,22 +120,34 @@ pub(crate) fn status_put(state: &ApiState, ip: &IpAddr, status: Health) -> (Stri
     )
 }
 
-/// `PUT /v1/status/{ip}` with `{"status":"UP"|"DOWN"}`.
+/// `PUT /v1/status/{ip}` with `{"status":"UP"|"DOWN"}`; `"manual": true` pins it (health
+/// scanners never overwrite a manual status until an operator clears it).
 pub(crate) async fn put_status(
     State(state): State<ApiState>,
     Path(ip): Path<String>,
     bytes: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let ip = parse_ip(&ip)?;
-    let status = parse_status_body(&bytes)?;
-    let (key, value) = status_put(&state, &ip, status);
+    let (status, manual) = parse_status_request(&bytes)?;
+    let (key, mut value) = status_put(&state, &ip, status);
+    if manual {
+        value = StatusDoc {
+            status,
+            agent: None,
+            since: Some(humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()),
+            reason: Some("set by an operator".into()),
+            manual: true,
+            ports: Vec::new(),
+        }
+        .to_json();
+    }
     let rev = state
         .store
         .put(&key, value)
         .await
         .map_err(ApiError::store)?;
     Ok(Json(json!({
-        "ip": ip.to_string(), "status": health_str(status), "revision": rev
+        "ip": ip.to_string(), "status": health_str(status), "manual": manual, "revision": rev
     })))
 }
 
@@ -145,6 +170,10 @@ pub(crate) async fn delete_status(
 mod tests {
     use super::*;
 
+    fn parse_status_body(bytes: &[u8]) -> Result<Health, ApiError> {
+        parse_status_request(bytes).map(|(h, _)| h)
+    }
+
     #[test]
     fn status_bodies() {
         assert_eq!(
@@ -160,6 +189,11 @@ mod tests {
         assert_eq!(field(br#"{"status":1}"#), "status");
         assert_eq!(field(br#"{}"#), "status");
         assert_eq!(field(br#"{"status":"UP","ports":[80]}"#), "ports");
+        assert_eq!(field(br#"{"status":"UP","manual":1}"#), "manual");
+        assert_eq!(
+            parse_status_request(br#"{"status":"DOWN","manual":true}"#).unwrap(),
+            (Health::Down, true)
+        );
         assert_eq!(field(b"{"), "body");
     }
 }

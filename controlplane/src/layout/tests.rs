@@ -61,10 +61,24 @@ fn monitor_keys_are_not_names() {
         classify_key("/skydns", m, "/skydns/local/a"),
         KeyKind::Name(n("a.local."))
     );
-    // A sibling that merely shares the text prefix is a name.
+    // Siblings in the monitor tree (health heart and report keys) are not names...
+    assert_eq!(
+        classify_key("/skydns", m, "/skydns/monitor/heart/agent-1"),
+        KeyKind::Other
+    );
     assert_eq!(
         classify_key("/skydns", m, "/skydns/monitor/statusx"),
-        KeyKind::Name(n("statusx.monitor."))
+        KeyKind::Other
+    );
+    // ...but a key that merely shares the tree's text prefix is.
+    assert_eq!(
+        classify_key("/skydns", m, "/skydns/monitorx/a"),
+        KeyKind::Name(n("a.monitorx."))
+    );
+    // A monitor prefix directly under the record prefix leaves its siblings alone.
+    assert_eq!(
+        classify_key("/skydns", "/skydns/status", "/skydns/local/a"),
+        KeyKind::Name(n("a.local."))
     );
 }
 

@@ -9,7 +9,7 @@
 use super::{EtcdConfig, KeyPrefixes, KeyValue, StoreError, WatchEvent};
 use etcd_client::{
     Certificate, Client, ConnectOptions, DeleteOptions, EventType, GetOptions, Identity, KvClient,
-    TlsOptions, Txn, TxnOp, WatchClient, WatchOptions,
+    LeaseClient, TlsOptions, Txn, TxnOp, WatchClient, WatchOptions,
 };
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,7 +28,11 @@ const LIST_ATTEMPTS: usize = 3;
 struct Clients {
     kv: KvClient,
     watch: WatchClient,
+    lease: LeaseClient,
 }
+
+mod lease;
+pub use lease::{KeepAlive, PutGuard};
 
 /// A connection to an etcd cluster. Cheap to clone.
 #[derive(Clone)]
@@ -118,6 +122,7 @@ impl EtcdStore {
                     .max_decoding_message_size(MAX_MESSAGE)
                     .max_encoding_message_size(MAX_MESSAGE),
                 watch: client.watch_client().max_decoding_message_size(MAX_MESSAGE),
+                lease: client.lease_client(),
             }),
             connected: Arc::new(AtomicBool::new(false)),
             request_timeout: Duration::from_millis(cfg.request_timeout_ms),

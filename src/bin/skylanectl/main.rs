@@ -1,6 +1,6 @@
 //! skylanectl: the command-line client of the Skylane REST API.
 //!
-//! `list`, `show`, `add`, `delete`, `status`, `stats`, `import`. The API
+//! `list`, `show`, `add`, `delete`, `status`, `health`, `stats`, `import`. The API
 //! address and token come from `--addr` / `SKYLANE_API_ADDR` (default
 //! `http://127.0.0.1:9001`) and `--token` / `SKYLANE_API_TOKEN`. Errors print
 //! the server's message and exit non-zero. docs/skylanectl.md has examples.
@@ -72,10 +72,15 @@ enum Command {
     Status {
         ip: String,
         state: Option<Health>,
-        /// Forget the stored status (the address counts as UP).
+        /// Forget the stored status (the address counts as UP); also clears a manual pin.
         #[arg(long, conflicts_with = "state")]
         clear: bool,
+        /// Pin the status: health scanners never overwrite it until it is cleared.
+        #[arg(long, requires = "state")]
+        manual: bool,
     },
+    /// What the health scanners see: each address, and the live agents.
+    Health,
     /// Query and data-plane statistics.
     Stats {
         /// Top-N queried names.
@@ -300,7 +305,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Status { ip, state, clear } => {
+        Command::Status {
+            ip,
+            state,
+            clear,
+            manual,
+        } => {
             let path = format!("/v1/status/{}", segment(&ip));
             let v = match (state, clear) {
                 (_, true) => client.call("DELETE", &path, None)?,
@@ -309,18 +319,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         Health::Up => "UP",
                         Health::Down => "DOWN",
                     };
-                    client.call("PUT", &path, Some(&json!({ "status": s })))?
+                    let body = if manual {
+                        json!({ "status": s, "manual": true })
+                    } else {
+                        json!({ "status": s })
+                    };
+                    client.call("PUT", &path, Some(&body))?
                 }
                 (None, false) => client.call("GET", &path, None)?,
             };
             if cli.json {
                 print_json(&v);
             } else {
+                let pin = if v["manual"].as_bool() == Some(true) {
+                    " (manual)"
+                } else {
+                    ""
+                };
                 println!(
-                    "{} {}",
+                    "{} {}{pin}",
                     v["ip"].as_str().unwrap_or(&ip),
                     v["status"].as_str().unwrap_or("?")
                 );
+            }
+        }
+        Command::Health => {
+            let addresses = client.call("GET", "/v1/health", None)?;
+            let agents = client.call("GET", "/v1/health/agents", None)?;
+            if cli.json {
+                print_json(&json!({ "health": addresses, "agents": agents }));
+            } else {
+                for line in output::health_lines(&addresses, &agents) {
+                    println!("{line}");
+                }
             }
         }
         Command::Stats { top } => {

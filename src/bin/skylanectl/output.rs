@@ -111,3 +111,63 @@ pub fn stats_lines(v: &Value) -> Vec<String> {
     }
     out
 }
+
+/// `skylanectl health`: one line per address, then one per agent.
+pub fn health_lines(addresses: &Value, agents: &Value) -> Vec<String> {
+    let text = |v: &Value| match v {
+        Value::Null => "-".to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut out = vec![format!(
+        "{:<40} {:<6} {:<16} {:<25} {:>8} {:>4} {:>4}  reason",
+        "address", "status", "agent", "checked", "ms", "ok#", "bad#"
+    )];
+    for a in addresses["addresses"].as_array().into_iter().flatten() {
+        let check = &a["check"];
+        let status = format!(
+            "{}{}",
+            text(&a["status"]),
+            if a["manual"].as_bool() == Some(true) {
+                "*"
+            } else {
+                ""
+            }
+        );
+        let agent = if a["agent"].is_string() {
+            &a["agent"]
+        } else {
+            &check["agent"]
+        };
+        let ms = check["latency_ms"]
+            .as_f64()
+            .map_or("-".to_string(), |m| format!("{m:.1}"));
+        let reason = if check["reason"].is_string() {
+            &check["reason"]
+        } else {
+            &a["reason"]
+        };
+        out.push(format!(
+            "{:<40} {:<6} {:<16} {:<25} {:>8} {:>4} {:>4}  {}",
+            text(&a["ip"]),
+            status,
+            text(agent),
+            text(&check["checked"]),
+            ms,
+            text(&check["successes"]),
+            text(&check["failures"]),
+            text(reason)
+        ));
+    }
+    out.push(String::new());
+    out.push(format!("{:<24} {:>8} {:<5}", "agent", "targets", "panic"));
+    for a in agents["agents"].as_array().into_iter().flatten() {
+        out.push(format!(
+            "{:<24} {:>8} {:<5}",
+            text(&a["agent"]),
+            text(&a["targets"]),
+            text(&a["panic"])
+        ));
+    }
+    out
+}
