@@ -241,10 +241,7 @@ impl Config {
             return Err("max-udp-size: must be at least 512".into());
         }
         self.store.validate()?;
-        self.api
-            .validate()
-            .map(|_| ())
-            .map_err(|e| format!("api: {e}"))?;
+        self.api.validate().map_err(|e| format!("api: {e}"))?;
         for (name, policy) in &self.dns.policies {
             Name::from_ascii(name).map_err(|e| format!("policies: bad name {name:?}: {e}"))?;
             policy

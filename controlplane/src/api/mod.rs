@@ -7,15 +7,19 @@
 //! - `/v1/stats`, `/metrics`, `/health`, `/ready`, `/v1/openapi.json`.
 //! - `/skydns/api/{name}`: ContainerDNS-compatible record calls (text answers).
 //!
-//! `/v1/*` and `/skydns/api/*` need the bearer token when one is configured;
-//! `/health`, `/ready`, `/metrics` and `/v1/openapi.json` never do.
+//! `/v1/*` and `/skydns/api/*` need the bearer token (configured, or generated
+//! in `<data-dir>/api-token`) unless `[api] auth = "none"`; `/health`, `/ready`,
+//! `/metrics` and `/v1/openapi.json` never do. Every route refuses a foreign
+//! Host header (421) and writes without a JSON body (415), see [`guard`].
 
 pub mod auth;
 pub mod body;
 pub mod book;
 mod compat;
 pub mod config;
+mod conn_limit;
 pub mod error;
+pub mod guard;
 mod import;
 mod list;
 pub mod names;
@@ -25,8 +29,9 @@ mod records;
 mod server;
 mod stats;
 mod status;
+pub mod token_file;
 
-pub use config::{ApiConfig, ApiConfigError};
+pub use config::{ApiConfig, ApiConfigError, AuthMode};
 pub use error::ApiError;
 pub use server::{router, serve_api, ApiServer};
 
@@ -51,6 +56,8 @@ pub struct ApiState {
     /// Data-plane counters (`/v1/stats`, `/metrics`); `None` without a data plane.
     pub stats: Option<Arc<Stats>>,
     pub(crate) token: Option<Arc<str>>,
+    /// Host header values accepted (421 otherwise).
+    pub(crate) hosts: Arc<guard::HostPolicy>,
     /// Serialises this process's read-plan-write cycles.
     pub(crate) write_lock: Arc<tokio::sync::Mutex<()>>,
 }
@@ -74,6 +81,7 @@ impl ApiState {
             sync,
             stats: None,
             token: None,
+            hosts: Arc::new(guard::HostPolicy::default()),
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
@@ -87,6 +95,12 @@ impl ApiState {
     /// Requires this bearer token (normally set by [`serve_api`] from the config).
     pub fn with_token(mut self, token: Option<String>) -> ApiState {
         self.token = token.map(Into::into);
+        self
+    }
+
+    /// Accepts these Host header values (normally set by [`serve_api`] from the config).
+    pub fn with_hosts(mut self, hosts: guard::HostPolicy) -> ApiState {
+        self.hosts = Arc::new(hosts);
         self
     }
 

@@ -10,7 +10,7 @@ pub mod config;
 pub mod embedded;
 pub mod etcd;
 
-pub use config::{Backend, EtcdConfig, KeyPrefixes, StoreConfig};
+pub use config::{default_data_dir, Backend, EtcdConfig, KeyPrefixes, StoreConfig};
 
 /// One key and its value at a revision.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,9 +1,12 @@
 //! skylanectl: the command-line client of the Skylane REST API.
 //!
 //! `list`, `show`, `add`, `delete`, `status`, `stats`, `import`. The API
-//! address and token come from `--addr` / `SKYLANE_API_ADDR` (default
-//! `http://127.0.0.1:9001`) and `--token` / `SKYLANE_API_TOKEN`. Errors print
-//! the server's message and exit non-zero. docs/skylanectl.md has examples.
+//! address comes from `--addr` / `SKYLANE_API_ADDR` (default
+//! `http://127.0.0.1:9001`); the token from, in order, `--token`,
+//! `SKYLANE_API_TOKEN`, `--token-file` / `SKYLANE_API_TOKEN_FILE`, then the
+//! token file a default `skylane serve` generates (`<data-dir>/api-token`), so
+//! the same user needs no flag. Errors print the server's message and exit
+//! non-zero. docs/skylanectl.md has examples.
 
 mod client;
 mod import;
@@ -33,6 +36,10 @@ struct Cli {
     /// API token (sent as a bearer token).
     #[arg(long, env = "SKYLANE_API_TOKEN", hide_env_values = true, global = true)]
     token: Option<String>,
+    /// File holding the API token (first line); default: the token file `skylane serve`
+    /// generates, `~/.local/share/skylane/api-token`.
+    #[arg(long, env = "SKYLANE_API_TOKEN_FILE", global = true)]
+    token_file: Option<PathBuf>,
     /// PEM CA certificate to trust for an https:// address (e.g. a self-signed API cert).
     #[arg(long, env = "SKYLANE_API_CA", global = true)]
     ca_cert: Option<PathBuf>,
@@ -226,8 +233,27 @@ fn print_names(v: &Value) {
     }
 }
 
+/// The token: `--token`/`SKYLANE_API_TOKEN`, else `--token-file`/`SKYLANE_API_TOKEN_FILE`
+/// (which must be readable), else the default generated file when it exists.
+fn resolve_token(cli: &Cli) -> anyhow::Result<Option<String>> {
+    use skylane_controlplane::api::token_file::{default_token_path, read_token};
+    if let Some(t) = cli.token.as_deref().filter(|t| !t.is_empty()) {
+        return Ok(Some(t.to_string()));
+    }
+    if let Some(path) = &cli.token_file {
+        let token = read_token(path).with_context(|| format!("--token-file {}", path.display()))?;
+        return Ok(Some(token));
+    }
+    let path = default_token_path(&skylane_controlplane::store::default_data_dir());
+    match read_token(&path) {
+        Ok(token) => Ok(Some(token).filter(|t| !t.is_empty())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading the API token {}", path.display())),
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let client = Client::new(&cli.addr, cli.token.clone(), cli.ca_cert.as_deref())?;
+    let client = Client::new(&cli.addr, resolve_token(&cli)?, cli.ca_cert.as_deref())?;
     match cli.command {
         Command::List { domain, rtype } => {
             let mut query = Vec::new();
