@@ -7,3 +7,4 @@ pub mod dataplane;
 pub mod examples;
 pub mod serve;
 pub mod store_wiring;
+pub mod supervise;
