@@ -8,7 +8,9 @@ use super::book::is_value_id;
 use super::error::ApiError;
 use super::records::owner;
 use super::ApiState;
-use crate::layout::{classify_key, name_to_key, value_to_records, KeyKind, SkyValue};
+use crate::layout::{
+    classify_key, is_reverse_name, name_to_key, value_to_records, KeyKind, SkyValue,
+};
 use crate::store::KeyValue;
 use axum::extract::{Query, State};
 use axum::Json;
@@ -67,7 +69,7 @@ pub(crate) async fn list_names(
             .key
             .rsplit_once('/')
             .filter(|(p, label)| {
-                is_value_id(label)
+                is_value_id(label, &kv.value, is_reverse_name(&name))
                     && !parents.contains(kv.key.as_str())
                     && p.len() > state.prefix.len()
             })

@@ -41,7 +41,7 @@ pub(crate) async fn load_own(state: &ApiState, name: &Name) -> Result<Owned, Api
         .map_err(ApiError::store)?;
     Ok(Owned {
         name: name.clone(),
-        own: book::own_values(exact, &key, below),
+        own: book::own_values(exact, &key, below, crate::layout::is_reverse_name(name)),
     })
 }
 
