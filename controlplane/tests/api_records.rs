@@ -347,3 +347,41 @@ fn srv_port_0_is_refused_naming_the_field() {
     assert!(text.contains("targets[0].port"), "{text}");
     assert!(s.keys().is_empty());
 }
+
+#[test]
+fn lists_come_in_pages() {
+    let s = TestServer::start();
+    for i in 0..5 {
+        s.json(
+            "PUT",
+            &format!("/v1/records/n{i}"),
+            Some(r#"{"type":"A","ips":["10.0.0.1"]}"#),
+            200,
+        );
+    }
+    let mut seen = Vec::new();
+    let mut path = "/v1/records?limit=2".to_string();
+    loop {
+        let v = s.json("GET", &path, None, 200);
+        let names = v["names"].as_array().unwrap();
+        assert!(names.len() <= 2, "{v}");
+        seen.extend(
+            names
+                .iter()
+                .map(|n| n["name"].as_str().unwrap().to_string()),
+        );
+        match v["continue"].as_str() {
+            Some(t) => path = format!("/v1/records?limit=2&continue={t}"),
+            None => break,
+        }
+    }
+    let want: Vec<String> = (0..5).map(|i| format!("n{i}.skydns.local.")).collect();
+    assert_eq!(seen, want);
+    // Without a limit: one page of up to 1000 names, no token.
+    let v = s.json("GET", "/v1/records", None, 200);
+    assert_eq!(v["count"], 5);
+    assert!(v.get("continue").is_none(), "{v}");
+    assert_eq!(s.auth("GET", "/v1/records?limit=0", None).0, 400);
+    assert_eq!(s.auth("GET", "/v1/records?limit=10001", None).0, 400);
+    assert_eq!(s.auth("GET", "/v1/records?continue=zz", None).0, 400);
+}

@@ -6,6 +6,10 @@
 //! `replace` (default) each named name's own records become exactly the
 //! entries given; with `add` they are added. Any bad entry rejects the whole
 //! import, naming it (`records[41].ips[0]`); nothing is written.
+//!
+//! Imports run one at a time (a second one gets 409 while one runs) on a
+//! blocking thread, so parsing and planning up to 200 000 names never holds
+//! the async workers that also serve TCP DNS.
 
 use super::body::{self, parse_json, RecordSet};
 use super::book::{self, Plan};
@@ -133,12 +137,31 @@ fn parse_status_entry(v: &Value, prefix: &str) -> Result<(IpAddr, Health), ApiEr
     Ok((ip, status))
 }
 
-/// `POST /v1/import`.
+/// `POST /v1/import`: one at a time, off the async workers.
 pub(crate) async fn import(
     State(state): State<ApiState>,
     bytes: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let import = parse_import(&state, &bytes)?;
+    let Ok(permit) = state.import_slot.clone().try_acquire_owned() else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "another import is running; retry when it has finished",
+        ));
+    };
+    let handle = tokio::runtime::Handle::current();
+    // The permit lives as long as the import, even if the client goes away meanwhile.
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        handle.block_on(run_import(&state, &bytes))
+    })
+    .await
+    .map_err(|e| ApiError::internal(StatusCode::INTERNAL_SERVER_ERROR, "import failed", e))?
+}
+
+/// Validates, plans and applies one import (runs on a blocking thread).
+async fn run_import(state: &ApiState, bytes: &[u8]) -> Result<Json<Value>, ApiError> {
+    let state = state.clone();
+    let import = parse_import(&state, bytes)?;
     let ttl = state.zone.default_ttl;
     let _guard = state.write_lock.lock().await;
     let mut plan = Plan::default();
@@ -175,15 +198,15 @@ pub(crate) async fn import(
                 .apply_batch(plan.puts, plan.deletes)
                 .await
                 .map_err(|e| {
-                    let text = e.to_string();
-                    if text.contains("too many operations") {
-                        ApiError::new(
+                    if e.to_string().contains("too many operations") {
+                        ApiError::internal(
                             StatusCode::PAYLOAD_TOO_LARGE,
-                            format!(
-                                "the store refused {} operations in one transaction ({text}); \
+                            &format!(
+                                "the store refused {} operations in one transaction; \
                                  import in smaller chunks",
                                 puts + deletes
                             ),
+                            e,
                         )
                     } else {
                         ApiError::store(e)
@@ -199,4 +222,42 @@ pub(crate) async fn import(
         "deletes": deletes,
         "revision": revision,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{EtcdConfig, Store, StoreConfig};
+    use crate::sync::SyncMetrics;
+    use arc_swap::ArcSwap;
+    use skylane_dataplane::snapshot::{Snapshot, ZoneConfig};
+    use std::sync::Arc;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_import_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = StoreConfig {
+            path: Some(dir.path().join("s.redb")),
+            ..StoreConfig::default()
+        };
+        let store = Arc::new(Store::open(&cfg, &EtcdConfig::default()).await.unwrap());
+        let zone = Arc::new(ZoneConfig {
+            domains: vec![Name::from_ascii("skydns.local.").unwrap()],
+            ..ZoneConfig::default()
+        });
+        let snap = Arc::new(ArcSwap::from_pointee(Snapshot::empty(zone.clone())));
+        let state = ApiState::new(store, snap, zone, Arc::new(SyncMetrics::new()));
+        let body = Bytes::from_static(br#"[{"name":"web","type":"A","ips":["10.0.0.1"]}]"#);
+        // While one import holds the slot, another gets 409 and writes nothing.
+        let held = state.import_slot.clone().try_acquire_owned().unwrap();
+        let err = import(State(state.clone()), body.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(err.status, StatusCode::CONFLICT);
+        assert!(state.store.list("/").await.unwrap().0.is_empty());
+        drop(held);
+        let Json(v) = import(State(state.clone()), body).await.unwrap();
+        assert_eq!(v["names"], 1, "{v}");
+        assert_eq!(state.import_slot.available_permits(), 1, "slot released");
+    }
 }

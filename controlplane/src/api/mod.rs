@@ -58,6 +58,8 @@ pub struct ApiState {
     pub(crate) token: Option<Arc<str>>,
     /// Host header values accepted (421 otherwise).
     pub(crate) hosts: Arc<guard::HostPolicy>,
+    /// One import at a time (409 for a second).
+    pub(crate) import_slot: Arc<tokio::sync::Semaphore>,
     /// Serialises this process's read-plan-write cycles.
     pub(crate) write_lock: Arc<tokio::sync::Mutex<()>>,
 }
@@ -82,6 +84,7 @@ impl ApiState {
             stats: None,
             token: None,
             hosts: Arc::new(guard::HostPolicy::default()),
+            import_slot: Arc::new(tokio::sync::Semaphore::new(1)),
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
         }
     }

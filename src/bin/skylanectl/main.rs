@@ -221,6 +221,33 @@ fn add_body(a: &AddArgs) -> anyhow::Result<Value> {
     Ok(body)
 }
 
+/// `GET /v1/records` page after page (following `continue` tokens), merged into one answer.
+fn list_all(client: &Client, query: &[String]) -> anyhow::Result<Value> {
+    let mut names: Vec<Value> = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut q = query.to_vec();
+        if let Some(t) = &token {
+            q.push(format!("continue={}", segment(t)));
+        }
+        let path = if q.is_empty() {
+            "/v1/records".to_string()
+        } else {
+            format!("/v1/records?{}", q.join("&"))
+        };
+        let mut page = client.call("GET", &path, None)?;
+        if let Some(list) = page["names"].as_array_mut() {
+            names.append(list);
+        }
+        token = page["continue"].as_str().map(str::to_owned);
+        if token.is_none() {
+            return Ok(
+                json!({ "count": names.len(), "names": names, "revision": page["revision"] }),
+            );
+        }
+    }
+}
+
 fn print_json(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
@@ -263,12 +290,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(t) = rtype {
                 query.push(format!("type={}", segment(&t)));
             }
-            let path = if query.is_empty() {
-                "/v1/records".to_string()
-            } else {
-                format!("/v1/records?{}", query.join("&"))
-            };
-            let v = client.call("GET", &path, None)?;
+            let v = list_all(&client, &query)?;
             if cli.json {
                 print_json(&v);
             } else {
