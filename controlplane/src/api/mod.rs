@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod body;
 pub mod book;
+mod cas;
 mod compat;
 pub mod config;
 mod conn_limit;
@@ -60,8 +61,6 @@ pub struct ApiState {
     pub(crate) hosts: Arc<guard::HostPolicy>,
     /// One import at a time (409 for a second).
     pub(crate) import_slot: Arc<tokio::sync::Semaphore>,
-    /// Serialises this process's read-plan-write cycles.
-    pub(crate) write_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl ApiState {
@@ -85,7 +84,6 @@ impl ApiState {
             token: None,
             hosts: Arc::new(guard::HostPolicy::default()),
             import_slot: Arc::new(tokio::sync::Semaphore::new(1)),
-            write_lock: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 

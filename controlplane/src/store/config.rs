@@ -136,6 +136,9 @@ pub struct EtcdConfig {
     /// etcd 3.4 walks the whole remaining range for every page, so small pages make a list
     /// quadratic (1 M keys: 11.4 s with 10 k pages, 3.1 s with 100 k pages).
     pub page_size: i64,
+    /// The servers' `--max-txn-ops` (default 128): imports are split into transactions of at
+    /// most this many operations and compares each.
+    pub max_txn_ops: usize,
 }
 
 impl Default for EtcdConfig {
@@ -153,6 +156,7 @@ impl Default for EtcdConfig {
             keep_alive_ms: 5000,
             keep_alive_timeout_ms: 3000,
             page_size: 100_000,
+            max_txn_ops: 128,
         }
     }
 }
@@ -173,6 +177,7 @@ impl std::fmt::Debug for EtcdConfig {
             .field("keep_alive_ms", &self.keep_alive_ms)
             .field("keep_alive_timeout_ms", &self.keep_alive_timeout_ms)
             .field("page_size", &self.page_size)
+            .field("max_txn_ops", &self.max_txn_ops)
             .finish()
     }
 }
@@ -202,6 +207,9 @@ impl EtcdConfig {
         }
         if self.username.is_some() != self.password.is_some() {
             return Err("etcd.username and etcd.password go together".into());
+        }
+        if self.max_txn_ops < 2 {
+            return Err("etcd.max-txn-ops must be at least 2".into());
         }
         if self.page_size < 1 {
             return Err("etcd.page-size must be at least 1".into());
