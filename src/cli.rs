@@ -92,6 +92,10 @@ pub struct ServeArgs {
     /// Embedded store file.
     #[arg(long, value_name = "PATH")]
     pub store_path: Option<PathBuf>,
+    /// Data directory (generated API token, last-known records, default store file);
+    /// replaces `[store] data-dir`.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// etcd endpoint (repeatable); replaces `[etcd] endpoints`.
     #[arg(long, value_name = "URL")]
     pub etcd_endpoint: Vec<String>,
@@ -187,6 +191,9 @@ impl ServeArgs {
         }
         if let Some(path) = &self.store_path {
             cfg.store.path = Some(path.clone());
+        }
+        if let Some(dir) = &self.data_dir {
+            cfg.store.data_dir = Some(dir.clone());
         }
         if !self.etcd_endpoint.is_empty() {
             cfg.etcd.endpoints = self.etcd_endpoint.clone();

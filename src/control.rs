@@ -57,6 +57,7 @@ pub async fn run(
     }
 
     crate::store_wiring::spawn(&cfg, &data, &shared, &stats, &stop_rx, &mut tasks).await?;
+    crate::supervise::inject_fault_from_env();
 
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut first_error = None;

@@ -9,3 +9,4 @@ pub mod scan;
 pub mod serve;
 pub mod static_data;
 pub mod store_wiring;
+pub mod supervise;

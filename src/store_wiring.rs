@@ -64,7 +64,7 @@ pub async fn spawn(
     let state = ApiState::new(store, shared.clone(), data.zone.clone(), metrics)
         .with_stats(stats.clone())
         .with_health(&cfg.health, health_metrics);
-    let (api_cfg, rx) = (cfg.api.clone(), stop.clone());
-    tasks.spawn(async move { ("api", serve_api(api_cfg, state, rx).await) });
+    let (api_cfg, data_dir, rx) = (cfg.api.clone(), cfg.store.data_dir(), stop.clone());
+    tasks.spawn(async move { ("api", serve_api(api_cfg, data_dir, state, rx).await) });
     Ok(())
 }

@@ -250,6 +250,8 @@ exception-path = "tap"
             .arg(&cfg)
             .arg("--store-path")
             .arg(dir.path().join("store.redb"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
             .env("SKYLANE_LOG", "info")
             .stdout(logf.try_clone().unwrap())
             .stderr(logf)

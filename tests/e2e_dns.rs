@@ -306,21 +306,62 @@ fn malformed_packets_do_not_kill_the_server() {
 
 #[test]
 fn serve_with_no_arguments_answers_the_example_records() {
-    // The README's first command: defaults (port 5353 may be busy on a dev box,
-    // so only the listen address and store path are moved).
+    // The README's flow: defaults (port 5353 may be busy on a dev box, so only the listen
+    // addresses are moved; the user's data directory is a temp dir via XDG_DATA_HOME), then
+    // `skylanectl add` without a token: it finds the token the server generated.
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("s.redb");
-    let s = Server::launch(dir, None, |port, api_port| {
+    let xdg = dir.path().join("xdg");
+    let s = Server::launch_env(dir, None, &[("XDG_DATA_HOME", &xdg)], |port, api_port| {
         vec![
             "serve".into(),
             "--listen".into(),
             format!("127.0.0.1:{port}"),
             "--api-listen".into(),
             format!("127.0.0.1:{api_port}"),
-            "--store-path".into(),
-            store.display().to_string(),
         ]
     });
     let r = udp(s.addr4(), &query("www.skylane.local.", RecordType::A));
     assert_eq!(addrs(&r).len(), 2);
+    let token_file = xdg.join("skylane").join("api-token");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&token_file).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let addr = format!("http://127.0.0.1:{}", s.api_port);
+    let ctl = |extra: &[(&str, &str)]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_skylanectl"))
+            .args([
+                "--addr", &addr, "add", "web2", "--type", "A", "--ip", "10.0.0.7",
+            ])
+            .env("XDG_DATA_HOME", &xdg)
+            .env_remove("SKYLANE_API_TOKEN")
+            .env_remove("SKYLANE_API_TOKEN_FILE")
+            .envs(extra.iter().copied())
+            .output()
+            .unwrap()
+    };
+    // Another user (another data directory) has no token: 401, nothing written.
+    let out = ctl(&[("XDG_DATA_HOME", "/nonexistent-skylane-test")]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("401"),
+        "{out:?}"
+    );
+    let out = ctl(&[]);
+    assert!(out.status.success(), "{out:?}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let r = udp(s.addr4(), &query("web2.skylane.local.", RecordType::A));
+        if addrs(&r) == vec!["10.0.0.7".parse::<std::net::IpAddr>().unwrap()] {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "web2 not answered");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(!s.log_text().contains(
+        &std::fs::read_to_string(&token_file)
+            .unwrap()
+            .trim()
+            .to_string()
+    ));
 }

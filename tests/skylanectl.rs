@@ -53,7 +53,7 @@ impl Server {
         };
         let server = {
             let _g = rt.enter();
-            ApiServer::bind(&cfg, state).unwrap()
+            ApiServer::bind(&cfg, dir.path(), state).unwrap()
         };
         let addr = format!("http://{}", server.local_addr());
         rt.spawn(server.run(rx.clone()));
@@ -273,4 +273,54 @@ fn import_line_and_json_files_in_chunks() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(s.key_count(), before);
+}
+
+#[test]
+fn token_lookup_order() {
+    let s = Server::start();
+    let files = tempfile::tempdir().unwrap();
+    let good = files.path().join("good");
+    let bad = files.path().join("bad");
+    std::fs::write(&good, format!("{TOKEN}\n")).unwrap();
+    std::fs::write(&bad, "wrong-token\n").unwrap();
+    // The default file lives in the (empty) data directory of XDG_DATA_HOME.
+    let data = files.path().join("xdg");
+    let run = |flags: &[&str], envs: &[(&str, &std::path::Path)], token_env: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_skylanectl"));
+        cmd.args(flags)
+            .args(["show", "nothing-here"])
+            .env("SKYLANE_API_ADDR", &s.addr)
+            .env("XDG_DATA_HOME", &data)
+            .env_remove("SKYLANE_API_TOKEN")
+            .env_remove("SKYLANE_API_TOKEN_FILE")
+            .envs(envs.iter().copied());
+        if let Some(t) = token_env {
+            cmd.env("SKYLANE_API_TOKEN", t);
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        // 404: authenticated (the name has no records); 401/403: not.
+        ["404", "401", "403"]
+            .into_iter()
+            .find(|code| err.contains(code))
+            .unwrap_or_else(|| panic!("{flags:?}: {err}"))
+    };
+    assert_eq!(run(&[], &[], None), "401");
+    assert_eq!(run(&["--token", TOKEN], &[], Some("wrong")), "404");
+    assert_eq!(
+        run(&[], &[("SKYLANE_API_TOKEN_FILE", &bad)], Some(TOKEN)),
+        "404"
+    );
+    let good_flag = good.to_str().unwrap();
+    assert_eq!(run(&["--token-file", good_flag], &[], None), "404");
+    assert_eq!(run(&[], &[("SKYLANE_API_TOKEN_FILE", &good)], None), "404");
+    assert_eq!(run(&[], &[("SKYLANE_API_TOKEN_FILE", &bad)], None), "403");
+    // The default file comes last.
+    std::fs::create_dir_all(data.join("skylane")).unwrap();
+    std::fs::write(data.join("skylane/api-token"), format!("{TOKEN}\n")).unwrap();
+    assert_eq!(run(&[], &[], None), "404");
+    assert_eq!(
+        run(&["--token-file", bad.to_str().unwrap()], &[], None),
+        "403"
+    );
 }

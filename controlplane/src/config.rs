@@ -244,10 +244,7 @@ impl Config {
         }
         self.store.validate()?;
         self.health.validate()?;
-        self.api
-            .validate()
-            .map(|_| ())
-            .map_err(|e| format!("api: {e}"))?;
+        self.api.validate().map_err(|e| format!("api: {e}"))?;
         for (name, policy) in &self.dns.policies {
             Name::from_ascii(name).map_err(|e| format!("policies: bad name {name:?}: {e}"))?;
             policy

@@ -143,8 +143,12 @@ pub fn name_to_key(prefix: &str, name: &Name) -> String {
 }
 
 /// The name a key under `prefix` stands for (`/skydns/local/skydns/b/a` → `a.b.skydns.local.`).
-/// `None` for keys outside the prefix, the prefix itself, empty segments or invalid names.
-/// Does not know about the monitor prefix: see [`classify_key`].
+/// `None` for keys outside the prefix, the prefix itself, empty segments, invalid names and
+/// non-canonical keys — those that are not exactly [`name_to_key`] of their name: a segment
+/// with upper case or an unescaped `.` (`.../skydns/Web`, `.../skydns/b.a`) would name the
+/// same owner as another key, so such keys are never served, in the full list and in watch
+/// events alike (one key per name, so incremental updates agree with a full rebuild). Does not
+/// know about the monitor prefix: see [`classify_key`].
 pub fn key_to_name(prefix: &str, key: &str) -> Option<Name> {
     let rest = key.strip_prefix(trim_prefix(prefix))?.strip_prefix('/')?;
     let mut text = String::with_capacity(rest.len() + 1);
@@ -155,7 +159,8 @@ pub fn key_to_name(prefix: &str, key: &str) -> Option<Name> {
         text.push_str(segment);
         text.push('.');
     }
-    Name::from_ascii(&text).ok()
+    let name = Name::from_ascii(&text).ok()?;
+    (name_to_key(prefix, &name) == key).then_some(name)
 }
 
 /// The status key of `ip`: `<monitor_prefix>/<ip>`.

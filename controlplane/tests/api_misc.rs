@@ -153,6 +153,7 @@ fn tls_serves_https_only() {
     let mut resp = agent
         .put(&format!("https://localhost:{port}/v1/records/secure"))
         .header("Authorization", &format!("Bearer {TOKEN}"))
+        .header("Content-Type", "application/json")
         .send(r#"{"type":"A","ips":["10.5.0.1"]}"#)
         .unwrap();
     assert_eq!(

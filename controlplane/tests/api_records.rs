@@ -310,3 +310,78 @@ fn import_is_atomic() {
     let i1 = s.json("GET", "/v1/records/i1", None, 200);
     assert_eq!(i1["records"][0]["ips"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn hex_labelled_names_are_not_values_of_their_parent() {
+    let s = TestServer::start();
+    // cafebabe.web is a name of its own (a CNAME), although its label is 8 hex digits.
+    s.json(
+        "PUT",
+        "/v1/records/cafebabe.web",
+        Some(r#"{"type":"CNAME","target":"other.skydns.local."}"#),
+        200,
+    );
+    s.json(
+        "PUT",
+        "/v1/records/web",
+        Some(r#"{"type":"A","ips":["10.0.0.1"]}"#),
+        200,
+    );
+    let v = s.json("GET", "/v1/records/web", None, 200);
+    assert_eq!(v["records"].as_array().unwrap().len(), 1, "{v}");
+    s.json("DELETE", "/v1/records/web", None, 200);
+    let v = s.json("GET", "/v1/records/cafebabe.web", None, 200);
+    assert_eq!(v["records"][0]["type"], "CNAME", "{v}");
+    assert_eq!(v["records"][0]["target"], "other.skydns.local.", "{v}");
+}
+
+#[test]
+fn srv_port_0_is_refused_naming_the_field() {
+    let s = TestServer::start();
+    let (status, text) = s.auth(
+        "PUT",
+        "/v1/records/_http._tcp.web",
+        Some(r#"{"type":"SRV","targets":[{"target":"web.skydns.local.","port":0}]}"#),
+    );
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("targets[0].port"), "{text}");
+    assert!(s.keys().is_empty());
+}
+
+#[test]
+fn lists_come_in_pages() {
+    let s = TestServer::start();
+    for i in 0..5 {
+        s.json(
+            "PUT",
+            &format!("/v1/records/n{i}"),
+            Some(r#"{"type":"A","ips":["10.0.0.1"]}"#),
+            200,
+        );
+    }
+    let mut seen = Vec::new();
+    let mut path = "/v1/records?limit=2".to_string();
+    loop {
+        let v = s.json("GET", &path, None, 200);
+        let names = v["names"].as_array().unwrap();
+        assert!(names.len() <= 2, "{v}");
+        seen.extend(
+            names
+                .iter()
+                .map(|n| n["name"].as_str().unwrap().to_string()),
+        );
+        match v["continue"].as_str() {
+            Some(t) => path = format!("/v1/records?limit=2&continue={t}"),
+            None => break,
+        }
+    }
+    let want: Vec<String> = (0..5).map(|i| format!("n{i}.skydns.local.")).collect();
+    assert_eq!(seen, want);
+    // Without a limit: one page of up to 1000 names, no token.
+    let v = s.json("GET", "/v1/records", None, 200);
+    assert_eq!(v["count"], 5);
+    assert!(v.get("continue").is_none(), "{v}");
+    assert_eq!(s.auth("GET", "/v1/records?limit=0", None).0, 400);
+    assert_eq!(s.auth("GET", "/v1/records?limit=10001", None).0, 400);
+    assert_eq!(s.auth("GET", "/v1/records?continue=zz", None).0, 400);
+}

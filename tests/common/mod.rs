@@ -66,6 +66,7 @@ impl Server {
         let zone_path = dir.path().join("test.zone");
         std::fs::write(&zone_path, zone).unwrap();
         let store = dir.path().join("store.redb");
+        let data_dir = dir.path().join("data");
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         Server::launch(dir, token, move |port, api_port| {
             let mut args: Vec<String> = vec![
@@ -82,6 +83,8 @@ impl Server {
                 format!("127.0.0.1:{api_port}"),
                 "--store-path".into(),
                 store.display().to_string(),
+                "--data-dir".into(),
+                data_dir.display().to_string(),
             ];
             args.extend(extra.iter().cloned());
             args
@@ -96,11 +99,22 @@ impl Server {
         token: Option<&str>,
         args: impl Fn(u16, u16) -> Vec<String>,
     ) -> Server {
+        Server::launch_env(dir, token, &[], args)
+    }
+
+    /// [`Server::launch`] with extra environment variables for the server.
+    pub fn launch_env(
+        dir: tempfile::TempDir,
+        token: Option<&str>,
+        envs: &[(&str, &Path)],
+        args: impl Fn(u16, u16) -> Vec<String>,
+    ) -> Server {
         for attempt in 0..5 {
             let (port, api_port) = (free_port(), free_port());
             let log = dir.path().join(format!("skylane-{attempt}.log"));
             let mut child = Command::new(bin())
                 .args(args(port, api_port))
+                .envs(envs.iter().copied())
                 .env("SKYLANE_LOG", "warn")
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(&log).expect("server log file"))

@@ -288,6 +288,13 @@ fn parse_srv(v: &Value, prefix: &str) -> Result<RData, ApiError> {
         &path(prefix, "target"),
     )?;
     let port = u16_field(obj, "port", prefix, None)?;
+    if port == 0 {
+        // In the SkyDNS layout a value without a port is a CNAME: port 0 cannot be stored.
+        return Err(ApiError::field(
+            path(prefix, "port"),
+            "must be from 1 to 65535 (an SRV port of 0 cannot be stored in SkyDNS layout)",
+        ));
+    }
     let priority = u16_field(obj, "priority", prefix, Some(DEFAULT_PRIORITY))?;
     let weight = u16_field(obj, "weight", prefix, Some(DEFAULT_PRIORITY))?;
     Ok(RData::Srv {
@@ -504,6 +511,12 @@ mod tests {
         assert_eq!(
             err_field(r#"{"type":"SRV","targets":[{"target":"x."}]}"#),
             "targets[0].port"
+        );
+        assert_eq!(
+            err_field(
+                r#"{"type":"SRV","targets":[{"target":"x.","port":80},{"target":"y.","port":0}]}"#
+            ),
+            "targets[1].port"
         );
         assert_eq!(
             err_field(r#"{"type":"SRV","targets":[{"target":"a..b","port":1}]}"#),

@@ -19,12 +19,25 @@ use skylane_dataplane::name::Name;
 use skylane_dataplane::record::{RData, Record};
 use std::collections::BTreeMap;
 
-/// True when `label` looks like a value id.
-pub fn is_value_id(label: &str) -> bool {
-    (8..=16).contains(&label.len())
+/// True when a leaf child key (nothing below it) labelled `label` and holding `value` is one
+/// of its parent's values rather than a name of its own. Only the forms SkyDNS / CoreDNS
+/// writers produce count: 16 lowercase hex digits (Skylane's FNV-1a 64 [`value_id`]) or 8
+/// (kube2sky / ContainerDNS), and never a CNAME value — writers keep a CNAME at the name's own
+/// key, so `cafebabe.web` holding a CNAME is a name (under `in-addr.arpa.`/`ip6.arpa.`,
+/// `reverse`, a name host is a PTR and may be a value).
+pub fn is_value_id(label: &str, value: &[u8], reverse: bool) -> bool {
+    let hex_form = (label.len() == 16 || label.len() == 8)
         && label
             .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    hex_form && (reverse || !is_cname_value(value))
+}
+
+/// True when a stored value reads as a CNAME (a name host without port or mail).
+fn is_cname_value(value: &[u8]) -> bool {
+    SkyValue::from_json(value).is_ok_and(|v| {
+        !v.host.is_empty() && v.host.parse::<std::net::IpAddr>().is_err() && v.port == 0 && !v.mail
+    })
 }
 
 /// The id (child label) of a value: FNV-1a 64 of its JSON, 16 hex digits.
@@ -81,8 +94,14 @@ pub fn set_to_values(set: &RecordSet) -> Vec<SkyValue> {
 }
 
 /// The keys of a name's own values, from its exact key's value and the keys below it.
-/// `below` holds every key under `<key>/` (any depth).
-pub fn own_values(exact: Option<KeyValue>, key: &str, below: Vec<KeyValue>) -> Vec<KeyValue> {
+/// `below` holds every key under `<key>/` (any depth); `reverse`: the name is under
+/// `in-addr.arpa.`/`ip6.arpa.` (see [`is_value_id`]).
+pub fn own_values(
+    exact: Option<KeyValue>,
+    key: &str,
+    below: Vec<KeyValue>,
+    reverse: bool,
+) -> Vec<KeyValue> {
     let child_prefix = format!("{key}/");
     let has_descendants = |k: &str| {
         let p = format!("{k}/");
@@ -93,7 +112,7 @@ pub fn own_values(exact: Option<KeyValue>, key: &str, below: Vec<KeyValue>) -> V
         .filter(|kv| {
             kv.key
                 .strip_prefix(&child_prefix)
-                .is_some_and(|label| !label.contains('/') && is_value_id(label))
+                .is_some_and(|label| !label.contains('/') && is_value_id(label, &kv.value, reverse))
                 && !has_descendants(&kv.key)
         })
         .cloned()
@@ -206,8 +225,19 @@ mod tests {
                 "/skydns/local/skylane/web/_tcp/0123456789abcdef",
                 r#"{"host":"10.0.0.6"}"#,
             ),
+            // A CNAME at a hex label is the name cafebabe.web, not a value of web.
+            kv(
+                "/skydns/local/skylane/web/cafebabe",
+                r#"{"host":"other.skylane.local."}"#,
+            ),
+            // Hex labels of other lengths are names (ids are 16 or 8 digits).
+            kv(
+                "/skydns/local/skylane/web/abcdef012",
+                r#"{"host":"10.0.0.7"}"#,
+            ),
+            kv("/skydns/local/skylane/web/add", r#"{"host":"10.0.0.8"}"#),
         ];
-        let own = own_values(Some(kv(key, r#"{"text":"hi"}"#)), key, below);
+        let own = own_values(Some(kv(key, r#"{"text":"hi"}"#)), key, below, false);
         let keys: Vec<&str> = own.iter().map(|k| k.key.as_str()).collect();
         assert_eq!(
             keys,
@@ -217,6 +247,13 @@ mod tests {
                 "/skydns/local/skylane/web/deadbeef"
             ]
         );
+        // Under arpa a name host is a PTR value and may sit at a value id.
+        let ptr = kv(
+            "/skydns/arpa/in-addr/10/0/0/1/0123456789abcdef",
+            r#"{"host":"web.skylane.local."}"#,
+        );
+        let own = own_values(None, "/skydns/arpa/in-addr/10/0/0/1", vec![ptr], true);
+        assert_eq!(own.len(), 1);
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! The token may come from `?token=` or the bearer header (401 / 403).
 
 use super::body::{self, parse_json};
+use super::cas;
 use super::error::{ApiError, TextError};
 use super::list::list_names;
 use super::names;
@@ -163,24 +164,29 @@ pub(crate) async fn put(
         .ok_or_else(|| ApiError::field("update", "must be an object {\"old-ip\": \"new-ip\"}"))?;
     let swaps = parse_update(t, update)?;
     let ttl = state.zone.default_ttl;
-    let _guard = state.write_lock.lock().await;
-    let owned = load_own(&state, &name).await?;
-    let mut values: Vec<SkyValue> = owned.values();
-    for (old, new) in &swaps {
-        let (old_text, new_text) = (ip_text(old), ip_text(new));
-        let Some(v) = values
-            .iter_mut()
-            .find(|v| v.host == old_text && v.port == 0 && !v.mail)
-        else {
-            return Err(ApiError::not_found(format!("{name} has no address {old_text}")).into());
-        };
-        v.host = new_text;
+    for attempt in 0..cas::WRITE_ATTEMPTS {
+        let owned = load_own(&state, &name).await?;
+        let mut values: Vec<SkyValue> = owned.values();
+        for (old, new) in &swaps {
+            let (old_text, new_text) = (ip_text(old), ip_text(new));
+            let Some(v) = values
+                .iter_mut()
+                .find(|v| v.host == old_text && v.port == 0 && !v.mail)
+            else {
+                let err = ApiError::not_found(format!("{name} has no address {old_text}"));
+                return Err(err.into());
+            };
+            v.host = new_text;
+        }
+        let records = records::values_records(&name, &values, ttl);
+        records::check_types(&name, records.iter().map(|r| r.data.rtype()), "type")?;
+        let plan = super::book::plan(&state.prefix, &name, &owned.own, &values);
+        match cas::write(&state, plan, &owned.guard).await? {
+            cas::Written::Done(_) => return Ok(OK),
+            cas::Written::Conflict => cas::backoff(attempt).await,
+        }
     }
-    let records = records::values_records(&name, &values, ttl);
-    records::check_types(&name, records.iter().map(|r| r.data.rtype()), "type")?;
-    let plan = super::book::plan(&state.prefix, &name, &owned.own, &values);
-    records::write(&state, plan).await?;
-    Ok(OK)
+    Err(cas::contended().into())
 }
 
 fn ip_text(d: &RData) -> String {

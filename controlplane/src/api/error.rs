@@ -50,13 +50,22 @@ impl ApiError {
         }
     }
 
-    /// The store failed: 503, the cause is logged and summarised.
+    /// The store failed: 503. The client gets a generic message with an error id; the
+    /// cause (which may name hosts, keys or server internals) is logged with the same id.
     pub fn store(err: impl std::fmt::Display) -> ApiError {
-        tracing::warn!(error = %err, "api: store operation failed");
-        ApiError::new(
+        ApiError::internal(
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("record store unavailable: {err}"),
+            "record store unavailable",
+            err,
         )
+    }
+
+    /// A failure whose cause stays in the log: `status`, `summary (error id ID)` to the
+    /// client, the cause with the id to the log.
+    pub fn internal(status: StatusCode, summary: &str, cause: impl std::fmt::Display) -> ApiError {
+        let id = error_id();
+        tracing::warn!(error_id = %id, error = %cause, "api: {summary}");
+        ApiError::new(status, format!("{summary} (error id {id})"))
     }
 
     /// Prefixes the field path (`ips[1]` under `records[3]` → `records[3].ips[1]`).
@@ -102,6 +111,14 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A fresh random id tying a client's error message to its log line.
+fn error_id() -> String {
+    static FALLBACK: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = getrandom::u64()
+        .unwrap_or_else(|_| FALLBACK.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    format!("{n:016x}")
+}
+
 fn add_auth_challenge(resp: &mut Response, status: StatusCode) {
     if status == StatusCode::UNAUTHORIZED {
         resp.headers_mut().insert(
@@ -123,5 +140,25 @@ impl From<ApiError> for TextError {
 impl IntoResponse for TextError {
     fn into_response(self) -> Response {
         self.0.into_text_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_are_generic_with_an_id() {
+        let e = ApiError::store("etcd at http://10.1.2.3:2379: permission denied for user root");
+        assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            e.message.starts_with("record store unavailable (error id "),
+            "{e}"
+        );
+        assert!(
+            !e.message.contains("10.1.2.3") && !e.message.contains("root"),
+            "{e}"
+        );
+        assert_ne!(ApiError::store("x").message, ApiError::store("x").message);
     }
 }

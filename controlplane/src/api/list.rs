@@ -1,14 +1,21 @@
-//! `GET /v1/records?domain=&type=`: every name with records, grouped by owner.
+//! `GET /v1/records?domain=&type=&limit=&continue=`: names with records, grouped by owner,
+//! sorted, in pages.
 //!
 //! Value-id child keys (see [`super::book`]) are folded into their parent
-//! name, exactly as single-name reads see them; status keys are skipped.
+//! name, exactly as single-name reads see them; status keys are skipped. A
+//! page holds at most `limit` names (default [`DEFAULT_PAGE`], at most
+//! [`MAX_PAGE`]); when more follow, the answer carries a `continue` token to
+//! pass back for the next page (names after the last one returned; each page
+//! is read at its own store revision).
 
 use super::body::{self, parse_type};
 use super::book::is_value_id;
 use super::error::ApiError;
 use super::records::owner;
 use super::ApiState;
-use crate::layout::{classify_key, name_to_key, value_to_records, KeyKind, SkyValue};
+use crate::layout::{
+    classify_key, is_reverse_name, name_to_key, value_to_records, KeyKind, SkyValue,
+};
 use crate::store::KeyValue;
 use axum::extract::{Query, State};
 use axum::Json;
@@ -17,6 +24,11 @@ use serde_json::{json, Value};
 use skylane_dataplane::name::Name;
 use skylane_dataplane::record::Record;
 use std::collections::{BTreeMap, HashSet};
+
+/// Names per page when `limit` is not given.
+pub const DEFAULT_PAGE: usize = 1000;
+/// Largest `limit`.
+pub const MAX_PAGE: usize = 10_000;
 
 /// Query of the list call.
 #[derive(Debug, Default, Deserialize)]
@@ -27,6 +39,29 @@ pub(crate) struct ListQuery {
     /// Only records of this type.
     #[serde(rename = "type")]
     pub rtype: Option<String>,
+    /// Names per page.
+    pub limit: Option<usize>,
+    /// The `continue` token of the previous page.
+    #[serde(rename = "continue")]
+    pub cont: Option<String>,
+}
+
+/// The opaque `continue` token: the last name of a page, hex-encoded.
+fn encode_token(name: &str) -> String {
+    name.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_token(token: &str) -> Result<String, ApiError> {
+    let bad = || ApiError::field("continue", "not a token from a previous page");
+    if !token.len().is_multiple_of(2) || token.len() > 2048 {
+        return Err(bad());
+    }
+    let bytes: Vec<u8> = (0..token.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(token.get(i..i + 2).unwrap_or("zz"), 16))
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad())?;
+    String::from_utf8(bytes).map_err(|_| bad())
 }
 
 /// Every owner under `domain` (all names when `None`) with its records,
@@ -67,7 +102,7 @@ pub(crate) async fn list_names(
             .key
             .rsplit_once('/')
             .filter(|(p, label)| {
-                is_value_id(label)
+                is_value_id(label, &kv.value, is_reverse_name(&name))
                     && !parents.contains(kv.key.as_str())
                     && p.len() > state.prefix.len()
             })
@@ -111,12 +146,40 @@ pub(crate) async fn list_records(
         ),
         None => None,
     };
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::field(
+            "limit",
+            format!("must be from 1 to {MAX_PAGE}"),
+        ));
+    }
+    let after = q.cont.as_deref().map(decode_token).transpose()?;
     let (names, revision) = list_names(&state, domain.as_ref(), rtype).await?;
-    let list: Vec<Value> = names
+    let mut page = names
         .iter()
-        .map(|(n, recs)| json!({ "name": n.to_string(), "records": body::sets_json(recs) }))
+        .map(|(n, recs)| (n.to_string().to_ascii_lowercase(), n, recs))
+        .filter(|(key, _, _)| after.as_ref().is_none_or(|a| key > a));
+    let list: Vec<Value> = page
+        .by_ref()
+        .take(limit)
+        .map(|(_, n, recs)| json!({ "name": n.to_string(), "records": body::sets_json(recs) }))
         .collect();
-    Ok(Json(
-        json!({ "count": list.len(), "names": list, "revision": revision }),
-    ))
+    let more = page.next().is_some();
+    let mut v = json!({ "count": list.len(), "names": list, "revision": revision });
+    if more {
+        let last = v["names"][limit - 1]["name"].as_str().unwrap_or_default();
+        v["continue"] = json!(encode_token(&last.to_ascii_lowercase()));
+    }
+    Ok(Json(v))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_round_trip_and_reject_junk() {
+        let t = super::encode_token("web.skydns.local.");
+        assert_eq!(super::decode_token(&t).unwrap(), "web.skydns.local.");
+        assert!(super::decode_token("zz").is_err());
+        assert!(super::decode_token("abc").is_err());
+    }
 }

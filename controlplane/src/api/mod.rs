@@ -8,15 +8,20 @@
 //! - `/v1/stats`, `/metrics`, `/health`, `/ready`, `/v1/openapi.json`.
 //! - `/skydns/api/{name}`: ContainerDNS-compatible record calls (text answers).
 //!
-//! `/v1/*` and `/skydns/api/*` need the bearer token when one is configured;
-//! `/health`, `/ready`, `/metrics` and `/v1/openapi.json` never do.
+//! `/v1/*` and `/skydns/api/*` need the bearer token (configured, or generated
+//! in `<data-dir>/api-token`) unless `[api] auth = "none"`; `/health`, `/ready`,
+//! `/metrics` and `/v1/openapi.json` never do. Every route refuses a foreign
+//! Host header (421) and writes without a JSON body (415), see [`guard`].
 
 pub mod auth;
 pub mod body;
 pub mod book;
+mod cas;
 mod compat;
 pub mod config;
+mod conn_limit;
 pub mod error;
+pub mod guard;
 mod health;
 mod import;
 mod list;
@@ -27,8 +32,9 @@ mod records;
 mod server;
 mod stats;
 mod status;
+pub mod token_file;
 
-pub use config::{ApiConfig, ApiConfigError};
+pub use config::{ApiConfig, ApiConfigError, AuthMode};
 pub use error::ApiError;
 pub use server::{router, serve_api, ApiServer};
 
@@ -56,8 +62,10 @@ pub struct ApiState {
     /// Where health scanners report, and the in-process agent's metrics.
     pub health: HealthView,
     pub(crate) token: Option<Arc<str>>,
-    /// Serialises this process's read-plan-write cycles.
-    pub(crate) write_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Host header values accepted (421 otherwise).
+    pub(crate) hosts: Arc<guard::HostPolicy>,
+    /// One import at a time (409 for a second).
+    pub(crate) import_slot: Arc<tokio::sync::Semaphore>,
 }
 
 impl ApiState {
@@ -80,7 +88,8 @@ impl ApiState {
             stats: None,
             health: HealthView::from_config(&HealthConfig::default(), None),
             token: None,
-            write_lock: Arc::new(tokio::sync::Mutex::new(())),
+            hosts: Arc::new(guard::HostPolicy::default()),
+            import_slot: Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 
@@ -99,6 +108,12 @@ impl ApiState {
     /// Requires this bearer token (normally set by [`serve_api`] from the config).
     pub fn with_token(mut self, token: Option<String>) -> ApiState {
         self.token = token.map(Into::into);
+        self
+    }
+
+    /// Accepts these Host header values (normally set by [`serve_api`] from the config).
+    pub fn with_hosts(mut self, hosts: guard::HostPolicy) -> ApiState {
+        self.hosts = Arc::new(hosts);
         self
     }
 

@@ -89,9 +89,12 @@ pub fn document() -> Value {
           "summary":"List names and their record sets",
           "parameters":[
             {"name":"domain","in":"query","schema":{"type":"string"},"description":"Only names at or below this name."},
-            {"name":"type","in":"query","schema":{"type":"string"},"description":"Only records of this type."}],
+            {"name":"type","in":"query","schema":{"type":"string"},"description":"Only records of this type."},
+            {"name":"limit","in":"query","schema":{"type":"integer","minimum":1,"maximum":10000,"default":1000},"description":"Names per page."},
+            {"name":"continue","in":"query","schema":{"type":"string"},"description":"The continue token of the previous page."}],
           "responses":with(json!({"200":ok("Names", json!({"type":"object","properties":{
               "count":{"type":"integer"},"revision":{"type":"integer"},
+              "continue":{"type":"string","description":"Present when more names follow: pass it back as ?continue= for the next page."},
               "names":{"type":"array","items":{"$ref":"#/components/schemas/NameRecords"}}}}))}), errors())}},
         "/v1/records/{name}":{
           "parameters":[name_param()],

@@ -2,15 +2,17 @@
 //!
 //! Also the building blocks the import and ContainerDNS routes share: load a
 //! name's own values, check which types may live together, merge and remove
-//! values, and write a planned diff atomically.
+//! values. Every change is read, planned and written under a revision guard,
+//! retried on conflict (see [`super::cas`]).
 
 use super::body::{self, RecordSet};
 use super::book::{self, Plan};
+use super::cas::{self, Written};
 use super::error::ApiError;
 use super::names;
 use super::ApiState;
 use crate::layout::{name_to_key, value_to_records, SkyValue};
-use crate::store::KeyValue;
+use crate::store::{Guard, KeyValue};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::Json;
@@ -19,10 +21,12 @@ use serde_json::{json, Value};
 use skylane_dataplane::name::Name;
 use skylane_dataplane::record::{rtype, RData, Record};
 
-/// A name's own stored values.
+/// A name's own stored values, and the revisions the read saw.
 pub(crate) struct Owned {
     pub name: Name,
     pub own: Vec<KeyValue>,
+    /// Holds while the exact key, the own values and everything below the name are unchanged.
+    pub guard: Guard,
 }
 
 /// Resolves the owner name of a path segment (errors name `field`).
@@ -34,14 +38,26 @@ pub(crate) fn owner(state: &ApiState, text: &str, field: &str) -> Result<Name, A
 pub(crate) async fn load_own(state: &ApiState, name: &Name) -> Result<Owned, ApiError> {
     let key = name_to_key(&state.prefix, name);
     let exact = state.store.get(&key).await.map_err(ApiError::store)?;
-    let (below, _) = state
+    let below_prefix = format!("{key}/");
+    let (below, revision) = state
         .store
-        .list(&format!("{key}/"))
+        .list(&below_prefix)
         .await
         .map_err(ApiError::store)?;
+    let mut guard = Guard {
+        keys: vec![(key.clone(), exact.as_ref().map_or(0, |kv| kv.mod_revision))],
+        unchanged_since: vec![(below_prefix, revision)],
+    };
+    let own = book::own_values(exact, &key, below, crate::layout::is_reverse_name(name));
+    guard.keys.extend(
+        own.iter()
+            .filter(|kv| kv.key != key)
+            .map(|kv| (kv.key.clone(), kv.mod_revision)),
+    );
     Ok(Owned {
         name: name.clone(),
-        own: book::own_values(exact, &key, below),
+        own,
+        guard,
     })
 }
 
@@ -131,19 +147,6 @@ pub(crate) fn matching_keys(owned: &Owned, remove: &[RData], default_ttl: u32) -
         .collect()
 }
 
-/// Writes a plan atomically; `None` when there was nothing to write.
-pub(crate) async fn write(state: &ApiState, plan: Plan) -> Result<Option<i64>, ApiError> {
-    if plan.is_empty() {
-        return Ok(None);
-    }
-    let rev = state
-        .store
-        .apply_batch(plan.puts, plan.deletes)
-        .await
-        .map_err(ApiError::store)?;
-    Ok(Some(rev))
-}
-
 /// The records `values` stand for at `name`.
 pub(crate) fn values_records(name: &Name, values: &[SkyValue], default_ttl: u32) -> Vec<Record> {
     values
@@ -173,18 +176,22 @@ pub(crate) async fn store_sets(
     check_types(name, sets.iter().map(|s| s.rtype), "type")?;
     let new_values: Vec<SkyValue> = sets.iter().flat_map(book::set_to_values).collect();
     let ttl = state.zone.default_ttl;
-    let _guard = state.write_lock.lock().await;
-    let owned = load_own(state, name).await?;
-    let desired = if add {
-        merge_values(owned.values(), new_values)
-    } else {
-        new_values
-    };
-    let records = values_records(name, &desired, ttl);
-    check_types(name, records.iter().map(|r| r.data.rtype()), "type")?;
-    let plan = book::plan(&state.prefix, name, &owned.own, &desired);
-    let rev = write(state, plan).await?;
-    Ok((records, rev))
+    for attempt in 0..cas::WRITE_ATTEMPTS {
+        let owned = load_own(state, name).await?;
+        let desired = if add {
+            merge_values(owned.values(), new_values.clone())
+        } else {
+            new_values.clone()
+        };
+        let records = values_records(name, &desired, ttl);
+        check_types(name, records.iter().map(|r| r.data.rtype()), "type")?;
+        let plan = book::plan(&state.prefix, name, &owned.own, &desired);
+        match cas::write(state, plan, &owned.guard).await? {
+            Written::Done(rev) => return Ok((records, rev)),
+            Written::Conflict => cas::backoff(attempt).await,
+        }
+    }
+    Err(cas::contended())
 }
 
 /// `GET /v1/records/{name}`.
@@ -241,34 +248,41 @@ pub(crate) async fn remove(
     which: Removal,
 ) -> Result<(usize, Option<i64>), ApiError> {
     let ttl = state.zone.default_ttl;
-    let _guard = state.write_lock.lock().await;
-    let owned = load_own(state, name).await?;
-    let keys: Vec<String> = match which {
+    for attempt in 0..cas::WRITE_ATTEMPTS {
+        let owned = load_own(state, name).await?;
+        let keys = removed_keys(&owned, &which, ttl);
+        if keys.is_empty() {
+            return Err(ApiError::not_found(format!("nothing to delete at {name}")));
+        }
+        let n = keys.len();
+        let plan = Plan {
+            puts: Vec::new(),
+            deletes: keys,
+        };
+        match cas::write(state, plan, &owned.guard).await? {
+            Written::Done(rev) => return Ok((n, rev)),
+            Written::Conflict => cas::backoff(attempt).await,
+        }
+    }
+    Err(cas::contended())
+}
+
+/// The keys of `owned` that `which` removes.
+fn removed_keys(owned: &Owned, which: &Removal, ttl: u32) -> Vec<String> {
+    let name = &owned.name;
+    match which {
         Removal::All => owned.own.iter().map(|kv| kv.key.clone()).collect(),
         Removal::Type(t) => owned
             .own
             .iter()
             .filter(|kv| {
                 let recs = book::own_records(name, std::slice::from_ref(kv), ttl);
-                recs.iter().any(|r| r.data.rtype() == t)
+                recs.iter().any(|r| r.data.rtype() == *t)
             })
             .map(|kv| kv.key.clone())
             .collect(),
-        Removal::Values(data) => matching_keys(&owned, &data, ttl),
-    };
-    if keys.is_empty() {
-        return Err(ApiError::not_found(format!("nothing to delete at {name}")));
+        Removal::Values(data) => matching_keys(owned, data, ttl),
     }
-    let n = keys.len();
-    let rev = write(
-        state,
-        Plan {
-            puts: Vec::new(),
-            deletes: keys,
-        },
-    )
-    .await?;
-    Ok((n, rev))
 }
 
 /// What a delete removes.

@@ -1,7 +1,10 @@
-//! The router and the HTTP(S) server: binding, TLS, graceful shutdown.
+//! The router and the HTTP(S) server: binding, TLS, the token (configured or
+//! generated), header-read timeout, connection limit, graceful shutdown.
 
 use super::config::ApiConfig;
+use super::conn_limit::LimitAcceptor;
 use super::error::ApiError;
+use super::guard::{self, HostPolicy};
 use super::{
     auth, compat, health, import, list, openapi, oversize, records, stats, status, ApiState,
 };
@@ -12,6 +15,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use axum_server::accept::DefaultAcceptor;
 use axum_server::tls_rustls::RustlsConfig;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -25,6 +29,8 @@ pub const MAX_BODY_BYTES: usize = 2 << 20;
 pub const MAX_IMPORT_BYTES: usize = 64 << 20;
 /// How long in-flight requests may take to finish at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long a client may take to send a request's headers (HTTP/1).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The largest body the route at `path` takes.
 pub fn body_limit(path: &str) -> usize {
@@ -35,7 +41,8 @@ pub fn body_limit(path: &str) -> usize {
     }
 }
 
-/// Every route. `state` must carry the token already (see [`ApiState::with_token`]).
+/// Every route. `state` must carry the token and Host policy already (see
+/// [`ApiState::with_token`], [`ApiState::with_hosts`]).
 pub fn router(state: ApiState) -> Router {
     let v1 = Router::new()
         .route("/v1/records", get(list::list_records))
@@ -88,6 +95,7 @@ pub fn router(state: ApiState) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(oversize::refuse_oversized))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::guard))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }
@@ -159,29 +167,33 @@ pub struct ApiServer {
     tls: Option<RustlsConfig>,
     app: Router,
     addr: SocketAddr,
+    max_connections: usize,
 }
 
 impl ApiServer {
-    /// Validates `cfg`, loads TLS material and binds the listen address.
-    pub fn bind(cfg: &ApiConfig, state: ApiState) -> anyhow::Result<ApiServer> {
-        let token = cfg.validate()?;
+    /// Validates `cfg`, resolves the token (the configured one, else the one generated
+    /// in `<data_dir>/api-token`), loads TLS material and binds the listen address.
+    pub fn bind(cfg: &ApiConfig, data_dir: &Path, state: ApiState) -> anyhow::Result<ApiServer> {
+        let token = cfg.resolve_token(data_dir)?;
         let tls = match (&cfg.tls_cert, &cfg.tls_key) {
             (Some(cert), Some(key)) => Some(load_tls(cert, key)?),
             _ => None,
         };
         if token.is_none() {
-            tracing::warn!(listen = %cfg.listen, "api: no token configured: the API is open to local users");
+            tracing::warn!(listen = %cfg.listen, "api: auth = \"none\": the API is open to every local user");
         }
         let listener = std::net::TcpListener::bind(cfg.listen)
             .with_context(|| format!("api: cannot listen on {}", cfg.listen))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let app = router(state.with_token(token));
+        let hosts = HostPolicy::new(cfg.listen.ip(), &cfg.hostnames);
+        let app = router(state.with_token(token).with_hosts(hosts));
         Ok(ApiServer {
             listener,
             tls,
             app,
             addr,
+            max_connections: cfg.max_connections,
         })
     }
 
@@ -210,18 +222,19 @@ impl ApiServer {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         tracing::info!("api: serving on {scheme}://{}", self.addr);
         let service = self.app.into_make_service_with_connect_info::<SocketAddr>();
+        let max = self.max_connections;
         match self.tls {
             Some(tls) => {
-                axum_server::from_tcp_rustls(self.listener, tls)?
-                    .handle(handle)
-                    .serve(service)
-                    .await
+                let mut server = axum_server::from_tcp_rustls(self.listener, tls)?
+                    .map(|acceptor| LimitAcceptor::new(acceptor, max));
+                limit_header_reads(server.http_builder());
+                server.handle(handle).serve(service).await
             }
             None => {
-                axum_server::from_tcp(self.listener)?
-                    .handle(handle)
-                    .serve(service)
-                    .await
+                let mut server = axum_server::from_tcp(self.listener)?
+                    .acceptor(LimitAcceptor::new(DefaultAcceptor, max));
+                limit_header_reads(server.http_builder());
+                server.handle(handle).serve(service).await
             }
         }
         .context("api: server failed")?;
@@ -230,11 +243,23 @@ impl ApiServer {
     }
 }
 
-/// Serves the REST API on `cfg.listen` until `shutdown` turns true.
+/// HTTP/1 clients get [`HEADER_READ_TIMEOUT`] to send their headers (slowloris).
+fn limit_header_reads(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+) {
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+}
+
+/// Serves the REST API on `cfg.listen` until `shutdown` turns true; a generated token
+/// lives in `data_dir`.
 pub async fn serve_api(
     cfg: ApiConfig,
+    data_dir: std::path::PathBuf,
     state: ApiState,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    ApiServer::bind(&cfg, state)?.run(shutdown).await
+    ApiServer::bind(&cfg, &data_dir, state)?.run(shutdown).await
 }

@@ -31,6 +31,10 @@ fn keys_are_reversed_labels() {
     assert_eq!(key_to_name("/skydns", "/skydnsx/local"), None);
     assert_eq!(key_to_name("/skydns", "/skydns/local//a"), None);
     assert_eq!(key_to_name("/skydns", "/other/local/a"), None);
+    // Keys aliasing another key's name are not names.
+    assert_eq!(key_to_name("/skydns", "/skydns/local/skydns/Web"), None);
+    assert_eq!(key_to_name("/skydns", "/skydns/local/skydns/b.a"), None);
+    assert_eq!(key_to_name("/skydns", "/skydns/local/skydns/b\\097"), None);
 }
 
 #[test]

@@ -20,7 +20,10 @@ pub enum Backend {
 pub struct StoreConfig {
     /// `"embedded"` (default) or `"etcd"`.
     pub backend: Backend,
-    /// Embedded store file; default `<data dir>/skylane/store.redb`.
+    /// Directory of Skylane's own files (`api-token`, `last-known`, the embedded store);
+    /// default `~/.local/share/skylane` (the user's data directory + `skylane`).
+    pub data_dir: Option<PathBuf>,
+    /// Embedded store file; default `<data-dir>/store.redb`.
     pub path: Option<PathBuf>,
     /// Key prefix of records (SkyDNS layout).
     pub prefix: String,
@@ -32,6 +35,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             backend: Backend::Embedded,
+            data_dir: None,
             path: None,
             prefix: "/skydns".to_string(),
             monitor_prefix: "/skydns/monitor/status".to_string(),
@@ -59,16 +63,25 @@ impl StoreConfig {
         Ok(())
     }
 
-    /// The embedded store file: `path`, else `<data dir>/skylane/store.redb`.
+    /// The data directory: `data-dir`, else [`default_data_dir`].
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(default_data_dir)
+    }
+
+    /// The embedded store file: `path`, else `<data-dir>/store.redb`.
     pub fn embedded_path(&self) -> PathBuf {
         match &self.path {
             Some(p) => p.clone(),
-            None => dirs::data_dir()
-                .unwrap_or_else(|| PathBuf::from("."))
-                .join("skylane")
-                .join("store.redb"),
+            None => self.data_dir().join("store.redb"),
         }
     }
+}
+
+/// `~/.local/share/skylane` (the user's data directory + `skylane`; `./skylane` without one).
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("skylane")
 }
 
 /// The key prefixes a store's records and status keys live under.
@@ -93,8 +106,9 @@ impl From<&StoreConfig> for KeyPrefixes {
     }
 }
 
-/// `[etcd]`: how to reach etcd when `store.backend = "etcd"`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `[etcd]`: how to reach etcd when `store.backend = "etcd"`. Debug output redacts the
+/// password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct EtcdConfig {
     /// Client URLs (`http://` or `https://`).
@@ -122,6 +136,9 @@ pub struct EtcdConfig {
     /// etcd 3.4 walks the whole remaining range for every page, so small pages make a list
     /// quadratic (1 M keys: 11.4 s with 10 k pages, 3.1 s with 100 k pages).
     pub page_size: i64,
+    /// The servers' `--max-txn-ops` (default 128): imports are split into transactions of at
+    /// most this many operations and compares each.
+    pub max_txn_ops: usize,
 }
 
 impl Default for EtcdConfig {
@@ -139,7 +156,29 @@ impl Default for EtcdConfig {
             keep_alive_ms: 5000,
             keep_alive_timeout_ms: 3000,
             page_size: 100_000,
+            max_txn_ops: 128,
         }
+    }
+}
+
+/// The password is a secret: Debug output never shows it.
+impl std::fmt::Debug for EtcdConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdConfig")
+            .field("endpoints", &self.endpoints)
+            .field("cert", &self.cert)
+            .field("key", &self.key)
+            .field("ca", &self.ca)
+            .field("tls_server_name", &self.tls_server_name)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("dial_timeout_ms", &self.dial_timeout_ms)
+            .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("keep_alive_ms", &self.keep_alive_ms)
+            .field("keep_alive_timeout_ms", &self.keep_alive_timeout_ms)
+            .field("page_size", &self.page_size)
+            .field("max_txn_ops", &self.max_txn_ops)
+            .finish()
     }
 }
 
@@ -168,6 +207,9 @@ impl EtcdConfig {
         }
         if self.username.is_some() != self.password.is_some() {
             return Err("etcd.username and etcd.password go together".into());
+        }
+        if self.max_txn_ops < 2 {
+            return Err("etcd.max-txn-ops must be at least 2".into());
         }
         if self.page_size < 1 {
             return Err("etcd.page-size must be at least 1".into());
@@ -228,5 +270,25 @@ mod tests {
         };
         assert!(e.validate().unwrap_err().contains("password"));
         assert!(EtcdConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn secrets_and_data_dir() {
+        let e = EtcdConfig {
+            username: Some("u".into()),
+            password: Some("hunter2-secret".into()),
+            ..EtcdConfig::default()
+        };
+        let shown = format!("{e:?}");
+        assert!(
+            !shown.contains("hunter2-secret") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+        let s: StoreConfig = toml::from_str("data-dir = \"/var/lib/skylane\"").unwrap();
+        assert_eq!(
+            s.embedded_path(),
+            PathBuf::from("/var/lib/skylane/store.redb")
+        );
+        assert_eq!(StoreConfig::default().data_dir(), default_data_dir());
     }
 }

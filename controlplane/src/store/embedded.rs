@@ -7,7 +7,7 @@
 //! `list` at R misses nothing); a watch from before the log, or a watcher that falls too far
 //! behind, gets [`WatchEvent::Resync`].
 
-use super::{KeyPrefixes, KeyValue, StoreError, WatchEvent};
+use super::{Guard, KeyPrefixes, KeyValue, StoreError, WatchEvent};
 use redb::{Database, ReadableTable, TableDefinition};
 use std::collections::VecDeque;
 use std::path::Path;
@@ -63,6 +63,35 @@ pub struct EmbeddedStore {
 
 fn db_err(context: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Embedded(format!("{context}: {e}"))
+}
+
+/// True when every key of `guard` has its expected mod_revision (0 = absent) and no key under
+/// its prefixes changed after their revisions — read inside the write transaction.
+fn guard_holds(table: &redb::Table<&str, (i64, &[u8])>, guard: &Guard) -> Result<bool, StoreError> {
+    for (key, expected) in &guard.keys {
+        let found = table
+            .get(key.as_str())
+            .map_err(|e| db_err("guard get", e))?
+            .map_or(0, |g| g.value().0);
+        if found != *expected {
+            return Ok(false);
+        }
+    }
+    for (prefix, since) in &guard.unchanged_since {
+        for entry in table
+            .range(prefix.as_str()..)
+            .map_err(|e| db_err("guard range", e))?
+        {
+            let (k, v) = entry.map_err(|e| db_err("guard range", e))?;
+            if !k.value().starts_with(prefix.as_str()) {
+                break;
+            }
+            if v.value().0 > *since {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
 }
 
 impl EmbeddedStore {
@@ -182,7 +211,21 @@ impl EmbeddedStore {
         deletes: Vec<String>,
     ) -> Result<(i64, usize), StoreError> {
         let this = self.clone();
-        blocking(move || this.commit(puts, deletes)).await
+        let done = blocking(move || this.commit(None, puts, deletes)).await?;
+        Ok(done.expect("an unguarded batch cannot conflict"))
+    }
+
+    /// [`EmbeddedStore::apply_batch`] if `guard` still holds inside the write transaction
+    /// (the same check-and-commit etcd's compare gives); `None` on a conflict, nothing written.
+    pub async fn apply_batch_if(
+        &self,
+        guard: &Guard,
+        puts: Vec<(String, Vec<u8>)>,
+        deletes: Vec<String>,
+    ) -> Result<Option<i64>, StoreError> {
+        let (this, guard) = (self.clone(), guard.clone());
+        let done = blocking(move || this.commit(Some(&guard), puts, deletes)).await?;
+        Ok(done.map(|(revision, _)| revision))
     }
 
     pub async fn put(&self, key: &str, value: Vec<u8>) -> Result<i64, StoreError> {
@@ -196,12 +239,13 @@ impl EmbeddedStore {
         Ok(self.apply_batch(Vec::new(), vec![key.to_string()]).await?.1 > 0)
     }
 
-    /// Returns (revision, number of keys deleted).
+    /// Returns (revision, number of keys deleted); `None` when `guard` failed.
     fn commit(
         &self,
+        guard: Option<&Guard>,
         puts: Vec<(String, Vec<u8>)>,
         deletes: Vec<String>,
-    ) -> Result<(i64, usize), StoreError> {
+    ) -> Result<Option<(i64, usize)>, StoreError> {
         let _writer = self.shared.writer.lock().unwrap_or_else(|p| p.into_inner());
         let current = self.shared.revision.load(Ordering::Acquire);
         let revision = current + 1;
@@ -213,6 +257,13 @@ impl EmbeddedStore {
             .map_err(|e| db_err("begin write", e))?;
         {
             let mut table = txn.open_table(KV).map_err(|e| db_err("open kv table", e))?;
+            if let Some(guard) = guard {
+                if !guard_holds(&table, guard)? {
+                    drop(table);
+                    txn.abort().map_err(|e| db_err("abort", e))?;
+                    return Ok(None);
+                }
+            }
             for (key, value) in puts {
                 table
                     .insert(key.as_str(), (revision, value.as_slice()))
@@ -236,7 +287,7 @@ impl EmbeddedStore {
         }
         if events.is_empty() {
             txn.abort().map_err(|e| db_err("abort", e))?;
-            return Ok((current, 0));
+            return Ok(Some((current, 0)));
         }
         {
             let mut meta = txn
@@ -247,7 +298,7 @@ impl EmbeddedStore {
         }
         txn.commit().map_err(|e| db_err("commit", e))?;
         self.publish(Arc::new(Batch { revision, events }));
-        Ok((revision, deleted))
+        Ok(Some((revision, deleted)))
     }
 
     /// Appends a committed batch to the log and wakes watchers (writer lock held).

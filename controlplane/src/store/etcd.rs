@@ -6,10 +6,10 @@
 //! [`WatchEvent::Resync`], a broken stream closes the channel (the caller re-watches from its
 //! last revision). Unary requests are bounded by `request-timeout-ms`.
 
-use super::{EtcdConfig, KeyPrefixes, KeyValue, StoreError, WatchEvent};
+use super::{EtcdConfig, Guard, KeyPrefixes, KeyValue, StoreError, WatchEvent};
 use etcd_client::{
-    Certificate, Client, ConnectOptions, DeleteOptions, EventType, GetOptions, Identity, KvClient,
-    LeaseClient, TlsOptions, Txn, TxnOp, WatchClient, WatchOptions,
+    Certificate, Client, Compare, CompareOp, ConnectOptions, DeleteOptions, EventType, GetOptions,
+    Identity, KvClient, LeaseClient, TlsOptions, Txn, TxnOp, WatchClient, WatchOptions,
 };
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,6 +41,7 @@ pub struct EtcdStore {
     connected: Arc<AtomicBool>,
     request_timeout: Duration,
     page_size: i64,
+    max_txn_ops: usize,
     prefixes: KeyPrefixes,
 }
 
@@ -128,6 +129,7 @@ impl EtcdStore {
             request_timeout: Duration::from_millis(cfg.request_timeout_ms),
             prefixes: KeyPrefixes::default(),
             page_size: cfg.page_size,
+            max_txn_ops: cfg.max_txn_ops,
         })
     }
 
@@ -235,14 +237,48 @@ impl EtcdStore {
         puts: Vec<(String, Vec<u8>)>,
         deletes: Vec<String>,
     ) -> Result<i64, StoreError> {
+        // Without compares the transaction always succeeds.
+        let done = self
+            .apply_batch_if(&Guard::default(), puts, deletes)
+            .await?;
+        Ok(done.unwrap_or(0))
+    }
+
+    /// One etcd transaction that first compares every revision in `guard` (mod_revision of
+    /// each key, 0 = absent; every key under each prefix no newer than its revision); `None`
+    /// when a compare failed — nothing was written.
+    pub async fn apply_batch_if(
+        &self,
+        guard: &Guard,
+        puts: Vec<(String, Vec<u8>)>,
+        deletes: Vec<String>,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut compares: Vec<Compare> = guard
+            .keys
+            .iter()
+            .map(|(k, rev)| Compare::mod_revision(k.as_str(), CompareOp::Equal, *rev))
+            .collect();
+        compares.extend(guard.unchanged_since.iter().map(|(prefix, rev)| {
+            Compare::mod_revision(prefix.as_str(), CompareOp::Less, rev + 1)
+                .with_range(prefix_end(prefix.as_bytes()))
+        }));
         let mut ops: Vec<TxnOp> = puts
             .into_iter()
             .map(|(k, v)| TxnOp::put(k, v, None))
             .collect();
         ops.extend(deletes.into_iter().map(|k| TxnOp::delete(k, None)));
         let mut kv = self.clients.kv.clone();
-        let resp = self.call("txn", kv.txn(Txn::new().and_then(ops))).await?;
-        Ok(resp.header().map_or(0, |h| h.revision()))
+        let txn = Txn::new().when(compares).and_then(ops);
+        let resp = self.call("txn", kv.txn(txn)).await?;
+        if !resp.succeeded() {
+            return Ok(None);
+        }
+        Ok(Some(resp.header().map_or(0, |h| h.revision())))
+    }
+
+    /// `[etcd] max-txn-ops`: operations (and, separately, compares) per transaction.
+    pub fn max_txn_ops(&self) -> usize {
+        self.max_txn_ops
     }
 
     /// Compacts history up to `revision` (tests and tools).

@@ -10,7 +10,7 @@ pub mod config;
 pub mod embedded;
 pub mod etcd;
 
-pub use config::{Backend, EtcdConfig, KeyPrefixes, StoreConfig};
+pub use config::{default_data_dir, Backend, EtcdConfig, KeyPrefixes, StoreConfig};
 
 /// One key and its value at a revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +19,34 @@ pub struct KeyValue {
     pub value: Vec<u8>,
     /// Revision of the last change to this key.
     pub mod_revision: i64,
+}
+
+/// What a read-modify-write saw: a conditional batch ([`Store::apply_batch_if`]) commits only
+/// while all of it still holds (etcd transaction compares; the same check inside the embedded
+/// store's write transaction).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Guard {
+    /// Each key still has this mod_revision (0: the key is still absent).
+    pub keys: Vec<(String, i64)>,
+    /// No key under each prefix was written (or created) after this revision.
+    pub unchanged_since: Vec<(String, i64)>,
+}
+
+impl Guard {
+    /// Adds another read's conditions.
+    pub fn extend(&mut self, other: Guard) {
+        self.keys.extend(other.keys);
+        self.unchanged_since.extend(other.unchanged_since);
+    }
+
+    /// Number of compares (etcd counts them against `--max-txn-ops`).
+    pub fn len(&self) -> usize {
+        self.keys.len() + self.unchanged_since.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A change seen by a watch.
@@ -51,6 +79,10 @@ pub enum WatchEvent {
 //     /// Atomic: all or nothing (one etcd txn / one redb write transaction).
 //     pub async fn apply_batch(&self, puts: Vec<(String, Vec<u8>)>, deletes: Vec<String>)
 //         -> Result<i64, StoreError>;
+//     /// Atomic and conditional (compare the revisions a read saw); Ok(None) = conflict.
+//     pub async fn apply_batch_if(&self, guard: &Guard, puts, deletes)
+//         -> Result<Option<i64>, StoreError>;
+//     pub fn max_txn_ops(&self) -> usize;
 //     pub async fn delete(&self, key: &str) -> Result<bool, StoreError>;
 //     /// Events for keys under `prefix` with revision >= from_revision, in order.
 //     pub async fn watch(&self, prefix: &str, from_revision: i64)
@@ -147,6 +179,29 @@ impl Store {
         match self {
             Store::Embedded(s) => Ok(s.apply_batch(puts, deletes).await?.0),
             Store::Etcd(s) => s.apply_batch(puts, deletes).await,
+        }
+    }
+
+    /// Atomic and conditional: commits only if `guard` still holds; `Ok(None)` on a conflict
+    /// (nothing written: read again, plan again, retry).
+    pub async fn apply_batch_if(
+        &self,
+        guard: &Guard,
+        puts: Vec<(String, Vec<u8>)>,
+        deletes: Vec<String>,
+    ) -> Result<Option<i64>, StoreError> {
+        match self {
+            Store::Embedded(s) => s.apply_batch_if(guard, puts, deletes).await,
+            Store::Etcd(s) => s.apply_batch_if(guard, puts, deletes).await,
+        }
+    }
+
+    /// Operations (and compares) one transaction may hold: etcd's `--max-txn-ops`
+    /// (`[etcd] max-txn-ops`); unlimited for the embedded store.
+    pub fn max_txn_ops(&self) -> usize {
+        match self {
+            Store::Embedded(_) => usize::MAX,
+            Store::Etcd(s) => s.max_txn_ops(),
         }
     }
 

@@ -93,7 +93,7 @@ impl TestServer {
         let tls = cfg.tls_cert.is_some();
         let server = {
             let _guard = rt.enter();
-            ApiServer::bind(&cfg, state).unwrap()
+            ApiServer::bind(&cfg, dir.path(), state).unwrap()
         };
         let scheme = if tls { "https" } else { "http" };
         let base = format!("{scheme}://{}", server.local_addr());
@@ -112,7 +112,8 @@ impl TestServer {
         }
     }
 
-    /// Sends a request; `token` None = no credentials. Returns status and body.
+    /// Sends a request (a body as `application/json`, as every API client must);
+    /// `token` None = no credentials. Returns status and body.
     pub fn call(
         &self,
         method: &str,
@@ -120,10 +121,25 @@ impl TestServer {
         body: Option<&str>,
         token: Option<&str>,
     ) -> (u16, String) {
+        self.call_typed(method, path, body, token, Some("application/json"))
+    }
+
+    /// [`TestServer::call`] with this Content-Type (`None`: no header).
+    pub fn call_typed(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        token: Option<&str>,
+        content_type: Option<&str>,
+    ) -> (u16, String) {
         let url = format!("{}{}", self.base, path);
         let mut req = ureq::http::Request::builder().method(method).uri(&url);
         if let Some(t) = token {
             req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        if let (Some(_), Some(ct)) = (body, content_type) {
+            req = req.header("Content-Type", ct);
         }
         let req = req.body(body.unwrap_or("").to_string()).unwrap();
         let mut resp = self.agent.run(req).expect("HTTP exchange");
@@ -148,6 +164,17 @@ impl TestServer {
         let (status, text) = self.auth(method, path, body);
         assert_eq!(status, want, "{method} {path} {body:?} -> {text}");
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    /// The data directory the server was bound with (its generated `api-token`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    /// The API's address (`127.0.0.1:port`).
+    pub fn addr(&self) -> std::net::SocketAddr {
+        let hostport = self.base.split("://").nth(1).unwrap();
+        hostport.parse().unwrap()
     }
 
     /// Every key in the store (records and statuses).

@@ -1,9 +1,12 @@
 //! skylanectl: the command-line client of the Skylane REST API.
 //!
 //! `list`, `show`, `add`, `delete`, `status`, `health`, `stats`, `import`. The API
-//! address and token come from `--addr` / `SKYLANE_API_ADDR` (default
-//! `http://127.0.0.1:9001`) and `--token` / `SKYLANE_API_TOKEN`. Errors print
-//! the server's message and exit non-zero. docs/skylanectl.md has examples.
+//! address comes from `--addr` / `SKYLANE_API_ADDR` (default
+//! `http://127.0.0.1:9001`); the token from, in order, `--token`,
+//! `SKYLANE_API_TOKEN`, `--token-file` / `SKYLANE_API_TOKEN_FILE`, then the
+//! token file a default `skylane serve` generates (`<data-dir>/api-token`), so
+//! the same user needs no flag. Errors print the server's message and exit
+//! non-zero. docs/skylanectl.md has examples.
 
 mod client;
 mod import;
@@ -33,6 +36,10 @@ struct Cli {
     /// API token (sent as a bearer token).
     #[arg(long, env = "SKYLANE_API_TOKEN", hide_env_values = true, global = true)]
     token: Option<String>,
+    /// File holding the API token (first line); default: the token file `skylane serve`
+    /// generates, `~/.local/share/skylane/api-token`.
+    #[arg(long, env = "SKYLANE_API_TOKEN_FILE", global = true)]
+    token_file: Option<PathBuf>,
     /// PEM CA certificate to trust for an https:// address (e.g. a self-signed API cert).
     #[arg(long, env = "SKYLANE_API_CA", global = true)]
     ca_cert: Option<PathBuf>,
@@ -219,6 +226,33 @@ fn add_body(a: &AddArgs) -> anyhow::Result<Value> {
     Ok(body)
 }
 
+/// `GET /v1/records` page after page (following `continue` tokens), merged into one answer.
+fn list_all(client: &Client, query: &[String]) -> anyhow::Result<Value> {
+    let mut names: Vec<Value> = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut q = query.to_vec();
+        if let Some(t) = &token {
+            q.push(format!("continue={}", segment(t)));
+        }
+        let path = if q.is_empty() {
+            "/v1/records".to_string()
+        } else {
+            format!("/v1/records?{}", q.join("&"))
+        };
+        let mut page = client.call("GET", &path, None)?;
+        if let Some(list) = page["names"].as_array_mut() {
+            names.append(list);
+        }
+        token = page["continue"].as_str().map(str::to_owned);
+        if token.is_none() {
+            return Ok(
+                json!({ "count": names.len(), "names": names, "revision": page["revision"] }),
+            );
+        }
+    }
+}
+
 fn print_json(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
@@ -231,8 +265,27 @@ fn print_names(v: &Value) {
     }
 }
 
+/// The token: `--token`/`SKYLANE_API_TOKEN`, else `--token-file`/`SKYLANE_API_TOKEN_FILE`
+/// (which must be readable), else the default generated file when it exists.
+fn resolve_token(cli: &Cli) -> anyhow::Result<Option<String>> {
+    use skylane_controlplane::api::token_file::{default_token_path, read_token};
+    if let Some(t) = cli.token.as_deref().filter(|t| !t.is_empty()) {
+        return Ok(Some(t.to_string()));
+    }
+    if let Some(path) = &cli.token_file {
+        let token = read_token(path).with_context(|| format!("--token-file {}", path.display()))?;
+        return Ok(Some(token));
+    }
+    let path = default_token_path(&skylane_controlplane::store::default_data_dir());
+    match read_token(&path) {
+        Ok(token) => Ok(Some(token).filter(|t| !t.is_empty())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading the API token {}", path.display())),
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let client = Client::new(&cli.addr, cli.token.clone(), cli.ca_cert.as_deref())?;
+    let client = Client::new(&cli.addr, resolve_token(&cli)?, cli.ca_cert.as_deref())?;
     match cli.command {
         Command::List { domain, rtype } => {
             let mut query = Vec::new();
@@ -242,12 +295,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(t) = rtype {
                 query.push(format!("type={}", segment(&t)));
             }
-            let path = if query.is_empty() {
-                "/v1/records".to_string()
-            } else {
-                format!("/v1/records?{}", query.join("&"))
-            };
-            let v = client.call("GET", &path, None)?;
+            let v = list_all(&client, &query)?;
             if cli.json {
                 print_json(&v);
             } else {

@@ -185,3 +185,106 @@ fn srv_siblings_are_normalised_together() {
         ]
     );
 }
+
+mod incremental_matches_full {
+    //! Property: any sequence of watch batches applied to a full list gives the same records
+    //! per name as a full list of the final store — with keys that alias one name (case, a
+    //! `.` inside a segment), value-id children and SRV siblings in the mix.
+
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    const KEYS: &[&str] = &[
+        "/skydns/local/skydns/a",
+        "/skydns/local/skydns/A",
+        "/skydns/local/skydns/a/x1",
+        "/skydns/local/skydns/x1/a",
+        "/skydns/local/skydns/x1.a",
+        "/skydns/local/skydns/X1/a",
+        "/skydns/local/skydns/_tcp/s1",
+        "/skydns/local/skydns/_tcp/s2",
+        "/skydns/local/skydns/_TCP/s1",
+        "/skydns/local/skydns/static",
+        "/skydns/local/skydns/Static",
+    ];
+    const VALUES: &[&str] = &[
+        r#"{"host":"10.0.0.1"}"#,
+        r#"{"host":"10.0.0.2","ttl":60}"#,
+        r#"{"host":"t.skydns.local.","port":80,"weight":10}"#,
+        r#"{"host":"u.skydns.local.","port":81,"weight":30}"#,
+        r#"{"text":"hello"}"#,
+        r#"not json"#,
+    ];
+
+    /// name → sorted record texts (records compared by their Debug form).
+    type View = BTreeMap<String, Vec<String>>;
+
+    fn view(records: impl IntoIterator<Item = Record>) -> View {
+        let mut v = View::new();
+        for r in records {
+            v.entry(r.name.to_string().to_ascii_lowercase())
+                .or_default()
+                .push(format!("{:?}", (r.ttl, &r.data)));
+        }
+        for recs in v.values_mut() {
+            recs.sort();
+        }
+        v.retain(|_, recs| !recs.is_empty());
+        v
+    }
+
+    fn kvs(store: &BTreeMap<&str, &str>) -> Vec<KeyValue> {
+        store.iter().map(|(k, v)| kv(k, v)).collect()
+    }
+
+    /// One event: a put (Some(value index)) or a delete (None) of a key.
+    fn event() -> impl Strategy<Value = (usize, Option<usize>)> {
+        (
+            0..KEYS.len(),
+            proptest::option::weighted(0.7, 0..VALUES.len()),
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn same_records(
+            initial in proptest::collection::vec(event(), 0..8),
+            batches in proptest::collection::vec(proptest::collection::vec(event(), 1..5), 1..6),
+        ) {
+            let mut store: BTreeMap<&str, &str> = BTreeMap::new();
+            for (k, v) in &initial {
+                match v {
+                    Some(v) => { store.insert(KEYS[*k], VALUES[*v]); }
+                    None => { store.remove(KEYS[*k]); }
+                }
+            }
+            let mut st = state();
+            let mut live = view(st.full_records(kvs(&store)));
+            let mut rev = 10;
+            for batch in &batches {
+                let mut events = Vec::new();
+                for (k, v) in batch {
+                    rev += 1;
+                    match v {
+                        Some(v) => {
+                            store.insert(KEYS[*k], VALUES[*v]);
+                            events.push(put(KEYS[*k], VALUES[*v], rev));
+                        }
+                        None => {
+                            store.remove(KEYS[*k]);
+                            events.push(del(KEYS[*k], rev));
+                        }
+                    }
+                }
+                for change in st.apply_events(&events).changes {
+                    let name = change.name.to_string().to_ascii_lowercase();
+                    live.remove(&name);
+                    live.extend(view(change.records));
+                }
+            }
+            let full = view(state().full_records(kvs(&store)));
+            prop_assert_eq!(live, full);
+        }
+    }
+}
