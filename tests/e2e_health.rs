@@ -30,7 +30,7 @@ fn start(net: u8, backends: &[Backend], port: u16, extra: &str) -> Server {
         format!(
             "[dns]\nexample-records = false\n[health]\nenabled = true\nagent = \"solo\"\n\
              interval-ms = {INTERVAL_MS}\ntimeout-ms = 300\nfall = {FALL}\nrise = {RISE}\n\
-             ports = [{port}]\nzone-files = true\n{extra}"
+             ports = [{port}]\nzone-files = true\n{extra}{API_CONFIG}"
         ),
     )
     .unwrap();

@@ -34,7 +34,7 @@ fn write_config(dir: &std::path::Path, etcd: &str, port: u16) -> std::path::Path
         format!(
             "[dns]\nexample-records = false\n[store]\nbackend = \"etcd\"\n[etcd]\n\
              endpoints = [\"{etcd}\"]\n[health]\ninterval-ms = {INTERVAL_MS}\ntimeout-ms = 300\n\
-             fall = 3\nrise = 2\nports = [{port}]\nlease-ttl-s = 2\n"
+             fall = 3\nrise = 2\nports = [{port}]\nlease-ttl-s = 2\n{API_CONFIG}"
         ),
     )
     .unwrap();

@@ -122,15 +122,31 @@ pub fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// The API token the health tests configure (`[api] token`, see [`API_CONFIG`]).
+pub const TOKEN: &str = "health-test-token";
+/// The `[api]` section every health test's config carries.
+pub const API_CONFIG: &str = "[api]\ntoken = \"health-test-token\"\n";
+
+fn bearer() -> String {
+    format!("Bearer {TOKEN}")
+}
+
 /// GET an API path as JSON (`None` on any error).
 pub fn api_get(api_port: u16, path: &str) -> Option<Value> {
     let url = format!("http://127.0.0.1:{api_port}{path}");
-    ureq::get(&url).call().ok()?.body_mut().read_json().ok()
+    ureq::get(&url)
+        .header("Authorization", bearer())
+        .call()
+        .ok()?
+        .body_mut()
+        .read_json()
+        .ok()
 }
 
 pub fn api_put(api_port: u16, path: &str, body: &Value) -> Value {
     let url = format!("http://127.0.0.1:{api_port}{path}");
     ureq::put(&url)
+        .header("Authorization", bearer())
         .send_json(body)
         .unwrap_or_else(|e| panic!("PUT {path}: {e}"))
         .body_mut()
@@ -141,6 +157,7 @@ pub fn api_put(api_port: u16, path: &str, body: &Value) -> Value {
 pub fn api_delete(api_port: u16, path: &str) {
     let url = format!("http://127.0.0.1:{api_port}{path}");
     ureq::delete(&url)
+        .header("Authorization", bearer())
         .call()
         .unwrap_or_else(|e| panic!("DELETE {path}: {e}"));
 }
