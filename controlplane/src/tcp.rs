@@ -199,7 +199,9 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) 
     let mut state = EngineState::new(seed, u16::MAX);
     let client = Client {
         addr: peer.ip().to_canonical(),
+        port: peer.port(),
         transport: Transport::Tcp,
+        via: 0,
     };
     let mut buf = vec![0u8; 2 + MAX_MESSAGE];
     let mut unflushed = 0u64;

@@ -81,6 +81,8 @@ fn bench_queries(c: &mut Criterion, group: &str, snap: &Snapshot, names: usize) 
     let client = Client {
         addr: "192.0.2.1".parse().unwrap(),
         transport: Transport::Udp,
+        port: 0,
+        via: 0,
     };
     // Spread over the whole table: multiplicative hash of k.
     let spread = |k: usize| (k.wrapping_mul(2_654_435_761)) % names;

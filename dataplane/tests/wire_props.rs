@@ -21,6 +21,8 @@ fn check(packet: &[u8], transport: Transport) -> Result<Option<Msg>, TestCaseErr
     let client = Client {
         addr: "192.0.2.55".parse().unwrap(),
         transport,
+        port: 0,
+        via: 0,
     };
     let mut st = EngineState::new(9, MAX_UDP);
     let (v, bytes) = run(snap(), &mut st, packet, &client);

@@ -213,12 +213,14 @@ impl LcoreLoop {
                     let client = Client {
                         addr,
                         transport: Transport::Udp,
+                        port: 0,
+                        via: 0,
                     };
                     let verdict = engine::answer(&snap, payload, query_len, &client, &mut state);
                     recorder.record(&verdict, sample);
                     match verdict {
                         Verdict::Reply(r) => Some(r.len),
-                        Verdict::Drop(_) => None,
+                        Verdict::Drop(_) | Verdict::Forward(_) => None,
                     }
                 };
                 let mut frames = rx.drain();

@@ -557,6 +557,8 @@ fn real_engine_answers_through_the_responder() {
         let client = Client {
             addr,
             transport: Transport::Udp,
+            port: 0,
+            via: 0,
         };
         match engine::answer(&snap, payload, qlen, &client, &mut state) {
             Verdict::Reply(reply) => Some(reply.len),

@@ -147,6 +147,8 @@ pub fn udp(ip: &str) -> Client {
     Client {
         addr: ip.parse::<IpAddr>().unwrap(),
         transport: Transport::Udp,
+        port: 0,
+        via: 0,
     }
 }
 
@@ -154,6 +156,8 @@ pub fn tcp(ip: &str) -> Client {
     Client {
         addr: ip.parse::<IpAddr>().unwrap(),
         transport: Transport::Tcp,
+        port: 0,
+        via: 0,
     }
 }
 
