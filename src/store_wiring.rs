@@ -9,6 +9,7 @@ use crate::serve::StaticData;
 use anyhow::Context;
 use skylane_controlplane::api::{serve_api, ApiState};
 use skylane_controlplane::config::Config;
+use skylane_controlplane::forward::Forwarder;
 use skylane_controlplane::store::Store;
 use skylane_controlplane::sync::{run_sync, SyncMetrics};
 use skylane_dataplane::snapshot::SharedSnapshot;
@@ -27,6 +28,7 @@ pub async fn spawn(
     data: &StaticData,
     shared: &SharedSnapshot,
     stats: &Arc<Stats>,
+    forwarder: Option<Arc<Forwarder>>,
     stop: &watch::Receiver<bool>,
     tasks: &mut Tasks,
 ) -> anyhow::Result<()> {
@@ -47,8 +49,9 @@ pub async fn spawn(
     );
     tasks.spawn(async move { ("sync", run_sync(st, zone, recs, sh, m, rx).await) });
 
-    let state =
-        ApiState::new(store, shared.clone(), data.zone.clone(), metrics).with_stats(stats.clone());
+    let state = ApiState::new(store, shared.clone(), data.zone.clone(), metrics)
+        .with_stats(stats.clone())
+        .with_forwarder(forwarder);
     let (api_cfg, rx) = (cfg.api.clone(), stop.clone());
     tasks.spawn(async move { ("api", serve_api(api_cfg, state, rx).await) });
     Ok(())

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod config;
+pub mod forward;
 pub mod layout;
 pub mod metrics;
 pub mod store;

@@ -111,6 +111,7 @@ fn bench_queries(c: &mut Criterion, group: &str, snap: &Snapshot, names: usize) 
             match answer(snap, &mut buf, q.len(), &client, &mut state) {
                 Verdict::Reply(r) => assert_eq!(r.rcode, *want_rcode, "{label}"),
                 Verdict::Drop(d) => panic!("{label}: dropped {d:?}"),
+                Verdict::Forward(f) => panic!("{label}: forwarded {f:?}"),
             }
         }
         let mut i = 0usize;

@@ -4,6 +4,7 @@
 //! - `/v1/records`, `/v1/records/{name}`: record sets per name (SkyDNS layout in the store).
 //! - `/v1/status`, `/v1/status/{ip}`: UP/DOWN health status of backend addresses.
 //! - `/v1/import`: many names in one atomic store batch.
+//! - `/v1/cache`: the forward cache (show a name's entries, purge).
 //! - `/v1/stats`, `/metrics`, `/health`, `/ready`, `/v1/openapi.json`.
 //! - `/skydns/api/{name}`: ContainerDNS-compatible record calls (text answers).
 //!
@@ -13,6 +14,7 @@
 pub mod auth;
 pub mod body;
 pub mod book;
+mod cache;
 mod compat;
 pub mod config;
 pub mod error;
@@ -29,6 +31,7 @@ pub use config::{ApiConfig, ApiConfigError};
 pub use error::ApiError;
 pub use server::{router, serve_api, ApiServer};
 
+use crate::forward::Forwarder;
 use crate::store::Store;
 use crate::sync::SyncMetrics;
 use skylane_dataplane::snapshot::{SharedSnapshot, ZoneConfig};
@@ -49,6 +52,8 @@ pub struct ApiState {
     pub sync: Arc<SyncMetrics>,
     /// Data-plane counters (`/v1/stats`, `/metrics`); `None` without a data plane.
     pub stats: Option<Arc<Stats>>,
+    /// The forwarder and its cache (`/v1/cache`, `/metrics`); `None` when off.
+    pub forwarder: Option<Arc<Forwarder>>,
     pub(crate) token: Option<Arc<str>>,
     /// Serialises this process's read-plan-write cycles.
     pub(crate) write_lock: Arc<tokio::sync::Mutex<()>>,
@@ -72,6 +77,7 @@ impl ApiState {
             monitor_prefix: prefixes.monitor_prefix.trim_end_matches('/').into(),
             sync,
             stats: None,
+            forwarder: None,
             token: None,
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
         }
@@ -80,6 +86,12 @@ impl ApiState {
     /// Adds the data plane's statistics (written by the socket / DPDK / TCP loops).
     pub fn with_stats(mut self, stats: Arc<Stats>) -> ApiState {
         self.stats = Some(stats);
+        self
+    }
+
+    /// Adds the forwarder (its cache is shown and purged by `/v1/cache`).
+    pub fn with_forwarder(mut self, forwarder: Option<Arc<Forwarder>>) -> ApiState {
+        self.forwarder = forwarder;
         self
     }
 

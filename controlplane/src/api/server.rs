@@ -2,7 +2,7 @@
 
 use super::config::ApiConfig;
 use super::error::ApiError;
-use super::{auth, compat, import, list, openapi, records, stats, status, ApiState};
+use super::{auth, cache, compat, import, list, openapi, records, stats, status, ApiState};
 use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
@@ -40,6 +40,7 @@ pub fn router(state: ApiState) -> Router {
             post(import::import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
         )
         .route("/v1/stats", get(stats::stats))
+        .route("/v1/cache", get(cache::show).delete(cache::purge))
         .route("/v1/status", get(status::list_status))
         .route(
             "/v1/status/{ip}",

@@ -23,7 +23,7 @@
 pub mod entry;
 pub mod replica;
 
-pub use entry::{Entry, EntryError, ReplyParams};
+pub use entry::{Entry, EntryError, ReplyParams, TtlLimits};
 pub use replica::{Command, Replica};
 
 use crate::wire::Edns;
@@ -212,3 +212,54 @@ impl CacheShared {
 
 #[cfg(test)]
 mod tests;
+
+/// How the forwarder sends a reply out through the backend that received
+/// the query (socket: the core's own socket; DPDK: the core's TX path).
+pub trait ReplySink: Send + Sync {
+    /// Sends `msg` to `to` through listener `via` of core index `core`;
+    /// `false` if it could not be sent.
+    fn send(&self, core: u16, via: u16, to: SocketAddr, msg: &[u8]) -> bool;
+}
+
+impl ForwardRequest {
+    /// The request for the query in `msg` (TCP: the engine answered
+    /// [`crate::engine::Forwarded::Needed`]); `None` if it is not a valid
+    /// query.
+    pub fn from_query(msg: &[u8], client: SocketAddr, limit: usize) -> Option<ForwardRequest> {
+        let mut lower = crate::wire::NameBuf::new();
+        let parsed = crate::wire::parse_query(msg, &mut lower).ok()?;
+        let name_len = lower.len().min(MAX_NAME);
+        let mut qname = [0u8; MAX_NAME];
+        qname
+            .get_mut(..name_len)?
+            .copy_from_slice(msg.get(12..12 + name_len)?);
+        let hdr = crate::wire::Header::new_checked(msg).ok()?;
+        Some(ForwardRequest {
+            core: 0,
+            via: 0,
+            client,
+            id: hdr.id(),
+            flags: hdr.flags(),
+            qname,
+            qname_len: name_len as u8,
+            qtype: parsed.question.qtype,
+            qclass: parsed.question.qclass,
+            edns: parsed.edns,
+            limit: limit.min(usize::from(u16::MAX)) as u16,
+            prefetch: false,
+        })
+    }
+
+    /// Writes this query's header and question into `buf` (before
+    /// [`Entry::write_reply`]); returns the question's end.
+    pub fn write_question(&self, buf: &mut [u8]) -> Option<usize> {
+        let name = self.qname();
+        let end = 12 + name.len() + 4;
+        let out = buf.get_mut(..end)?;
+        out[..12].fill(0);
+        out[12..12 + name.len()].copy_from_slice(name);
+        out[end - 4..end - 2].copy_from_slice(&self.qtype.to_be_bytes());
+        out[end - 2..end].copy_from_slice(&self.qclass.to_be_bytes());
+        Some(end)
+    }
+}

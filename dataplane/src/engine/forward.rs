@@ -32,6 +32,9 @@ pub(crate) struct Asked<'q> {
     pub limit: usize,
 }
 
+/// `invalid.`: never sent upstream (RFC 6761 §6.4); answered as before.
+const INVALID: &[u8] = b"\x07invalid\x00";
+
 pub(crate) fn route(
     snap: &Snapshot,
     buf: &mut [u8],
@@ -48,6 +51,7 @@ pub(crate) fn route(
         .get(2..4)
         .map_or(0, |f| u16::from_be_bytes([f[0], f[1]]));
     if query_flags & flags::RD == 0
+        || asked.qname.as_wire().ends_with(INVALID)
         || !policy.allows(client.addr)
         || snap.zone(asked.qname.as_wire()).is_some()
     {
