@@ -45,6 +45,10 @@ pub async fn run(
     forwarding: Option<Forwarding>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
+    // Signals first: the data plane already answers, so a client (or test)
+    // may send SIGTERM while the store is still opening.
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let (stop_tx, stop_rx) = watch::channel(false);
     if let Some(f) = &forwarding {
         f.start(stop.clone()).context("starting the forwarder")?;
@@ -74,10 +78,9 @@ pub async fn run(
     )
     .await?;
 
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut first_error = None;
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => info!("SIGINT: shutting down"),
+        _ = int.recv() => info!("SIGINT: shutting down"),
         _ = term.recv() => info!("SIGTERM: shutting down"),
         Some(done) = tasks.join_next() => {
             if let Ok((name, res)) = done {

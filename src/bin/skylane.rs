@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => args.resolve().and_then(skylane::serve::run),
         Command::CheckConfig(args) => args.resolve().and_then(|cfg| {
             let data = skylane::serve::load_static(&cfg)?;
+            skylane::serve::forward_settings(&cfg)?;
             println!(
                 "config ok: {} domain(s), {} static record(s)",
                 data.zone.domains.len(),
