@@ -258,9 +258,24 @@ fn stale_answers_when_the_upstream_dies_and_purge() {
         ResponseCode::ServFail,
         "purged and no upstream"
     );
-    api(&s, "DELETE", "/v1/cache");
-    let shown = api(&s, "GET", "/v1/cache?name=short.example.test");
-    assert!(shown.contains("\"entries\":[]"), "{shown}");
+    // The CLI: show, then purge everything.
+    let ctl = |args: &[&str]| {
+        let addr = format!("http://127.0.0.1:{}", s.api_port);
+        let mut all = vec!["--addr", addr.as_str()];
+        all.extend_from_slice(args);
+        let out = run(env!("CARGO_BIN_EXE_skylanectl"), &all);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = ctl(&["cache", "show", "short.example.test"]);
+    assert!(shown.contains("short.example.test. type=1"), "{shown}");
+    assert!(ctl(&["cache", "purge"]).contains("purged"));
+    let shown = ctl(&["cache", "show", "short.example.test"]);
+    assert!(shown.contains("not cached"), "{shown}");
     assert!(s.stop().success());
 }
 
