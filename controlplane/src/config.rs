@@ -560,4 +560,47 @@ exception-path = "tap"
             assert!(reason.contains(needle), "{text:?}: {reason}");
         }
     }
+
+    #[test]
+    fn forward_section_parses_and_errors_name_the_key() {
+        let text = r#"
+[forward]
+upstreams = ["10.0.0.2:53", "10.0.0.3"]
+stub-domains-list = ["corp.example.@10.1.1.1:53"]
+policy = "round-robin"
+allow = ["10.0.0.0/8"]
+cache-size-mb = 0
+[forward.stub-domains]
+"eu.corp.example." = ["10.2.1.1:5353"]
+"#;
+        let c = Config::parse(text).unwrap();
+        let f = &c.forward;
+        assert_eq!(f.upstreams.as_ref().unwrap()[1].port(), 53);
+        assert_eq!(f.policy, UpstreamPolicy::RoundRobin);
+        assert_eq!(f.stubs().unwrap().len(), 2);
+        assert_eq!(f.cache_size_mb, 0);
+        let d = Config::parse("").unwrap().forward;
+        assert!(d.enabled && d.upstreams.is_none() && d.serve_stale && d.prefetch);
+        assert_eq!(
+            (d.timeout_ms, d.max_outstanding, d.cache_size_mb),
+            (1500, 10_000, 64)
+        );
+        assert_eq!(d.allow.len(), 6);
+        let cases = [
+            ("[forward]\nupstreams = [\"nope\"]\n", 2, "bad upstream"),
+            (
+                "[forward]\nstub-domains-list = [\"corp.example.\"]\n",
+                2,
+                "stub-domains-list",
+            ),
+            ("[forward]\npolicy = \"fastest\"\n", 2, "unknown variant"),
+            ("[forward]\n\ntimeout-ms = 0\n", 3, "timeout-ms"),
+            ("[forward]\nmin-ttl = 10\nmax-ttl = 5\n", 2, "min-ttl"),
+        ];
+        for (text, line, needle) in cases {
+            let (l, reason) = Config::parse(text).unwrap_err();
+            assert_eq!(l, line, "{text:?}: {reason}");
+            assert!(reason.contains(needle), "{text:?}: {reason}");
+        }
+    }
 }

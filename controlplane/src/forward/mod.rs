@@ -225,3 +225,25 @@ async fn maintain(fwd: Arc<Forwarder>, stop: Arc<AtomicBool>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolv_conf_and_loop_detection() {
+        let text =
+            "# comment\nnameserver 10.0.0.2\nsearch x\nnameserver fe80::1%eth0\nnameserver  ::1 \n";
+        let ns = resolv_conf_nameservers(text);
+        assert_eq!(ns.len(), 3);
+        assert_eq!(ns[0], "10.0.0.2:53".parse().unwrap());
+        let own: Vec<SocketAddr> = vec![
+            "0.0.0.0:53".parse().unwrap(),
+            "127.0.0.1:5353".parse().unwrap(),
+        ];
+        assert!(is_ourselves("127.0.0.1:53".parse().unwrap(), &own));
+        assert!(is_ourselves("127.0.0.1:5353".parse().unwrap(), &own));
+        assert!(!is_ourselves("10.0.0.2:53".parse().unwrap(), &own));
+        assert!(!is_ourselves("127.0.0.1:5354".parse().unwrap(), &own));
+    }
+}
