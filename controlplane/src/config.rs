@@ -543,6 +543,15 @@ exception-path = "tap"
         assert!(c.api.token_file.is_some());
     }
 
+    /// Each `(text, line, needle)` fails to parse at `line` with `needle` in the reason.
+    fn assert_errors(cases: &[(&str, usize, &str)]) {
+        for &(text, line, needle) in cases {
+            let (l, reason) = Config::parse(text).unwrap_err();
+            assert_eq!(l, line, "{text:?}: {reason}");
+            assert!(reason.contains(needle), "{text:?}: {reason}");
+        }
+    }
+
     #[test]
     fn errors_name_the_line_and_key() {
         let cases = [
@@ -554,11 +563,7 @@ exception-path = "tap"
             ("[dpdk]\naddresses = [\"10.0.0.1/40\"]\n", 2, "prefix"),
             ("[dns\n", 1, ""),
         ];
-        for (text, line, needle) in cases {
-            let (l, reason) = Config::parse(text).unwrap_err();
-            assert_eq!(l, line, "{text:?}: {reason}");
-            assert!(reason.contains(needle), "{text:?}: {reason}");
-        }
+        assert_errors(&cases);
     }
 
     #[test]
@@ -597,10 +602,6 @@ cache-size-mb = 0
             ("[forward]\n\ntimeout-ms = 0\n", 3, "timeout-ms"),
             ("[forward]\nmin-ttl = 10\nmax-ttl = 5\n", 2, "min-ttl"),
         ];
-        for (text, line, needle) in cases {
-            let (l, reason) = Config::parse(text).unwrap_err();
-            assert_eq!(l, line, "{text:?}: {reason}");
-            assert!(reason.contains(needle), "{text:?}: {reason}");
-        }
+        assert_errors(&cases);
     }
 }
