@@ -105,6 +105,15 @@ impl Forwarder {
                 }
                 return;
             }
+            // A resolution may have completed since the first look: it fills
+            // the cache before leaving `inflight`, so look again under the lock.
+            if !req.prefetch {
+                if let Some(e) = self.cache.get(&key).filter(|e| e.remaining(now).is_some()) {
+                    drop(inflight);
+                    self.answer(waiter, &e, None);
+                    return;
+                }
+            }
             let first = if req.prefetch { vec![] } else { vec![waiter] };
             inflight.insert(key.clone(), first);
         }
