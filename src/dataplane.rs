@@ -25,7 +25,7 @@ impl DataPlane {
         match self {
             DataPlane::Socket(s) => Some(s.reply_sink()),
             #[cfg(feature = "dpdk")]
-            DataPlane::Dpdk(_) => None,
+            DataPlane::Dpdk(d) => Some(d.reply_sink()),
         }
     }
 
@@ -64,9 +64,6 @@ pub fn start(
         #[cfg(feature = "dpdk")]
         Backend::Dpdk => {
             use skylane_controlplane::config::ExceptionPathKind;
-            if !modes.is_empty() {
-                tracing::warn!("forwarding over UDP is not implemented for the DPDK backend yet: names outside the served zones are REFUSED over UDP (TCP forwards)");
-            }
             use skylane_dataplane::dpdk::{self, DpdkOptions, ExceptionPath};
             let opts = DpdkOptions {
                 eal_args: cfg.dpdk.eal_args.clone(),
@@ -79,7 +76,8 @@ pub fn start(
                 cores: cfg.dataplane.cores.clone(),
                 max_udp: cfg.dns.max_udp_size,
             };
-            let dp = dpdk::spawn(opts, shared, stats, stop).context("starting the DPDK data plane")?;
+            let dp = dpdk::spawn_forwarding(opts, shared, stats, stop, modes)
+                .context("starting the DPDK data plane")?;
             info!(cores = ?cfg.dataplane.cores, "DPDK data plane running");
             Ok(DataPlane::Dpdk(dp))
         }

@@ -5,17 +5,15 @@
 
 mod common;
 
+use common::nsd::{wait_for, Nsd};
 use common::*;
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{RData, Record, RecordType};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-const DEADLINE: Duration = Duration::from_secs(30);
+use std::time::Duration;
 
 const SERVED_ZONE: &str = "\
 $ORIGIN cluster.local.
@@ -48,77 +46,6 @@ $TTL 300
 ns1 IN A 127.0.0.1
 intranet IN A 198.51.100.7
 ";
-
-/// NSD serving one zone on a free loopback port.
-struct Nsd {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Nsd {
-    fn start(apex: &str, zone: &str) -> Nsd {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path().display();
-        let port = free_port();
-        std::fs::write(dir.path().join("zone"), zone).unwrap();
-        let conf = format!(
-            "server:\n  ip-address: 127.0.0.1@{port}\n  zonesdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n  \
-             database: \"\"\n  username: \"\"\n  chroot: \"\"\n  logfile: \"{d}/nsd.log\"\n  \
-             xfrdfile: \"{d}/xfrd.state\"\n  zonelistfile: \"{d}/zone.list\"\n  server-count: 1\n\
-             remote-control:\n  control-enable: no\n\
-             zone:\n  name: {apex}\n  zonefile: zone\n"
-        );
-        let conf_path = dir.path().join("nsd.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        let child = Command::new("nsd")
-            .arg("-d")
-            .arg("-c")
-            .arg(&conf_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nsd (scripts/setup.sh --test installs it)");
-        let nsd = Nsd {
-            child,
-            port,
-            _dir: dir,
-        };
-        let addr = nsd.addr();
-        let probe = query(&format!("ns1.{apex}"), RecordType::A);
-        wait_for(&format!("NSD on {addr}"), || {
-            udp_exchange_from(addr, &probe, "127.0.0.1".parse().unwrap(), 500)
-                .is_some_and(|r| r.response_code() == ResponseCode::NoError)
-        });
-        nsd
-    }
-
-    fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Nsd {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while Instant::now() < deadline {
-        if ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{what}: not within {DEADLINE:?}");
-}
 
 /// Starts skylane (serving cluster.local.) with `forward` as its `[forward]`
 /// section.
