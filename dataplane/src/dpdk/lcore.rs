@@ -101,6 +101,9 @@ pub(crate) struct LcoreLoop {
     pub returns: Option<Arc<ArrayQueue<Returned>>>,
 }
 
+/// Empty polls between applications of pending cache changes (a power of two).
+const IDLE_MAINTAIN_POLLS: u32 = 1 << 10;
+
 /// Forwarded replies sent per drain (bounds the pause between bursts).
 const RETURN_BUDGET: usize = 64;
 
@@ -300,6 +303,9 @@ impl LcoreLoop {
                 idle = idle.wrapping_add(1);
                 if idle & (IDLE_FLUSH_POLLS - 1) == 0 {
                     recorder.flush();
+                }
+                if idle & (IDLE_MAINTAIN_POLLS - 1) == 0 {
+                    state.maintain();
                 }
                 core::hint::spin_loop();
             }
