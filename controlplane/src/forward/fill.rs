@@ -230,3 +230,63 @@ impl Cache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skylane_dataplane::cache::TtlLimits;
+
+    const LIMITS: TtlLimits = TtlLimits {
+        min_ttl: 0,
+        max_ttl: 86_400,
+        negative_max_ttl: 3600,
+        failure_ttl: 2,
+        stale_max_age: 0,
+    };
+
+    /// An upstream answer for `h<i>.example.test. A` (one record, TTL 300).
+    fn entry(i: usize) -> Entry {
+        let mut name = vec![];
+        let label = format!("h{i}");
+        name.push(label.len() as u8);
+        name.extend_from_slice(label.as_bytes());
+        name.extend_from_slice(b"\x07example\x04test\x00");
+        let mut m = vec![0, 1, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+        m.extend_from_slice(&name);
+        m.extend_from_slice(&[
+            0, 1, 0, 1, 0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 0x2c, 0, 4, 10, 0, 0, 1,
+        ]);
+        let key = Key {
+            name: name.into(),
+            qtype: 1,
+            qclass: 1,
+            dnssec_ok: false,
+        };
+        Entry::from_response(key, &m, &LIMITS, now_secs()).unwrap()
+    }
+
+    #[test]
+    fn stays_within_budget_and_keeps_referenced_entries() {
+        let budget = 20_000;
+        let cache = Cache::new(2, budget);
+        let first = cache.insert(entry(0));
+        for i in 1..1000 {
+            // The first entry is hit all the time: CLOCK keeps it.
+            first.referenced.store(true, Ordering::Relaxed);
+            cache.insert(entry(i));
+            assert!(cache.usage().1 <= budget, "over budget after {i}");
+        }
+        assert!(cache.evictions.load(Ordering::Relaxed) > 900);
+        assert!(cache.get(&first.key).is_some(), "the hit entry survived");
+        assert!(
+            cache.get(&entry(1).key).is_none(),
+            "an unhit old one was evicted"
+        );
+        let per_entry = cache.usage().1 / cache.usage().0;
+        assert!(per_entry < 300, "{per_entry} bytes per A entry");
+        assert_eq!(cache.purge_name(&first.key.name), 1);
+        let left = cache.usage().0;
+        assert_eq!(cache.purge_all(), left);
+        assert_eq!(cache.usage(), (0, 0));
+    }
+}
