@@ -4,14 +4,14 @@
 # only when something is missing. Needs root (or sudo) for apt-get.
 #
 #   scripts/setup.sh            build prerequisites (protoc, libclang, DPDK, pkg-config)
-#   scripts/setup.sh --test     + test tools (kdig/dig, etcd, iproute2)
+#   scripts/setup.sh --test     + test tools (kdig/dig, etcd, iproute2, NSD/Unbound/Knot upstreams)
 #   scripts/setup.sh --bench    + peer servers and load generators (knot, nsd, dnsperf)
 set -euo pipefail
 
 pkgs=(protobuf-compiler libclang-dev libdpdk-dev dpdk pkg-config build-essential)
 for arg in "$@"; do
   case "$arg" in
-    --test) pkgs+=(knot-dnsutils dnsutils etcd-server etcd-client iproute2 iputils-ping curl ethtool perl) ;;
+    --test) pkgs+=(knot-dnsutils dnsutils etcd-server etcd-client iproute2 iputils-ping curl ethtool perl nsd unbound knot) ;;
     --bench) pkgs+=(knot-dnsutils dnsutils iproute2 knot nsd dnsperf) ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac

@@ -5,7 +5,8 @@
 use crate::static_data::StaticData;
 use anyhow::Context;
 use skylane_controlplane::config::{Backend, Config};
-use skylane_controlplane::tcp::{self, TcpConfig};
+use skylane_controlplane::forward::Forwarding;
+use skylane_controlplane::tcp::{self, TcpConfig, TcpForward};
 use skylane_dataplane::snapshot::SharedSnapshot;
 use skylane_dataplane::stats::Stats;
 use std::net::SocketAddr;
@@ -20,7 +21,7 @@ use tracing::{error, info};
 /// TCP listen addresses: `[tcp] listen`, else the UDP addresses — for the
 /// DPDK backend each owned `[dpdk] addresses` entry on port 53 (TCP reaches
 /// the kernel through the exception-path TAP, which carries them).
-fn tcp_listen(cfg: &Config) -> Vec<SocketAddr> {
+pub fn tcp_listen(cfg: &Config) -> Vec<SocketAddr> {
     if let Some(listen) = &cfg.tcp.listen {
         return listen.clone();
     }
@@ -41,9 +42,21 @@ pub async fn run(
     data: StaticData,
     shared: SharedSnapshot,
     stats: Arc<Stats>,
+    forwarding: Option<Forwarding>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
+    // Signals first: the data plane already answers, so a client (or test)
+    // may send SIGTERM while the store is still opening.
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    if let Some(f) = &forwarding {
+        f.start(stop.clone()).context("starting the forwarder")?;
+    }
+    let tcp_forward = forwarding.as_ref().map(|f| TcpForward {
+        forwarder: f.forwarder.clone(),
+        policy: f.policy(),
+    });
     let mut tasks: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
 
     if cfg.tcp.enabled {
@@ -53,16 +66,22 @@ pub async fn run(
             max_connections: cfg.tcp.max_connections,
         };
         let (s, st, rx) = (shared.clone(), stats.clone(), stop_rx.clone());
-        tasks.spawn(async move { ("tcp", tcp::run_tcp(listen, tcp_cfg, s, st, rx).await) });
+        tasks.spawn(async move {
+            let run = tcp::run_tcp_forwarding(listen, tcp_cfg, s, st, tcp_forward, rx);
+            ("tcp", run.await)
+        });
     }
 
-    crate::store_wiring::spawn(&cfg, &data, &shared, &stats, &stop_rx, &mut tasks).await?;
+    let forwarder = forwarding.as_ref().map(|f| f.forwarder.clone());
+    crate::store_wiring::spawn(
+        &cfg, &data, &shared, &stats, forwarder, &stop_rx, &mut tasks,
+    )
+    .await?;
     crate::supervise::inject_fault_from_env();
 
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut first_error = None;
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => info!("SIGINT: shutting down"),
+        _ = int.recv() => info!("SIGINT: shutting down"),
         _ = term.recv() => info!("SIGTERM: shutting down"),
         Some(done) = tasks.join_next() => {
             if let Ok((name, res)) = done {

@@ -2,6 +2,8 @@
 
 use anyhow::Context;
 use skylane_controlplane::config::{Backend, Config};
+use skylane_dataplane::cache::ReplySink;
+use skylane_dataplane::engine::ForwardMode;
 use skylane_dataplane::snapshot::SharedSnapshot;
 use skylane_dataplane::socket::{self, SocketConfig, SocketDataPlane};
 use skylane_dataplane::stats::Stats;
@@ -17,6 +19,16 @@ pub enum DataPlane {
 }
 
 impl DataPlane {
+    /// Where the forwarder sends replies to this backend's clients (`None`:
+    /// the backend does not forward).
+    pub fn reply_sink(&self) -> Option<Arc<dyn ReplySink>> {
+        match self {
+            DataPlane::Socket(s) => Some(s.reply_sink()),
+            #[cfg(feature = "dpdk")]
+            DataPlane::Dpdk(d) => Some(d.reply_sink()),
+        }
+    }
+
     /// Waits for the loops to exit (after the stop flag is set).
     pub fn join(self) {
         match self {
@@ -27,12 +39,14 @@ impl DataPlane {
     }
 }
 
-/// Starts the backend named by `[dataplane] backend`.
+/// Starts the backend named by `[dataplane] backend`; `modes[i]` is core
+/// `i`'s forwarding mode (empty: no forwarding).
 pub fn start(
     cfg: &Config,
     shared: SharedSnapshot,
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
+    modes: Vec<ForwardMode>,
 ) -> anyhow::Result<DataPlane> {
     match cfg.dataplane.backend {
         Backend::Socket => {
@@ -42,7 +56,8 @@ pub fn start(
                 max_udp: cfg.dns.max_udp_size,
                 batch: cfg.dataplane.batch,
             };
-            let dp = socket::spawn(sc, shared, stats, stop).context("starting the socket data plane")?;
+            let dp = socket::spawn_forwarding(sc, shared, stats, stop, modes)
+                .context("starting the socket data plane")?;
             info!(listen = ?dp.local_addrs(), cores = ?cfg.dataplane.cores, "socket data plane running");
             Ok(DataPlane::Socket(dp))
         }
@@ -61,7 +76,8 @@ pub fn start(
                 cores: cfg.dataplane.cores.clone(),
                 max_udp: cfg.dns.max_udp_size,
             };
-            let dp = dpdk::spawn(opts, shared, stats, stop).context("starting the DPDK data plane")?;
+            let dp = dpdk::spawn_forwarding(opts, shared, stats, stop, modes)
+                .context("starting the DPDK data plane")?;
             info!(cores = ?cfg.dataplane.cores, "DPDK data plane running");
             Ok(DataPlane::Dpdk(dp))
         }

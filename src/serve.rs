@@ -13,6 +13,7 @@ use arc_swap::ArcSwap;
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
 use skylane_controlplane::config::{Backend, Config};
+use skylane_controlplane::forward::{Forwarding, Settings};
 use skylane_dataplane::snapshot::{SharedSnapshot, Snapshot};
 use skylane_dataplane::stats::{self, Stats};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,7 +40,17 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     let stats = Arc::new(Stats::new(backend, &cfg.dataplane.cores));
     let stop = Arc::new(AtomicBool::new(false));
 
-    let dataplane = crate::dataplane::start(&cfg, shared.clone(), stats.clone(), stop.clone())?;
+    let mut forwarding =
+        forward_settings(&cfg)?.map(|s| Forwarding::new(s, cfg.dataplane.cores.len()));
+    let modes = forwarding
+        .as_mut()
+        .map(|f| std::mem::take(&mut f.core_modes))
+        .unwrap_or_default();
+    let dataplane =
+        crate::dataplane::start(&cfg, shared.clone(), stats.clone(), stop.clone(), modes)?;
+    if let (Some(f), Some(sink)) = (&forwarding, dataplane.reply_sink()) {
+        f.forwarder.set_sink(sink);
+    }
 
     let control_cpus = control_plane_cpus(&cfg.dataplane.cores);
     if let Some(cpus) = &control_cpus {
@@ -61,6 +72,7 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         data,
         shared,
         stats,
+        forwarding,
         stop.clone(),
     ));
     stop.store(true, Ordering::SeqCst);
@@ -71,6 +83,19 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     }
     info!("skylane stopped");
     result
+}
+
+/// `[forward]` resolved against our own listen addresses (`None`: off).
+pub fn forward_settings(cfg: &Config) -> anyhow::Result<Option<Settings>> {
+    let mut own = cfg.dataplane.listen.clone();
+    own.extend(crate::control::tcp_listen(cfg));
+    let settings =
+        Settings::from_config(cfg, &own).map_err(|e| anyhow::anyhow!("[forward] {e}"))?;
+    match &settings {
+        Some(s) => info!(upstreams = ?s.upstreams, stubs = s.stubs.len(), "forwarding on"),
+        None => info!("forwarding off: names outside the served zones are REFUSED"),
+    }
+    Ok(settings)
 }
 
 /// The CPUs the control plane may use: every allowed CPU that is not a

@@ -10,6 +10,7 @@ use crate::static_data::StaticData;
 use anyhow::Context;
 use skylane_controlplane::api::{serve_api, ApiState};
 use skylane_controlplane::config::Config;
+use skylane_controlplane::forward::Forwarder;
 use skylane_controlplane::health::{run_agent, HealthMetrics};
 use skylane_controlplane::store::Store;
 use skylane_controlplane::sync::{run_sync, SyncMetrics};
@@ -29,6 +30,7 @@ pub async fn spawn(
     data: &StaticData,
     shared: &SharedSnapshot,
     stats: &Arc<Stats>,
+    forwarder: Option<Arc<Forwarder>>,
     stop: &watch::Receiver<bool>,
     tasks: &mut Tasks,
 ) -> anyhow::Result<()> {
@@ -63,7 +65,8 @@ pub async fn spawn(
     }
     let state = ApiState::new(store, shared.clone(), data.zone.clone(), metrics)
         .with_stats(stats.clone())
-        .with_health(&cfg.health, health_metrics);
+        .with_health(&cfg.health, health_metrics)
+        .with_forwarder(forwarder);
     let (api_cfg, data_dir, rx) = (cfg.api.clone(), cfg.store.data_dir(), stop.clone());
     tasks.spawn(async move { ("api", serve_api(api_cfg, data_dir, state, rx).await) });
     Ok(())

@@ -3,7 +3,9 @@
 //! veth pair (through the `net_af_packet` or `net_af_xdp` vdev); from a client namespace
 //! on the other end, with no static neighbour entries, kdig/dig get A/AAAA/NXDOMAIN over
 //! IPv4 and IPv6, ICMP and ICMPv6 echo are answered, TCP queries work through the TAP
-//! exception path, and `skylane-perf` runs a short load with nothing lost. Then SIGTERM
+//! exception path, names outside the served zone are forwarded to NSD (started in the
+//! server namespace) with the replies sent by the lcore, and `skylane-perf` runs a short
+//! load with nothing lost. Then SIGTERM
 //! must stop the server cleanly and remove the TAP.
 //!
 //! Needs root, iproute2, ethtool, kdig, dig and perl (for ICMP echo through a raw
@@ -11,6 +13,9 @@
 //! Run: `cargo test --features dpdk --test dpdk_veth -- --test-threads=1` (or
 //! `scripts/test-dpdk.sh`).
 
+mod common;
+
+use common::nsd::Nsd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
@@ -20,6 +25,10 @@ const SERVER_V4: &str = "10.99.0.1";
 const SERVER_V6: &str = "fd00:99::1";
 const CLIENT_V4: &str = "10.99.0.2";
 const CLIENT_V6: &str = "fd00:99::2";
+/// NSD, the forwarding upstream, inside the server namespace.
+const UPSTREAM_PORT: u16 = 5300;
+const UPSTREAM_ZONE: &str = "$ORIGIN example.test.\n$TTL 300\n\
+@ IN SOA ns1 hostmaster 1 3600 600 86400 60\n@ IN NS ns1\nns1 IN A 127.0.0.1\nwww IN A 192.0.2.1\n";
 
 /// The labs share CPU 1 and the DPDK runtime directory: one at a time.
 static LAB_LOCK: Mutex<()> = Mutex::new(());
@@ -92,7 +101,7 @@ fn skip_reason() -> Option<String> {
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
         return Some("needs root (network namespaces, DPDK)".into());
     }
-    for tool in ["ip", "ethtool", "kdig", "dig", "perl"] {
+    for tool in ["ip", "ethtool", "kdig", "dig", "perl", "nsd"] {
         if !have(tool) {
             return Some(format!("{tool} is not installed"));
         }
@@ -231,6 +240,9 @@ eal-args = ["--no-huge", "--no-pci", "-m", "256", "--file-prefix={prefix}", "--v
 port = 0
 addresses = ["{SERVER_V4}/24", "{SERVER_V6}/64"]
 exception-path = "tap"
+[forward]
+upstreams = ["127.0.0.1:{UPSTREAM_PORT}"]
+timeout-ms = 5000
 "#,
             iface = lab.server_if
         );
@@ -334,6 +346,12 @@ fn run_lab(vdev: &str, tag: &str) {
     }
     let _guard = LAB_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::new(tag);
+    let _upstream = Nsd::start_in(
+        &lab.server_ns,
+        UPSTREAM_PORT,
+        "example.test.",
+        UPSTREAM_ZONE,
+    );
     let mut sky = Skylane::start(&lab, vdev);
 
     // Ready when a query is answered (this also resolves our MAC by ARP).
@@ -373,8 +391,16 @@ fn run_lab(vdev: &str, tag: &str) {
         let nx = kdig(&lab, &[&at, "missing.skylane.local", "A"]);
         assert!(nx.contains("status: NXDOMAIN"), "{nx}");
         assert!(nx.contains("SOA"), "NXDOMAIN carries the SOA: {nx}");
-        let refused = kdig(&lab, &[&at, "example.org", "A"]);
+        let refused = kdig(&lab, &[&at, "+norec", "example.org", "A"]);
         assert!(refused.contains("status: REFUSED"), "{refused}");
+        // Forwarded (a miss: the reply comes back through the lcore's TX queue),
+        // then from the lcore's cache.
+        for _ in 0..2 {
+            let fwd = kdig(&lab, &[&at, "www.example.test", "A"]);
+            assert!(fwd.contains("status: NOERROR"), "{fwd}");
+            assert!(fwd.contains("Flags: qr rd ra"), "{fwd}");
+            assert!(fwd.contains("192.0.2.1"), "{fwd}");
+        }
         let d = lab.client(&[
             "dig",
             "+short",

@@ -129,7 +129,7 @@ fn kdig_and_dig_get_answers() {
     let out = dig(&s, &["nope.cluster.local", "A"]);
     assert!(out.contains("status: NXDOMAIN"), "{out}");
     assert!(out.contains("flags: qr aa rd"), "{out}");
-    let out = dig(&s, &["web.example.org", "A"]);
+    let out = dig(&s, &["+norec", "web.example.org", "A"]);
     assert!(out.contains("status: REFUSED"), "{out}");
 }
 

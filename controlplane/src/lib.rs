@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod config;
+pub mod forward;
 pub mod health;
 pub mod layout;
 pub mod metrics;

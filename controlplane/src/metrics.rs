@@ -6,6 +6,8 @@
 //! `skylane_dns_request_duration_sample_every`): the histogram's count is the
 //! number of samples, not of queries.
 
+use crate::forward::metrics::{ForwardMetrics, BUCKETS as FORWARD_BUCKETS};
+use crate::forward::Forwarder;
 use crate::sync::SyncMetrics;
 use hdrhistogram::Histogram;
 use skylane_dataplane::snapshot::Snapshot;
@@ -29,6 +31,8 @@ pub struct MetricsInputs<'a> {
     /// "embedded" or "etcd".
     pub store_backend: &'a str,
     pub store_connected: bool,
+    /// The forwarder and its cache; `None` when forwarding is off.
+    pub forwarder: Option<&'a Forwarder>,
 }
 
 /// Writes metric families in the text format (version 0.0.4).
@@ -246,6 +250,9 @@ pub fn render(inputs: &MetricsInputs<'_>) -> String {
     let mut w = Writer {
         out: String::with_capacity(8 << 10),
     };
+    if let Some(f) = inputs.forwarder {
+        forward_families(&mut w, f);
+    }
     if let Some(stats) = inputs.stats {
         let report = stats.report();
         let slots: Vec<(String, String, CounterSnapshot)> = report
@@ -390,6 +397,98 @@ pub fn render(inputs: &MetricsInputs<'_>) -> String {
     w.out
 }
 
+/// The cache and forwarder families (`skylane_cache_*`, `skylane_forward_*`).
+fn forward_families(w: &mut Writer, f: &Forwarder) {
+    let (hits, misses, overflows) = f.cache.shared.totals();
+    let (entries, bytes) = f.cache.usage();
+    let m = &f.metrics;
+    let counters: [(&str, &str, u64); 6] = [
+        (
+            "skylane_cache_hits_total",
+            "Forwarded-name queries answered from a core's cache.",
+            hits,
+        ),
+        (
+            "skylane_cache_misses_total",
+            "Forwarded-name queries handed to the forwarder.",
+            misses,
+        ),
+        (
+            "skylane_cache_evictions_total",
+            "Entries evicted to keep the cache within cache-size-mb.",
+            ForwardMetrics::load(&f.cache.evictions),
+        ),
+        (
+            "skylane_forward_stale_answers_total",
+            "Answers served stale (RFC 8767) after every upstream failed.",
+            ForwardMetrics::load(&m.stale_answers),
+        ),
+        (
+            "skylane_forward_mismatched_replies_total",
+            "Upstream datagrams dropped: wrong ID or question.",
+            ForwardMetrics::load(&m.mismatched),
+        ),
+        (
+            "skylane_forward_overflows_total",
+            "Queries answered SERVFAIL: hand-off channel full or max-outstanding reached.",
+            overflows + ForwardMetrics::load(&m.overflows),
+        ),
+    ];
+    for (name, help, v) in counters {
+        w.family(name, "counter", help);
+        w.sample(name, &[], v);
+    }
+    w.family(
+        "skylane_cache_entries",
+        "gauge",
+        "Entries in the forward cache.",
+    );
+    w.sample("skylane_cache_entries", &[], entries);
+    w.family(
+        "skylane_cache_bytes",
+        "gauge",
+        "Approximate bytes held by the forward cache.",
+    );
+    w.sample("skylane_cache_bytes", &[], bytes);
+    let name = "skylane_forward_requests_total";
+    w.family(
+        name,
+        "counter",
+        "Upstream exchanges by upstream and outcome (rcode, timeout, error).",
+    );
+    for ((up, outcome), v) in m.requests() {
+        w.sample(
+            name,
+            &[("upstream", &up.to_string()), ("rcode", outcome)],
+            v,
+        );
+    }
+    let name = "skylane_forward_duration_seconds";
+    w.family(name, "histogram", "Upstream exchange time.");
+    for (up, d) in m.durations() {
+        let up = up.to_string();
+        for (le, count) in FORWARD_BUCKETS.iter().zip(d.buckets) {
+            let le = format_float(*le);
+            w.sample(
+                &format!("{name}_bucket"),
+                &[("upstream", &up), ("le", &le)],
+                count,
+            );
+        }
+        w.sample(
+            &format!("{name}_bucket"),
+            &[("upstream", &up), ("le", "+Inf")],
+            d.count,
+        );
+        w.sample(
+            &format!("{name}_sum"),
+            &[("upstream", &up)],
+            format_float(d.sum),
+        );
+        w.sample(&format!("{name}_count"), &[("upstream", &up)], d.count);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -411,6 +510,7 @@ mod tests {
             sync: &sync,
             store_backend: "embedded",
             store_connected: true,
+            forwarder: None,
         });
         assert!(text.contains(
             "skylane_dns_responses_total{rcode=\"NXDOMAIN\",backend=\"socket\",core=\"1\"} 1\n"

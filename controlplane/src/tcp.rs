@@ -13,8 +13,12 @@
 //! within it; a length below a DNS header or above [`MAX_TCP_QUERY`] closes
 //! the connection.
 
+use crate::forward::Forwarder;
 use anyhow::Context;
-use skylane_dataplane::engine::{answer, Client, DropReason, EngineState, Transport, Verdict};
+use skylane_dataplane::cache::ForwardPolicy;
+use skylane_dataplane::engine::{
+    answer, Client, DropReason, EngineState, ForwardMode, Transport, Verdict,
+};
 use skylane_dataplane::stats::{QueryRecorder, Stats};
 use skylane_dataplane::SharedSnapshot;
 use std::io;
@@ -63,6 +67,15 @@ struct Shared {
     connections: Arc<Semaphore>,
     /// Mixed into each connection's engine seed.
     seed: AtomicU64,
+    forward: Option<TcpForward>,
+}
+
+/// Forwarding for TCP clients: the engine says which queries to forward
+/// (policy), the forwarder resolves them.
+#[derive(Clone)]
+pub struct TcpForward {
+    pub forwarder: Arc<Forwarder>,
+    pub policy: Arc<ForwardPolicy>,
 }
 
 /// Where to serve: an address to bind, or a listener already bound (e.g. by
@@ -113,6 +126,18 @@ pub async fn run_tcp<L: Into<TcpListen>>(
     stats: Arc<Stats>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    run_tcp_forwarding(listeners, cfg, snapshot, stats, None, shutdown).await
+}
+
+/// [`run_tcp`] with names outside our zones forwarded (when `forward` is set).
+pub async fn run_tcp_forwarding<L: Into<TcpListen>>(
+    listeners: Vec<L>,
+    cfg: TcpConfig,
+    snapshot: SharedSnapshot,
+    stats: Arc<Stats>,
+    forward: Option<TcpForward>,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let max_connections = cfg
         .max_connections
         .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
@@ -125,6 +150,7 @@ pub async fn run_tcp<L: Into<TcpListen>>(
         stats,
         connections: Arc::new(Semaphore::new(max_connections)),
         seed: AtomicU64::new(seed),
+        forward,
     });
     let listeners = listeners
         .into_iter()
@@ -196,10 +222,16 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) 
     let seed = shared
         .seed
         .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
-    let mut state = EngineState::new(seed, u16::MAX);
+    let mode = match &shared.forward {
+        Some(f) => ForwardMode::Deferred(f.policy.clone()),
+        None => ForwardMode::Off,
+    };
+    let mut state = EngineState::new(seed, u16::MAX).with_forward(mode);
     let client = Client {
         addr: peer.ip().to_canonical(),
+        port: peer.port(),
         transport: Transport::Tcp,
+        via: 0,
     };
     let mut buf = vec![0u8; 2 + MAX_MESSAGE];
     let mut unflushed = 0u64;
@@ -242,22 +274,24 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) 
             answer(&snap, &mut buf[2..], len, &client, &mut state)
         };
         recorder.record(&verdict, sample);
-        match verdict {
-            Verdict::Reply(reply) => {
-                let Ok(reply_len) = u16::try_from(reply.len) else {
-                    recorder.counters().add_send_errors(1);
-                    continue;
-                };
-                buf[..2].copy_from_slice(&reply_len.to_be_bytes());
-                unflushed += 1;
-                let write = writer.write_all(&buf[..2 + usize::from(reply_len)]);
-                if !matches!(timeout(idle, write).await, Ok(Ok(()))) {
-                    recorder.counters().add_send_errors(unflushed);
-                    return Ok(());
-                }
-            }
-            Verdict::Drop(DropReason::NotAQuery) => {}
+        let reply_len = match verdict {
+            Verdict::Reply(reply) => Some(reply.len),
+            Verdict::Forward(_) => forward(shared, &mut buf, len, peer).await,
+            Verdict::Drop(DropReason::NotAQuery) => None,
             Verdict::Drop(DropReason::Malformed) => return Ok(()),
+        };
+        if let Some(reply_len) = reply_len {
+            let Ok(reply_len) = u16::try_from(reply_len) else {
+                recorder.counters().add_send_errors(1);
+                continue;
+            };
+            buf[..2].copy_from_slice(&reply_len.to_be_bytes());
+            unflushed += 1;
+            let write = writer.write_all(&buf[..2 + usize::from(reply_len)]);
+            if !matches!(timeout(idle, write).await, Ok(Ok(()))) {
+                recorder.counters().add_send_errors(unflushed);
+                return Ok(());
+            }
         }
         if unflushed > 0 && reader.buffer().is_empty() {
             if !matches!(timeout(idle, writer.flush()).await, Ok(Ok(()))) {
@@ -268,6 +302,15 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) 
             unflushed = 0;
         }
     }
+}
+
+/// Resolves the query in `buf[2..2 + len]` through the forwarder; the reply
+/// replaces it. Returns the reply length.
+async fn forward(shared: &Shared, buf: &mut [u8], len: usize, peer: SocketAddr) -> Option<usize> {
+    let f = shared.forward.as_ref()?;
+    let reply = f.forwarder.resolve_tcp(&buf[2..2 + len], peer).await?;
+    buf.get_mut(2..2 + reply.len())?.copy_from_slice(&reply);
+    Some(reply.len())
 }
 
 #[cfg(test)]

@@ -81,6 +81,8 @@ fn bench_queries(c: &mut Criterion, group: &str, snap: &Snapshot, names: usize) 
     let client = Client {
         addr: "192.0.2.1".parse().unwrap(),
         transport: Transport::Udp,
+        port: 0,
+        via: 0,
     };
     // Spread over the whole table: multiplicative hash of k.
     let spread = |k: usize| (k.wrapping_mul(2_654_435_761)) % names;
@@ -109,6 +111,7 @@ fn bench_queries(c: &mut Criterion, group: &str, snap: &Snapshot, names: usize) 
             match answer(snap, &mut buf, q.len(), &client, &mut state) {
                 Verdict::Reply(r) => assert_eq!(r.rcode, *want_rcode, "{label}"),
                 Verdict::Drop(d) => panic!("{label}: dropped {d:?}"),
+                Verdict::Forward(f) => panic!("{label}: forwarded {f:?}"),
             }
         }
         let mut i = 0usize;

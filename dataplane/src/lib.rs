@@ -4,10 +4,12 @@
 //! - [`wire`]: zero-copy views over DNS messages and the in-place response writer.
 //! - [`snapshot`]: the immutable, lock-free lookup table, swapped atomically.
 //! - [`engine`]: the one answer engine every backend (socket, DPDK, TCP) calls.
+//! - [`cache`]: the forward cache cores answer from, and the hand-off of misses.
 //! - [`stats`]: per-core counters and sampled processing-time histograms.
 //! - [`socket`]: the kernel-socket backend (per-core pinned recvmmsg/sendmmsg loops).
 //! - `dpdk` (feature `dpdk`): the kernel-bypass backend.
 
+pub mod cache;
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
 pub mod engine;

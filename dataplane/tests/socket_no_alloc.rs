@@ -4,52 +4,19 @@
 //! counter unchanged. This binary holds only this test, so no other thread
 //! allocates meanwhile; the client side uses fixed buffers.
 
+mod alloc_support;
+
+use alloc_support::{assert_no_allocations, query};
 use arc_swap::ArcSwap;
 use skylane_dataplane::record::{RData, Record};
 use skylane_dataplane::snapshot::{Snapshot, ZoneConfig};
 use skylane_dataplane::socket::{spawn, SocketConfig};
 use skylane_dataplane::stats::{Backend, Stats};
 use skylane_dataplane::Name;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::{Ipv4Addr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn query(buf: &mut [u8; 64], id: u16, name: &[u8], qtype: u16) -> usize {
-    buf[..12].copy_from_slice(&[0, 0, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    buf[..2].copy_from_slice(&id.to_be_bytes());
-    buf[12..12 + name.len()].copy_from_slice(name);
-    let end = 12 + name.len();
-    buf[end..end + 2].copy_from_slice(&qtype.to_be_bytes());
-    buf[end + 2..end + 4].copy_from_slice(&1u16.to_be_bytes());
-    end + 4
-}
 
 #[test]
 fn socket_loop_does_not_allocate_per_packet() {
@@ -82,7 +49,7 @@ fn socket_loop_does_not_allocate_per_packet() {
     ];
     let mut q = [0u8; 64];
     let mut reply = [0u8; 512];
-    let mut exchange = |rounds: u16| {
+    let exchange = |rounds: u16| {
         let mut answered = 0;
         for id in 0..rounds {
             let (name, qtype) = names[usize::from(id) % names.len()];
@@ -96,13 +63,7 @@ fn socket_loop_does_not_allocate_per_packet() {
         }
         answered
     };
-    // Warm-up: thread-locals, arc-swap debt slots, first publishes.
-    assert_eq!(exchange(600), 600);
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
-    let answered = exchange(1000);
-    let after = ALLOCATIONS.load(Ordering::SeqCst);
-    assert_eq!(answered, 1000);
-    assert_eq!(after - before, 0, "allocations during 1000 queries");
+    assert_no_allocations(exchange);
 
     shutdown.store(true, Ordering::Relaxed);
     plane.join();

@@ -21,10 +21,15 @@ fn check(packet: &[u8], transport: Transport) -> Result<Option<Msg>, TestCaseErr
     let client = Client {
         addr: "192.0.2.55".parse().unwrap(),
         transport,
+        port: 0,
+        via: 0,
     };
     let mut st = EngineState::new(9, MAX_UDP);
     let (v, bytes) = run(snap(), &mut st, packet, &client);
     match v {
+        Verdict::Forward(f) => Err(TestCaseError::fail(format!(
+            "forwarded without forwarding: {f:?}"
+        ))),
         Verdict::Drop(_) => {
             prop_assert!(
                 packet.len() < 12 || packet[2] & 0x80 != 0,

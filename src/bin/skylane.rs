@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => args.resolve().and_then(skylane::scan::run),
         Command::CheckConfig(args) => args.resolve().and_then(|cfg| {
             let data = skylane::static_data::load_static(&cfg)?;
+            skylane::serve::forward_settings(&cfg)?;
             println!(
                 "config ok: {} domain(s), {} static record(s)",
                 data.zone.domains.len(),

@@ -332,3 +332,5 @@ pub fn dig(server: &Server, args: &[&str]) -> String {
 pub fn temp_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
 }
+
+pub mod nsd;

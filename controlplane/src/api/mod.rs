@@ -5,6 +5,7 @@
 //! - `/v1/status`, `/v1/status/{ip}`: UP/DOWN health status of backend addresses.
 //! - `/v1/health`, `/v1/health/agents`: the health scanners' view (docs/health.md).
 //! - `/v1/import`: many names in one atomic store batch.
+//! - `/v1/cache`: the forward cache (show a name's entries, purge).
 //! - `/v1/stats`, `/metrics`, `/health`, `/ready`, `/v1/openapi.json`.
 //! - `/skydns/api/{name}`: ContainerDNS-compatible record calls (text answers).
 //!
@@ -16,6 +17,7 @@
 pub mod auth;
 pub mod body;
 pub mod book;
+mod cache;
 mod cas;
 mod compat;
 pub mod config;
@@ -38,6 +40,7 @@ pub use config::{ApiConfig, ApiConfigError, AuthMode};
 pub use error::ApiError;
 pub use server::{router, serve_api, ApiServer};
 
+use crate::forward::Forwarder;
 use crate::health::{HealthConfig, HealthMetrics};
 use crate::store::Store;
 use crate::sync::SyncMetrics;
@@ -61,6 +64,8 @@ pub struct ApiState {
     pub stats: Option<Arc<Stats>>,
     /// Where health scanners report, and the in-process agent's metrics.
     pub health: HealthView,
+    /// The forwarder and its cache (`/v1/cache`, `/metrics`); `None` when off.
+    pub forwarder: Option<Arc<Forwarder>>,
     pub(crate) token: Option<Arc<str>>,
     /// Host header values accepted (421 otherwise).
     pub(crate) hosts: Arc<guard::HostPolicy>,
@@ -87,6 +92,7 @@ impl ApiState {
             sync,
             stats: None,
             health: HealthView::from_config(&HealthConfig::default(), None),
+            forwarder: None,
             token: None,
             hosts: Arc::new(guard::HostPolicy::default()),
             import_slot: Arc::new(tokio::sync::Semaphore::new(1)),
@@ -102,6 +108,12 @@ impl ApiState {
     /// Sets the `[health]` prefixes (and the in-process agent's metrics, if one runs).
     pub fn with_health(mut self, cfg: &HealthConfig, metrics: Option<Arc<HealthMetrics>>) -> Self {
         self.health = HealthView::from_config(cfg, metrics);
+        self
+    }
+
+    /// Adds the forwarder (its cache is shown and purged by `/v1/cache`).
+    pub fn with_forwarder(mut self, forwarder: Option<Arc<Forwarder>>) -> ApiState {
+        self.forwarder = forwarder;
         self
     }
 

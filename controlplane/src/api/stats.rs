@@ -121,6 +121,7 @@ pub(crate) async fn prometheus(State(state): State<ApiState>) -> impl IntoRespon
         sync: &state.sync,
         store_backend: state.store.backend_name(),
         store_connected: state.store.is_connected(),
+        forwarder: state.forwarder.as_deref(),
     });
     if let Some(h) = &state.health.metrics {
         text.push_str(&metrics::render_health(h));

@@ -229,6 +229,8 @@ pub fn dns(snapshot: &SharedSnapshot, name: &str, qtype: u16) -> (u16, Vec<Answe
     let client = Client {
         addr: "127.0.0.1".parse().unwrap(),
         transport: Transport::Udp,
+        port: 0,
+        via: 0,
     };
     let mut state = EngineState::new(7, 1232);
     let snap = snapshot.load();

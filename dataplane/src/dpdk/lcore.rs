@@ -6,11 +6,13 @@
 //! counted: the loop never spins on a stuck ring.
 
 use super::counters::LcoreCounters;
+use super::forward::{Returned, Stash};
 use super::responder::{Action, DropCause, ReplyKind, Responder};
 use crate::engine::{self, Client, EngineState, Transport, Verdict};
 use crate::snapshot::SharedSnapshot;
 use crate::stats::{CoreCounters, QueryRecorder, SlotId, Stats};
-use dpdk_sys::{consts, eal, Burst, Mbuf, Queue};
+use crossbeam::queue::ArrayQueue;
+use dpdk_sys::{consts, eal, Burst, Mbuf, MbufPool, Queue};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -93,7 +95,17 @@ pub(crate) struct LcoreLoop {
     pub counters: Arc<LcoreCounters>,
     pub shutdown: Arc<AtomicBool>,
     pub tsc_hz: u64,
+    /// Where forwarded replies are built (a fresh mbuf each).
+    pub pool: MbufPool,
+    /// Forwarded replies for this lcore (`None`: no forwarding).
+    pub returns: Option<Arc<ArrayQueue<Returned>>>,
 }
+
+/// Empty polls between applications of pending cache changes (a power of two).
+const IDLE_MAINTAIN_POLLS: u32 = 1 << 10;
+
+/// Forwarded replies sent per drain (bounds the pause between bursts).
+const RETURN_BUDGET: usize = 64;
 
 /// The port side of a loop: its queue and counters.
 struct Port<'a> {
@@ -176,7 +188,10 @@ impl LcoreLoop {
             counters,
             shutdown,
             tsc_hz,
+            pool,
+            returns,
         } = self;
+        let mut stash = Stash::default();
         let queries = stats.slot(slot).counters();
         let counters = &*counters;
         let mut port = Port {
@@ -207,17 +222,29 @@ impl LcoreLoop {
                 let burst_start = eal::rdtsc();
                 LcoreCounters::add(&counters.rx, n as u64);
                 let snap = snapshot.load();
-                let mut dns = |payload: &mut [u8], query_len: usize, addr| {
+                state.maintain();
+                let mut dns = |payload: &mut [u8],
+                               query_len: usize,
+                               peer: std::net::SocketAddr,
+                               headers: &[u8]| {
                     queries.add_rx(1);
                     let sample = recorder.start(&payload[..query_len.min(payload.len())]);
                     let client = Client {
-                        addr,
+                        addr: peer.ip(),
+                        port: peer.port(),
                         transport: Transport::Udp,
+                        via: stash.next_token(),
                     };
                     let verdict = engine::answer(&snap, payload, query_len, &client, &mut state);
                     recorder.record(&verdict, sample);
                     match verdict {
                         Verdict::Reply(r) => Some(r.len),
+                        Verdict::Forward(_) => {
+                            // Kept for the reply; the forwarder has not seen it yet
+                            // (this lcore drains its replies later).
+                            stash.save(peer, headers);
+                            None
+                        }
                         Verdict::Drop(_) => None,
                     }
                 };
@@ -277,7 +304,22 @@ impl LcoreLoop {
                 if idle & (IDLE_FLUSH_POLLS - 1) == 0 {
                     recorder.flush();
                 }
+                if idle & (IDLE_MAINTAIN_POLLS - 1) == 0 {
+                    state.maintain();
+                }
                 core::hint::spin_loop();
+            }
+            if let Some(ring) = returns.as_deref().filter(|r| !r.is_empty()) {
+                for r in std::iter::from_fn(|| ring.pop()).take(RETURN_BUDGET) {
+                    match returned_frame(&responder, &pool, &stash, &r) {
+                        Some(m) => {
+                            LcoreCounters::add(&counters.dns_replies, 1);
+                            port.push(&mut tx, m, true);
+                        }
+                        None => LcoreCounters::add(&counters.tx_dropped, 1),
+                    }
+                }
+                port.flush(&mut tx);
             }
             if let Some(tap_queue) = tap.as_mut() {
                 let now = eal::rdtsc();
@@ -306,12 +348,39 @@ impl LcoreLoop {
     }
 }
 
+/// The frame carrying forwarded reply `r`, from the headers its query left in the
+/// stash; `None` when they are gone (slot reused) or no mbuf is free.
+fn returned_frame(
+    responder: &Responder,
+    pool: &MbufPool,
+    stash: &Stash,
+    r: &Returned,
+) -> Option<Mbuf> {
+    let headers = stash.headers(r.via, r.client)?;
+    let mut m = pool.alloc()?;
+    let room = m.room_mut();
+    let end = headers.len() + r.msg.len();
+    room.get_mut(..headers.len())?.copy_from_slice(headers);
+    room.get_mut(headers.len()..end)?.copy_from_slice(&r.msg);
+    match responder.finish_forwarded(room, headers.len(), r.msg.len()) {
+        Action::Reply { len, offload, .. } => {
+            m.set_len(len);
+            m.set_ol_flags(offload.flags);
+            if offload.flags != 0 {
+                m.set_tx_lens(offload.l2_len, offload.l3_len, 0);
+            }
+            Some(m)
+        }
+        _ => None,
+    }
+}
+
 /// The action for one received mbuf: frames the driver flagged with a bad checksum are
 /// dropped, multi-segment frames go to the kernel, the rest to the [`Responder`].
 #[inline]
 fn classify_and_answer<F>(responder: &Responder, m: &mut Mbuf, dns: &mut F) -> Action
 where
-    F: FnMut(&mut [u8], usize, std::net::IpAddr) -> Option<usize>,
+    F: FnMut(&mut [u8], usize, std::net::SocketAddr, &[u8]) -> Option<usize>,
 {
     let flags = m.ol_flags();
     if m.nb_segs() != 1 {

@@ -16,6 +16,7 @@
 
 pub mod counters;
 mod exception;
+pub mod forward;
 mod lcore;
 pub mod net;
 pub mod responder;
@@ -24,7 +25,7 @@ mod setup;
 pub use counters::{DpdkReport, LcoreCounters, LcoreReport};
 pub use responder::{Action, DropCause, HwChecksum, ReplyKind, Responder, TxOffload};
 
-use crate::engine::EngineState;
+use crate::engine::{EngineState, ForwardMode};
 use crate::snapshot::SharedSnapshot;
 use crate::stats::{QueryRecorder, Stats};
 use dpdk_sys::{eal, Eal, Port};
@@ -95,6 +96,7 @@ pub struct DpdkDataPlane {
     lcores: Vec<LcoreHandle>,
     threads: Vec<JoinHandle<()>>,
     tsc_hz: u64,
+    replies: Arc<forward::DpdkReplies>,
 }
 
 /// Start the DPDK backend. See the module docs. Fails without side effects on bad
@@ -107,6 +109,20 @@ pub fn spawn(
     stats: Arc<Stats>,
     shutdown: Arc<AtomicBool>,
 ) -> Result<DpdkDataPlane, DpdkError> {
+    spawn_forwarding(opts, snapshot, stats, shutdown, Vec::new())
+}
+
+/// [`spawn`] with forwarding: `modes[i]` is lcore `i`'s forwarding mode (a cache
+/// replica); replies come back through [`DpdkDataPlane::reply_sink`].
+pub fn spawn_forwarding(
+    opts: DpdkOptions,
+    snapshot: SharedSnapshot,
+    stats: Arc<Stats>,
+    shutdown: Arc<AtomicBool>,
+    modes: Vec<ForwardMode>,
+) -> Result<DpdkDataPlane, DpdkError> {
+    let forwarding = !modes.is_empty();
+    let mut modes = modes.into_iter();
     let cpus = eal::allowed_cpus();
     setup::validate(&opts, &cpus)?;
     if stats.core_count() < opts.cores.len() {
@@ -157,6 +173,7 @@ pub fn spawn(
         lcores: Vec::new(),
         threads: Vec::new(),
         tsc_hz,
+        replies: Arc::new(forward::DpdkReplies::new(opts.cores.len())),
     };
     let (ready_tx, ready_rx) = mpsc::channel::<Result<u32, String>>();
     for (i, (queue, tap_queue)) in port.queues.into_iter().zip(tap_queues).enumerate() {
@@ -174,10 +191,13 @@ pub fn spawn(
             recorder: QueryRecorder::new(stats.clone(), slot),
             stats: stats.clone(),
             slot,
-            state: EngineState::new(seed, opts.max_udp),
+            state: EngineState::new(seed, opts.max_udp)
+                .with_forward(modes.next().unwrap_or(ForwardMode::Off)),
             counters: counters.clone(),
             shutdown: shutdown.clone(),
             tsc_hz,
+            pool: port.pool,
+            returns: dp.replies.ring(i).filter(|_| forwarding),
         };
         let eal = dp.eal;
         let ready = ready_tx.clone();
@@ -252,6 +272,12 @@ fn stop_port(port: &Port) {
 }
 
 impl DpdkDataPlane {
+    /// Where the forwarder sends replies to this data plane's clients (each
+    /// lcore's return ring).
+    pub fn reply_sink(&self) -> Arc<forward::DpdkReplies> {
+        self.replies.clone()
+    }
+
     /// The port's MAC address (also the TAP's).
     pub fn mac(&self) -> [u8; 6] {
         self.mac

@@ -17,7 +17,7 @@ use super::net::ipv6::{self, Ipv6Packet};
 use super::net::udp::{self, UdpDatagram};
 use super::net::{put16, Truncated};
 use dpdk_sys::consts;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// The DNS port.
 pub const DNS_PORT: u16 = 53;
@@ -126,12 +126,14 @@ impl Responder {
 
     /// Decide what to do with the frame in `buf[..len]`, rewriting it in place into a
     /// reply when we answer it. `buf` may extend past `len` (the mbuf tailroom): DNS
-    /// responses longer than the query use it. `dns(payload, query_len, client)` answers
-    /// the DNS query in `payload[..query_len]` in place and returns the response length.
+    /// responses longer than the query use it. `dns(payload, query_len, client, headers)`
+    /// answers the DNS query in `payload[..query_len]` in place and returns the response
+    /// length; `headers` are the frame's bytes before the payload (kept by the caller when
+    /// the query is forwarded, see [`Responder::finish_forwarded`]).
     #[inline]
     pub fn handle<F>(&self, buf: &mut [u8], len: usize, dns: &mut F) -> Action
     where
-        F: FnMut(&mut [u8], usize, IpAddr) -> Option<usize>,
+        F: FnMut(&mut [u8], usize, SocketAddr, &[u8]) -> Option<usize>,
     {
         let len = len.min(buf.len());
         let eth = tri!(EthernetFrame::new_checked(&buf[..len]));
@@ -174,7 +176,7 @@ impl Responder {
 
     fn ipv4<F>(&self, buf: &mut [u8], len: usize, l2: usize, dns: &mut F) -> Action
     where
-        F: FnMut(&mut [u8], usize, IpAddr) -> Option<usize>,
+        F: FnMut(&mut [u8], usize, SocketAddr, &[u8]) -> Option<usize>,
     {
         let ip = tri!(Ipv4Packet::new_checked(&buf[l2..len]));
         if !self.v4.contains(&ip.dst()) || ip.is_fragment() {
@@ -197,8 +199,10 @@ impl Responder {
                 let query_len = udp.len() - udp::HEADER_LEN;
                 let payload = l4 + udp::HEADER_LEN;
                 let end = buf.len().min(l2 + IP_MTU);
-                let client = IpAddr::V4(Ipv4Addr::from(src));
-                let Some(rlen) = dns(&mut buf[payload..end], query_len, client) else {
+                let client = SocketAddr::new(IpAddr::V4(Ipv4Addr::from(src)), udp.src_port());
+                let (headers, room) = buf.split_at_mut(payload);
+                let room = &mut room[..end - payload];
+                let Some(rlen) = dns(room, query_len, client, headers) else {
                     return Action::Drop(DropCause::NoAnswer);
                 };
                 let rlen = rlen.min(end - payload);
@@ -230,6 +234,26 @@ impl Responder {
                 }
             }
             _ => Action::Exception,
+        }
+    }
+
+    /// Turns a frame rebuilt from a forwarded query's saved headers (`buf[..headers]`)
+    /// and the forwarder's `rlen`-byte reply right after them into the reply frame:
+    /// the same address swap and checksums as an answer made in place.
+    pub fn finish_forwarded(&self, buf: &mut [u8], headers: usize, rlen: usize) -> Action {
+        let eth = tri!(EthernetFrame::new_checked(&buf[..headers.min(buf.len())]));
+        let l2 = eth.header_len();
+        match eth.ethertype() {
+            ethernet::ETHERTYPE_IPV4 => {
+                let hl = tri!(Ipv4Packet::new_checked(&buf[l2..])).header_len();
+                self.finish_udp_v4(buf, l2, hl, rlen)
+            }
+            ethernet::ETHERTYPE_IPV6 => {
+                let ip = tri!(Ipv6Packet::new_checked(&buf[l2..]));
+                let (client, ours) = (ip.src(), ip.dst());
+                self.finish_udp_v6(buf, l2, &ours, &client, rlen)
+            }
+            _ => Action::Drop(DropCause::Malformed),
         }
     }
 
@@ -275,7 +299,7 @@ impl Responder {
 
     fn ipv6<F>(&self, buf: &mut [u8], len: usize, l2: usize, dns: &mut F) -> Action
     where
-        F: FnMut(&mut [u8], usize, IpAddr) -> Option<usize>,
+        F: FnMut(&mut [u8], usize, SocketAddr, &[u8]) -> Option<usize>,
     {
         let ip = tri!(Ipv6Packet::new_checked(&buf[l2..len]));
         let (src, dst, next, hops) = (ip.src(), ip.dst(), ip.next_header(), ip.hop_limit());
@@ -298,8 +322,10 @@ impl Responder {
                 let query_len = udp.len() - udp::HEADER_LEN;
                 let payload = l4 + udp::HEADER_LEN;
                 let room_end = buf.len().min(l2 + IP_MTU);
-                let client = IpAddr::V6(Ipv6Addr::from(src));
-                let Some(rlen) = dns(&mut buf[payload..room_end], query_len, client) else {
+                let client = SocketAddr::new(IpAddr::V6(Ipv6Addr::from(src)), udp.src_port());
+                let (headers, room) = buf.split_at_mut(payload);
+                let room = &mut room[..room_end - payload];
+                let Some(rlen) = dns(room, query_len, client, headers) else {
                     return Action::Drop(DropCause::NoAnswer);
                 };
                 let rlen = rlen.min(room_end - payload);

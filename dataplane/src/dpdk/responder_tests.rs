@@ -135,8 +135,8 @@ fn run(r: &Responder, frame: &[u8], response: Option<&[u8]>) -> (Action, Vec<u8>
     let mut buf = vec![0u8; ROOM];
     buf[..frame.len()].copy_from_slice(frame);
     let mut seen = None;
-    let mut dns = |payload: &mut [u8], qlen: usize, client: IpAddr| {
-        seen = Some((payload[..qlen].to_vec(), client));
+    let mut dns = |payload: &mut [u8], qlen: usize, peer: std::net::SocketAddr, _: &[u8]| {
+        seen = Some((payload[..qlen].to_vec(), peer.ip()));
         let resp = response?;
         payload[..resp.len()].copy_from_slice(resp);
         Some(resp.len())
@@ -229,6 +229,40 @@ fn dns_over_ipv6_has_valid_mandatory_checksum() {
     let pseudo = pseudo_v6(&OUR_V6, &PEER_V6, 17, u.len());
     assert_eq!(naive_sum(&[&pseudo, u]), 0xffff);
     assert_eq!(&u[8..], &response);
+}
+
+/// A forwarded query's reply, rebuilt later from the saved headers, is the
+/// same frame the responder makes when it answers in place.
+#[test]
+fn forwarded_reply_from_saved_headers_equals_the_in_place_reply() {
+    let r = responder(HwChecksum::default());
+    let query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01a\x00\x00\x01\x00\x01";
+    let response = b"\x12\x34\x81\x80\x00\x01\x00\x00\x00\x00\x00\x00\x01a\x00\x00\x01\x00\x01";
+    for frame in [dns_query_v4(Some(7), query), dns_query_v6(query)] {
+        let (_, in_place, _) = run(&r, &frame, Some(response));
+        let mut buf = vec![0u8; ROOM];
+        buf[..frame.len()].copy_from_slice(&frame);
+        let mut saved = Vec::new();
+        let mut forward = |_: &mut [u8], _: usize, peer: std::net::SocketAddr, headers: &[u8]| {
+            assert!(matches!(peer.port(), 40000 | 40001), "{peer}");
+            saved = headers.to_vec();
+            None
+        };
+        assert_eq!(
+            r.handle(&mut buf, frame.len(), &mut forward),
+            Action::Drop(DropCause::NoAnswer)
+        );
+        let mut rebuilt = vec![0u8; ROOM];
+        rebuilt[..saved.len()].copy_from_slice(&saved);
+        rebuilt[saved.len()..saved.len() + response.len()].copy_from_slice(response);
+        let Action::Reply { len, kind, .. } =
+            r.finish_forwarded(&mut rebuilt, saved.len(), response.len())
+        else {
+            panic!("no reply");
+        };
+        assert_eq!(kind, ReplyKind::Dns);
+        assert_eq!(&rebuilt[..len], &in_place[..]);
+    }
 }
 
 #[test]
@@ -553,14 +587,16 @@ fn real_engine_answers_through_the_responder() {
     let snap = Snapshot::build(Arc::new(zone), records);
     let mut state = EngineState::new(7, 1232);
     let r = responder(HwChecksum::default());
-    let mut dns = |payload: &mut [u8], qlen: usize, addr: IpAddr| {
+    let mut dns = |payload: &mut [u8], qlen: usize, peer: std::net::SocketAddr, _: &[u8]| {
         let client = Client {
-            addr,
+            addr: peer.ip(),
             transport: Transport::Udp,
+            port: 0,
+            via: 0,
         };
         match engine::answer(&snap, payload, qlen, &client, &mut state) {
             Verdict::Reply(reply) => Some(reply.len),
-            Verdict::Drop(_) => None,
+            Verdict::Drop(_) | Verdict::Forward(_) => None,
         }
     };
     let cases = [

@@ -8,17 +8,20 @@
 //! It never allocates, never panics on any input and takes no lock: all
 //! per-query state is on the stack, per-core state lives in [`EngineState`].
 
+mod forward;
 pub mod policy;
 pub mod resolve;
 
 pub use resolve::{MAX_CHILDREN, MAX_CNAME_HOPS, MAX_SRV_TARGETS};
 
+use crate::cache::{ForwardPolicy, Replica};
 use crate::record::rtype;
 use crate::snapshot::Snapshot;
 use crate::wire::header::{flags, HEADER_LEN};
 use crate::wire::{class, parse_query, qtype, rcode, Edns, NameBuf, QueryError, Response};
 use resolve::Ctx;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// How the query arrived; decides the response size limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,16 +34,46 @@ pub enum Transport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Client {
     pub addr: IpAddr,
+    /// Source port (where a forwarded reply is sent).
+    pub port: u16,
     pub transport: Transport,
+    /// Which of the loop's listeners received it (the forwarder replies
+    /// through the same one); 0 where there is only one.
+    pub via: u16,
 }
 
-/// Per-core (or per-connection) mutable state: the PRNG for `random-one`
-/// and the rotation counter for `all`.
-#[derive(Debug, Clone)]
+impl Client {
+    /// A client with no forwarding return path (port and listener 0).
+    pub fn new(addr: IpAddr, transport: Transport) -> Client {
+        Client {
+            addr,
+            port: 0,
+            transport,
+            via: 0,
+        }
+    }
+}
+
+/// Whether (and how) this engine state forwards names outside our zones.
+#[derive(Debug)]
+pub enum ForwardMode {
+    /// Names outside our zones are REFUSED.
+    Off,
+    /// A data-plane core: answers from its cache replica, hands misses off.
+    Core(Box<Replica>),
+    /// TCP: the caller forwards ([`Forwarded::Needed`]) and awaits the answer.
+    Deferred(Arc<ForwardPolicy>),
+}
+
+/// Per-core (or per-connection) mutable state: the PRNG for `random-one`,
+/// the rotation counter for `all` and the forwarding mode (with a core's
+/// cache replica).
+#[derive(Debug)]
 pub struct EngineState {
     pub(crate) rng: policy::WyRand,
     pub(crate) rotation: u32,
     pub(crate) max_udp: u16,
+    pub(crate) forward: ForwardMode,
 }
 
 impl EngineState {
@@ -51,6 +84,21 @@ impl EngineState {
             rng: policy::WyRand::new(seed),
             rotation: (seed >> 32) as u32,
             max_udp: max_udp.max(MIN_UDP),
+            forward: ForwardMode::Off,
+        }
+    }
+
+    /// The same state with forwarding in `mode`.
+    pub fn with_forward(mut self, mode: ForwardMode) -> EngineState {
+        self.forward = mode;
+        self
+    }
+
+    /// Applies the control plane's pending cache changes (call between
+    /// batches, never per packet).
+    pub fn maintain(&mut self) {
+        if let ForwardMode::Core(r) = &mut self.forward {
+            r.maintain();
         }
     }
 }
@@ -60,6 +108,18 @@ impl EngineState {
 pub enum Verdict {
     Reply(Reply),
     Drop(DropReason),
+    /// A name outside our zones, to be resolved by the forwarder.
+    Forward(Forwarded),
+}
+
+/// How a forwarded query goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forwarded {
+    /// Handed to the forwarder, which replies through the backend: send
+    /// nothing now.
+    Queued,
+    /// The caller forwards the query still in the buffer (TCP).
+    Needed,
 }
 
 /// A response is in `buf[..len]`.
@@ -121,11 +181,7 @@ pub fn answer(
     let limit = response_limit(client.transport, edns, state.max_udp, buf.len());
     let keep = question.map_or(HEADER_LEN, |q| q.end);
     let qt = question.map_or(0, |q| q.qtype);
-    let Some(mut resp) = Response::start(buf, keep, limit) else {
-        return Verdict::Drop(DropReason::Malformed);
-    };
-    let with_opt = edns.is_some() && resp.reserve_opt();
-    let early_rcode = early_rcode.or_else(|| {
+    let mut early_rcode = early_rcode.or_else(|| {
         let q = question?;
         if edns.is_some_and(|e| e.version > 0) {
             Some(rcode::BADVERS)
@@ -140,6 +196,23 @@ pub fn answer(
             }
         }
     });
+    if let (None, Some(q)) = (early_rcode, question.as_ref()) {
+        let asked = forward::Asked {
+            question: q,
+            qname: &qname,
+            edns,
+            limit,
+        };
+        match forward::route(snap, buf, &asked, client, state) {
+            forward::Route::Local => {}
+            forward::Route::Done(v) => return v,
+            forward::Route::ServFail => early_rcode = Some(rcode::SERVFAIL),
+        }
+    }
+    let Some(mut resp) = Response::start(buf, keep, limit) else {
+        return Verdict::Drop(DropReason::Malformed);
+    };
+    let with_opt = edns.is_some() && resp.reserve_opt();
     let (rc, truncated, fail_open) = match early_rcode {
         Some(rc) => (rc, false, false),
         None => {

@@ -43,12 +43,13 @@ pub struct Batch {
     send_hdrs: MultiHeaders<SockaddrStorage>,
 }
 
-/// The client address of a datagram's source.
-fn peer_ip(peer: &SockaddrStorage) -> Option<IpAddr> {
+/// The client address and port of a datagram's source.
+fn peer_ip(peer: &SockaddrStorage) -> Option<(IpAddr, u16)> {
     if let Some(v4) = peer.as_sockaddr_in() {
-        Some(IpAddr::V4(v4.ip()))
+        Some((IpAddr::V4(v4.ip()), v4.port()))
     } else {
-        peer.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
+        peer.as_sockaddr_in6()
+            .map(|v6| (IpAddr::V6(v6.ip()), v6.port()))
     }
 }
 
@@ -102,9 +103,11 @@ impl Batch {
         Ok(n)
     }
 
-    /// Answers the `n` datagrams received; returns how many replies to send.
+    /// Answers the `n` datagrams received on the `via`-th socket; returns
+    /// how many replies to send.
     pub fn answer_all(
         &mut self,
+        via: usize,
         n: usize,
         snap: &Snapshot,
         state: &mut EngineState,
@@ -114,7 +117,7 @@ impl Batch {
         let bufs = self.bufs.chunks_exact_mut(BUF_SIZE);
         let received = bufs.zip(&self.lens).zip(&self.peers).take(n);
         for (i, ((buf, &len), peer)) in received.enumerate() {
-            let Some((peer, addr)) = peer.and_then(|p| Some((p, peer_ip(&p)?))) else {
+            let Some((peer, (addr, port))) = peer.and_then(|p| Some((p, peer_ip(&p)?))) else {
                 recorder.record_drop();
                 continue;
             };
@@ -125,7 +128,9 @@ impl Batch {
             let sample = recorder.start(query);
             let client = Client {
                 addr,
+                port,
                 transport: Transport::Udp,
+                via: via as u16,
             };
             let verdict = answer(snap, buf, len, &client, state);
             recorder.record(&verdict, sample);

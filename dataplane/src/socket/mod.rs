@@ -15,10 +15,11 @@ mod worker;
 pub use batch::{BUF_SIZE, MAX_BATCH};
 pub use bind::{bind_tcp, RECV_TIMEOUT};
 
-use crate::engine::EngineState;
+use crate::cache::ReplySink;
+use crate::engine::{EngineState, ForwardMode};
 use crate::snapshot::SharedSnapshot;
 use crate::stats::{QueryRecorder, Stats};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -68,12 +69,35 @@ pub enum SocketError {
 pub struct SocketDataPlane {
     threads: Vec<(usize, JoinHandle<()>)>,
     local_addrs: Vec<SocketAddr>,
+    /// A clone of every core's sockets, for the forwarder's replies.
+    replies: Arc<SocketReplies>,
+}
+
+/// Sends forwarded replies from the socket the query came in on (a clone of
+/// the core's socket: same address and port, so clients accept it).
+#[derive(Debug, Default)]
+pub struct SocketReplies {
+    sockets: Vec<Vec<UdpSocket>>,
+}
+
+impl ReplySink for SocketReplies {
+    fn send(&self, core: u16, via: u16, to: SocketAddr, msg: &[u8]) -> bool {
+        self.sockets
+            .get(usize::from(core))
+            .and_then(|s| s.get(usize::from(via)))
+            .is_some_and(|s| s.send_to(msg, to).is_ok())
+    }
 }
 
 impl SocketDataPlane {
     /// The bound addresses, in `listen` order (port 0 resolved).
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.local_addrs
+    }
+
+    /// Where the forwarder sends replies to this data plane's clients.
+    pub fn reply_sink(&self) -> Arc<SocketReplies> {
+        self.replies.clone()
     }
 
     /// Waits for every thread to exit (set the shutdown flag first); a
@@ -104,6 +128,18 @@ pub fn spawn(
     stats: Arc<Stats>,
     shutdown: Arc<AtomicBool>,
 ) -> Result<SocketDataPlane, SocketError> {
+    spawn_forwarding(cfg, snapshot, stats, shutdown, Vec::new())
+}
+
+/// [`spawn`] with forwarding: `modes[i]` is core `i`'s forwarding mode (a
+/// cache replica); missing entries mean off.
+pub fn spawn_forwarding(
+    cfg: SocketConfig,
+    snapshot: SharedSnapshot,
+    stats: Arc<Stats>,
+    shutdown: Arc<AtomicBool>,
+    modes: Vec<ForwardMode>,
+) -> Result<SocketDataPlane, SocketError> {
     if cfg.listen.is_empty() {
         return Err(SocketError::NoListenAddress);
     }
@@ -117,12 +153,22 @@ pub fn spawn(
         });
     }
     let (sockets, local_addrs) = bind::bind_all(&cfg.listen, cfg.cores.len())?;
+    let clones = sockets
+        .iter()
+        .map(|core| core.iter().map(UdpSocket::try_clone).collect())
+        .collect::<std::io::Result<Vec<Vec<UdpSocket>>>>()
+        .map_err(|source| SocketError::Setup {
+            addr: cfg.listen[0],
+            source,
+        })?;
+    let mut modes = modes.into_iter();
     let seed = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     let mut plane = SocketDataPlane {
         threads: Vec::with_capacity(cfg.cores.len()),
         local_addrs,
+        replies: Arc::new(SocketReplies { sockets: clones }),
     };
     for (i, (&core, sockets)) in cfg.cores.iter().zip(sockets).enumerate() {
         let Some(slot) = stats.core_slot(i) else {
@@ -133,7 +179,8 @@ pub fn spawn(
         let state = EngineState::new(
             seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
             cfg.max_udp,
-        );
+        )
+        .with_forward(modes.next().unwrap_or(ForwardMode::Off));
         let batch_size = cfg.batch;
         let spawned = std::thread::Builder::new()
             .name(format!("skylane-udp-{core}"))

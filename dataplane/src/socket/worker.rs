@@ -82,7 +82,7 @@ impl Worker {
                 // Blocks for the first datagram (up to RECV_TIMEOUT), then takes
                 // whatever else is queued.
                 match self.batch.receive(0, socket, MsgFlags::MSG_WAITFORONE) {
-                    Ok(n) => self.serve(socket, n),
+                    Ok(n) => self.serve(0, socket, n),
                     Err(Errno::EAGAIN | Errno::EINTR) => self.recorder.flush(),
                     Err(e) => errors.report(self.core, e),
                 }
@@ -99,7 +99,7 @@ impl Worker {
                     match self.batch.receive(index, socket, MsgFlags::MSG_DONTWAIT) {
                         Ok(n) => {
                             received += n;
-                            self.serve(socket, n);
+                            self.serve(index, socket, n);
                         }
                         Err(Errno::EAGAIN | Errno::EINTR) => {}
                         Err(e) => errors.report(self.core, e),
@@ -118,12 +118,13 @@ impl Worker {
 
     /// Answers and replies to the `n` datagrams just received on `socket`.
     #[inline]
-    fn serve(&mut self, socket: &UdpSocket, n: usize) {
+    fn serve(&mut self, index: usize, socket: &UdpSocket, n: usize) {
         self.recorder.counters().add_rx(n as u64);
+        self.state.maintain();
         let snap = self.snapshot.load();
         let out = self
             .batch
-            .answer_all(n, &snap, &mut self.state, &mut self.recorder);
+            .answer_all(index, n, &snap, &mut self.state, &mut self.recorder);
         drop(snap);
         self.batch.send(socket, out, self.recorder.counters());
     }

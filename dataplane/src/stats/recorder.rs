@@ -98,6 +98,8 @@ impl QueryRecorder {
                     .count_reply(r.rcode, r.qtype, r.truncated, r.fail_open)
             }
             Verdict::Drop(_) => self.counters().count_drop(),
+            // Answered later by the forwarder, which counts it.
+            Verdict::Forward(_) => {}
         }
         if let Some(s) = sample {
             self.finish(s);

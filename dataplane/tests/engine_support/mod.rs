@@ -147,6 +147,8 @@ pub fn udp(ip: &str) -> Client {
     Client {
         addr: ip.parse::<IpAddr>().unwrap(),
         transport: Transport::Udp,
+        port: 0,
+        via: 0,
     }
 }
 
@@ -154,6 +156,8 @@ pub fn tcp(ip: &str) -> Client {
     Client {
         addr: ip.parse::<IpAddr>().unwrap(),
         transport: Transport::Tcp,
+        port: 0,
+        via: 0,
     }
 }
 
@@ -173,7 +177,7 @@ pub fn run(
     let v = answer(snap, &mut buf, q.len(), client, state);
     let len = match v {
         Verdict::Reply(r) => r.len,
-        Verdict::Drop(_) => 0,
+        Verdict::Drop(_) | Verdict::Forward(_) => 0,
     };
     buf.truncate(len);
     (v, buf)
@@ -193,6 +197,7 @@ pub fn ask_from(snap: &Snapshot, st: &mut EngineState, q: &[u8], client: &Client
             (r, m)
         }
         (Verdict::Drop(d), _) => panic!("dropped: {d:?}"),
+        (Verdict::Forward(f), _) => panic!("forwarded: {f:?}"),
     }
 }
 

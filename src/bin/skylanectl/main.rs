@@ -94,6 +94,9 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         top: usize,
     },
+    /// The forward cache: show a name's entries, or purge.
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Import records from a JSON or line-format file, in atomic chunks.
     Import {
         file: PathBuf,
@@ -104,6 +107,14 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         chunk: usize,
     },
+}
+
+#[derive(Subcommand)]
+enum CacheCommand {
+    /// A name's cached entries: type, rcode, remaining TTL, hits.
+    Show { name: String },
+    /// Purge NAME's entries, or the whole cache without NAME.
+    Purge { name: Option<String> },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -412,7 +423,50 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Cache(c) => run_cache(&client, c, cli.json)?,
         Command::Import { file, mode, chunk } => run_import(&client, &file, mode, chunk, cli.json)?,
+    }
+    Ok(())
+}
+
+fn run_cache(client: &Client, cmd: CacheCommand, json: bool) -> anyhow::Result<()> {
+    let v = match &cmd {
+        CacheCommand::Show { name } => {
+            client.call("GET", &format!("/v1/cache?name={}", segment(name)), None)?
+        }
+        CacheCommand::Purge { name: Some(name) } => {
+            client.call("DELETE", &format!("/v1/cache?name={}", segment(name)), None)?
+        }
+        CacheCommand::Purge { name: None } => client.call("DELETE", "/v1/cache", None)?,
+    };
+    if json {
+        print_json(&v);
+        return Ok(());
+    }
+    match cmd {
+        CacheCommand::Show { name } => {
+            let entries = v["entries"].as_array().cloned().unwrap_or_default();
+            if entries.is_empty() {
+                println!("{name}: not cached");
+            }
+            for e in entries {
+                println!(
+                    "{} type={} rcode={} ttl={}{} hits={} do={}",
+                    e["name"].as_str().unwrap_or(&name),
+                    e["type"],
+                    e["rcode"],
+                    e["ttl"],
+                    if e["stale"].as_bool() == Some(true) {
+                        " (stale)"
+                    } else {
+                        ""
+                    },
+                    e["hits"],
+                    e["dnssec_ok"],
+                );
+            }
+        }
+        CacheCommand::Purge { .. } => println!("purged {} entr(y/ies)", v["purged"]),
     }
     Ok(())
 }

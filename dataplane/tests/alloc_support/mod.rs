@@ -1,0 +1,53 @@
+//! Shared by the allocation tests: a global allocator that counts calls, and
+//! a query writer using fixed buffers.
+#![allow(dead_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub struct Counting;
+
+pub static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only counts calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+pub fn query(buf: &mut [u8; 64], id: u16, name: &[u8], qtype: u16) -> usize {
+    buf[..12].copy_from_slice(&[0, 0, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    buf[..2].copy_from_slice(&id.to_be_bytes());
+    buf[12..12 + name.len()].copy_from_slice(name);
+    let end = 12 + name.len();
+    buf[end..end + 2].copy_from_slice(&qtype.to_be_bytes());
+    buf[end + 2..end + 4].copy_from_slice(&1u16.to_be_bytes());
+    end + 4
+}
+
+/// Runs `exchange(600)` to warm up (thread-locals, arc-swap debt slots, first
+/// publishes), then asserts `exchange(1000)` answers all with no allocation.
+/// `exchange(n)` sends `n` queries and returns how many were answered right.
+pub fn assert_no_allocations(mut exchange: impl FnMut(u16) -> u32) {
+    assert_eq!(exchange(600), 600);
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let answered = exchange(1000);
+    let after = ALLOCATIONS.load(Ordering::SeqCst);
+    assert_eq!(answered, 1000);
+    assert_eq!(after - before, 0, "allocations during 1000 queries");
+}
