@@ -12,8 +12,9 @@ use tracing::info;
 
 /// Runs the agent until a signal arrives.
 pub fn run(cfg: Config) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: checks are I/O-bound, and a single-threaded runtime saves the cross-thread
+    // wake-ups of a work-stealing one (measured in docs/performance.md).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .thread_name("skylane-scan")
         .enable_all()
         .build()

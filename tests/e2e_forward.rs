@@ -52,7 +52,11 @@ intranet IN A 198.51.100.7
 fn start_with_forward(forward: &str) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("skylane.toml");
-    std::fs::write(&cfg, format!("[forward]\n{forward}\n")).unwrap();
+    std::fs::write(
+        &cfg,
+        format!("[api]\ntoken = \"{TOKEN}\"\n[forward]\n{forward}\n"),
+    )
+    .unwrap();
     let cfg = cfg.to_str().unwrap().to_owned();
     let s = Server::start(SERVED_ZONE, &["--config", &cfg]);
     // The config file's directory must outlive the server only until it read it.
@@ -90,11 +94,15 @@ fn first_ttl(m: &Message) -> u32 {
     m.answers().first().expect("an answer").ttl()
 }
 
+/// The API token the forwarding tests configure.
+const TOKEN: &str = "forward-test-token";
+
 fn api(s: &Server, method: &str, path: &str) -> String {
     let url = format!("http://127.0.0.1:{}{path}", s.api_port);
+    let bearer = format!("Bearer {TOKEN}");
     let mut resp = match method {
-        "DELETE" => ureq::delete(&url).call(),
-        _ => ureq::get(&url).call(),
+        "DELETE" => ureq::delete(&url).header("Authorization", &bearer).call(),
+        _ => ureq::get(&url).header("Authorization", &bearer).call(),
     }
     .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
     resp.body_mut().read_to_string().unwrap()
@@ -198,7 +206,7 @@ fn stale_answers_when_the_upstream_dies_and_purge() {
     // The CLI: show, then purge everything.
     let ctl = |args: &[&str]| {
         let addr = format!("http://127.0.0.1:{}", s.api_port);
-        let mut all = vec!["--addr", addr.as_str()];
+        let mut all = vec!["--addr", addr.as_str(), "--token", TOKEN];
         all.extend_from_slice(args);
         let out = run(env!("CARGO_BIN_EXE_skylanectl"), &all);
         assert!(

@@ -227,7 +227,10 @@ fn status_marks_addresses_down_in_answers() {
     );
     s.wait_dns("svc.skydns.local.", A, |_, a| a_addrs(a).len() == 2);
     let v = s.json("GET", "/v1/status/10.2.0.1", None, 200);
-    assert_eq!(v, json!({"ip":"10.2.0.1","status":"UP","explicit":false}));
+    assert_eq!(
+        v,
+        json!({"ip":"10.2.0.1","status":"UP","explicit":false,"manual":false})
+    );
     s.json(
         "PUT",
         "/v1/status/10.2.0.1",

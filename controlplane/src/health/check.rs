@@ -149,3 +149,64 @@ async fn http_get(addr: SocketAddr, path: &str) -> Result<(), String> {
         Err(format!("HTTP {}", status.as_u16()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A one-shot-per-connection HTTP server answering `status`.
+    async fn http_server(status: &'static str) -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let reply = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
+                let _ = s.write_all(reply.as_bytes()).await;
+            }
+        });
+        addr
+    }
+
+    fn checker(http_path: Option<&str>) -> Checker {
+        Checker::new(&HealthConfig {
+            http_path: http_path.map(str::to_owned),
+            timeout_ms: 5000,
+            ..HealthConfig::default()
+        })
+    }
+
+    #[tokio::test]
+    async fn tcp_and_http_probes() {
+        let ok = http_server("200 OK").await;
+        let bad = http_server("503 Service Unavailable").await;
+        let tcp = checker(None);
+        assert!(tcp.check(ok.ip(), &[ok.port()]).await.ok);
+        // A port nobody listens on (bound, then closed).
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let out = tcp.check(ok.ip(), &[ok.port(), port]).await;
+        assert!(!out.ok);
+        let reason = out.reason.unwrap();
+        assert!(
+            reason.starts_with(&format!("tcp 127.0.0.1:{port}: ")),
+            "{reason}"
+        );
+        let http = checker(Some("/healthz"));
+        assert!(http.check(ok.ip(), &[ok.port()]).await.ok);
+        let out = http.check(bad.ip(), &[bad.port()]).await;
+        assert_eq!(
+            out.reason.as_deref(),
+            Some(&*format!("http {bad}: HTTP 503"))
+        );
+        let any = Checker {
+            require: Require::Any,
+            ..checker(Some("/"))
+        };
+        assert!(any.check(ok.ip(), &[ok.port(), bad.port()]).await.ok);
+    }
+}

@@ -99,6 +99,19 @@ mod tests {
     #[tokio::test]
     async fn loopback_answers_an_echo() {
         let r = echo("127.0.0.1".parse().unwrap(), Duration::from_secs(5)).await;
+        if r.reason
+            .as_deref()
+            .is_some_and(|w| w.contains("no ping or raw socket"))
+        {
+            // Neither ping_group_range nor CAP_NET_RAW allows ICMP here.
+            assert!(
+                std::env::var_os("SKYLANE_REQUIRE_ALL_TESTS").is_none(),
+                "no ICMP socket, but SKYLANE_REQUIRE_ALL_TESTS is set: {:?}",
+                r.reason
+            );
+            eprintln!("SKIPPED: {:?}", r.reason);
+            return;
+        }
         assert!(r.ok, "{:?}", r.reason);
     }
 }

@@ -58,6 +58,10 @@ struct Run {
     panic: bool,
     /// Addresses reported since the last flush.
     reported: Vec<IpAddr>,
+    /// Reports to delete: their addresses left the records.
+    stale_reports: Vec<IpAddr>,
+    /// Assigned addresses whose last check failed.
+    failing: usize,
     semaphore: Arc<Semaphore>,
     results_tx: mpsc::UnboundedSender<(IpAddr, Outcome)>,
     checker: Checker,
@@ -81,6 +85,8 @@ impl Scheduler {
             records_changed: false,
             panic: false,
             reported: Vec::new(),
+            stale_reports: Vec::new(),
+            failing: 0,
             results_tx,
         };
         loop {
@@ -233,7 +239,13 @@ impl Run {
             kept.insert(*ip, target);
         }
         let (before, after) = (self.targets.len() + kept.len(), kept.len());
+        let gone = self
+            .targets
+            .keys()
+            .filter(|ip| !self.inv.book.addresses.contains_key(ip));
+        self.stale_reports.extend(gone);
         self.targets = kept;
+        self.failing = self.targets.values().filter(|t| t.failing()).count();
         self.due = self
             .targets
             .iter()
@@ -314,6 +326,11 @@ impl Run {
         });
         self.reported.push(ip);
         if was_failing != t.failing() {
+            if t.failing() {
+                self.failing += 1;
+            } else {
+                self.failing -= 1;
+            }
             self.update_panic();
         }
         self.reconcile(ip).await;
@@ -322,8 +339,7 @@ impl Run {
     /// Partition guard: more than `panic-threshold` of at least `panic-min-targets`
     /// addresses failing means our own network is the likelier fault.
     fn update_panic(&mut self) {
-        let n = self.targets.len();
-        let failing = self.targets.values().filter(|t| t.failing()).count();
+        let (n, failing) = (self.targets.len(), self.failing);
         let cfg = &self.s.cfg;
         let panic = n >= cfg.panic_min_targets && failing as f64 > cfg.panic_threshold * n as f64;
         if panic != self.panic {
@@ -396,11 +412,15 @@ impl Run {
                 ))
             })
             .collect();
-        if puts.is_empty() {
+        let deletes: Vec<String> = std::mem::take(&mut self.stale_reports)
+            .iter()
+            .map(|ip| report_key(prefix, ip))
+            .collect();
+        if puts.is_empty() && deletes.is_empty() {
             return;
         }
         let lease = self.s.live.borrow().lease;
-        if let Err(e) = write_reports(&self.s.store, puts, Vec::new(), lease).await {
+        if let Err(e) = write_reports(&self.s.store, puts, deletes, lease).await {
             tracing::warn!("health: report write failed: {e}");
         }
     }
