@@ -328,6 +328,26 @@ pub fn render(inputs: &MetricsInputs<'_>) -> String {
         w.sample(name, &[], v);
     }
     w.family(
+        "skylane_data_source",
+        "gauge",
+        "1 for the source of the live records: store, last-known or none.",
+    );
+    let live = sync.source().as_str();
+    for source in ["store", "last-known", "none"] {
+        w.sample(
+            "skylane_data_source",
+            &[("source", source)],
+            i64::from(source == live),
+        );
+    }
+    w.family(
+        "skylane_data_age_seconds",
+        "gauge",
+        "Age of the live records (0 while the store is followed).",
+    );
+    let age = sync.data_age().map_or(-1, |d| d.as_secs() as i64);
+    w.sample("skylane_data_age_seconds", &[], age);
+    w.family(
         "skylane_store_connected",
         "gauge",
         "1 when the record store is reachable.",
