@@ -14,32 +14,6 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Starts skylane against `endpoint` with `data` as its data directory.
-fn start(endpoint: &str, data: &Path) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let (endpoint, data) = (endpoint.to_string(), data.display().to_string());
-    Server::launch(dir, None, move |port, api_port| {
-        [
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--api-listen",
-            &format!("127.0.0.1:{api_port}"),
-            "--domain",
-            "skydns.local",
-            "--store",
-            "etcd",
-            "--etcd-endpoint",
-            &endpoint,
-            "--data-dir",
-            &data,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    })
-}
-
 /// One HTTP/1.1 GET; returns (status, body).
 fn get(s: &Server, path: &str, token: Option<&str>) -> (u16, String) {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], s.api_port));
@@ -95,7 +69,7 @@ fn starts_and_restarts_without_etcd() {
     let data = data_dir.path().join("data");
 
     // etcd down at start: SERVFAIL, never NXDOMAIN; not ready; source none.
-    let s = start(&etcd.endpoint(), &data);
+    let s = Server::start_etcd(&[etcd.endpoint()], &data);
     assert_eq!(rcode(&s, "svc.skydns.local."), ResponseCode::ServFail);
     assert_eq!(get(&s, "/ready", None).0, 503);
     assert_eq!(source(&s, &data), "none");
@@ -120,7 +94,7 @@ fn starts_and_restarts_without_etcd() {
     // Outage, then a restart: answers from last-known.
     etcd.kill();
     assert!(s.stop().success());
-    let s = start(&etcd.endpoint(), &data);
+    let s = Server::start_etcd(&[etcd.endpoint()], &data);
     eventually("answers from last-known", || {
         let r = udp(s.addr4(), &query("svc.skydns.local.", RecordType::A));
         r.answers().len() == 1
