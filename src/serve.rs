@@ -25,7 +25,8 @@ use tracing::{info, warn};
 pub fn run(cfg: Config) -> anyhow::Result<()> {
     let data = load_static(&cfg)?;
     let started = std::time::Instant::now();
-    let first = Snapshot::build(data.zone.clone(), data.records.clone());
+    // Until the store (or its last-known copy) is loaded, missing names get SERVFAIL.
+    let first = Snapshot::build(data.zone.clone(), data.records.clone()).with_store_pending();
     info!(
         records = first.record_count(),
         elapsed_ms = started.elapsed().as_millis() as u64,

@@ -1,10 +1,10 @@
 //! Opens the record store and starts its sync task, the REST API and, with
 //! `[health] enabled = true`, a health agent.
 //!
-//! The store is opened before anything is spawned, so a bad path or an
-//! unreachable etcd endpoint list fails start-up with a clear error (etcd
-//! outages after start are the sync task's business: it keeps the last
-//! snapshot and reconnects).
+//! The store is opened before anything is spawned, so a bad path or a bad
+//! etcd configuration fails start-up with a clear error. An unreachable etcd
+//! is not an error: the sync serves `<data-dir>/last-known` (SERVFAIL for
+//! missing names before anything is loaded) and keeps retrying.
 
 use crate::static_data::StaticData;
 use anyhow::Context;
@@ -13,7 +13,7 @@ use skylane_controlplane::config::Config;
 use skylane_controlplane::forward::Forwarder;
 use skylane_controlplane::health::{run_agent, HealthMetrics};
 use skylane_controlplane::store::Store;
-use skylane_controlplane::sync::{run_sync, SyncMetrics};
+use skylane_controlplane::sync::{run_sync_with, SyncMetrics, LAST_KNOWN_FILE};
 use skylane_dataplane::snapshot::SharedSnapshot;
 use skylane_dataplane::stats::Stats;
 use std::sync::Arc;
@@ -49,7 +49,11 @@ pub async fn spawn(
         metrics.clone(),
         stop.clone(),
     );
-    tasks.spawn(async move { ("sync", run_sync(st, zone, recs, sh, m, rx).await) });
+    let last_known = Some(cfg.store.data_dir().join(LAST_KNOWN_FILE));
+    tasks.spawn(async move {
+        let done = run_sync_with(st, zone, recs, sh, m, rx, last_known).await;
+        ("sync", done)
+    });
 
     let health_metrics = cfg.health.enabled.then(|| Arc::new(HealthMetrics::new()));
     if let Some(hm) = &health_metrics {

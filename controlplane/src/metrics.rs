@@ -245,6 +245,31 @@ fn counter_families(w: &mut Writer, slots: &[(String, String, CounterSnapshot)])
     }
 }
 
+/// `skylane_data_source{source}` and `skylane_data_age_seconds`: where the live records come
+/// from (store, last-known, none) and how old they are.
+fn data_source_families(w: &mut Writer, sync: &crate::sync::SyncMetrics) {
+    w.family(
+        "skylane_data_source",
+        "gauge",
+        "1 for the source of the live records: store, last-known or none.",
+    );
+    let live = sync.source().as_str();
+    for source in ["store", "last-known", "none"] {
+        w.sample(
+            "skylane_data_source",
+            &[("source", source)],
+            i64::from(source == live),
+        );
+    }
+    w.family(
+        "skylane_data_age_seconds",
+        "gauge",
+        "Age of the live records (0 while the store is followed).",
+    );
+    let age = sync.data_age().map_or(-1, |d| d.as_secs() as i64);
+    w.sample("skylane_data_age_seconds", &[], age);
+}
+
 /// The whole `/metrics` page.
 pub fn render(inputs: &MetricsInputs<'_>) -> String {
     let mut w = Writer {
@@ -384,6 +409,7 @@ pub fn render(inputs: &MetricsInputs<'_>) -> String {
         w.family(name, "gauge", help);
         w.sample(name, &[], v);
     }
+    data_source_families(&mut w, sync);
     w.family(
         "skylane_store_connected",
         "gauge",

@@ -89,6 +89,7 @@ fn stats_and_metrics_show_counters() {
     assert_eq!(v["cores"][0]["queries"], 0);
     assert_eq!(v["cores"][2]["backend"], "tcp");
     assert_eq!(v["store"]["backend"], "embedded");
+    assert_eq!(v["sync"]["source"], "store");
     assert!(v["snapshot"]["records"].as_u64().unwrap() >= 2, "{v}");
     assert!(v["top_names"].is_array());
     let (status, _) = s.auth("GET", "/v1/stats?top=5000", None);
@@ -104,6 +105,9 @@ fn stats_and_metrics_show_counters() {
         "# TYPE skylane_sync_propagation_seconds histogram",
         "skylane_store_connected{backend=\"embedded\"} 1",
         "skylane_ready 1",
+        "skylane_data_source{source=\"store\"} 1",
+        "skylane_data_source{source=\"last-known\"} 0",
+        "skylane_data_age_seconds 0",
     ] {
         assert!(text.contains(needle), "{needle} not in:\n{text}");
     }

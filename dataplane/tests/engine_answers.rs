@@ -530,3 +530,27 @@ fn opt_present_iff_in_query() {
         assert_eq!(m.opt.is_some(), has, "{q:?}");
     }
 }
+
+#[test]
+fn before_the_store_is_loaded_negative_answers_are_servfail() {
+    let s = snapshot().with_store_pending();
+    // Data that is there (static records) is answered...
+    let (r, m) = ask(&s, &query("web.skylane.local.", A, None));
+    assert_eq!(
+        (r.rcode, m.answer_data(A)),
+        (0, vec!["10.0.0.1".to_string()])
+    );
+    // ...but a missing name or type may exist in the store: SERVFAIL, never NXDOMAIN/NODATA.
+    let (r, m) = ask(&s, &query("nothing-here.skylane.local.", A, None));
+    assert_eq!((r.rcode, m.authority.len()), (2, 0));
+    let (r, _) = ask(&s, &query("web.skylane.local.", AAAA, None));
+    assert_eq!(r.rcode, 2);
+    // Outside the served domains nothing changes: REFUSED.
+    let (r, _) = ask(&s, &query("www.example.org.", A, None));
+    assert_eq!(r.rcode, 5);
+    // apply and with_down keep the mark; a fresh build (the store's data) clears it.
+    let next = s.apply(&[]).with_down(&[]);
+    assert!(next.store_pending());
+    let (r, _) = ask(&snapshot(), &query("nothing-here.skylane.local.", A, None));
+    assert_eq!(r.rcode, 3);
+}

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// How a launch ended.
-enum Launch {
+pub(crate) enum Launch {
     Ready,
     /// etcd exited because a picked port was taken meanwhile.
     PortTaken,
@@ -27,6 +27,9 @@ pub struct EtcdServer {
     peer_port: u16,
     extra: Vec<String>,
     child: Option<Child>,
+    /// Member name and `--initial-cluster` (a single-member cluster unless set by a cluster).
+    pub(crate) name: String,
+    pub(crate) initial_cluster: Option<String>,
 }
 
 fn free_port() -> std::io::Result<u16> {
@@ -57,6 +60,36 @@ impl EtcdServer {
 
     /// Like [`EtcdServer::start`] with extra etcd flags (e.g. `--max-txn-ops=10000`).
     pub fn start_with(extra: &[&str]) -> Option<EtcdServer> {
+        let mut server = Self::unstarted(extra)?;
+        // Ports are picked free, then bound by etcd: another process may take one in
+        // between, so a start that fails on a taken port is retried with fresh ones.
+        for _ in 0..5 {
+            server.pick_ports();
+            match server.launch() {
+                Launch::Ready => return Some(server),
+                Launch::PortTaken => {
+                    eprintln!("etcd: a picked port was taken meanwhile, retrying");
+                    let _ = std::fs::remove_dir_all(server.dir.join("data"));
+                }
+            }
+        }
+        panic!("etcd: picked ports were taken 5 times in a row");
+    }
+
+    /// Fresh client and peer ports (free at the time of the call).
+    pub(crate) fn pick_ports(&mut self) {
+        self.client_port = free_port().expect("free port");
+        self.peer_port = free_port().expect("free port");
+    }
+
+    /// Forgets the member's data (before a retried first start).
+    pub(crate) fn wipe(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(self.dir.join("data"));
+    }
+
+    /// A member with its own directory, not started; `None` without an etcd binary.
+    pub(crate) fn unstarted(extra: &[&str]) -> Option<EtcdServer> {
         let Some(binary) = etcd_binary() else {
             assert!(
                 std::env::var_os("SKYLANE_REQUIRE_ALL_TESTS").is_none(),
@@ -72,28 +105,17 @@ impl EtcdServer {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create etcd data dir");
-        let mut server = EtcdServer {
+        let server = EtcdServer {
             binary,
             dir,
             client_port: 0,
             peer_port: 0,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             child: None,
+            name: "skylane-test".into(),
+            initial_cluster: None,
         };
-        // Ports are picked free, then bound by etcd: another process may take one in
-        // between, so a start that fails on a taken port is retried with fresh ones.
-        for _ in 0..5 {
-            server.client_port = free_port().expect("free port");
-            server.peer_port = free_port().expect("free port");
-            match server.launch() {
-                Launch::Ready => return Some(server),
-                Launch::PortTaken => {
-                    eprintln!("etcd: a picked port was taken meanwhile, retrying");
-                    let _ = std::fs::remove_dir_all(server.dir.join("data"));
-                }
-            }
-        }
-        panic!("etcd: picked ports were taken 5 times in a row");
+        Some(server)
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -106,17 +128,36 @@ impl EtcdServer {
     }
 
     fn launch(&mut self) -> Launch {
+        self.spawn();
+        self.wait_ready()
+    }
+
+    /// `http://127.0.0.1:<peer port>`.
+    pub(crate) fn peer_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.peer_port)
+    }
+
+    /// Starts the etcd process (without waiting for it to be healthy).
+    pub(crate) fn spawn(&mut self) {
         let client = self.endpoint();
-        let peer = format!("http://127.0.0.1:{}", self.peer_port);
-        let log = std::fs::File::create(self.dir.join("etcd.log")).expect("etcd log file");
+        let peer = self.peer_url();
+        let cluster = self
+            .initial_cluster
+            .clone()
+            .unwrap_or_else(|| format!("{}={peer}", self.name));
+        let log = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("etcd.log"))
+            .expect("etcd log file");
         let child = Command::new(&self.binary)
-            .arg("--name=skylane-test")
+            .arg(format!("--name={}", self.name))
             .arg(format!("--data-dir={}", self.dir.join("data").display()))
             .arg(format!("--listen-client-urls={client}"))
             .arg(format!("--advertise-client-urls={client}"))
             .arg(format!("--listen-peer-urls={peer}"))
             .arg(format!("--initial-advertise-peer-urls={peer}"))
-            .arg(format!("--initial-cluster=skylane-test={peer}"))
+            .arg(format!("--initial-cluster={cluster}"))
             .arg("--logger=zap")
             .arg("--log-level=error")
             .args(&self.extra)
@@ -126,12 +167,11 @@ impl EtcdServer {
             .spawn()
             .expect("spawn etcd");
         self.child = Some(child);
-        self.wait_ready()
     }
 
     /// Waits until the member answers `etcdctl endpoint health` (panics after 60 s, or
     /// when etcd exits for another reason than a taken port).
-    fn wait_ready(&mut self) -> Launch {
+    pub(crate) fn wait_ready(&mut self) -> Launch {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {

@@ -2,6 +2,7 @@
 //! ([`etcd`]), a cuttable TCP proxy ([`proxy`]) and a sync harness. A dev-dependency only,
 //! never part of a public API.
 
+pub mod cluster;
 pub mod etcd;
 pub mod proxy;
 

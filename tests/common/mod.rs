@@ -141,6 +141,35 @@ impl Server {
         panic!("skylane: picked ports were taken 5 times in a row")
     }
 
+    /// `skylane serve` for `skydns.local.` against etcd `endpoints`, with `data` as its data
+    /// directory (kept by the caller, so a restarted server finds its files).
+    pub fn start_etcd(endpoints: &[String], data: &Path) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let (endpoints, data) = (endpoints.to_vec(), data.display().to_string());
+        Server::launch(dir, None, move |port, api_port| {
+            let mut args: Vec<String> = [
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--api-listen",
+                &format!("127.0.0.1:{api_port}"),
+                "--domain",
+                "skydns.local",
+                "--store",
+                "etcd",
+                "--data-dir",
+                &data,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            for e in &endpoints {
+                args.extend(["--etcd-endpoint".to_string(), e.clone()]);
+            }
+            args
+        })
+    }
+
     pub fn addr4(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }

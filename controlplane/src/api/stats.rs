@@ -68,6 +68,8 @@ pub(crate) async fn stats(
         },
         "sync": {
             "ready": sync.is_ready(),
+            "source": sync.source().as_str(),
+            "data_age_seconds": sync.data_age().map(|d| d.as_secs_f64()),
             "events": sync.events(),
             "resyncs": sync.resyncs(),
             "reconnects": sync.reconnects(),

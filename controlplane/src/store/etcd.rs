@@ -45,6 +45,29 @@ pub struct EtcdStore {
     prefixes: KeyPrefixes,
 }
 
+/// Extra attempts of a KV request after a transient failure.
+const TRANSIENT_RETRIES: u32 = 4;
+/// Pause before retry n: n × this.
+const TRANSIENT_BACKOFF: Duration = Duration::from_millis(250);
+
+/// True for failures a retry (possibly on another member) can fix.
+fn is_transient(e: &StoreError) -> bool {
+    let text = e.to_string().to_ascii_lowercase();
+    [
+        "leader changed",
+        "no leader",
+        "tcp connect error",
+        "transport error",
+        "unavailable",
+        "timed out",
+        "connection refused",
+        "connection reset",
+        "broken pipe",
+    ]
+    .iter()
+    .any(|p| text.contains(p))
+}
+
 fn err(context: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Etcd(format!("{context}: {e}"))
 }
@@ -137,6 +160,29 @@ impl EtcdStore {
         self.connected.load(Ordering::Relaxed)
     }
 
+    /// Runs one KV request (made by `op` from a client), retrying it a few times on a
+    /// transient failure — a leader change, a member that is down (the next attempt is
+    /// balanced onto another endpoint), a timeout. Every KV call of this store is safe to
+    /// repeat: reads, puts/deletes of fixed values, and guarded transactions (whose compares
+    /// fail if an earlier attempt did commit).
+    async fn kv_call<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T, StoreError>
+    where
+        F: FnMut(KvClient) -> Fut,
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match self.call(what, op(self.clients.kv.clone())).await {
+                Err(e) if attempt < TRANSIENT_RETRIES && is_transient(&e) => {
+                    attempt += 1;
+                    tracing::debug!("etcd {what}: {e}; retrying (attempt {attempt})");
+                    tokio::time::sleep(TRANSIENT_BACKOFF * attempt).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Runs one request with the timeout, tracking the connected state.
     async fn call<T, E: std::fmt::Display>(
         &self,
@@ -153,8 +199,9 @@ impl EtcdStore {
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<KeyValue>, StoreError> {
-        let mut kv = self.clients.kv.clone();
-        let resp = self.call("get", kv.get(key, None)).await?;
+        let resp = self
+            .kv_call("get", |mut kv| async move { kv.get(key, None).await })
+            .await?;
         Ok(resp.kvs().first().map(|k| KeyValue {
             key: to_string(k.key()),
             value: k.value().to_vec(),
@@ -188,9 +235,11 @@ impl EtcdStore {
             if revision > 0 {
                 options = options.with_revision(revision);
             }
-            let mut kv = self.clients.kv.clone();
             let mut resp = self
-                .call("list", kv.get(start.clone(), Some(options)))
+                .kv_call("list", |mut kv| {
+                    let (start, options) = (start.clone(), options.clone());
+                    async move { kv.get(start, Some(options)).await }
+                })
                 .await?;
             if revision == 0 {
                 revision = resp.header().map_or(0, |h| h.revision());
@@ -218,15 +267,20 @@ impl EtcdStore {
     }
 
     pub async fn put(&self, key: &str, value: Vec<u8>) -> Result<i64, StoreError> {
-        let mut kv = self.clients.kv.clone();
-        let resp = self.call("put", kv.put(key, value, None)).await?;
+        let resp = self
+            .kv_call("put", |mut kv| {
+                let value = value.clone();
+                async move { kv.put(key, value, None).await }
+            })
+            .await?;
         Ok(resp.header().map_or(0, |h| h.revision()))
     }
 
     pub async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        let mut kv = self.clients.kv.clone();
         let resp = self
-            .call("delete", kv.delete(key, None::<DeleteOptions>))
+            .kv_call("delete", |mut kv| async move {
+                kv.delete(key, None::<DeleteOptions>).await
+            })
             .await?;
         Ok(resp.deleted() > 0)
     }
@@ -267,9 +321,13 @@ impl EtcdStore {
             .map(|(k, v)| TxnOp::put(k, v, None))
             .collect();
         ops.extend(deletes.into_iter().map(|k| TxnOp::delete(k, None)));
-        let mut kv = self.clients.kv.clone();
         let txn = Txn::new().when(compares).and_then(ops);
-        let resp = self.call("txn", kv.txn(txn)).await?;
+        let resp = self
+            .kv_call("txn", |mut kv| {
+                let txn = txn.clone();
+                async move { kv.txn(txn).await }
+            })
+            .await?;
         if !resp.succeeded() {
             return Ok(None);
         }

@@ -1,7 +1,7 @@
 //! Sync health and timing, read by `/ready`, `/metrics` and tests.
 
 use hdrhistogram::Histogram;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -23,6 +23,38 @@ pub struct SyncMetrics {
     events: AtomicU64,
     resyncs: AtomicU64,
     reconnects: AtomicU64,
+    /// Where the live records come from: [`DataSource`] as u8.
+    source: AtomicU8,
+    /// When the live data was known current (ms since the Unix epoch, 0 = never).
+    data_unix_ms: AtomicU64,
+}
+
+/// Where the live store records come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum DataSource {
+    /// Nothing loaded yet: negative answers are SERVFAIL.
+    None = 0,
+    /// `<data-dir>/last-known`, while the store cannot be listed.
+    LastKnown = 1,
+    /// The store itself (listed and watched).
+    Store = 2,
+}
+
+impl DataSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataSource::None => "none",
+            DataSource::LastKnown => "last-known",
+            DataSource::Store => "store",
+        }
+    }
+}
+
+fn now_unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Default for SyncMetrics {
@@ -52,7 +84,37 @@ impl SyncMetrics {
             events: AtomicU64::new(0),
             resyncs: AtomicU64::new(0),
             reconnects: AtomicU64::new(0),
+            source: AtomicU8::new(DataSource::None as u8),
+            data_unix_ms: AtomicU64::new(0),
         }
+    }
+
+    /// Where the live records come from.
+    pub fn source(&self) -> DataSource {
+        match self.source.load(Ordering::Relaxed) {
+            1 => DataSource::LastKnown,
+            2 => DataSource::Store,
+            _ => DataSource::None,
+        }
+    }
+
+    /// How old the live data is: 0 while the store is followed; for last-known, the time since
+    /// the file was written; `None` before anything is loaded.
+    pub fn data_age(&self) -> Option<Duration> {
+        match self.source() {
+            DataSource::None => None,
+            DataSource::Store if self.store_connected() => Some(Duration::ZERO),
+            _ => {
+                let at = self.data_unix_ms.load(Ordering::Relaxed);
+                Some(Duration::from_millis(now_unix_ms().saturating_sub(at)))
+            }
+        }
+    }
+
+    /// Records the source of the live data and when it was current.
+    pub(crate) fn set_source(&self, source: DataSource, data_unix_ms: u64) {
+        self.source.store(source as u8, Ordering::Relaxed);
+        self.data_unix_ms.store(data_unix_ms, Ordering::Relaxed);
     }
 
     /// True once the first snapshot from the store is live (`/ready` is 503 before).
@@ -134,7 +196,11 @@ impl SyncMetrics {
     }
 
     pub(crate) fn set_connected(&self, connected: bool) {
-        self.store_connected.store(connected, Ordering::Relaxed);
+        let was = self.store_connected.swap(connected, Ordering::Relaxed);
+        // Leaving the store: the data is as old as this moment.
+        if was && !connected && self.source() == DataSource::Store {
+            self.data_unix_ms.store(now_unix_ms(), Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn set_live(&self, generation: u64, records: usize, names: usize, revision: i64) {
@@ -158,10 +224,8 @@ impl SyncMetrics {
     pub(crate) fn full_build_done(&self, took: Duration) {
         self.last_build_us
             .store(took.as_micros() as u64, Ordering::Relaxed);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        self.last_build_unix_ms.store(now, Ordering::Relaxed);
+        self.last_build_unix_ms
+            .store(now_unix_ms(), Ordering::Relaxed);
         self.ready.send_replace(true);
     }
 

@@ -7,11 +7,18 @@
 //! changed). A compaction ([`WatchEvent::Resync`]) triggers a new list and full build; a broken
 //! connection is retried with backoff from the last revision seen. The data plane keeps serving
 //! the last live snapshot throughout.
+//!
+//! With a last-known file ([`run_sync_with`]), every synced state is also written there, and
+//! when the first list fails the file is loaded and served (source `last-known` in the log,
+//! `/v1/stats` and `skylane_data_source`) until a list succeeds. Before either, the start-up
+//! snapshot is marked store-pending: the engine answers SERVFAIL instead of NXDOMAIN/NODATA.
 
+pub mod last_known;
 mod metrics;
 mod state;
 
-pub use metrics::SyncMetrics;
+pub use last_known::{LastKnown, LAST_KNOWN_FILE};
+pub use metrics::{DataSource, SyncMetrics};
 pub use state::{BatchOutcome, SyncState};
 
 use crate::store::{Store, WatchEvent};
@@ -93,6 +100,8 @@ struct Sync {
     root: String,
     /// Store revision reflected by the live snapshot.
     revision: i64,
+    /// The `<data-dir>/last-known` mirror, when configured.
+    last_known: Option<LastKnown>,
 }
 
 /// Keeps `shared` in step with the store until shutdown. See the module docs.
@@ -103,6 +112,20 @@ pub async fn run_sync(
     shared: SharedSnapshot,
     metrics: Arc<SyncMetrics>,
     shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    run_sync_with(store, zone, static_records, shared, metrics, shutdown, None).await
+}
+
+/// [`run_sync`] that also keeps `last_known` (a `<data-dir>/last-known` path) current and
+/// serves it when the store cannot be listed at start.
+pub async fn run_sync_with(
+    store: Arc<Store>,
+    zone: Arc<ZoneConfig>,
+    static_records: Vec<Record>,
+    shared: SharedSnapshot,
+    metrics: Arc<SyncMetrics>,
+    shutdown: watch::Receiver<bool>,
+    last_known: Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
     let prefixes = store.prefixes().clone();
     let state = SyncState::new(
@@ -121,8 +144,13 @@ pub async fn run_sync(
         state,
         backoff: Backoff(BACKOFF_MIN),
         revision: 0,
+        last_known: last_known.map(LastKnown::new),
     };
-    sync.run().await
+    let result = sync.run().await;
+    if let Some(lk) = &mut sync.last_known {
+        lk.flush(true).await;
+    }
+    result
 }
 
 impl Sync {
@@ -185,6 +213,9 @@ impl Sync {
                 Err(e) => {
                     tracing::warn!("store list {}: {e}", self.root);
                     self.metrics.set_connected(false);
+                    if self.metrics.source() == DataSource::None {
+                        self.serve_last_known().await?;
+                    }
                     if self.backoff.sleep(&mut self.shutdown).await {
                         return Ok(false);
                     }
@@ -193,6 +224,31 @@ impl Sync {
             };
             self.metrics.set_connected(true);
             let key_count = kvs.len();
+            if let Some(lk) = &mut self.last_known {
+                lk.replace_all(&kvs, revision);
+            }
+            self.build_and_publish(kvs, revision).await?;
+            self.metrics.set_source(DataSource::Store, now_unix_ms());
+            self.metrics.full_build_done(started.elapsed());
+            self.backoff.reset();
+            tracing::info!(
+                "snapshot built from {key_count} store keys at revision {revision} in {:?}",
+                started.elapsed()
+            );
+            if let Some(lk) = &mut self.last_known {
+                lk.flush(true).await;
+            }
+            return Ok(true);
+        }
+    }
+
+    /// Builds a full snapshot from `kvs` (static records merged in) and makes it live.
+    async fn build_and_publish(
+        &mut self,
+        kvs: Vec<crate::store::KeyValue>,
+        revision: i64,
+    ) -> anyhow::Result<()> {
+        {
             let mut state =
                 std::mem::replace(&mut self.state, SyncState::new("/", "/", 0, Vec::new()));
             let zone = self.zone.clone();
@@ -211,14 +267,35 @@ impl Sync {
             self.state = state;
             self.revision = revision;
             self.publish(snapshot);
-            self.metrics.full_build_done(started.elapsed());
-            self.backoff.reset();
-            tracing::info!(
-                "snapshot built from {key_count} store keys at revision {revision} in {:?}",
-                started.elapsed()
-            );
-            return Ok(true);
+            Ok(())
         }
+    }
+
+    /// Loads and serves `<data-dir>/last-known` (if any) while the store cannot be listed.
+    async fn serve_last_known(&mut self) -> anyhow::Result<()> {
+        let Some(path) = self.last_known.as_ref().map(|lk| lk.path().to_path_buf()) else {
+            return Ok(());
+        };
+        let loaded = match tokio::task::spawn_blocking(move || last_known::load(&path)).await? {
+            Ok(Some(l)) => l,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                tracing::warn!("last-known records unusable: {e:#}");
+                return Ok(());
+            }
+        };
+        let started = Instant::now();
+        let (keys, revision, written) = (loaded.kvs.len(), loaded.revision, loaded.written_unix_ms);
+        self.build_and_publish(loaded.kvs, revision).await?;
+        self.metrics.set_source(DataSource::LastKnown, written);
+        self.metrics.full_build_done(started.elapsed());
+        let age = Duration::from_millis(now_unix_ms().saturating_sub(written));
+        tracing::warn!(
+            "store unreachable: serving {keys} last-known keys (revision {revision}, \
+             written {}s ago) until it can be listed",
+            age.as_secs()
+        );
+        Ok(())
     }
 
     fn publish(&self, snapshot: Snapshot) {
@@ -243,6 +320,12 @@ impl Sync {
             let first = tokio::select! {
                 ev = rx.recv() => ev,
                 _ = shutdown_requested(&mut self.shutdown) => return Follow::Shutdown,
+                _ = tokio::time::sleep(Duration::from_secs(1)), if self.last_known.is_some() => {
+                    if let Some(lk) = &mut self.last_known {
+                        lk.flush(false).await;
+                    }
+                    continue;
+                }
             };
             let Some(first) = first else {
                 return Follow::Closed;
@@ -279,6 +362,10 @@ impl Sync {
             if resync {
                 return Follow::Resync;
             }
+            if let Some(lk) = &mut self.last_known {
+                lk.apply(&batch, self.revision);
+                lk.flush(false).await;
+            }
             if changes == 0 {
                 self.metrics.set_revision(self.revision);
                 continue;
@@ -305,6 +392,12 @@ impl Sync {
             }
         }
     }
+}
+
+fn now_unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

@@ -179,10 +179,7 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
             return Step::Done(rcode::NOERROR);
         }
         match lookup(self.snap, zone, cur) {
-            Found::Missing => {
-                self.negative(zone);
-                Step::Done(rcode::NXDOMAIN)
-            }
+            Found::Missing => self.negative_answer(zone, rcode::NXDOMAIN),
             Found::Data(node) => {
                 let t = if qt == qtype::ANY {
                     pick_any(node)
@@ -212,8 +209,7 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
                         };
                     }
                 }
-                self.negative(zone);
-                Step::Done(rcode::NOERROR)
+                self.negative_answer(zone, rcode::NOERROR)
             }
             Found::Union(node) => {
                 let t = if qt == qtype::ANY {
@@ -226,10 +222,9 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
                     _ => 0,
                 };
                 if written == 0 && !self.truncated {
-                    self.negative(zone);
-                } else {
-                    self.srv_additionals();
+                    return self.negative_answer(zone, rcode::NOERROR);
                 }
+                self.srv_additionals();
                 Step::Done(rcode::NOERROR)
             }
         }
@@ -374,6 +369,16 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
                 false
             }
         }
+    }
+
+    /// A negative answer (NXDOMAIN, or NODATA as NOERROR): the SOA and `rc` — or SERVFAIL
+    /// while the record store is not loaded yet (the name may well exist there).
+    fn negative_answer(&mut self, zone: ZoneRef<'s>, rc: u16) -> Step<'s> {
+        if self.snap.store_pending() {
+            return Step::Done(rcode::SERVFAIL);
+        }
+        self.negative(zone);
+        Step::Done(rc)
     }
 
     /// NODATA / NXDOMAIN authority: the zone SOA with the negative TTL.

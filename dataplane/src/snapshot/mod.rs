@@ -131,6 +131,9 @@ pub struct Snapshot {
     serial: u32,
     counters: Counters,
     reverse_active: [bool; 2],
+    /// The record store has not been loaded yet (neither listed nor read from last-known):
+    /// negative answers would be wrong, the engine answers SERVFAIL instead.
+    store_pending: bool,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -209,7 +212,22 @@ impl Snapshot {
             serial,
             counters,
             reverse_active,
+            store_pending: false,
         }
+    }
+
+    /// This snapshot marked as built before the record store was loaded: until a snapshot
+    /// without the mark replaces it, names that would be NXDOMAIN or NODATA get SERVFAIL
+    /// (a resolver caches negative answers; it retries a SERVFAIL). Kept by
+    /// [`Snapshot::apply`] and [`Snapshot::with_down`].
+    pub fn with_store_pending(mut self) -> Snapshot {
+        self.store_pending = true;
+        self
+    }
+
+    /// True while the record store has not been loaded (see [`Snapshot::with_store_pending`]).
+    pub fn store_pending(&self) -> bool {
+        self.store_pending
     }
 
     /// New snapshot: each change replaces ALL records owned by that name
@@ -257,7 +275,7 @@ impl Snapshot {
             }
         }
         let (shards, counters) = ed.finish();
-        Self::assemble(
+        let mut next = Self::assemble(
             self.rules.clone(),
             shards,
             self.down.clone(),
@@ -265,7 +283,9 @@ impl Snapshot {
             serial,
             counters,
             reverse_active,
-        )
+        );
+        next.store_pending = self.store_pending;
+        next
     }
 
     /// New snapshot with this DOWN set (addresses excluded from A/AAAA answers).
@@ -279,6 +299,7 @@ impl Snapshot {
             serial: self.serial,
             counters: self.counters,
             reverse_active: self.reverse_active,
+            store_pending: self.store_pending,
         }
     }
 
