@@ -320,6 +320,7 @@ fn serve_with_no_arguments_answers_the_example_records() {
             format!("127.0.0.1:{api_port}"),
         ]
     });
+    s.wait_until_ready();
     let r = udp(s.addr4(), &query("www.skylane.local.", RecordType::A));
     assert_eq!(addrs(&r).len(), 2);
     let token_file = xdg.join("skylane").join("api-token");

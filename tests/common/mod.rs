@@ -68,7 +68,7 @@ impl Server {
         let store = dir.path().join("store.redb");
         let data_dir = dir.path().join("data");
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        Server::launch(dir, token, move |port, api_port| {
+        let server = Server::launch(dir, token, move |port, api_port| {
             let mut args: Vec<String> = vec![
                 "serve".into(),
                 "--listen".into(),
@@ -88,7 +88,27 @@ impl Server {
             ];
             args.extend(extra.iter().cloned());
             args
-        })
+        });
+        server.wait_until_ready();
+        server
+    }
+
+    /// Waits until `GET /ready` answers 200: the first snapshot from the store is live (until
+    /// then names in store-backed domains answer SERVFAIL rather than NXDOMAIN).
+    pub fn wait_until_ready(&self) {
+        let deadline = Instant::now() + READY_WITHIN;
+        let api = SocketAddr::from(([127, 0, 0, 1], self.api_port));
+        loop {
+            if http_status(api, "/ready") == Some(200) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "/ready never answered 200 within {READY_WITHIN:?}:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Starts the binary with the arguments `args(port, api_port)` gives, waits until it
@@ -207,6 +227,16 @@ impl Server {
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// The status code of a plain `GET path` (HTTP/1.0, `Host: <addr>`), `None` on any error.
+pub fn http_status(addr: SocketAddr, path: &str) -> Option<u16> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }
 
 /// Waits until a started server answers DNS on 127.0.0.1:`port` and accepts API
