@@ -13,6 +13,7 @@
 //!   eviction and fan-out to the cores; [`resolver`]: dedup, failover,
 //!   serve-stale, prefetch. docs/forwarding.md explains the design.
 
+pub mod config;
 pub mod exchange;
 pub mod fill;
 pub mod metrics;
