@@ -2,6 +2,7 @@
 //! [`crate::metrics`]: requests per upstream and outcome, upstream latency
 //! histograms, stale answers, dropped mismatched replies, overflows.
 
+use skylane_dataplane::stats::{rcode_bucket, RCODE_LABELS};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,17 +35,10 @@ pub struct ForwardMetrics {
     pub send_errors: AtomicU64,
 }
 
-/// The `rcode` label of an upstream outcome.
+/// The `rcode` label of an upstream outcome: the same names as the data plane's
+/// `skylane_dns_responses_total` buckets.
 pub fn rcode_label(rcode: u16) -> &'static str {
-    match rcode {
-        0 => "NOERROR",
-        1 => "FORMERR",
-        2 => "SERVFAIL",
-        3 => "NXDOMAIN",
-        4 => "NOTIMP",
-        5 => "REFUSED",
-        _ => "OTHER",
-    }
+    RCODE_LABELS[rcode_bucket(rcode)]
 }
 
 impl ForwardMetrics {
