@@ -160,3 +160,28 @@ async fn requests_to_a_dead_cluster_fail_and_mark_it_disconnected() {
     assert!(ok, "the client reconnects after a restart");
     assert!(store.is_connected());
 }
+
+/// `range` is one limited range request: a page from a start key, `more` when keys follow,
+/// and only the page's keys read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn range_reads_one_page_from_a_start_key() {
+    let Some(server) = EtcdServer::start() else {
+        return;
+    };
+    let store = connect(server.endpoint(), 1000).await;
+    let puts: Vec<(String, Vec<u8>)> = (0..100)
+        .map(|i| (format!("/skydns/local/k{i:03}"), b"v".to_vec()))
+        .collect();
+    let rev = store.apply_batch(puts, Vec::new()).await.unwrap();
+    let end = skylane_controlplane::store::range_end("/skydns/");
+    let before = store.keys_read();
+    let page = store.range("/skydns/local/k050", &end, 10).await.unwrap();
+    assert_eq!(store.keys_read() - before, 10, "only the page was read");
+    assert!(page.more);
+    assert_eq!(page.revision, rev);
+    let keys: Vec<&str> = page.kvs.iter().map(|k| k.key.as_str()).collect();
+    let want: Vec<String> = (50..60).map(|i| format!("/skydns/local/k{i:03}")).collect();
+    assert_eq!(keys, want);
+    let last = store.range("/skydns/local/k095", &end, 10).await.unwrap();
+    assert_eq!((last.kvs.len(), last.more), (5, false));
+}

@@ -1,18 +1,20 @@
 //! The etcd v3 store (`etcd-client`).
 //!
-//! `list` reads a prefix in pages (`page-size` keys each) all pinned to the revision of the
+//! `range` is one range request with a limit (a page of the API's record list). `list` reads a
+//! prefix in pages (`page-size` keys each) all pinned to the revision of the
 //! first page, so the result is one consistent view at revision R. `watch` opens a prefix watch
 //! from a revision with progress notifications; a compacted start revision becomes
 //! [`WatchEvent::Resync`], a broken stream closes the channel (the caller re-watches from its
 //! last revision). Unary requests are bounded by `request-timeout-ms`.
 
-use super::{EtcdConfig, Guard, KeyPrefixes, KeyValue, StoreError, WatchEvent};
+use super::{EtcdConfig, Guard, KeyPrefixes, KeyValue, RangePage, StoreError, WatchEvent};
 use etcd_client::{
     Certificate, Client, Compare, CompareOp, ConnectOptions, DeleteOptions, EventType, GetOptions,
     Identity, KvClient, LeaseClient, TlsOptions, Txn, TxnOp, WatchClient, WatchOptions,
 };
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -39,6 +41,8 @@ pub use lease::{KeepAlive, PutGuard};
 pub struct EtcdStore {
     clients: Arc<Clients>,
     connected: Arc<AtomicBool>,
+    /// Keys returned by `list`/`range`.
+    keys_read: Arc<AtomicU64>,
     request_timeout: Duration,
     page_size: i64,
     max_txn_ops: usize,
@@ -149,6 +153,7 @@ impl EtcdStore {
                 lease: client.lease_client(),
             }),
             connected: Arc::new(AtomicBool::new(false)),
+            keys_read: Arc::new(AtomicU64::new(0)),
             request_timeout: Duration::from_millis(cfg.request_timeout_ms),
             prefixes: KeyPrefixes::default(),
             page_size: cfg.page_size,
@@ -229,41 +234,82 @@ impl EtcdStore {
         let mut revision = 0;
         let mut out = Vec::new();
         loop {
-            let mut options = GetOptions::new()
-                .with_range(end.clone())
-                .with_limit(self.page_size);
-            if revision > 0 {
-                options = options.with_revision(revision);
-            }
-            let mut resp = self
-                .kv_call("list", |mut kv| {
-                    let (start, options) = (start.clone(), options.clone());
-                    async move { kv.get(start, Some(options)).await }
-                })
+            let page = self
+                .range_at(start, end.clone(), self.page_size, revision)
                 .await?;
-            if revision == 0 {
-                revision = resp.header().map_or(0, |h| h.revision());
-            }
-            let more = resp.more();
-            let kvs = resp.take_kvs();
-            out.reserve(kvs.len());
-            for k in kvs {
-                let mod_revision = k.mod_revision();
-                let (key, value) = k.into_key_value();
-                out.push(KeyValue {
-                    key: to_string(&key),
-                    value,
-                    mod_revision,
-                });
-            }
+            revision = page.revision;
+            out.extend(page.kvs);
             match out.last() {
-                Some(last) if more => {
+                Some(last) if page.more => {
                     start = last.key.clone().into_bytes();
                     start.push(0);
                 }
                 _ => return Ok((out, revision)),
             }
         }
+    }
+
+    /// Up to `limit` keys in `[start, end)`: one range request with a limit.
+    pub async fn range(&self, span: Range<&str>, limit: usize) -> Result<RangePage, StoreError> {
+        let (start, end) = (span.start, span.end);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX).max(1);
+        let end = if end == char::MAX.to_string() {
+            vec![0]
+        } else {
+            end.as_bytes().to_vec()
+        };
+        self.range_at(start.as_bytes().to_vec(), end, limit, 0)
+            .await
+    }
+
+    /// One range request of up to `limit` keys, at `revision` (0: the current one).
+    async fn range_at(
+        &self,
+        start: Vec<u8>,
+        end: Vec<u8>,
+        limit: i64,
+        revision: i64,
+    ) -> Result<RangePage, StoreError> {
+        let mut options = GetOptions::new().with_range(end).with_limit(limit);
+        if revision > 0 {
+            options = options.with_revision(revision);
+        }
+        let mut resp = self
+            .kv_call("range", |mut kv| {
+                let (start, options) = (start.clone(), options.clone());
+                async move { kv.get(start, Some(options)).await }
+            })
+            .await?;
+        let revision = match revision {
+            0 => resp.header().map_or(0, |h| h.revision()),
+            r => r,
+        };
+        let more = resp.more();
+        let kvs: Vec<KeyValue> = resp
+            .take_kvs()
+            .into_iter()
+            .map(|k| {
+                let mod_revision = k.mod_revision();
+                let (key, value) = k.into_key_value();
+                KeyValue {
+                    key: to_string(&key),
+                    value,
+                    mod_revision,
+                }
+            })
+            .collect();
+        self.keys_read
+            .fetch_add(kvs.len() as u64, Ordering::Relaxed);
+        Ok(RangePage {
+            kvs,
+            revision,
+            more,
+        })
+    }
+
+    /// Keys returned by `list` and `range` so far.
+    pub fn keys_read(&self) -> u64 {
+        self.keys_read.load(Ordering::Relaxed)
     }
 
     pub async fn put(&self, key: &str, value: Vec<u8>) -> Result<i64, StoreError> {
