@@ -2,27 +2,25 @@
 //!
 //! `range` is one range request with a limit (a page of the API's record list). `list` reads a
 //! prefix in pages (`page-size` keys each) all pinned to the revision of the
-//! first page, so the result is one consistent view at revision R. `watch` opens a prefix watch
-//! from a revision with progress notifications; a compacted start revision becomes
-//! [`WatchEvent::Resync`], a broken stream closes the channel (the caller re-watches from its
-//! last revision). Unary requests are bounded by `request-timeout-ms`.
+//! first page, so the result is one consistent view at revision R. `watch` (in `watch.rs`) opens
+//! a prefix watch from a revision with progress notifications; a compacted start revision
+//! becomes [`super::WatchEvent::Resync`], a broken or silent stream closes the channel (the
+//! caller re-watches from its last revision). Unary requests are bounded by
+//! `request-timeout-ms`.
 
-use super::{EtcdConfig, Guard, KeyPrefixes, KeyValue, RangePage, StoreError, WatchEvent};
+use super::{EtcdConfig, Guard, KeyPrefixes, KeyValue, RangePage, StoreError};
 use etcd_client::{
-    Certificate, Client, Compare, CompareOp, ConnectOptions, DeleteOptions, EventType, GetOptions,
-    Identity, KvClient, LeaseClient, TlsOptions, Txn, TxnOp, WatchClient, WatchOptions,
+    Certificate, Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, Identity,
+    KvClient, LeaseClient, TlsOptions, Txn, TxnOp, WatchClient,
 };
 use std::future::Future;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// Largest gRPC message accepted (big list pages, big watch batches).
 const MAX_MESSAGE: usize = 256 << 20;
-/// Events buffered in each watch channel.
-const WATCH_CHANNEL: usize = 4096;
 /// A paginated list restarts this many times if compaction overtakes it.
 const LIST_ATTEMPTS: usize = 3;
 
@@ -34,7 +32,9 @@ struct Clients {
 }
 
 mod lease;
+mod watch;
 pub use lease::{KeepAlive, PutGuard};
+pub use watch::{PROGRESS_DEADLINE, PROGRESS_EVERY, WATCH_OPEN};
 
 /// A connection to an etcd cluster. Cheap to clone.
 #[derive(Clone)]
@@ -390,86 +390,6 @@ impl EtcdStore {
         let mut kv = self.clients.kv.clone();
         self.call("compact", kv.compact(revision, None)).await?;
         Ok(())
-    }
-
-    /// Prefix watch from `from_revision` with progress notifications.
-    pub async fn watch(
-        &self,
-        prefix: &str,
-        from_revision: i64,
-    ) -> Result<mpsc::Receiver<WatchEvent>, StoreError> {
-        let options = WatchOptions::new()
-            .with_prefix()
-            .with_start_revision(from_revision)
-            .with_progress_notify();
-        let mut client = self.clients.watch.clone();
-        let (mut watcher, mut stream) = self
-            .call("watch", client.watch(prefix, Some(options)))
-            .await?;
-        let (tx, rx) = mpsc::channel(WATCH_CHANNEL);
-        let connected = self.connected.clone();
-        tokio::spawn(async move {
-            loop {
-                let message = tokio::select! {
-                    m = stream.message() => m,
-                    _ = tx.closed() => {
-                        let _ = watcher.cancel().await;
-                        return;
-                    }
-                };
-                let resp = match message {
-                    Ok(Some(resp)) => resp,
-                    Ok(None) => {
-                        tracing::warn!("etcd watch stream ended");
-                        connected.store(false, Ordering::Relaxed);
-                        return;
-                    }
-                    Err(e) => {
-                        tracing::warn!("etcd watch stream failed: {e}");
-                        connected.store(false, Ordering::Relaxed);
-                        return;
-                    }
-                };
-                if resp.compact_revision() != 0 {
-                    tracing::warn!(
-                        "etcd watch from revision {from_revision} compacted (compact revision {})",
-                        resp.compact_revision()
-                    );
-                    let _ = tx.send(WatchEvent::Resync).await;
-                    return;
-                }
-                if resp.canceled() {
-                    tracing::warn!("etcd watch canceled: {}", resp.cancel_reason());
-                    return;
-                }
-                connected.store(true, Ordering::Relaxed);
-                if resp.events().is_empty() {
-                    let revision = resp.header().map_or(0, |h| h.revision());
-                    if tx.send(WatchEvent::Progress { revision }).await.is_err() {
-                        return;
-                    }
-                    continue;
-                }
-                for event in resp.events() {
-                    let Some(kv) = event.kv() else { continue };
-                    let ev = match event.event_type() {
-                        EventType::Put => WatchEvent::Put(KeyValue {
-                            key: to_string(kv.key()),
-                            value: kv.value().to_vec(),
-                            mod_revision: kv.mod_revision(),
-                        }),
-                        EventType::Delete => WatchEvent::Delete {
-                            key: to_string(kv.key()),
-                            revision: kv.mod_revision(),
-                        },
-                    };
-                    if tx.send(ev).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        });
-        Ok(rx)
     }
 }
 
