@@ -185,3 +185,42 @@ async fn range_reads_one_page_from_a_start_key() {
     let last = store.range("/skydns/local/k095", &end, 10).await.unwrap();
     assert_eq!((last.kvs.len(), last.more), (5, false));
 }
+
+/// A watch on a member that stops answering without closing its connection (SIGSTOP) ends
+/// through the progress requests, long before the HTTP/2 keep-alive (set to 10 minutes here)
+/// could notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_member_ends_the_watch() {
+    let Some(server) = EtcdServer::start() else {
+        return;
+    };
+    let cfg = StoreConfig {
+        backend: Backend::Etcd,
+        ..StoreConfig::default()
+    };
+    let etcd = EtcdConfig {
+        endpoints: vec![server.endpoint()],
+        keep_alive_ms: 600_000,
+        keep_alive_timeout_ms: 600_000,
+        ..EtcdConfig::default()
+    };
+    let store = Store::open(&cfg, &etcd).await.expect("connect to etcd");
+    let rev = store.put("/skydns/local/a", b"1".to_vec()).await.unwrap();
+    let mut rx = store.watch("/skydns/", rev + 1).await.unwrap();
+    // The member answers progress requests (that arms the silence check).
+    let first = tokio::time::timeout(Duration::from_secs(30), rx.recv()).await;
+    assert!(
+        matches!(first, Ok(Some(WatchEvent::Progress { .. }))),
+        "{first:?}"
+    );
+    server.pause();
+    let ended = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(ev) = rx.recv().await {
+            assert!(matches!(ev, WatchEvent::Progress { .. }), "{ev:?}");
+        }
+    })
+    .await;
+    server.resume();
+    assert!(ended.is_ok(), "the watch on a frozen member never ended");
+    assert!(!store.is_connected());
+}

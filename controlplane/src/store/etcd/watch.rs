@@ -22,9 +22,9 @@ const WATCH_CHANNEL: usize = 4096;
 /// How often an idle watch asks the member for a progress report.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 /// A progress request left without any message this long ends the watch.
-pub const PROGRESS_DEADLINE: Duration = Duration::from_secs(3);
+pub const PROGRESS_DEADLINE: Duration = Duration::from_secs(2);
 /// Longest wait for etcd to confirm a new watch.
-pub const WATCH_OPEN: Duration = Duration::from_secs(3);
+pub const WATCH_OPEN: Duration = Duration::from_secs(2);
 
 impl EtcdStore {
     /// Prefix watch from `from_revision` with progress notifications and progress requests.
