@@ -7,14 +7,18 @@ use std::time::Duration;
 use tokio::sync::mpsc::Receiver;
 
 async fn connect(endpoint: String, page_size: i64) -> Store {
-    let cfg = StoreConfig {
-        backend: Backend::Etcd,
-        ..StoreConfig::default()
-    };
-    let etcd = EtcdConfig {
+    open_etcd(EtcdConfig {
         endpoints: vec![endpoint],
         page_size,
         ..EtcdConfig::default()
+    })
+    .await
+}
+
+async fn open_etcd(etcd: EtcdConfig) -> Store {
+    let cfg = StoreConfig {
+        backend: Backend::Etcd,
+        ..StoreConfig::default()
     };
     Store::open(&cfg, &etcd).await.expect("connect to etcd")
 }
@@ -194,17 +198,13 @@ async fn a_silent_member_ends_the_watch() {
     let Some(server) = EtcdServer::start() else {
         return;
     };
-    let cfg = StoreConfig {
-        backend: Backend::Etcd,
-        ..StoreConfig::default()
-    };
-    let etcd = EtcdConfig {
+    let store = open_etcd(EtcdConfig {
         endpoints: vec![server.endpoint()],
         keep_alive_ms: 600_000,
         keep_alive_timeout_ms: 600_000,
         ..EtcdConfig::default()
-    };
-    let store = Store::open(&cfg, &etcd).await.expect("connect to etcd");
+    })
+    .await;
     let rev = store.put("/skydns/local/a", b"1".to_vec()).await.unwrap();
     let mut rx = store.watch("/skydns/", rev + 1).await.unwrap();
     // The member answers progress requests (that arms the silence check).
