@@ -34,7 +34,7 @@ struct Clients {
 mod lease;
 mod watch;
 pub use lease::{KeepAlive, PutGuard};
-pub use watch::{PROGRESS_DEADLINE, PROGRESS_EVERY, WATCH_OPEN};
+pub use watch::{PROGRESS_DEADLINE, PROGRESS_EVERY, WATCH_HEDGE, WATCH_OPEN};
 
 /// A connection to an etcd cluster. Cheap to clone.
 #[derive(Clone)]

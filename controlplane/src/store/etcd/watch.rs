@@ -6,8 +6,9 @@
 //! (`[etcd] keep-alive-ms` + `keep-alive-timeout-ms`) and, sooner, by progress requests: every
 //! [`PROGRESS_EVERY`] the task asks for a progress report, and once the member has answered
 //! one, a request left without any message for [`PROGRESS_DEADLINE`] ends the watch. Opening a
-//! watch is bounded by [`WATCH_OPEN`] (or the request timeout, if shorter), so a re-watch that
-//! lands on a silent member fails fast and is retried.
+//! watch is bounded by [`WATCH_OPEN`] (or the request timeout, if shorter), and a second attempt
+//! starts when the first is not confirmed within [`WATCH_HEDGE`], so a re-watch that lands on a
+//! silent member again costs half a second, not the whole wait.
 
 use super::{err, to_string, EtcdStore};
 use crate::store::{KeyValue, StoreError, WatchEvent};
@@ -25,6 +26,8 @@ pub const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 pub const PROGRESS_DEADLINE: Duration = Duration::from_secs(2);
 /// Longest wait for etcd to confirm a new watch.
 pub const WATCH_OPEN: Duration = Duration::from_secs(2);
+/// A second attempt to open a watch starts after this long without a confirmation.
+pub const WATCH_HEDGE: Duration = Duration::from_millis(500);
 
 impl EtcdStore {
     /// Prefix watch from `from_revision` with progress notifications and progress requests.
@@ -37,12 +40,24 @@ impl EtcdStore {
             .with_prefix()
             .with_start_revision(from_revision)
             .with_progress_notify();
-        let mut client = self.clients.watch.clone();
+        // A second attempt starts if the first is not confirmed soon: it is balanced onto a
+        // member on its own (usually another one), so a silent member costs WATCH_HEDGE, not
+        // WATCH_OPEN. The attempt that loses is dropped (its stream is cancelled).
+        let attempt = |delay: Duration| {
+            let mut client = self.clients.watch.clone();
+            let (prefix, options) = (prefix.to_string(), options.clone());
+            Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                client.watch(prefix, Some(options)).await
+            })
+        };
+        let attempts = [attempt(Duration::ZERO), attempt(WATCH_HEDGE)];
         let open = tokio::time::timeout(
             self.request_timeout.min(WATCH_OPEN),
-            client.watch(prefix, Some(options)),
+            futures_util::future::select_ok(attempts),
         )
-        .await;
+        .await
+        .map(|r| r.map(|(pair, _losers)| pair));
         let (watcher, stream) = match open {
             Ok(Ok(pair)) => pair,
             Ok(Err(e)) => {
