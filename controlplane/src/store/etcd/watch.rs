@@ -56,10 +56,9 @@ impl EtcdStore {
             self.request_timeout.min(WATCH_OPEN),
             futures_util::future::select_ok(attempts),
         )
-        .await
-        .map(|r| r.map(|(pair, _losers)| pair));
+        .await;
         let (watcher, stream) = match open {
-            Ok(Ok(pair)) => pair,
+            Ok(Ok((pair, _losers))) => pair,
             Ok(Err(e)) => {
                 self.connected.store(false, Ordering::Relaxed);
                 return Err(err("watch", e));
