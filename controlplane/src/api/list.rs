@@ -5,7 +5,7 @@
 //! name, exactly as single-name reads see them; status keys are skipped. A
 //! page holds at most `limit` names (default [`DEFAULT_PAGE`], at most
 //! [`MAX_PAGE`]) and reads only its own keys from the store: range reads of
-//! [`READ_CHUNK`] keys from the page's start key (etcd: a range request with a
+//! `limit + 1` keys (at least [`MIN_READ`]) from the page's start key (etcd: a range request with a
 //! limit; redb: a range from the key). When more names follow, the answer
 //! carries a `continue` token naming the key the next page starts at; each
 //! page is read at its own store revision. Names come in key order (labels
@@ -182,7 +182,7 @@ pub(crate) async fn list_records(
         Some(d) => name_to_key(&state.prefix, d),
         None => state.prefix.to_string(),
     };
-    let reader = KeyReader::new(&state, &scope, q.cont.as_deref())?;
+    let reader = KeyReader::new(&state, &scope, q.cont.as_deref(), limit)?;
     let page = read_page(&state, reader, rtype, limit).await?;
     let list: Vec<Value> = page
         .names
@@ -254,7 +254,7 @@ async fn read_page(
 }
 
 /// Keys of one scope (its own key and every key below it) in key order, from a start key,
-/// read from the store in ranges of [`READ_CHUNK`] keys.
+/// read from the store in ranges of `limit + 1` keys (at least [`MIN_READ`]).
 struct KeyReader<'a> {
     state: &'a ApiState,
     scope: String,
@@ -266,15 +266,22 @@ struct KeyReader<'a> {
     more: bool,
     /// Revision of the first read (0: none yet).
     revision: i64,
+    /// Keys per store read.
+    chunk: usize,
 }
 
-/// Keys per store read of a page.
-const READ_CHUNK: usize = 256;
+/// Fewest keys per store read of a page.
+const MIN_READ: usize = 64;
 
 impl<'a> KeyReader<'a> {
     /// A reader from the scope's first key, or from the key a `continue` token names (which
     /// must lie in the scope: tokens of other filters are refused).
-    fn new(state: &'a ApiState, scope: &str, token: Option<&str>) -> Result<Self, ApiError> {
+    fn new(
+        state: &'a ApiState,
+        scope: &str,
+        token: Option<&str>,
+        limit: usize,
+    ) -> Result<Self, ApiError> {
         let end = range_end(&format!("{scope}/"));
         let from = match token {
             None => scope.to_string(),
@@ -294,6 +301,7 @@ impl<'a> KeyReader<'a> {
             buffer: VecDeque::new(),
             more: true,
             revision: 0,
+            chunk: (limit + 1).max(MIN_READ),
         })
     }
 
@@ -305,7 +313,7 @@ impl<'a> KeyReader<'a> {
         let page = self
             .state
             .store
-            .range(&self.from, &self.end, READ_CHUNK)
+            .range(&self.from, &self.end, self.chunk)
             .await
             .map_err(ApiError::store)?;
         if self.revision == 0 {
