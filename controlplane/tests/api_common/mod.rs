@@ -67,6 +67,12 @@ impl TestServer {
     /// The API without the store → snapshot sync (`/ready` stays 503 until
     /// [`TestServer::start_sync`]).
     pub fn start_without_sync(cfg: ApiConfig) -> TestServer {
+        TestServer::start_extended(cfg, |state| state)
+    }
+
+    /// [`TestServer::start_without_sync`] with `extend` adding parts to the state
+    /// (a forwarder, health metrics) before the server binds.
+    pub fn start_extended(cfg: ApiConfig, extend: impl FnOnce(ApiState) -> ApiState) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -90,6 +96,7 @@ impl TestServer {
         let stats = Arc::new(Stats::with_sampling(StatsBackend::Socket, &[0, 1], 1));
         let state = ApiState::new(store.clone(), snapshot.clone(), zone.clone(), sync.clone())
             .with_stats(stats.clone());
+        let state = extend(state);
         let tls = cfg.tls_cert.is_some();
         let server = {
             let _guard = rt.enter();
