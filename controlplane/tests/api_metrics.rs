@@ -85,13 +85,19 @@ fn full_server() -> TestServer {
     s
 }
 
-/// `# TYPE` lines of a scrape: family name → type.
+/// `# TYPE` lines of a scrape: family name → type. A counter is named by its samples
+/// (`x_total`): OpenMetrics declares the family without the suffix, the 0.0.4 text format
+/// with it, and queries use the sample name either way.
 fn families(text: &str) -> BTreeMap<String, String> {
     text.lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))
         .map(|l| {
             let (name, kind) = l.split_once(' ').unwrap();
-            (name.to_string(), kind.trim().to_string())
+            let name = match kind.trim() {
+                "counter" if !name.ends_with("_total") => format!("{name}_total"),
+                _ => name.to_string(),
+            };
+            (name, kind.trim().to_string())
         })
         .collect()
 }
