@@ -1,76 +1,23 @@
 //! skylanectl end to end: the built binary against an in-process API server
 //! (embedded store in a temp dir, real store → snapshot sync).
 
-use arc_swap::ArcSwap;
-use skylane_controlplane::api::{ApiConfig, ApiServer, ApiState};
-use skylane_controlplane::store::{Backend, EtcdConfig, Store, StoreConfig};
-use skylane_controlplane::sync::{run_sync, SyncMetrics};
-use skylane_dataplane::name::Name;
-use skylane_dataplane::snapshot::{SharedSnapshot, Snapshot, ZoneConfig};
+use skylane_testkit::api::{TestServer, TOKEN};
 use std::process::{Command, Output};
-use std::sync::Arc;
 
-const TOKEN: &str = "ctl-test-token";
-
+/// The testkit's in-process API server, with a scratch directory for input files.
 struct Server {
+    api: TestServer,
     addr: String,
-    store: Arc<Store>,
-    rt: tokio::runtime::Runtime,
-    shutdown: tokio::sync::watch::Sender<bool>,
     dir: tempfile::TempDir,
 }
 
 impl Server {
     fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let store_cfg = StoreConfig {
-            backend: Backend::Embedded,
-            path: Some(dir.path().join("store.redb")),
-            ..StoreConfig::default()
-        };
-        let store = Arc::new(
-            rt.block_on(Store::open(&store_cfg, &EtcdConfig::default()))
-                .unwrap(),
-        );
-        let zone = Arc::new(ZoneConfig {
-            domains: vec![Name::from_ascii("skydns.local.").unwrap()],
-            ..ZoneConfig::default()
-        });
-        let snapshot: SharedSnapshot =
-            Arc::new(ArcSwap::from_pointee(Snapshot::empty(zone.clone())));
-        let sync = Arc::new(SyncMetrics::new());
-        let (shutdown, rx) = tokio::sync::watch::channel(false);
-        let state = ApiState::new(store.clone(), snapshot.clone(), zone.clone(), sync.clone());
-        let cfg = ApiConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            token: Some(TOKEN.into()),
-            ..ApiConfig::default()
-        };
-        let server = {
-            let _g = rt.enter();
-            ApiServer::bind(&cfg, dir.path(), state).unwrap()
-        };
-        let addr = format!("http://{}", server.local_addr());
-        rt.spawn(server.run(rx.clone()));
-        rt.spawn(run_sync(
-            store.clone(),
-            zone,
-            Vec::new(),
-            snapshot,
-            sync,
-            rx,
-        ));
+        let api = TestServer::start();
         Server {
-            addr,
-            store,
-            rt,
-            shutdown,
-            dir,
+            addr: api.base.clone(),
+            api,
+            dir: tempfile::tempdir().unwrap(),
         }
     }
 
@@ -95,13 +42,7 @@ impl Server {
     }
 
     fn key_count(&self) -> usize {
-        self.rt.block_on(self.store.list("/")).unwrap().0.len()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
+        self.api.keys().len()
     }
 }
 
