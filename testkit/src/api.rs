@@ -42,7 +42,7 @@ pub fn zone() -> ZoneConfig {
 pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(20)))
+        .timeout_global(Some(Duration::from_secs(60)))
         .build()
         .into()
 }
@@ -72,21 +72,48 @@ impl TestServer {
     /// [`TestServer::start_without_sync`] with `extend` adding parts to the state
     /// (a forwarder, health metrics) before the server binds.
     pub fn start_extended(cfg: ApiConfig, extend: impl FnOnce(ApiState) -> ApiState) -> TestServer {
+        TestServer::start_on(cfg, None, extend)
+    }
+
+    /// The API (requiring [`TOKEN`], no sync) over an etcd store at `endpoint`.
+    pub fn start_on_etcd(endpoint: &str) -> TestServer {
+        let store = StoreConfig {
+            backend: Backend::Etcd,
+            ..StoreConfig::default()
+        };
+        let etcd = EtcdConfig {
+            endpoints: vec![endpoint.to_string()],
+            ..EtcdConfig::default()
+        };
+        let cfg = ApiConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            token: Some(TOKEN.into()),
+            ..ApiConfig::default()
+        };
+        TestServer::start_on(cfg, Some((store, etcd)), |state| state)
+    }
+
+    /// The API over `store` (default: an embedded store in the temp dir), without sync.
+    pub fn start_on(
+        cfg: ApiConfig,
+        store: Option<(StoreConfig, EtcdConfig)>,
+        extend: impl FnOnce(ApiState) -> ApiState,
+    ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let store_cfg = StoreConfig {
-            backend: Backend::Embedded,
-            path: Some(dir.path().join("store.redb")),
-            ..StoreConfig::default()
-        };
-        let store = Arc::new(
-            rt.block_on(Store::open(&store_cfg, &EtcdConfig::default()))
-                .unwrap(),
-        );
+        let (store_cfg, etcd_cfg) = store.unwrap_or_else(|| {
+            let embedded = StoreConfig {
+                backend: Backend::Embedded,
+                path: Some(dir.path().join("store.redb")),
+                ..StoreConfig::default()
+            };
+            (embedded, EtcdConfig::default())
+        });
+        let store = Arc::new(rt.block_on(Store::open(&store_cfg, &etcd_cfg)).unwrap());
         let zone = Arc::new(zone());
         let snapshot: SharedSnapshot =
             Arc::new(ArcSwap::from_pointee(Snapshot::empty(zone.clone())));
