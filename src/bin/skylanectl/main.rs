@@ -15,6 +15,7 @@ mod output;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use client::{segment, Client};
+use output::ListFormat;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
@@ -113,14 +114,6 @@ enum Command {
     },
     /// Print a shell completion script (e.g. `skylanectl completions bash > /etc/bash_completion.d/skylanectl`).
     Completions { shell: CompletionShell },
-}
-
-/// `skylanectl list -o …`.
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum ListFormat {
-    Table,
-    Json,
-    Seed,
 }
 
 /// The shells `skylanectl completions` writes scripts for.
@@ -290,21 +283,6 @@ fn print_json(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
-fn print_names(v: &Value, format: ListFormat) {
-    match format {
-        ListFormat::Json => print_json(v),
-        ListFormat::Table => output::table_lines(v).iter().for_each(|l| println!("{l}")),
-        ListFormat::Seed => {
-            for entry in v["names"].as_array().into_iter().flatten() {
-                let name = entry["name"].as_str().unwrap_or("");
-                for line in output::name_lines(name, &entry["records"]) {
-                    println!("{line}");
-                }
-            }
-        }
-    }
-}
-
 /// Writes the completion script for `shell` to stdout.
 fn print_completions(shell: CompletionShell) {
     use clap::CommandFactory;
@@ -361,7 +339,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 query.push(format!("type={}", segment(&t)));
             }
             let v = list_all(&client, &query)?;
-            print_names(&v, if cli.json { ListFormat::Json } else { output });
+            output::print_names(&v, if cli.json { ListFormat::Json } else { output });
         }
         Command::Show { name } => {
             let v = client.call("GET", &format!("/v1/records/{}", segment(&name)), None)?;

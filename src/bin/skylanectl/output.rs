@@ -3,6 +3,32 @@
 
 use serde_json::Value;
 
+/// `skylanectl list -o …`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+    Seed,
+}
+
+/// Prints `list`'s answer in `format`.
+pub fn print_names(v: &Value, format: ListFormat) {
+    match format {
+        ListFormat::Json => {
+            println!("{}", serde_json::to_string_pretty(v).unwrap_or_default())
+        }
+        ListFormat::Table => table_lines(v).iter().for_each(|l| println!("{l}")),
+        ListFormat::Seed => {
+            for entry in v["names"].as_array().into_iter().flatten() {
+                let name = entry["name"].as_str().unwrap_or("");
+                for line in name_lines(name, &entry["records"]) {
+                    println!("{line}");
+                }
+            }
+        }
+    }
+}
+
 fn list(v: &Value, f: impl Fn(&Value) -> String) -> String {
     let items: Vec<String> = v
         .as_array()
