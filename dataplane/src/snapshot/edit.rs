@@ -480,21 +480,34 @@ impl View<'_> {
         }
     }
 
-    /// Calls `f(ttl, rdata)` for each record of the RRset of this type and kind.
-    fn each(&self, t: u16, kind: u8, mut f: impl FnMut(u32, &[u8])) {
+    /// Calls `f(ttl, rdata)` for each record of the RRset of this type and kind, in stored
+    /// order, until `f` returns false.
+    fn each(&self, t: u16, kind: u8, mut f: impl FnMut(u32, &[u8]) -> bool) {
         match self {
             View::Dirty(n) => {
                 for i in n.rrset(t, kind).map_or(&[][..], |r| &r.items) {
-                    f(i.ttl, &i.rdata);
+                    if !f(i.ttl, &i.rdata) {
+                        return;
+                    }
                 }
             }
             View::Base(n) => {
                 if let Some(r) = n.all_rrsets().find(|r| r.rtype() == t && r.kind() == kind) {
                     for i in 0..r.len() {
-                        f(r.record_ttl(i), r.rdata(i));
+                        if !f(r.record_ttl(i), r.rdata(i)) {
+                            return;
+                        }
                     }
                 }
             }
+        }
+    }
+
+    /// True when it holds a derived (subtree) RRset.
+    fn has_derived(&self) -> bool {
+        match self {
+            View::Dirty(n) => n.rrsets.iter().any(|r| is_derived(r.kind)),
+            View::Base(n) => n.all_rrsets().any(|r| is_derived(r.kind())),
         }
     }
 }

@@ -44,14 +44,18 @@ pub(crate) const SUBTREE_TYPES: [u16; 5] =
 struct Bounded(BTreeMap<Box<[u8]>, u32>);
 
 impl Bounded {
+    /// True when full and every RDATA from `rdata` on (bytewise) would be left out.
+    fn rejects(&self, rdata: &[u8]) -> bool {
+        self.0.len() >= MAX_SUBTREE_RRS
+            && self.0.last_key_value().is_some_and(|(k, _)| rdata >= &**k)
+    }
+
     fn add(&mut self, ttl: u32, rdata: &[u8]) {
         if let Some(t) = self.0.get_mut(rdata) {
             *t = (*t).min(ttl);
             return;
         }
-        if self.0.len() >= MAX_SUBTREE_RRS
-            && self.0.last_key_value().is_some_and(|(k, _)| rdata >= &**k)
-        {
+        if self.rejects(rdata) {
             return;
         }
         self.0.insert(rdata.into(), ttl);
@@ -71,18 +75,25 @@ impl Bounded {
     }
 }
 
-/// Adds at-or-below(`v`, t) to `set`; true when it held records.
+/// Adds at-or-below(`v`, t) to `set`; true when it held records. A stored subtree set is
+/// sorted, so reading it stops at the first RDATA a full `set` leaves out: a parent reads
+/// only what can still enter its answer.
 fn add_below(v: &View<'_>, t: u16, set: &mut Bounded) -> bool {
     let kind = if t == rtype::SRV {
         KIND_SUBTREE_RAW
     } else {
         KIND_SUBTREE
     };
-    let kind = if v.has(t, kind) { kind } else { KIND_EXPLICIT };
+    let sorted = v.has(t, kind);
+    let kind = if sorted { kind } else { KIND_EXPLICIT };
     let mut any = false;
     v.each(t, kind, |ttl, rdata| {
         any = true;
+        if sorted && set.rejects(rdata) {
+            return false;
+        }
         set.add(ttl, rdata);
+        true
     });
     any
 }
@@ -149,12 +160,23 @@ impl Editor<'_> {
         let Some(node) = self.peek(key) else {
             return;
         };
+        let is_apex = self.rules.domains.iter().any(|(k, _)| **k == *key);
+        // A leaf without SRV records has no subtree answer (the common case, checked cheaply).
+        if node.child_chunks() == 0
+            && !is_apex
+            && !node.has(rtype::SRV, KIND_EXPLICIT)
+            && !node.has_derived()
+        {
+            return;
+        }
         let mut sets: [Bounded; 5] = Default::default();
         let mut below = [false; 5];
         for (i, &t) in SUBTREE_TYPES.iter().enumerate() {
-            node.each(t, KIND_EXPLICIT, |ttl, r| sets[i].add(ttl, r));
+            node.each(t, KIND_EXPLICIT, |ttl, r| {
+                sets[i].add(ttl, r);
+                true
+            });
         }
-        let is_apex = self.rules.domains.iter().any(|(k, _)| **k == *key);
         let apex_dns = is_apex
             .then(|| prefixed(b"\x04apex\x03dns", key))
             .flatten()
@@ -218,7 +240,8 @@ impl Editor<'_> {
             let mut ttl: Option<u32> = None;
             for t in [rtype::A, rtype::AAAA] {
                 v.each(t, KIND_EXPLICIT, |x, _| {
-                    ttl = Some(ttl.map_or(x, |m| m.min(x)))
+                    ttl = Some(ttl.map_or(x, |m| m.min(x)));
+                    true
                 });
             }
             if let Some(ttl) = ttl {
