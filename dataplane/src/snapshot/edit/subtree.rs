@@ -148,8 +148,9 @@ impl Editor<'_> {
                 }
             }
         }
+        // Children before parents (siblings are independent: any order among them).
         let mut order: Vec<Box<[u8]>> = all.into_iter().collect();
-        order.sort_unstable_by(|a, b| label_count(b).cmp(&label_count(a)).then(a.cmp(b)));
+        order.sort_by_cached_key(|k| std::cmp::Reverse(label_count(k)));
         for key in &order {
             self.refresh_subtree(key);
         }
@@ -181,11 +182,14 @@ impl Editor<'_> {
             .then(|| prefixed(b"\x04apex\x03dns", key))
             .flatten()
             .filter(|k| self.peek(k).is_some());
+        let mut ck = Vec::with_capacity(crate::name::MAX_NAME_LEN);
         for label in self.peek_children(key, node.child_chunks()) {
-            let Some(ck) = prefixed(&[&[label.len() as u8][..], &label].concat(), key) else {
-                continue;
-            };
-            let Some(child) = (*label != *b"*").then(|| self.peek(&ck)).flatten() else {
+            ck.clear();
+            ck.push(label.len() as u8);
+            ck.extend_from_slice(&label);
+            ck.extend_from_slice(key);
+            let fits = ck.len() <= crate::name::MAX_NAME_LEN && *label != *b"*";
+            let Some(child) = fits.then(|| self.peek(&ck)).flatten() else {
                 continue;
             };
             for (i, &t) in SUBTREE_TYPES.iter().enumerate() {
