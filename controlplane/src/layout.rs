@@ -2,8 +2,8 @@
 //!
 //! - Key = prefix + the name's labels reversed: `a.b.skydns.local.` lives at
 //!   `/skydns/local/skydns/b/a`. Every key is a name of its own; several values for one name are
-//!   child keys (`.../a/x1`, `.../a/x2`), and the engine answers a name without records of its
-//!   own with the union of its children.
+//!   child keys (`.../a/x1`, `.../a/x2`), and the engine answers a name with everything at or
+//!   below it (CoreDNS's etcd rules, docs/api.md "Storage layout").
 //! - Value = JSON [`SkyValue`] `{host, port, priority, weight, text, mail, ttl, targetstrip,
 //!   group}`, turned into records by [`value_to_records`] with CoreDNS's meanings.
 //! - Health status lives under the monitor prefix: `/skydns/monitor/status/<ip>` =

@@ -28,7 +28,7 @@ use crate::record::rtype;
 use crate::snapshot::node::is_derived;
 use crate::snapshot::rrset::{Item, RrData, KIND_EXPLICIT, KIND_SUBTREE, KIND_SUBTREE_RAW};
 use crate::wire::name::label_count;
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
 
 /// Most records of one type in a name's subtree answer (the bound on RRs per name; the
@@ -110,21 +110,40 @@ pub(crate) fn normalise_srv(raw: &RrData) -> RrData {
             f64::from(w)
         }
     };
-    let mut out = RrData::new(rtype::SRV, KIND_SUBTREE);
+    // Sums per priority, once (few distinct priorities).
+    let mut sums: Vec<(u16, f64)> = Vec::new();
     for i in &raw.items {
         let p = prio(&i.rdata);
-        let sum: f64 = raw
-            .items
+        match sums.iter_mut().find(|(q, _)| *q == p) {
+            Some((_, s)) => *s += weight(&i.rdata),
+            None => sums.push((p, weight(&i.rdata))),
+        }
+    }
+    let mut out = RrData::new(rtype::SRV, KIND_SUBTREE);
+    let mut seen: FxHashMap<Box<[u8]>, usize> = FxHashMap::default();
+    for i in &raw.items {
+        let p = prio(&i.rdata);
+        let sum = sums
             .iter()
-            .filter(|j| prio(&j.rdata) == p)
-            .map(|j| weight(&j.rdata))
-            .sum();
+            .find(|(q, _)| *q == p)
+            .map_or(100.0, |&(_, s)| s);
         let w = ((100.0 / sum) * weight(&i.rdata)).floor().max(1.0) as u16;
-        let mut rdata = i.rdata.to_vec();
+        let mut rdata: Box<[u8]> = i.rdata.clone();
         if let Some(b) = rdata.get_mut(2..4) {
             b.copy_from_slice(&w.to_be_bytes());
         }
-        out.add(i.ttl, &rdata);
+        // Weights that normalise alike make equal records: one, with the smaller TTL.
+        match seen.get(&rdata) {
+            Some(&at) => {
+                if let Some(x) = out.items.get_mut(at) {
+                    x.ttl = x.ttl.min(i.ttl);
+                }
+            }
+            None => {
+                seen.insert(rdata.clone(), out.items.len());
+                out.items.push(Item { ttl: i.ttl, rdata });
+            }
+        }
     }
     out
 }
