@@ -51,11 +51,24 @@ impl Bounded {
     }
 
     fn add(&mut self, ttl: u32, rdata: &[u8]) {
+        // Full: anything above the largest kept RDATA is out (one comparison, the common case).
+        if self.0.len() >= MAX_SUBTREE_RRS {
+            if let Some((last, t)) = self.0.last_key_value() {
+                match rdata.cmp(last) {
+                    std::cmp::Ordering::Greater => return,
+                    std::cmp::Ordering::Equal => {
+                        let t = (*t).min(ttl);
+                        if let Some(v) = self.0.get_mut(rdata) {
+                            *v = t;
+                        }
+                        return;
+                    }
+                    std::cmp::Ordering::Less => {}
+                }
+            }
+        }
         if let Some(t) = self.0.get_mut(rdata) {
             *t = (*t).min(ttl);
-            return;
-        }
-        if self.rejects(rdata) {
             return;
         }
         self.0.insert(rdata.into(), ttl);
