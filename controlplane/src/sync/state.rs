@@ -111,7 +111,7 @@ impl SyncState {
     /// Parses a record value; `None` (skipped, counted) when it is not usable.
     fn records_of(&mut self, name: &Name, kv: &KeyValue) -> Option<Vec<Record>> {
         let parsed = SkyValue::from_json(&kv.value)
-            .and_then(|v| layout::value_to_records(name, &v, self.default_ttl));
+            .and_then(|v| layout::served_records(name, &v, self.default_ttl));
         match parsed {
             Ok(records) => {
                 self.bad_keys.remove(&kv.key);
@@ -272,13 +272,12 @@ impl SyncState {
     }
 }
 
-/// Recomputes the served (normalised) records of every member of one SRV group.
+/// The served records of every member of one SRV group: the raw records. SRV weights are
+/// normalised by the snapshot over each answered set (a name's whole subtree, CoreDNS-style),
+/// which needs the raw weights; the group only decides which names are handed over again.
 fn normalize_group(group: &mut BTreeMap<Name, SrvMember>) {
-    let mut all: Vec<Record> = group.values().flat_map(|m| m.raw.iter().cloned()).collect();
-    layout::normalize_srv_weights(&mut all);
-    let mut it = all.into_iter();
     for member in group.values_mut() {
-        member.served = it.by_ref().take(member.raw.len()).collect();
+        member.served = member.raw.clone();
     }
 }
 

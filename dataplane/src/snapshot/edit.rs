@@ -10,7 +10,7 @@ use super::children::{
     chunk_key, chunk_of, decode_chunk, encode_chunk, is_chunk_key, CHUNK_TARGET, MAX_CHUNKS,
 };
 use super::hash::key_hash;
-use super::node::{NodeData, NodeRef};
+use super::node::{is_derived, NodeData, NodeRef};
 use super::reverse::reverse_name;
 use super::rrset::{RrData, KIND_AUTO_PTR, KIND_EXPLICIT, KIND_SYNTHETIC};
 use super::shard::{begin_entry, end_entry, shard_of, Table};
@@ -18,6 +18,10 @@ use super::zone::ZoneRules;
 use crate::name::Name;
 use crate::record::{rtype, Record};
 use rustc_hash::FxHashMap;
+
+mod subtree;
+
+pub use subtree::MAX_SUBTREE_RRS;
 
 /// A decoded table entry.
 enum Entry {
@@ -69,6 +73,38 @@ impl<'a> Editor<'a> {
             }
         });
         self.dirty.insert(key.into(), entry);
+    }
+
+    /// A read-only view of a node: its dirty copy, else its base entry (not loaded).
+    fn peek(&self, key: &[u8]) -> Option<View<'_>> {
+        match self.dirty.get(key) {
+            Some(Some(Entry::Node(n))) => Some(View::Dirty(n)),
+            Some(_) => None,
+            None => {
+                let h = key_hash(key);
+                let e = self.base.get(shard_of(h)).and_then(|s| s.find(h, key))?;
+                Some(View::Base(NodeRef::new(self.base, e)))
+            }
+        }
+    }
+
+    /// The child labels of `parent` (`chunks` chunks), read without loading them.
+    fn peek_children(&self, parent: &[u8], chunks: u16) -> Vec<Box<[u8]>> {
+        let mut out = Vec::new();
+        for c in 0..chunks {
+            let ck = chunk_key(parent, c);
+            match self.dirty.get(&*ck) {
+                Some(Some(Entry::Chunk(labels))) => out.extend(labels.iter().cloned()),
+                Some(_) => {}
+                None => {
+                    let h = key_hash(&ck);
+                    if let Some(e) = self.base.get(shard_of(h)).and_then(|s| s.find(h, &ck)) {
+                        out.extend(decode_chunk(e));
+                    }
+                }
+            }
+        }
+        out
     }
 
     fn node_mut(&mut self, key: &[u8]) -> Option<&mut NodeData> {
@@ -237,6 +273,8 @@ impl<'a> Editor<'a> {
                     .into_iter()
                     .partition(|r| r.kind == KIND_EXPLICIT);
                 n.rrsets = keep;
+                // Subtree answers are recomputed once every change is in (`subtree`).
+                n.rrsets.retain(|r| !is_derived(r.kind));
                 old
             }
             None => Vec::new(),
@@ -393,6 +431,84 @@ impl<'a> Editor<'a> {
             })
             .collect();
         (self.base.with_replaced(replaced), self.counters)
+    }
+}
+
+/// A node read without loading it into the editor.
+enum View<'a> {
+    Dirty(&'a NodeData),
+    Base(NodeRef<'a>),
+}
+
+impl View<'_> {
+    fn owner(&self) -> &[u8] {
+        match self {
+            View::Dirty(n) => &n.owner,
+            View::Base(n) => n.owner(),
+        }
+    }
+
+    /// The derived (subtree) RRsets, in stored order.
+    fn derived(&self) -> Vec<RrData> {
+        match self {
+            View::Dirty(n) => n
+                .rrsets
+                .iter()
+                .filter(|r| is_derived(r.kind))
+                .cloned()
+                .collect(),
+            View::Base(n) => n
+                .all_rrsets()
+                .filter(|r| is_derived(r.kind()))
+                .map(RrData::decode)
+                .collect(),
+        }
+    }
+
+    fn child_chunks(&self) -> u16 {
+        match self {
+            View::Dirty(n) => n.child_chunks,
+            View::Base(n) => n.child_chunks(),
+        }
+    }
+
+    /// True when it holds an RRset of this type and kind.
+    fn has(&self, t: u16, kind: u8) -> bool {
+        match self {
+            View::Dirty(n) => n.rrset(t, kind).is_some(),
+            View::Base(n) => n.all_rrsets().any(|r| r.rtype() == t && r.kind() == kind),
+        }
+    }
+
+    /// Calls `f(ttl, rdata)` for each record of the RRset of this type and kind, in stored
+    /// order, until `f` returns false.
+    fn each(&self, t: u16, kind: u8, mut f: impl FnMut(u32, &[u8]) -> bool) {
+        match self {
+            View::Dirty(n) => {
+                for i in n.rrset(t, kind).map_or(&[][..], |r| &r.items) {
+                    if !f(i.ttl, &i.rdata) {
+                        return;
+                    }
+                }
+            }
+            View::Base(n) => {
+                if let Some(r) = n.all_rrsets().find(|r| r.rtype() == t && r.kind() == kind) {
+                    for i in 0..r.len() {
+                        if !f(r.record_ttl(i), r.rdata(i)) {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// True when it holds a derived (subtree) RRset.
+    fn has_derived(&self) -> bool {
+        match self {
+            View::Dirty(n) => n.rrsets.iter().any(|r| is_derived(r.kind)),
+            View::Base(n) => n.all_rrsets().any(|r| is_derived(r.kind())),
+        }
     }
 }
 

@@ -15,6 +15,13 @@ pub(crate) const KIND_EXPLICIT: u8 = 0;
 pub(crate) const KIND_AUTO_PTR: u8 = 1;
 /// SOA/NS made up for a zone apex.
 pub(crate) const KIND_SYNTHETIC: u8 = 2;
+/// The answer of a name from the records at or below it (SkyDNS / CoreDNS subtree rule,
+/// `snapshot::edit::subtree`): shown instead of the name's own records of that type. For
+/// SRV the weights are normalised; NS at an apex comes from `ns.dns.<apex>`.
+pub(crate) const KIND_SUBTREE: u8 = 3;
+/// SRV records at or below a name with their raw weights, never shown: what the parent's
+/// subtree answer is composed from.
+pub(crate) const KIND_SUBTREE_RAW: u8 = 4;
 
 const FLAG_FIXED: u8 = 1;
 const FLAG_UNIFORM_TTL: u8 = 2;
