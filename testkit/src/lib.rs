@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod etcd;
+pub mod kubeapi;
 pub mod proxy;
 
 use std::time::{Duration, Instant};
