@@ -77,18 +77,19 @@ pub async fn start(
     }
     let client = client(section).await.context("[kubernetes]")?;
     let (tx, rx) = crate::sync::source_channel();
-    let cluster = Cluster::new(map_ctx(section, ttl));
+    let ctx = map_ctx(section, ttl);
     let (namespaces, stop) = (section.namespaces.clone(), shutdown.clone());
     tracing::info!(zone = %section.zone, mode = ?section.mode, "kubernetes sync starting");
     match section.mode {
         SyncMode::Direct => {
             tasks.spawn(async move {
-                let run = run_watchers(client, &namespaces, cluster, tx, stop);
+                let cluster = Cluster::new(ctx);
+                let run = run_watchers(client, &namespaces, cluster, tx, stop, None);
                 ("kubernetes", run.await)
             });
         }
         SyncMode::Store => {
-            store_mode::spawn(section, client, cluster, store.clone(), tx, shutdown, tasks).await?;
+            store_mode::spawn(section, client, ctx, store.clone(), tx, shutdown, tasks);
         }
     }
     Ok(Some(rx))

@@ -14,9 +14,9 @@ use kube::runtime::utils::Backoff;
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
 use kube::{Api, Client};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 /// Retry delays after a watcher error: 200 ms doubling to 2 s (an API server back from an
 /// outage is picked up within ~2 s).
@@ -126,20 +126,24 @@ fn handle(cluster: &mut Cluster, buf: &mut InitBuffers, item: Item) -> Changes {
 }
 
 /// Watches `namespaces` (empty: all) and sends every record change to `sink` until shutdown
-/// (or until the sink's receiver is gone).
+/// (or until the sink's receiver is gone). `synced` fires once every watcher has listed.
 pub async fn run_watchers(
     client: Client,
     namespaces: &[String],
     mut cluster: Cluster,
     sink: SourceSender,
     mut shutdown: watch::Receiver<bool>,
+    synced: Option<oneshot::Sender<()>>,
 ) -> anyhow::Result<()> {
+    let mut synced = synced;
     let scopes: Vec<Option<String>> = if namespaces.is_empty() {
         vec![None]
     } else {
         namespaces.iter().cloned().map(Some).collect()
     };
     let mut streams = Vec::new();
+    let stream_count = scopes.len() * 2;
+    let mut listed: HashSet<(bool, Option<String>)> = HashSet::new();
     for ns in scopes {
         streams.push(services(&client, ns.clone()));
         streams.push(slices(&client, ns));
@@ -159,10 +163,20 @@ pub async fn run_watchers(
         };
         let mut update: SourceUpdate = Vec::new();
         for item in batch {
+            match &item {
+                Item::Svc(ns, Event::InitDone) => listed.insert((true, ns.clone())),
+                Item::Slice(ns, Event::InitDone) => listed.insert((false, ns.clone())),
+                _ => false,
+            };
             update.extend(handle(&mut cluster, &mut buf, item));
         }
         if !update.is_empty() && sink.send(update).is_err() {
             return Ok(());
+        }
+        if listed.len() == stream_count {
+            if let Some(s) = synced.take() {
+                let _ = s.send(());
+            }
         }
     }
 }

@@ -67,6 +67,7 @@ struct Inner {
     kill: watch::Sender<u64>,
     lists: AtomicU64,
     watches: AtomicU64,
+    bookmarks: AtomicU64,
 }
 
 /// A running test API server. See the module docs of [`super`].
@@ -93,6 +94,7 @@ impl KubeApi {
             kill: watch::channel(0).0,
             lists: AtomicU64::new(0),
             watches: AtomicU64::new(0),
+            bookmarks: AtomicU64::new(0),
         });
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
@@ -220,6 +222,11 @@ impl KubeApi {
     /// Watch requests served so far.
     pub fn watches(&self) -> u64 {
         self.inner.watches.load(Ordering::SeqCst)
+    }
+
+    /// BOOKMARK events written to watch streams so far.
+    pub fn bookmarks_sent(&self) -> u64 {
+        self.inner.bookmarks.load(Ordering::SeqCst)
     }
 
     /// The current resourceVersion.
@@ -377,8 +384,9 @@ async fn respond(
     let mut kill = s.kill.subscribe();
     kill.mark_unchanged();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+    let inner = s.clone();
     let live = stream::unfold((rx, kill, from), move |(mut rx, mut kill, mut last)| {
-        let ns = ns.clone();
+        let (ns, inner) = (ns.clone(), inner.clone());
         async move {
             loop {
                 let c = tokio::select! {
@@ -389,6 +397,9 @@ async fn respond(
                 match c {
                     Ok(c) if matches(&c, kind, &ns) && (c.rv > last || c.ns.is_empty()) => {
                         last = last.max(c.rv);
+                        if c.ns.is_empty() {
+                            inner.bookmarks.fetch_add(1, Ordering::SeqCst);
+                        }
                         return Some((c.line, (rx, kill, last)));
                     }
                     Ok(_) => {}

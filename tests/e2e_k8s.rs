@@ -1,0 +1,312 @@
+//! Kubernetes sync end to end: the real `skylane` binary watches the test API server of
+//! `skylane_testkit::kubeapi` (real wire protocol: JSON lists, chunked watch streams,
+//! resourceVersions, 410 Gone, bookmarks) and answers `kdig` for Services and EndpointSlices
+//! as they are created, changed and deleted, through relists, bookmarks and API server
+//! restarts.
+
+mod common;
+
+use common::{kdig, Server};
+use skylane_testkit::kubeapi::objects::{self as obj, Ep};
+use skylane_testkit::kubeapi::KubeApi;
+use std::time::{Duration, Instant};
+
+const ZONE: &str = "\
+$ORIGIN example.test.
+$TTL 300
+@ IN SOA ns1.example.test. hostmaster.example.test. 1 3600 600 86400 60
+@ IN NS ns1.example.test.
+ns1 IN A 127.0.0.1
+";
+
+/// Generous bound for a change to show in DNS on a loaded machine.
+const WITHIN: Duration = Duration::from_secs(60);
+
+/// A skylane serving `[kubernetes]` from `api`, with `extra` keys in that section.
+struct K8s {
+    server: Server,
+    _dir: tempfile::TempDir,
+}
+
+fn start(api: &KubeApi, extra: &str) -> K8s {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    api.write_kubeconfig(&kubeconfig);
+    let cfg = dir.path().join("skylane.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[kubernetes]\nenabled = true\nkubeconfig = \"{}\"\n{extra}\n",
+            kubeconfig.display()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(ZONE, &["--config", cfg.to_str().unwrap()]);
+    K8s { server, _dir: dir }
+}
+
+/// `kdig +short` answers for `name`/`rtype`, sorted.
+fn short(s: &Server, name: &str, rtype: &str) -> Vec<String> {
+    let out = kdig(s, &["+short", name, rtype]);
+    let mut v: Vec<String> = out.lines().map(|l| l.trim().to_string()).collect();
+    v.retain(|l| !l.is_empty() && !l.starts_with(';'));
+    v.sort();
+    v
+}
+
+/// Polls until `name`/`rtype` answers exactly `want` (any order).
+async fn until(s: &Server, name: &str, rtype: &str, want: &[&str]) {
+    let mut want: Vec<String> = want.iter().map(|w| w.to_string()).collect();
+    want.sort();
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let got = short(s, name, rtype);
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} {rtype}: got {got:?}, want {want:?} after {WITHIN:?}\n{}",
+            s.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn until_true(what: &str, check: impl Fn() -> bool) {
+    skylane_testkit::eventually(what, WITHIN, check).await;
+}
+
+const WEB: &str = "web.default.svc.cluster.local.";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_and_endpoint_slices_become_records() {
+    let api = KubeApi::start().await;
+    api.apply_service(&obj::cluster_ip(
+        "default",
+        "web",
+        &["10.96.0.10"],
+        vec![obj::port("http", 80, "TCP"), obj::port("", 81, "TCP")],
+    ));
+    let k = start(&api, "");
+    let s = &k.server;
+    until(s, WEB, "A", &["10.96.0.10"]).await;
+    until(
+        s,
+        &format!("_http._tcp.{WEB}"),
+        "SRV",
+        &[&format!("0 100 80 {WEB}")],
+    )
+    .await;
+    until(s, "10.0.96.10.in-addr.arpa.", "PTR", &[WEB]).await;
+    until(s, "dns-version.cluster.local.", "TXT", &["\"1.1.0\""]).await;
+    // Update: a second cluster IP (dual stack).
+    api.apply_service(&obj::cluster_ip(
+        "default",
+        "web",
+        &["10.96.0.10", "fd00::10"],
+        vec![obj::port("http", 80, "TCP")],
+    ));
+    until(s, WEB, "AAAA", &["fd00::10"]).await;
+
+    // Headless service: ready endpoints only, hostnames, SRV per endpoint.
+    api.apply_service(&obj::headless(
+        "db",
+        "pg",
+        vec![obj::port("sql", 5432, "TCP")],
+    ));
+    let eps = [
+        Ep {
+            ip: "10.1.0.1",
+            hostname: Some("pg-0"),
+            ready: true,
+        },
+        obj::ep("10.1.0.2"),
+        Ep {
+            ip: "10.1.0.3",
+            hostname: Some("pg-2"),
+            ready: false,
+        },
+    ];
+    api.apply_slice(&obj::slice(
+        "db",
+        "pg-a",
+        "pg",
+        &eps,
+        &[("sql", 5432, "TCP")],
+    ));
+    let pg = "pg.db.svc.cluster.local.";
+    until(s, pg, "A", &["10.1.0.1", "10.1.0.2"]).await;
+    until(s, &format!("pg-0.{pg}"), "A", &["10.1.0.1"]).await;
+    until(s, &format!("10-1-0-2.{pg}"), "A", &["10.1.0.2"]).await;
+    until(
+        s,
+        &format!("_sql._tcp.{pg}"),
+        "SRV",
+        &[
+            &format!("0 100 5432 pg-0.{pg}"),
+            &format!("0 100 5432 10-1-0-2.{pg}"),
+        ],
+    )
+    .await;
+    // Readiness change: pg-2 becomes ready, 10.1.0.2 goes away.
+    let eps = [
+        Ep {
+            ip: "10.1.0.1",
+            hostname: Some("pg-0"),
+            ready: true,
+        },
+        Ep {
+            ip: "10.1.0.3",
+            hostname: Some("pg-2"),
+            ready: true,
+        },
+    ];
+    api.apply_slice(&obj::slice(
+        "db",
+        "pg-a",
+        "pg",
+        &eps,
+        &[("sql", 5432, "TCP")],
+    ));
+    until(s, pg, "A", &["10.1.0.1", "10.1.0.3"]).await;
+    until(s, &format!("pg-2.{pg}"), "A", &["10.1.0.3"]).await;
+    until(s, &format!("10-1-0-2.{pg}"), "A", &[]).await;
+    // A second slice adds endpoints; deleting the first removes its endpoints.
+    api.apply_slice(&obj::slice("db", "pg-b", "pg", &[obj::ep("10.1.0.9")], &[]));
+    until(s, pg, "A", &["10.1.0.1", "10.1.0.3", "10.1.0.9"]).await;
+    api.delete_slice("db", "pg-a");
+    until(s, pg, "A", &["10.1.0.9"]).await;
+    until(s, &format!("_sql._tcp.{pg}"), "SRV", &[]).await;
+
+    // ExternalName → CNAME.
+    api.apply_service(&obj::external_name("default", "search", "www.example.com"));
+    until(
+        s,
+        "search.default.svc.cluster.local.",
+        "CNAME",
+        &["www.example.com."],
+    )
+    .await;
+
+    // Deletion removes every record of the Service.
+    api.delete_service("default", "web");
+    until(s, WEB, "A", &[]).await;
+    until(s, &format!("_http._tcp.{WEB}"), "SRV", &[]).await;
+    until(s, "10.0.96.10.in-addr.arpa.", "PTR", &[]).await;
+    let nx = kdig(s, &[WEB, "A"]);
+    assert!(
+        nx.contains("NXDOMAIN"),
+        "a deleted Service is NXDOMAIN: {nx}"
+    );
+    k.server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_ip_mode_answers_external_and_ingress_addresses() {
+    let api = KubeApi::start().await;
+    let lb = obj::load_balancer(
+        "shop",
+        "front",
+        "10.96.1.1",
+        &["192.0.2.7"],
+        &["198.51.100.9"],
+    );
+    api.apply_service(&lb);
+    let k = start(
+        &api,
+        "address-source = \"external-ip\"\nnamespaces = [\"shop\"]",
+    );
+    let s = &k.server;
+    let front = "front.shop.svc.cluster.local.";
+    until(s, front, "A", &["192.0.2.7", "198.51.100.9"]).await;
+    // Namespaces outside `namespaces` are not watched.
+    api.apply_service(&obj::load_balancer(
+        "other",
+        "x",
+        "10.96.1.2",
+        &["192.0.2.8"],
+        &[],
+    ));
+    api.apply_service(&obj::load_balancer(
+        "shop",
+        "y",
+        "10.96.1.3",
+        &["192.0.2.9"],
+        &[],
+    ));
+    until(s, "y.shop.svc.cluster.local.", "A", &["192.0.2.9"]).await;
+    assert_eq!(
+        short(s, "x.other.svc.cluster.local.", "A"),
+        Vec::<String>::new()
+    );
+    k.server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_restart_and_relist_after_410() {
+    let api = KubeApi::start().await;
+    api.apply_service(&obj::cluster_ip("default", "a", &["10.96.2.1"], vec![]));
+    api.apply_service(&obj::cluster_ip("default", "b", &["10.96.2.2"], vec![]));
+    let k = start(&api, "");
+    let s = &k.server;
+    until(s, "a.default.svc.cluster.local.", "A", &["10.96.2.1"]).await;
+    until(s, "b.default.svc.cluster.local.", "A", &["10.96.2.2"]).await;
+    let lists = api.lists();
+
+    // Outage: records keep being served; a restart resumes the watch without a relist.
+    api.stop();
+    api.apply_service(&obj::cluster_ip("default", "c", &["10.96.2.3"], vec![]));
+    assert_eq!(short(s, "a.default.svc.cluster.local.", "A"), ["10.96.2.1"]);
+    api.restart().await;
+    until(s, "c.default.svc.cluster.local.", "A", &["10.96.2.3"]).await;
+    assert_eq!(api.lists(), lists, "a resumed watch needs no relist");
+
+    // Outage with compaction: the resumed watch gets 410 Gone and the watcher relists;
+    // the relist removes what was deleted meanwhile (no DELETED event was ever sent).
+    api.stop();
+    api.delete_service("default", "b");
+    api.apply_service(&obj::cluster_ip("default", "d", &["10.96.2.4"], vec![]));
+    api.compact();
+    api.restart().await;
+    until(s, "d.default.svc.cluster.local.", "A", &["10.96.2.4"]).await;
+    until(s, "b.default.svc.cluster.local.", "A", &[]).await;
+    assert!(api.lists() > lists, "410 Gone made the watcher relist");
+    until(s, "a.default.svc.cluster.local.", "A", &["10.96.2.1"]).await;
+    k.server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bookmarks_keep_a_quiet_namespace_from_relisting() {
+    let api = KubeApi::start().await;
+    api.apply_service(&obj::cluster_ip("quiet", "q", &["10.96.3.1"], vec![]));
+    let k = start(&api, "namespaces = [\"quiet\"]");
+    let s = &k.server;
+    until(s, "q.quiet.svc.cluster.local.", "A", &["10.96.3.1"]).await;
+    // Traffic elsewhere moves the resourceVersion far past what `quiet` saw.
+    for i in 0..20 {
+        api.apply_service(&obj::cluster_ip(
+            "busy",
+            &format!("s{i}"),
+            &["10.96.9.9"],
+            vec![],
+        ));
+    }
+    let (lists, before) = (api.lists(), api.bookmarks_sent());
+    api.bookmark();
+    until_true("both watchers got a bookmark", || {
+        api.bookmarks_sent() >= before + 2
+    })
+    .await;
+    let watches = api.watches();
+    api.compact();
+    until_true("both watchers resumed", || api.watches() >= watches + 2).await;
+    api.apply_service(&obj::cluster_ip("quiet", "r", &["10.96.3.2"], vec![]));
+    until(s, "r.quiet.svc.cluster.local.", "A", &["10.96.3.2"]).await;
+    assert_eq!(
+        api.lists(),
+        lists,
+        "the bookmarked resourceVersion was still valid"
+    );
+    k.server.stop();
+}
