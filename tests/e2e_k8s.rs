@@ -7,6 +7,7 @@
 mod common;
 
 use common::{kdig, Server};
+use skylane_testkit::etcd::EtcdServer;
 use skylane_testkit::kubeapi::objects::{self as obj, Ep};
 use skylane_testkit::kubeapi::KubeApi;
 use std::time::{Duration, Instant};
@@ -28,11 +29,12 @@ struct K8s {
     _dir: tempfile::TempDir,
 }
 
-fn start(api: &KubeApi, extra: &str) -> K8s {
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
+/// Writes a kubeconfig for `api` and a config file with `[kubernetes]` (plus `extra` keys)
+/// into `dir`; the config file's path.
+fn k8s_config(dir: &std::path::Path, api: &KubeApi, extra: &str) -> String {
+    let kubeconfig = dir.join("kubeconfig");
     api.write_kubeconfig(&kubeconfig);
-    let cfg = dir.path().join("skylane.toml");
+    let cfg = dir.join("skylane.toml");
     std::fs::write(
         &cfg,
         format!(
@@ -41,8 +43,46 @@ fn start(api: &KubeApi, extra: &str) -> K8s {
         ),
     )
     .unwrap();
-    let server = Server::start(ZONE, &["--config", cfg.to_str().unwrap()]);
+    cfg.display().to_string()
+}
+
+fn start(api: &KubeApi, extra: &str) -> K8s {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = k8s_config(dir.path(), api, extra);
+    let server = Server::start(ZONE, &["--config", &cfg]);
     K8s { server, _dir: dir }
+}
+
+/// A skylane on etcd at `endpoint` in `[kubernetes] mode = "store"`.
+fn start_store_mode(api: &KubeApi, endpoint: &str) -> K8s {
+    let conf = tempfile::tempdir().unwrap();
+    let cfg = k8s_config(conf.path(), api, "mode = \"store\"");
+    let endpoint = endpoint.to_string();
+    let data = conf.path().join("data").display().to_string();
+    let server = Server::launch(tempfile::tempdir().unwrap(), None, move |port, api_port| {
+        [
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--api-listen",
+            &format!("127.0.0.1:{api_port}"),
+            "--domain",
+            "skydns.local",
+            "--store",
+            "etcd",
+            "--etcd-endpoint",
+            &endpoint,
+            "--data-dir",
+            &data,
+            "--config",
+            &cfg,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    });
+    server.wait_until_ready();
+    K8s { server, _dir: conf }
 }
 
 /// `kdig +short` answers for `name`/`rtype`, sorted.
@@ -309,4 +349,79 @@ async fn bookmarks_keep_a_quiet_namespace_from_relisting() {
         "the bookmarked resourceVersion was still valid"
     );
     k.server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_mode_one_elected_writer_serves_two_appliances() {
+    let Some(etcd) = EtcdServer::start() else {
+        return;
+    };
+    let api = KubeApi::start().await;
+    api.apply_service(&obj::cluster_ip("default", "web", &["10.96.0.10"], vec![]));
+    let a = start_store_mode(&api, &etcd.endpoint());
+    let b = start_store_mode(&api, &etcd.endpoint());
+    for k in [&a, &b] {
+        until(&k.server, WEB, "A", &["10.96.0.10"]).await;
+    }
+    // The records are in the store in SkyDNS layout, for any tool to read.
+    let keys = etcd.etcdctl_ok(&[
+        "get",
+        "--prefix",
+        "/skydns-k8s/local/cluster/svc/default/web/",
+    ]);
+    assert!(
+        keys.contains("{\"host\":\"10.96.0.10\""),
+        "SkyDNS value in etcd: {keys}"
+    );
+    let leader = etcd.etcdctl_ok(&["get", "--print-value-only", "/skydns-k8s-leader"]);
+    let leader_pid: u32 = leader.trim().rsplit('-').next().unwrap().parse().unwrap();
+    let (writer, other) = if leader_pid == a.server.child.id() {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    assert_eq!(
+        leader_pid,
+        writer.server.child.id(),
+        "one of the two writes: {leader}"
+    );
+
+    // Changes reach both appliances through the store.
+    api.apply_service(&obj::cluster_ip("default", "api", &["10.96.0.11"], vec![]));
+    until(
+        &writer.server,
+        "api.default.svc.cluster.local.",
+        "A",
+        &["10.96.0.11"],
+    )
+    .await;
+    until(
+        &other.server,
+        "api.default.svc.cluster.local.",
+        "A",
+        &["10.96.0.11"],
+    )
+    .await;
+
+    // The writer goes away: the other appliance is elected once the lease ends, and
+    // relists the cluster (a deletion made meanwhile is pruned from the store).
+    writer.server.stop();
+    api.delete_service("default", "web");
+    api.apply_service(&obj::cluster_ip("default", "late", &["10.96.0.12"], vec![]));
+    until(
+        &other.server,
+        "late.default.svc.cluster.local.",
+        "A",
+        &["10.96.0.12"],
+    )
+    .await;
+    until(&other.server, WEB, "A", &[]).await;
+    let leader = etcd.etcdctl_ok(&["get", "--print-value-only", "/skydns-k8s-leader"]);
+    assert!(
+        leader
+            .trim()
+            .ends_with(&format!("-{}", other.server.child.id())),
+        "{leader}"
+    );
+    other.server.stop();
 }
