@@ -8,6 +8,7 @@ mod common;
 
 use common::{kdig, Server};
 use skylane_testkit::etcd::EtcdServer;
+use skylane_testkit::kubeapi::k8s_openapi::api::discovery::v1::EndpointSlice;
 use skylane_testkit::kubeapi::objects::{self as obj, Ep};
 use skylane_testkit::kubeapi::KubeApi;
 use std::time::{Duration, Instant};
@@ -424,4 +425,106 @@ async fn store_mode_one_elected_writer_serves_two_appliances() {
         "{leader}"
     );
     other.server.stop();
+}
+
+/// `n` endpoints (10.<i/62500>.<..>.<..>) split in slices of 100, with one port `web`.
+fn big_slices(ns: &str, svc: &str, n: usize) -> Vec<EndpointSlice> {
+    let ips: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                "10.{}.{}.{}",
+                100 + i / 62_500,
+                (i / 250) % 250,
+                i % 250 + 1
+            )
+        })
+        .collect();
+    ips.chunks(100)
+        .enumerate()
+        .map(|(c, chunk)| {
+            let eps: Vec<Ep> = chunk.iter().map(|ip| obj::ep(ip)).collect();
+            obj::slice(ns, &format!("{svc}-{c}"), svc, &eps, &[("web", 80, "TCP")])
+        })
+        .collect()
+}
+
+/// Milliseconds from `change()` until `name` answers A `ip` (UDP, polled every 0.5 ms).
+fn time_to_answer(s: &Server, name: &str, ip: &str, change: impl FnOnce()) -> f64 {
+    use hickory_proto::rr::RecordType;
+    let q = common::query(name, RecordType::A);
+    let started = Instant::now();
+    change();
+    loop {
+        let m = common::udp(s.addr4(), &q);
+        if m.answers().iter().any(|r| r.data().to_string() == ip) {
+            return started.elapsed().as_secs_f64() * 1000.0;
+        }
+        assert!(started.elapsed() < WITHIN, "{name} never answered {ip}");
+        std::thread::sleep(Duration::from_micros(500));
+    }
+}
+
+fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1]
+}
+
+/// DNS programming latency (Service or endpoint change → DNS answer) with one headless
+/// Service of 100, 1,000 and 10,000 endpoints. Run by scripts/k8s-latency.sh; figures in
+/// docs/performance.md. The bound asserted here is generous (the target is p99 ≤ 1 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run by scripts/k8s-latency.sh"]
+async fn programming_latency() {
+    let rounds: usize = std::env::var("K8S_LATENCY_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let api = KubeApi::start().await;
+    let k = start(&api, "");
+    let s = &k.server;
+    for (size, ns) in [(100, "b100"), (1_000, "b1000"), (10_000, "b10000")] {
+        api.apply_service(&obj::headless(ns, "big", vec![obj::port("web", 80, "TCP")]));
+        let slices = big_slices(ns, "big", size);
+        for sl in &slices {
+            api.apply_slice(sl);
+        }
+        let last = slices
+            .last()
+            .unwrap()
+            .endpoints
+            .as_ref()
+            .unwrap()
+            .last()
+            .unwrap();
+        let last_ip = last.addresses[0].clone();
+        let last_name = format!("{}.big.{ns}.svc.cluster.local.", last_ip.replace('.', "-"));
+        until(s, &last_name, "A", &[&last_ip]).await;
+        let (mut ep_ms, mut svc_ms) = (Vec::new(), Vec::new());
+        for i in 0..rounds {
+            // Endpoint change: the first endpoint of slice 0 gets a new address.
+            let mut sl = slices[0].clone();
+            let ip = format!("10.200.{}.{}", i / 250, i % 250 + 1);
+            sl.endpoints.as_mut().unwrap()[0].addresses = vec![ip.clone()];
+            let name = format!("{}.big.{ns}.svc.cluster.local.", ip.replace('.', "-"));
+            ep_ms.push(time_to_answer(s, &name, &ip, || api.apply_slice(&sl)));
+            // Service change: a new ClusterIP Service.
+            let ip = format!("10.201.{}.{}", i / 250, i % 250 + 1);
+            let svc = obj::cluster_ip(ns, &format!("s{i}"), &[&ip], vec![]);
+            let name = format!("s{i}.{ns}.svc.cluster.local.");
+            svc_ms.push(time_to_answer(s, &name, &ip, || api.apply_service(&svc)));
+        }
+        let (e50, e99) = (percentile(&mut ep_ms, 0.5), percentile(&mut ep_ms, 0.99));
+        let (s50, s99) = (percentile(&mut svc_ms, 0.5), percentile(&mut svc_ms, 0.99));
+        println!(
+            "endpoints={size} rounds={rounds} endpoint-change p50={e50:.1}ms p99={e99:.1}ms \
+             max={:.1}ms | service-change p50={s50:.1}ms p99={s99:.1}ms max={:.1}ms",
+            ep_ms.last().unwrap(),
+            svc_ms.last().unwrap()
+        );
+        assert!(
+            e99 < 5_000.0 && s99 < 5_000.0,
+            "p99 far over the 1 s target"
+        );
+    }
+    k.server.stop();
 }

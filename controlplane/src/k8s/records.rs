@@ -175,13 +175,32 @@ fn endpoint_served(ep: &Endpoint, publish_not_ready: bool) -> bool {
     publish_not_ready || ep.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true)
 }
 
-/// Every record of one Service, given the EndpointSlices labelled with its name.
+/// Every record of one Service, given the EndpointSlices labelled with its name: its own
+/// part and each slice's part.
 pub fn service_records(ctx: &MapCtx, svc: &Service, slices: &[&EndpointSlice]) -> NameRecords {
+    let mut out = service_part(ctx, svc);
+    for slice in slices {
+        for (name, recs) in slice_part(ctx, svc, slice) {
+            out.entry(name).or_default().extend(recs);
+        }
+    }
+    out.values_mut().for_each(dedup);
+    out
+}
+
+/// `<svc>.<ns>.svc.<zone>` of a Service with both names set.
+fn base_of(ctx: &MapCtx, svc: &Service) -> Option<(String, Name)> {
+    let (ns, name) = (
+        svc.metadata.namespace.as_ref()?,
+        svc.metadata.name.as_ref()?,
+    );
+    Some((ns.clone(), service_name(ctx, ns, name)?))
+}
+
+/// The records that come from the Service object alone (addresses, SRV, PTR, CNAME).
+pub fn service_part(ctx: &MapCtx, svc: &Service) -> NameRecords {
     let mut out = NameRecords::new();
-    let (Some(ns), Some(name)) = (&svc.metadata.namespace, &svc.metadata.name) else {
-        return out;
-    };
-    let Some(base) = service_name(ctx, ns, name) else {
+    let Some((_, base)) = base_of(ctx, svc) else {
         return out;
     };
     let spec = svc.spec.clone().unwrap_or_default();
@@ -194,28 +213,43 @@ pub fn service_records(ctx: &MapCtx, svc: &Service, slices: &[&EndpointSlice]) -
         return out;
     }
     if is_headless(svc) {
-        let publish = spec.publish_not_ready_addresses.unwrap_or(false);
-        headless_records(ctx, &base, slices, publish, &mut out);
-    } else {
-        let addrs = service_addresses(ctx, svc);
-        for ip in &addrs {
-            push(&mut out, addr_record(&base, ctx.ttl, *ip));
-            push(
-                &mut out,
-                Record::new(reverse_name(*ip), ctx.ttl, RData::Ptr(base.clone())),
-            );
-        }
-        if !addrs.is_empty() {
-            for p in spec.ports.iter().flatten() {
-                let owner = srv_owner(&base, p.name.as_deref(), p.protocol.as_deref());
-                if let Some(r) = owner.and_then(|o| srv(o, ctx.ttl, p.port, &base)) {
-                    push(&mut out, r);
-                }
+        return out;
+    }
+    let addrs = service_addresses(ctx, svc);
+    for ip in &addrs {
+        push(&mut out, addr_record(&base, ctx.ttl, *ip));
+        push(
+            &mut out,
+            Record::new(reverse_name(*ip), ctx.ttl, RData::Ptr(base.clone())),
+        );
+    }
+    if !addrs.is_empty() {
+        for p in spec.ports.iter().flatten() {
+            let owner = srv_owner(&base, p.name.as_deref(), p.protocol.as_deref());
+            if let Some(r) = owner.and_then(|o| srv(o, ctx.ttl, p.port, &base)) {
+                push(&mut out, r);
             }
         }
     }
+    out.values_mut().for_each(dedup);
+    out
+}
+
+/// The records one EndpointSlice adds to its Service (headless endpoints, pod names).
+pub fn slice_part(ctx: &MapCtx, svc: &Service, slice: &EndpointSlice) -> NameRecords {
+    let mut out = NameRecords::new();
+    let Some((ns, base)) = base_of(ctx, svc) else {
+        return out;
+    };
+    let spec = svc.spec.as_ref();
+    if is_headless(svc) && spec.and_then(|s| s.type_.as_deref()) != Some("ExternalName") {
+        let publish = spec
+            .and_then(|s| s.publish_not_ready_addresses)
+            .unwrap_or(false);
+        headless_records(ctx, &base, slice, publish, &mut out);
+    }
     if ctx.pods == PodMode::Insecure {
-        pod_records(ctx, ns, slices, &mut out);
+        pod_records(ctx, &ns, slice, &mut out);
     }
     out.values_mut().for_each(dedup);
     out
@@ -224,47 +258,51 @@ pub fn service_records(ctx: &MapCtx, svc: &Service, slices: &[&EndpointSlice]) -
 fn headless_records(
     ctx: &MapCtx,
     base: &Name,
-    slices: &[&EndpointSlice],
+    slice: &EndpointSlice,
     publish_not_ready: bool,
     out: &mut NameRecords,
 ) {
-    for slice in slices {
-        for ep in slice
-            .endpoints
-            .iter()
-            .flatten()
-            .filter(|e| endpoint_served(e, publish_not_ready))
-        {
-            for ip in ips(&ep.addresses) {
-                let label = ep.hostname.clone().unwrap_or_else(|| dashed(ip));
-                let Some(host) = child(base, &label) else {
-                    continue;
-                };
-                push(out, addr_record(base, ctx.ttl, ip));
-                push(out, addr_record(&host, ctx.ttl, ip));
-                push(
-                    out,
-                    Record::new(reverse_name(ip), ctx.ttl, RData::Ptr(host.clone())),
-                );
-                for p in slice.ports.iter().flatten() {
-                    let owner = srv_owner(base, p.name.as_deref(), p.protocol.as_deref());
-                    let r = owner
-                        .zip(p.port)
-                        .and_then(|(o, port)| srv(o, ctx.ttl, port, &host));
-                    if let Some(r) = r {
-                        push(out, r);
-                    }
+    // SRV owners of the slice's named ports, built once per slice.
+    let ports: Vec<(Name, i32)> = slice
+        .ports
+        .iter()
+        .flatten()
+        .filter_map(|p| {
+            let owner = srv_owner(base, p.name.as_deref(), p.protocol.as_deref())?;
+            Some((owner, p.port?))
+        })
+        .collect();
+    let served = slice
+        .endpoints
+        .iter()
+        .flatten()
+        .filter(|e| endpoint_served(e, publish_not_ready));
+    for ep in served {
+        for ip in ips(&ep.addresses) {
+            let label = ep.hostname.clone().unwrap_or_else(|| dashed(ip));
+            let Some(host) = child(base, &label) else {
+                continue;
+            };
+            push(out, addr_record(base, ctx.ttl, ip));
+            push(out, addr_record(&host, ctx.ttl, ip));
+            push(
+                out,
+                Record::new(reverse_name(ip), ctx.ttl, RData::Ptr(host.clone())),
+            );
+            for (owner, port) in &ports {
+                if let Some(r) = srv(owner.clone(), ctx.ttl, *port, &host) {
+                    push(out, r);
                 }
             }
         }
     }
 }
 
-fn pod_records(ctx: &MapCtx, ns: &str, slices: &[&EndpointSlice], out: &mut NameRecords) {
+fn pod_records(ctx: &MapCtx, ns: &str, slice: &EndpointSlice, out: &mut NameRecords) {
     let Some(pod_ns) = child(&ctx.zone, "pod").and_then(|p| child(&p, ns)) else {
         return;
     };
-    for ep in slices.iter().flat_map(|s| s.endpoints.iter().flatten()) {
+    for ep in slice.endpoints.iter().flatten() {
         for ip in ips(&ep.addresses) {
             if let Some(name) = child(&pod_ns, &dashed(ip)) {
                 push(out, addr_record(&name, ctx.ttl, ip));

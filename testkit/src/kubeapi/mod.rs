@@ -9,4 +9,6 @@
 pub mod objects;
 mod server;
 
+/// The object types, for tests that build their own.
+pub use k8s_openapi;
 pub use server::KubeApi;
