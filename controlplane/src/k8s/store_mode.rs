@@ -470,20 +470,18 @@ impl Writer {
         self.apply(Vec::new(), deletes).await
     }
 
+    /// Writes in transactions of at most `max_txn_ops` operations.
     async fn apply(
         &self,
-        puts: Vec<(String, Vec<u8>)>,
-        deletes: Vec<String>,
+        mut puts: Vec<(String, Vec<u8>)>,
+        mut deletes: Vec<String>,
     ) -> anyhow::Result<()> {
         let max = self.store.max_txn_ops().max(1);
-        let mut ops: Vec<(Option<(String, Vec<u8>)>, Option<String>)> = Vec::new();
-        ops.extend(puts.into_iter().map(|p| (Some(p), None)));
-        ops.extend(deletes.into_iter().map(|d| (None, Some(d))));
-        for chunk in ops.chunks(max) {
-            let puts = chunk.iter().filter_map(|(p, _)| p.clone()).collect();
-            let dels = chunk.iter().filter_map(|(_, d)| d.clone()).collect();
+        while !puts.is_empty() || !deletes.is_empty() {
+            let p: Vec<_> = puts.drain(..puts.len().min(max)).collect();
+            let d: Vec<_> = deletes.drain(..deletes.len().min(max - p.len())).collect();
             self.store
-                .apply_batch(puts, dels)
+                .apply_batch(p, d)
                 .await
                 .context("writing Kubernetes records")?;
         }

@@ -42,8 +42,8 @@ impl Backoff for Capped {
 
 /// One watcher's output, tagged with what it watches (`None` namespace: all).
 enum Item {
-    Svc(Option<String>, Event<Service>),
-    Slice(Option<String>, Event<EndpointSlice>),
+    Svc(Option<String>, Box<Event<Service>>),
+    Slice(Option<String>, Box<Event<EndpointSlice>>),
     Failed(&'static str, String),
 }
 
@@ -55,7 +55,7 @@ fn services(client: &Client, ns: Option<String>) -> BoxStream<'static, Item> {
     watcher::watcher(api, watcher::Config::default())
         .backoff(Capped(RETRY_MIN))
         .map(move |r| match r {
-            Ok(ev) => Item::Svc(ns.clone(), ev),
+            Ok(ev) => Item::Svc(ns.clone(), Box::new(ev)),
             Err(e) => Item::Failed("Service", e.to_string()),
         })
         .boxed()
@@ -69,7 +69,7 @@ fn slices(client: &Client, ns: Option<String>) -> BoxStream<'static, Item> {
     watcher::watcher(api, watcher::Config::default())
         .backoff(Capped(RETRY_MIN))
         .map(move |r| match r {
-            Ok(ev) => Item::Slice(ns.clone(), ev),
+            Ok(ev) => Item::Slice(ns.clone(), Box::new(ev)),
             Err(e) => Item::Failed("EndpointSlice", e.to_string()),
         })
         .boxed()
@@ -84,7 +84,7 @@ struct InitBuffers {
 
 fn handle(cluster: &mut Cluster, buf: &mut InitBuffers, item: Item) -> Changes {
     match item {
-        Item::Svc(ns, ev) => match ev {
+        Item::Svc(ns, ev) => match *ev {
             Event::Init => {
                 buf.services.insert(ns, Vec::new());
                 Vec::new()
@@ -101,7 +101,7 @@ fn handle(cluster: &mut Cluster, buf: &mut InitBuffers, item: Item) -> Changes {
             Event::Apply(o) => cluster.apply_service(o),
             Event::Delete(o) => cluster.delete_service(&o),
         },
-        Item::Slice(ns, ev) => match ev {
+        Item::Slice(ns, ev) => match *ev {
             Event::Init => {
                 buf.slices.insert(ns, Vec::new());
                 Vec::new()
@@ -164,8 +164,12 @@ pub async fn run_watchers(
         let mut update: SourceUpdate = Vec::new();
         for item in batch {
             match &item {
-                Item::Svc(ns, Event::InitDone) => listed.insert((true, ns.clone())),
-                Item::Slice(ns, Event::InitDone) => listed.insert((false, ns.clone())),
+                Item::Svc(ns, ev) if matches!(**ev, Event::InitDone) => {
+                    listed.insert((true, ns.clone()))
+                }
+                Item::Slice(ns, ev) if matches!(**ev, Event::InitDone) => {
+                    listed.insert((false, ns.clone()))
+                }
                 _ => false,
             };
             update.extend(handle(&mut cluster, &mut buf, item));

@@ -20,6 +20,9 @@ use crate::record::{rtype, Record};
 use rustc_hash::FxHashMap;
 use std::collections::hash_map::Entry as MapEntry;
 
+/// A record's type and RDATA (what makes two records the same).
+type RecordKey = (u16, Box<[u8]>);
+
 /// A decoded table entry.
 enum Entry {
     Node(NodeData),
@@ -210,7 +213,7 @@ impl<'a> Editor<'a> {
         let mut new: Vec<RrData> = Vec::new();
         // (type, RDATA) → (rrset, item): a repeated record keeps the smaller TTL without a
         // linear scan per record (a headless Service's name can carry thousands).
-        let mut seen: FxHashMap<(u16, Box<[u8]>), (usize, usize)> = FxHashMap::default();
+        let mut seen: FxHashMap<RecordKey, (usize, usize)> = FxHashMap::default();
         let mut buf = Vec::new();
         for r in records {
             let t = r.data.rtype();
