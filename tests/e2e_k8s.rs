@@ -21,6 +21,9 @@ $TTL 300
 ns1 IN A 127.0.0.1
 ";
 
+/// The API token of the appliances under test.
+const TOKEN: &str = "k8s-test-token";
+
 /// Generous bound for a change to show in DNS on a loaded machine.
 const WITHIN: Duration = Duration::from_secs(60);
 
@@ -39,7 +42,7 @@ fn k8s_config(dir: &std::path::Path, api: &KubeApi, extra: &str) -> String {
     std::fs::write(
         &cfg,
         format!(
-            "[kubernetes]\nenabled = true\nkubeconfig = \"{}\"\n{extra}\n",
+            "[api]\ntoken = \"{TOKEN}\"\n[kubernetes]\nenabled = true\nkubeconfig = \"{}\"\n{extra}\n",
             kubeconfig.display()
         ),
     )
@@ -240,6 +243,45 @@ async fn services_and_endpoint_slices_become_records() {
         nx.contains("NXDOMAIN"),
         "a deleted Service is NXDOMAIN: {nx}"
     );
+    k.server.stop();
+}
+
+/// `PUT` (`{"status": …}`) or `DELETE` of `/v1/status/<ip>`.
+fn set_status(s: &Server, ip: &str, status: Option<&str>) {
+    let url = format!("http://127.0.0.1:{}/v1/status/{ip}", s.api_port);
+    let bearer = format!("Bearer {TOKEN}");
+    let resp = match status {
+        Some(st) => ureq::put(&url)
+            .header("Authorization", &bearer)
+            .header("Content-Type", "application/json")
+            .send(format!("{{\"status\":\"{st}\"}}")),
+        None => ureq::delete(&url).header("Authorization", &bearer).call(),
+    };
+    resp.unwrap_or_else(|e| panic!("status {ip}: {e}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn down_statuses_filter_kubernetes_addresses() {
+    let api = KubeApi::start().await;
+    api.apply_service(&obj::headless("db", "pg", vec![]));
+    let eps = [obj::ep("10.1.0.1"), obj::ep("10.1.0.2")];
+    api.apply_slice(&obj::slice("db", "pg-a", "pg", &eps, &[]));
+    let k = start(&api, "");
+    let s = &k.server;
+    let pg = "pg.db.svc.cluster.local.";
+    until(s, pg, "A", &["10.1.0.1", "10.1.0.2"]).await;
+    set_status(s, "10.1.0.2", Some("DOWN"));
+    until(s, pg, "A", &["10.1.0.1"]).await;
+    // An endpoint change keeps the DOWN address out.
+    let eps = [
+        obj::ep("10.1.0.1"),
+        obj::ep("10.1.0.2"),
+        obj::ep("10.1.0.3"),
+    ];
+    api.apply_slice(&obj::slice("db", "pg-a", "pg", &eps, &[]));
+    until(s, pg, "A", &["10.1.0.1", "10.1.0.3"]).await;
+    set_status(s, "10.1.0.2", None);
+    until(s, pg, "A", &["10.1.0.1", "10.1.0.2", "10.1.0.3"]).await;
     k.server.stop();
 }
 

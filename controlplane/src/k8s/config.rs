@@ -122,3 +122,56 @@ impl KubernetesSection {
         self.enabled.then_some(&self.zone)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn kubernetes_section_parses_with_defaults_and_errors_name_the_key() {
+        let text = "[kubernetes]\nenabled = true\nkubeconfig = \"/etc/k\"\nzone = \"Cluster.Example\"\n\
+                    address-source = \"both\"\nnamespaces = [\"shop\", \"db\"]\npods = \"insecure\"\n\
+                    mode = \"store\"\nprefix = \"/k8s\"\n";
+        let k = Config::parse(text).unwrap().kubernetes;
+        assert_eq!(
+            k.kubeconfig.as_deref(),
+            Some(std::path::Path::new("/etc/k"))
+        );
+        assert_eq!(k.zone.to_string(), "cluster.example.");
+        assert_eq!(k.address_source, AddressSource::Both);
+        assert_eq!(k.namespaces, ["shop", "db"]);
+        assert_eq!(
+            (k.pods, k.mode, k.prefix.as_str()),
+            (PodMode::Insecure, SyncMode::Store, "/k8s")
+        );
+        let d = Config::parse("").unwrap().kubernetes;
+        assert!(!d.enabled && d.kubeconfig.is_none() && d.served_zone().is_none());
+        assert_eq!(d.zone.to_string(), "cluster.local.");
+        assert_eq!((d.address_source, d.pods, d.mode), Default::default());
+        assert_eq!(d.prefix, "/skydns-k8s");
+        let enabled = Config::parse("[kubernetes]\nenabled = true\n").unwrap();
+        let zone = enabled.zone_config(&[]);
+        assert!(zone
+            .domains
+            .iter()
+            .any(|d| d.to_string() == "cluster.local."));
+        for (text, want) in [
+            (
+                "[kubernetes]\naddress-source = \"pod-ip\"\n",
+                "unknown variant",
+            ),
+            ("[kubernetes]\nmode = \"both\"\n", "unknown variant"),
+            ("[kubernetes]\nzone = \".\"\n", "zone"),
+            (
+                "[kubernetes]\nenabled = true\nnamespaces = [\"Bad_NS\"]\n",
+                "namespaces",
+            ),
+            ("[kubernetes]\nenabled = true\nprefix = \"k8s\"\n", "prefix"),
+            ("[kubernetes]\nwatch-pods = true\n", "unknown field"),
+        ] {
+            let (_, reason) = Config::parse(text).unwrap_err();
+            assert!(reason.contains(want), "{text:?}: {reason}");
+        }
+    }
+}
