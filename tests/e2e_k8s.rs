@@ -121,6 +121,14 @@ async fn until_true(what: &str, check: impl Fn() -> bool) {
     skylane_testkit::eventually(what, WITHIN, check).await;
 }
 
+/// Waits until both watchers (Services, EndpointSlices) have listed and are watching.
+async fn settled(api: &KubeApi) {
+    until_true("both watchers listed and watching", || {
+        api.lists() >= 2 && api.open_watches() >= 2
+    })
+    .await;
+}
+
 const WEB: &str = "web.default.svc.cluster.local.";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -335,6 +343,7 @@ async fn outage_restart_and_relist_after_410() {
     let s = &k.server;
     until(s, "a.default.svc.cluster.local.", "A", &["10.96.2.1"]).await;
     until(s, "b.default.svc.cluster.local.", "A", &["10.96.2.2"]).await;
+    settled(&api).await;
     let lists = api.lists();
 
     // Outage: records keep being served; a restart resumes the watch without a relist.
@@ -366,6 +375,7 @@ async fn bookmarks_keep_a_quiet_namespace_from_relisting() {
     let k = start(&api, "namespaces = [\"quiet\"]");
     let s = &k.server;
     until(s, "q.quiet.svc.cluster.local.", "A", &["10.96.3.1"]).await;
+    settled(&api).await;
     // Traffic elsewhere moves the resourceVersion far past what `quiet` saw.
     for i in 0..20 {
         api.apply_service(&obj::cluster_ip(

@@ -224,6 +224,11 @@ impl KubeApi {
         self.inner.watches.load(Ordering::SeqCst)
     }
 
+    /// Watch streams open now (each receives every change and bookmark from now on).
+    pub fn open_watches(&self) -> usize {
+        self.inner.events.receiver_count()
+    }
+
     /// BOOKMARK events written to watch streams so far.
     pub fn bookmarks_sent(&self) -> u64 {
         self.inner.bookmarks.load(Ordering::SeqCst)
