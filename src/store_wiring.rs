@@ -13,7 +13,7 @@ use skylane_controlplane::config::Config;
 use skylane_controlplane::forward::Forwarder;
 use skylane_controlplane::health::{run_agent, HealthMetrics};
 use skylane_controlplane::store::Store;
-use skylane_controlplane::sync::{run_sync_with, SyncMetrics, LAST_KNOWN_FILE};
+use skylane_controlplane::sync::{run_sync_ext, SyncExtras, SyncMetrics, LAST_KNOWN_FILE};
 use skylane_dataplane::snapshot::SharedSnapshot;
 use skylane_dataplane::stats::Stats;
 use std::sync::Arc;
@@ -49,9 +49,14 @@ pub async fn spawn(
         metrics.clone(),
         stop.clone(),
     );
-    let last_known = Some(cfg.store.data_dir().join(LAST_KNOWN_FILE));
+    let source =
+        skylane_controlplane::k8s::start(&cfg.kubernetes, cfg.dns.ttl, &store, stop, tasks).await?;
+    let extras = SyncExtras {
+        last_known: Some(cfg.store.data_dir().join(LAST_KNOWN_FILE)),
+        source,
+    };
     tasks.spawn(async move {
-        let done = run_sync_with(st, zone, recs, sh, m, rx, last_known).await;
+        let done = run_sync_ext(st, zone, recs, sh, m, rx, extras).await;
         ("sync", done)
     });
 

@@ -9,6 +9,7 @@
 use crate::api::ApiConfig;
 pub use crate::forward::config::{parse_upstream, ForwardSection, UpstreamPolicy};
 use crate::health::HealthConfig;
+pub use crate::k8s::config::KubernetesSection;
 use crate::store::{EtcdConfig, StoreConfig};
 use serde::{Deserialize, Deserializer};
 use skylane_dataplane::name::Name;
@@ -49,6 +50,7 @@ pub struct Config {
     pub api: ApiConfig,
     pub health: HealthConfig,
     pub forward: ForwardSection,
+    pub kubernetes: KubernetesSection,
 }
 
 /// `[dns]`: what is served and how.
@@ -247,6 +249,7 @@ impl Config {
         self.store.validate()?;
         self.health.validate()?;
         self.forward.validate()?;
+        self.kubernetes.validate()?;
         self.api.validate().map_err(|e| format!("api: {e}"))?;
         for (name, policy) in &self.dns.policies {
             Name::from_ascii(name).map_err(|e| format!("policies: bad name {name:?}: {e}"))?;
@@ -261,7 +264,13 @@ impl Config {
     /// apexes found in zone files.
     pub fn zone_config(&self, extra_domains: &[Name]) -> ZoneConfig {
         let mut domains: Vec<Name> = Vec::new();
-        for d in self.dns.domains.iter().chain(extra_domains) {
+        for d in self
+            .dns
+            .domains
+            .iter()
+            .chain(extra_domains)
+            .chain(self.kubernetes.served_zone())
+        {
             let d = d.to_lowercase();
             if !domains.contains(&d) {
                 domains.push(d);

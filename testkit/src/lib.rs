@@ -6,6 +6,7 @@
 pub mod api;
 pub mod cluster;
 pub mod etcd;
+pub mod kubeapi;
 pub mod proxy;
 
 use std::time::{Duration, Instant};

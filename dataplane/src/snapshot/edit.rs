@@ -12,12 +12,16 @@ use super::children::{
 use super::hash::key_hash;
 use super::node::{is_derived, NodeData, NodeRef};
 use super::reverse::reverse_name;
-use super::rrset::{RrData, KIND_AUTO_PTR, KIND_EXPLICIT, KIND_SYNTHETIC};
+use super::rrset::{Item, RrData, KIND_AUTO_PTR, KIND_EXPLICIT, KIND_SYNTHETIC};
 use super::shard::{begin_entry, end_entry, shard_of, Table};
 use super::zone::ZoneRules;
 use crate::name::Name;
 use crate::record::{rtype, Record};
 use rustc_hash::FxHashMap;
+use std::collections::hash_map::Entry as MapEntry;
+
+/// A record's type and RDATA (what makes two records the same).
+type RecordKey = (u16, Box<[u8]>);
 
 mod subtree;
 
@@ -243,6 +247,9 @@ impl<'a> Editor<'a> {
         };
         let default_ttl = self.rules.default_ttl();
         let mut new: Vec<RrData> = Vec::new();
+        // (type, RDATA) → (rrset, item): a repeated record keeps the smaller TTL without a
+        // linear scan per record (a headless Service's name can carry thousands).
+        let mut seen: FxHashMap<RecordKey, (usize, usize)> = FxHashMap::default();
         let mut buf = Vec::new();
         for r in records {
             let t = r.data.rtype();
@@ -255,20 +262,34 @@ impl<'a> Editor<'a> {
             buf.clear();
             r.data.write_wire(&mut buf);
             let ttl = if r.ttl == 0 { default_ttl } else { r.ttl };
-            match new.iter_mut().find(|s| s.rtype == t) {
-                Some(s) => s.add(ttl, &buf),
+            let set = match new.iter().position(|s| s.rtype == t) {
+                Some(i) => i,
                 None => {
-                    let mut s = RrData::new(t, KIND_EXPLICIT);
-                    s.add(ttl, &buf);
-                    new.push(s);
+                    new.push(RrData::new(t, KIND_EXPLICIT));
+                    new.len() - 1
+                }
+            };
+            match seen.entry((t, buf.as_slice().into())) {
+                MapEntry::Occupied(e) => {
+                    let (s, i) = *e.get();
+                    new[s].items[i].ttl = new[s].items[i].ttl.min(ttl);
+                }
+                MapEntry::Vacant(v) => {
+                    v.insert((set, new[set].items.len()));
+                    new[set].items.push(Item {
+                        ttl,
+                        rdata: buf.as_slice().into(),
+                    });
                 }
             }
         }
         let auto_ptr = self.rules.config.auto_ptr && configured;
 
         // Take the old records out.
+        let mut same_owner = false;
         let old: Vec<RrData> = match self.node_mut(&key) {
             Some(n) => {
+                same_owner = *n.owner == *owner;
                 let (old, keep) = std::mem::take(&mut n.rrsets)
                     .into_iter()
                     .partition(|r| r.kind == KIND_EXPLICIT);
@@ -287,23 +308,31 @@ impl<'a> Editor<'a> {
                 self.counters.reverse_explicit[f] -= old_count;
             }
         }
-        if auto_ptr {
-            for r in old.iter().filter(|r| is_address(r.rtype)) {
-                for i in &r.items {
-                    self.remove_auto_ptr(&i.rdata, &key);
-                }
-            }
+        // Auto-PTR edits only for addresses that come or go (or change TTL): a name with
+        // thousands of addresses where one changed costs one PTR edit, not thousands.
+        let addrs = |sets: &[RrData]| -> FxHashMap<Box<[u8]>, u32> {
+            let items = sets
+                .iter()
+                .filter(|r| is_address(r.rtype))
+                .flat_map(|r| &r.items);
+            items.map(|i| (i.rdata.clone(), i.ttl)).collect()
+        };
+        let (old_addrs, new_addrs) = if auto_ptr {
+            (addrs(&old), addrs(&new))
+        } else {
+            Default::default()
+        };
+        for a in old_addrs.keys().filter(|a| !new_addrs.contains_key(*a)) {
+            self.remove_auto_ptr(a, &key);
         }
 
         // Put the new ones in.
         let new_count: usize = new.iter().map(|r| r.items.len()).sum();
         if new_count > 0 {
             self.ensure_node(&key, owner);
-            if auto_ptr {
-                for r in new.iter().filter(|r| is_address(r.rtype)) {
-                    for i in &r.items {
-                        self.add_auto_ptr(&i.rdata, owner, i.ttl);
-                    }
+            for (a, ttl) in &new_addrs {
+                if !same_owner || old_addrs.get(a) != Some(ttl) {
+                    self.add_auto_ptr(a, owner, *ttl);
                 }
             }
             if let Some(n) = self.node_mut(&key) {
