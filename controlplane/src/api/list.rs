@@ -91,7 +91,7 @@ pub(crate) async fn list_names(
             k = p;
         }
     }
-    let ttl = state.zone.default_ttl;
+    let ttl = state.zone().default_ttl;
     let mut owners: BTreeMap<Name, Vec<Record>> = BTreeMap::new();
     for kv in &kvs {
         let KeyKind::Name(name) = classify_key(&state.prefix, &state.monitor_prefix, &kv.key)
