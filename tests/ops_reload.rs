@@ -137,3 +137,73 @@ fn listen_changes_are_reported_restart_required_and_domains_apply_live() {
     );
     assert!(app.server.stop().success());
 }
+
+#[test]
+fn twenty_reloads_under_load_lose_no_queries() {
+    let mut app = Appliance::start(&[]);
+    let queries = app.server.dir().join("queries.txt");
+    std::fs::write(&queries, "a.ex.test. A\nns1.ex.test. A\nex.test. SOA\n").unwrap();
+    let port = app.server.port.to_string();
+    // A fixed rate for a fixed time; the reloads below fit well inside it.
+    let perf = std::process::Command::new(ops_support::perf_bin())
+        .args(["-s", "127.0.0.1", "-p", &port, "-d"])
+        .arg(&queries)
+        .args(["-Q", "2000", "-l", "20", "-t", "5", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start skylane-perf");
+    let mut perf = scopeguard(perf);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    for i in 0..20 {
+        // Each reload really changes something: a record comes and goes.
+        let zone = if i % 2 == 0 {
+            format!("{ZONE}r{i} 60 IN A 10.9.9.{i}\n")
+        } else {
+            ZONE.to_string()
+        };
+        std::fs::write(&app.zone, zone).unwrap();
+        let out = app.reload();
+        assert!(out.status.success(), "reload {i}: {}", text(&out));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        perf.0.as_mut().unwrap().try_wait().unwrap().is_none(),
+        "skylane-perf ended before the 20 reloads did: lengthen -l"
+    );
+    let out = perf.0.take().unwrap().wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (sent, completed, lost) = (
+        report["sent"].as_u64().unwrap(),
+        report["completed"].as_u64().unwrap(),
+        report["lost"].as_u64().unwrap(),
+    );
+    eprintln!("skylane-perf across 20 reloads: {report}");
+    assert!(sent > 10_000, "{report}");
+    assert_eq!(lost, 0, "{report}");
+    assert_eq!(completed, sent, "{report}");
+    assert_eq!(
+        report["rcodes"]["NOERROR"].as_u64(),
+        Some(completed),
+        "{report}"
+    );
+    assert!(app.alive());
+    assert!(app.server.stop().success());
+}
+
+/// Kills the load generator if the test fails half-way.
+struct Guard(Option<std::process::Child>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn scopeguard(child: std::process::Child) -> Guard {
+    Guard(Some(child))
+}

@@ -105,3 +105,20 @@ pub fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// The skylane-perf binary next to the skylane binary (built on demand, same profile).
+pub fn perf_bin() -> PathBuf {
+    let dir = Path::new(bin()).parent().unwrap().to_path_buf();
+    let perf = dir.join("skylane-perf");
+    if !perf.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let release = dir.ends_with("release");
+        let mut args = vec!["build", "-p", "skylane-perf"];
+        if release {
+            args.push("--release");
+        }
+        let ok = Command::new(cargo).args(&args).status().unwrap().success();
+        assert!(ok, "cargo {args:?}");
+    }
+    perf
+}
