@@ -99,7 +99,16 @@ pub fn check(args: &ServeArgs) -> Result<String, Vec<Finding>> {
         if !findings.iter().any(|f| f.key.starts_with(section)) {
             let path = src.path.clone().unwrap_or_default();
             let line = line_of_reason(&src.text, &reason);
-            findings.push(finding_at(&path, line, "validate", reason));
+            let key = reason
+                .split([':', ' '])
+                .next()
+                .unwrap_or("config")
+                .to_string();
+            let message = match reason.split_once(": ") {
+                Some((head, rest)) if head == key => rest.to_string(),
+                _ => reason.clone(),
+            };
+            findings.push(finding_at(&path, line, &key, message));
         }
     }
     if !findings.is_empty() {
