@@ -86,17 +86,32 @@ fn check_deb(deb: &Path) {
     let deb = deb.to_str().unwrap();
     let list = output("dpkg-deb", &["-c", deb]);
     for f in FILES {
-        assert!(list.contains(&format!(".{f}\n")), "{f} not in the .deb:\n{list}");
+        assert!(
+            list.contains(&format!(".{f}\n")),
+            "{f} not in the .deb:\n{list}"
+        );
     }
     let info = output("dpkg-deb", &["-I", deb]);
     assert!(info.contains("Package: skylane"), "{info}");
-    assert!(info.contains(&format!("Version: {}-1", version())), "{info}");
+    assert!(
+        info.contains(&format!("Version: {}-1", version())),
+        "{info}"
+    );
     assert!(info.contains("Architecture: amd64"), "{info}");
     let conffiles = output("dpkg-deb", &["-I", deb, "conffiles"]);
-    assert!(conffiles.contains("/etc/skylane/skylane.toml"), "{conffiles}");
+    assert!(
+        conffiles.contains("/etc/skylane/skylane.toml"),
+        "{conffiles}"
+    );
     let postinst = output("dpkg-deb", &["-I", deb, "postinst"]);
-    assert!(postinst.contains("systemd-sysusers skylane.conf"), "{postinst}");
-    assert!(postinst.contains("systemd-tmpfiles --create skylane.conf"), "{postinst}");
+    assert!(
+        postinst.contains("systemd-sysusers skylane.conf"),
+        "{postinst}"
+    );
+    assert!(
+        postinst.contains("systemd-tmpfiles --create skylane.conf"),
+        "{postinst}"
+    );
 }
 
 fn check_rpm(rpm: &Path) {
@@ -105,21 +120,35 @@ fn check_rpm(rpm: &Path) {
     for f in FILES {
         assert!(list.lines().any(|l| l == f), "{f} not in the .rpm:\n{list}");
     }
-    let name = output("rpm", &["-qp", "--qf", "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}", rpm]);
+    let name = output(
+        "rpm",
+        &["-qp", "--qf", "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}", rpm],
+    );
     assert_eq!(name, format!("skylane-{}-1.x86_64", version()));
     let scripts = output("rpm", &["-qp", "--scripts", rpm]);
     assert!(scripts.contains("useradd -r -g skylane"), "{scripts}");
-    assert!(scripts.contains("systemd-tmpfiles --create skylane.conf"), "{scripts}");
+    assert!(
+        scripts.contains("systemd-tmpfiles --create skylane.conf"),
+        "{scripts}"
+    );
     // %config(noreplace), owned by the skylane group.
     let flags = output(
         "rpm",
-        &["-qp", "--qf", "[%{FILENAMES} %{FILEFLAGS:fflags} %{FILEGROUPNAME}\n]", rpm],
+        &[
+            "-qp",
+            "--qf",
+            "[%{FILENAMES} %{FILEFLAGS:fflags} %{FILEGROUPNAME}\n]",
+            rpm,
+        ],
     );
     let conf = flags
         .lines()
         .find(|l| l.starts_with("/etc/skylane/skylane.toml "))
         .unwrap_or_else(|| panic!("{flags}"));
-    assert!(conf.contains(" cn ") && conf.ends_with(" skylane"), "{conf}");
+    assert!(
+        conf.contains(" cn ") && conf.ends_with(" skylane"),
+        "{conf}"
+    );
 }
 
 /// Extracts the .deb, verifies its units (ExecStart pointed at the extracted binary) and
@@ -127,7 +156,10 @@ fn check_rpm(rpm: &Path) {
 fn check_units_and_config(deb: &Path) {
     let tree = tempfile::tempdir().unwrap();
     let root = tree.path();
-    output("dpkg-deb", &["-x", deb.to_str().unwrap(), root.to_str().unwrap()]);
+    output(
+        "dpkg-deb",
+        &["-x", deb.to_str().unwrap(), root.to_str().unwrap()],
+    );
     let skylane = root.join("usr/bin/skylane");
     let mut units = Vec::new();
     for unit in ["skylane.service", "skylane-scan.service"] {
@@ -139,21 +171,37 @@ fn check_units_and_config(deb: &Path) {
     }
     let mut args = vec!["verify".to_string()];
     args.extend(units);
-    let out = Command::new("systemd-analyze").args(&args).output().unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(&args)
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && err.trim().is_empty(), "systemd-analyze verify:\n{err}");
+    assert!(
+        out.status.success() && err.trim().is_empty(),
+        "systemd-analyze verify:\n{err}"
+    );
 
     let conf = root.join("etc/skylane/skylane.toml");
-    let ok = output(skylane.to_str().unwrap(), &["check-config", "--config", conf.to_str().unwrap()]);
+    let ok = output(
+        skylane.to_str().unwrap(),
+        &["check-config", "--config", conf.to_str().unwrap()],
+    );
     assert!(ok.starts_with("config ok"), "{ok}");
-    let unit = std::fs::read_to_string(root.join("usr/lib/systemd/system/skylane.service")).unwrap();
+    let unit =
+        std::fs::read_to_string(root.join("usr/lib/systemd/system/skylane.service")).unwrap();
     for line in [
         "Type=notify",
         "User=skylane",
         "AmbientCapabilities=CAP_NET_BIND_SERVICE",
         "ExecReload=/usr/bin/skylane reload --config /etc/skylane/skylane.toml",
     ] {
-        assert!(unit.lines().any(|l| l == line), "{line} not in skylane.service");
+        assert!(
+            unit.lines().any(|l| l == line),
+            "{line} not in skylane.service"
+        );
     }
-    assert!(unit.lines().any(|l| l.starts_with("WatchdogSec=")), "no WatchdogSec");
+    assert!(
+        unit.lines().any(|l| l.starts_with("WatchdogSec=")),
+        "no WatchdogSec"
+    );
 }

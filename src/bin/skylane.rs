@@ -16,7 +16,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => skylane::serve::run(args),
-        Command::Scan(args) => args.resolve().and_then(skylane::scan::run),
+        Command::Scan(args) => skylane::scan::run(args),
         Command::Reload(args) => skylane::reload_client::run(&args),
         Command::CheckConfig(args) => match skylane::check::check(&args) {
             Ok(summary) => {
