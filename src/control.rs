@@ -186,6 +186,13 @@ fn core_beats(stats: &Stats) -> Vec<u64> {
         .collect()
 }
 
+/// The cores whose loop count did not move between two rounds.
+fn stuck_cores(last: &[u64], now: &[u64]) -> Vec<usize> {
+    (0..now.len())
+        .filter(|&i| last.get(i) == Some(&now[i]))
+        .collect()
+}
+
 /// Sends WATCHDOG=1 every `every`, but only while every data-plane core made progress
 /// since the last round: a stuck core lets systemd's watchdog fire (and restart us).
 async fn feed_watchdog(
@@ -205,12 +212,33 @@ async fn feed_watchdog(
             _ = crate::generations::stopped(&mut stop) => return,
         }
         let now = core_beats(&stats);
-        let stuck: Vec<usize> = (0..now.len()).filter(|&i| now[i] == last[i]).collect();
+        let stuck = stuck_cores(&last, &now);
         if stuck.is_empty() {
             notifier.send("WATCHDOG=1");
         } else {
             warn!(cores = ?stuck, "data-plane core(s) made no progress: not feeding the watchdog");
         }
         last = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skylane_dataplane::stats::Backend;
+
+    #[test]
+    fn a_core_whose_loop_stops_is_stuck() {
+        let stats = Stats::new(Backend::Socket, &[0, 1]);
+        let before = core_beats(&stats);
+        assert_eq!(before, vec![0, 0]);
+        let core0 = stats.core_slot(0).unwrap();
+        stats.slot(core0).counters().beat();
+        let after = core_beats(&stats);
+        assert_eq!(stuck_cores(&before, &after), vec![1]);
+        let core1 = stats.core_slot(1).unwrap();
+        stats.slot(core1).counters().beat();
+        stats.slot(core0).counters().beat();
+        assert!(stuck_cores(&after, &core_beats(&stats)).is_empty());
     }
 }
