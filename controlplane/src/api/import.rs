@@ -165,7 +165,7 @@ impl Planned {
 
 /// Reads one item's current state and plans its writes.
 async fn plan_item(state: &ApiState, add: bool, item: &Item<'_>) -> Result<Planned, ApiError> {
-    let ttl = state.zone.default_ttl;
+    let ttl = state.zone().default_ttl;
     match item {
         Item::Name(name, index, sets) => {
             let field = format!("records[{index}].type");

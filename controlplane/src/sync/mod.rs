@@ -21,7 +21,9 @@ mod state;
 
 pub use last_known::{LastKnown, LAST_KNOWN_FILE};
 pub use metrics::{DataSource, SyncMetrics};
-pub use source::{source_channel, SourceReceiver, SourceSender, SourceUpdate, SyncExtras};
+pub use source::{
+    source_channel, SourceHub, SourceReceiver, SourceSender, SourceUpdate, SyncExtras,
+};
 pub use state::{BatchOutcome, SyncState};
 
 use crate::store::{Store, WatchEvent};
