@@ -7,14 +7,18 @@ use std::time::Duration;
 use tokio::sync::mpsc::Receiver;
 
 async fn connect(endpoint: String, page_size: i64) -> Store {
-    let cfg = StoreConfig {
-        backend: Backend::Etcd,
-        ..StoreConfig::default()
-    };
-    let etcd = EtcdConfig {
+    open_etcd(EtcdConfig {
         endpoints: vec![endpoint],
         page_size,
         ..EtcdConfig::default()
+    })
+    .await
+}
+
+async fn open_etcd(etcd: EtcdConfig) -> Store {
+    let cfg = StoreConfig {
+        backend: Backend::Etcd,
+        ..StoreConfig::default()
     };
     Store::open(&cfg, &etcd).await.expect("connect to etcd")
 }
@@ -159,4 +163,64 @@ async fn requests_to_a_dead_cluster_fail_and_mark_it_disconnected() {
     }
     assert!(ok, "the client reconnects after a restart");
     assert!(store.is_connected());
+}
+
+/// `range` is one limited range request: a page from a start key, `more` when keys follow,
+/// and only the page's keys read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn range_reads_one_page_from_a_start_key() {
+    let Some(server) = EtcdServer::start() else {
+        return;
+    };
+    let store = connect(server.endpoint(), 1000).await;
+    let puts: Vec<(String, Vec<u8>)> = (0..100)
+        .map(|i| (format!("/skydns/local/k{i:03}"), b"v".to_vec()))
+        .collect();
+    let rev = store.apply_batch(puts, Vec::new()).await.unwrap();
+    let end = skylane_controlplane::store::range_end("/skydns/");
+    let before = store.keys_read();
+    let page = store.range("/skydns/local/k050", &end, 10).await.unwrap();
+    assert_eq!(store.keys_read() - before, 10, "only the page was read");
+    assert!(page.more);
+    assert_eq!(page.revision, rev);
+    let keys: Vec<&str> = page.kvs.iter().map(|k| k.key.as_str()).collect();
+    let want: Vec<String> = (50..60).map(|i| format!("/skydns/local/k{i:03}")).collect();
+    assert_eq!(keys, want);
+    let last = store.range("/skydns/local/k095", &end, 10).await.unwrap();
+    assert_eq!((last.kvs.len(), last.more), (5, false));
+}
+
+/// A watch on a member that stops answering without closing its connection (SIGSTOP) ends
+/// through the progress requests, long before the HTTP/2 keep-alive (set to 10 minutes here)
+/// could notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_member_ends_the_watch() {
+    let Some(server) = EtcdServer::start() else {
+        return;
+    };
+    let store = open_etcd(EtcdConfig {
+        endpoints: vec![server.endpoint()],
+        keep_alive_ms: 600_000,
+        keep_alive_timeout_ms: 600_000,
+        ..EtcdConfig::default()
+    })
+    .await;
+    let rev = store.put("/skydns/local/a", b"1".to_vec()).await.unwrap();
+    let mut rx = store.watch("/skydns/", rev + 1).await.unwrap();
+    // The member answers progress requests (that arms the silence check).
+    let first = tokio::time::timeout(Duration::from_secs(30), rx.recv()).await;
+    assert!(
+        matches!(first, Ok(Some(WatchEvent::Progress { .. }))),
+        "{first:?}"
+    );
+    server.pause();
+    let ended = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(ev) = rx.recv().await {
+            assert!(matches!(ev, WatchEvent::Progress { .. }), "{ev:?}");
+        }
+    })
+    .await;
+    server.resume();
+    assert!(ended.is_ok(), "the watch on a frozen member never ended");
+    assert!(!store.is_connected());
 }

@@ -151,3 +151,60 @@ async fn a_restarted_sync_sees_the_persisted_state() {
     assert_eq!(sync.metrics.revision(), 1);
     sync.stop().await;
 }
+
+/// `<data-dir>/last-known` follows every applied change: after each store write the file holds
+/// it (polled; no timer in the sync or the writer has to fire first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_known_holds_every_applied_change() {
+    use skylane_controlplane::sync::{last_known, run_sync_with, SyncMetrics};
+    use skylane_dataplane::{Snapshot, ZoneConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("s.redb")).await;
+    let file = dir.path().join("data").join("last-known");
+    let zone = Arc::new(ZoneConfig {
+        domains: vec![Name::from_ascii("skydns.local.").unwrap()],
+        ..ZoneConfig::default()
+    });
+    let shared: skylane_dataplane::SharedSnapshot = Arc::new(arc_swap::ArcSwap::from_pointee(
+        Snapshot::empty(zone.clone()),
+    ));
+    let metrics = Arc::new(SyncMetrics::new());
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(run_sync_with(
+        store.clone(),
+        zone,
+        Vec::new(),
+        shared,
+        metrics.clone(),
+        rx,
+        Some(file.clone()),
+    ));
+    tokio::time::timeout(WAIT, metrics.wait_ready())
+        .await
+        .expect("ready");
+    let holds = |key: &str, value: Option<&[u8]>| {
+        last_known::load(&file).ok().flatten().is_some_and(|l| {
+            let found = l.kvs.iter().find(|kv| kv.key == key);
+            found.map(|kv| kv.value.as_slice()) == value
+        })
+    };
+    for i in 0..5 {
+        let (k, v) = (
+            key(&format!("n{i}.skydns.local.")),
+            host(&format!("10.0.0.{i}")),
+        );
+        let revision = store.put(&k, v.clone()).await.unwrap();
+        eventually("last-known holds the put", WAIT, || holds(&k, Some(&v))).await;
+        let written = last_known::load(&file).unwrap().unwrap();
+        assert!(
+            written.revision >= revision,
+            "{} < {revision}",
+            written.revision
+        );
+    }
+    let gone = key("n0.skydns.local.");
+    store.delete(&gone).await.unwrap();
+    eventually("last-known drops the delete", WAIT, || holds(&gone, None)).await;
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+}

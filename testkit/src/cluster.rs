@@ -2,6 +2,8 @@
 //! restart members (the leader included) while Skylane runs against all of them.
 
 use crate::etcd::{EtcdServer, Launch};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 /// The members of one cluster; killed on drop.
@@ -46,6 +48,26 @@ impl EtcdCluster {
     /// Every member's client URL.
     pub fn endpoints(&self) -> Vec<String> {
         self.members.iter().map(EtcdServer::endpoint).collect()
+    }
+
+    /// Watch streams open on member `i` (its `etcd_debugging_mvcc_watch_stream_total` metric;
+    /// 0 when the member does not answer).
+    pub fn watch_streams(&self, i: usize) -> u64 {
+        let addr = self.members[i].client_addr();
+        let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(5)) else {
+            return 0;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+        let mut text = String::new();
+        if write!(s, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").is_err()
+            || s.read_to_string(&mut text).is_err()
+        {
+            return 0;
+        }
+        text.lines()
+            .find_map(|l| l.strip_prefix("etcd_debugging_mvcc_watch_stream_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map_or(0, |v| v as u64)
     }
 
     /// The index of the current leader (polls up to 60 s for one).

@@ -203,6 +203,26 @@ impl EtcdServer {
         }
     }
 
+    /// Freezes the member (SIGSTOP): its connections stay open but nothing answers — a hung
+    /// member or one cut off by the network, as clients see it. [`EtcdServer::resume`] undoes it.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused member run again (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, which: &str) {
+        let Some(child) = &self.child else { return };
+        let sent = Command::new("kill")
+            .args([which, &child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(sent, "kill {which} etcd");
+    }
+
     /// Starts the member again on the same ports and data directory.
     pub fn restart(&mut self) {
         self.kill();

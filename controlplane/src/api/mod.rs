@@ -23,6 +23,7 @@ mod compat;
 pub mod config;
 mod conn_limit;
 pub mod error;
+pub mod fields;
 pub mod guard;
 mod health;
 mod import;

@@ -7,11 +7,12 @@
 //! `list` at R misses nothing); a watch from before the log, or a watcher that falls too far
 //! behind, gets [`WatchEvent::Resync`].
 
-use super::{Guard, KeyPrefixes, KeyValue, StoreError, WatchEvent};
+use super::{Guard, KeyPrefixes, KeyValue, RangePage, StoreError, WatchEvent};
 use redb::{Database, ReadableTable, TableDefinition};
 use std::collections::VecDeque;
+use std::ops::Range;
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
@@ -49,6 +50,8 @@ struct Shared {
     /// Serialises commit + publish so batches reach the log/broadcast in revision order.
     writer: Mutex<()>,
     revision: AtomicI64,
+    /// Keys returned by `list`/`range`.
+    keys_read: AtomicU64,
     log: Mutex<EventLog>,
     tx: broadcast::Sender<Arc<Batch>>,
 }
@@ -132,6 +135,7 @@ impl EmbeddedStore {
             shared: Arc::new(Shared {
                 writer: Mutex::new(()),
                 revision: AtomicI64::new(revision),
+                keys_read: AtomicU64::new(0),
                 log: Mutex::new(EventLog {
                     base: revision,
                     batches: VecDeque::new(),
@@ -168,8 +172,16 @@ impl EmbeddedStore {
 
     /// Every key under `prefix` (in key order) and the revision they were read at.
     pub async fn list(&self, prefix: &str) -> Result<(Vec<KeyValue>, i64), StoreError> {
+        let page = self
+            .range(prefix..&super::range_end(prefix), usize::MAX)
+            .await?;
+        Ok((page.kvs, page.revision))
+    }
+
+    /// Up to `limit` keys in `[start, end)` in key order, read in one transaction.
+    pub async fn range(&self, span: Range<&str>, limit: usize) -> Result<RangePage, StoreError> {
         let this = self.clone();
-        let prefix = prefix.to_string();
+        let (start, end) = (span.start.to_string(), span.end.to_string());
         blocking(move || {
             let txn = this.db.begin_read().map_err(|e| db_err("begin read", e))?;
             let meta = txn
@@ -181,26 +193,41 @@ impl EmbeddedStore {
                 .map(|g| g.value())
                 .unwrap_or(0);
             let table = txn.open_table(KV).map_err(|e| db_err("open kv table", e))?;
-            let mut out = Vec::new();
-            for entry in table
-                .range(prefix.as_str()..)
-                .map_err(|e| db_err("range", e))?
-            {
-                let (k, v) = entry.map_err(|e| db_err("range", e))?;
-                let key = k.value();
-                if !key.starts_with(prefix.as_str()) {
-                    break;
+            let mut kvs = Vec::new();
+            let mut more = false;
+            if start < end {
+                for entry in table
+                    .range(start.as_str()..end.as_str())
+                    .map_err(|e| db_err("range", e))?
+                {
+                    if kvs.len() == limit {
+                        more = true;
+                        break;
+                    }
+                    let (k, v) = entry.map_err(|e| db_err("range", e))?;
+                    let (mod_revision, value) = v.value();
+                    kvs.push(KeyValue {
+                        key: k.value().to_string(),
+                        value: value.to_vec(),
+                        mod_revision,
+                    });
                 }
-                let (mod_revision, value) = v.value();
-                out.push(KeyValue {
-                    key: key.to_string(),
-                    value: value.to_vec(),
-                    mod_revision,
-                });
             }
-            Ok((out, revision))
+            this.shared
+                .keys_read
+                .fetch_add(kvs.len() as u64, Ordering::Relaxed);
+            Ok(RangePage {
+                kvs,
+                revision,
+                more,
+            })
         })
         .await
+    }
+
+    /// Keys returned by `list` and `range` so far (tests check that a page reads one page).
+    pub fn keys_read(&self) -> u64 {
+        self.shared.keys_read.load(Ordering::Relaxed)
     }
 
     /// Applies puts then deletes in one durable transaction; returns the store revision after

@@ -1,26 +1,26 @@
 //! The etcd v3 store (`etcd-client`).
 //!
-//! `list` reads a prefix in pages (`page-size` keys each) all pinned to the revision of the
-//! first page, so the result is one consistent view at revision R. `watch` opens a prefix watch
-//! from a revision with progress notifications; a compacted start revision becomes
-//! [`WatchEvent::Resync`], a broken stream closes the channel (the caller re-watches from its
-//! last revision). Unary requests are bounded by `request-timeout-ms`.
+//! `range` is one range request with a limit (a page of the API's record list). `list` reads a
+//! prefix in pages (`page-size` keys each) all pinned to the revision of the
+//! first page, so the result is one consistent view at revision R. `watch` (in `watch.rs`) opens
+//! a prefix watch from a revision with progress notifications; a compacted start revision
+//! becomes [`super::WatchEvent::Resync`], a broken or silent stream closes the channel (the
+//! caller re-watches from its last revision). Unary requests are bounded by
+//! `request-timeout-ms`.
 
-use super::{EtcdConfig, Guard, KeyPrefixes, KeyValue, StoreError, WatchEvent};
+use super::{EtcdConfig, Guard, KeyPrefixes, KeyValue, RangePage, StoreError};
 use etcd_client::{
-    Certificate, Client, Compare, CompareOp, ConnectOptions, DeleteOptions, EventType, GetOptions,
-    Identity, KvClient, LeaseClient, TlsOptions, Txn, TxnOp, WatchClient, WatchOptions,
+    Certificate, Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, Identity,
+    KvClient, LeaseClient, TlsOptions, Txn, TxnOp, WatchClient,
 };
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// Largest gRPC message accepted (big list pages, big watch batches).
 const MAX_MESSAGE: usize = 256 << 20;
-/// Events buffered in each watch channel.
-const WATCH_CHANNEL: usize = 4096;
 /// A paginated list restarts this many times if compaction overtakes it.
 const LIST_ATTEMPTS: usize = 3;
 
@@ -32,13 +32,17 @@ struct Clients {
 }
 
 mod lease;
+mod watch;
 pub use lease::{KeepAlive, PutGuard};
+pub use watch::{PROGRESS_DEADLINE, PROGRESS_EVERY, WATCH_HEDGE, WATCH_OPEN};
 
 /// A connection to an etcd cluster. Cheap to clone.
 #[derive(Clone)]
 pub struct EtcdStore {
     clients: Arc<Clients>,
     connected: Arc<AtomicBool>,
+    /// Keys returned by `list`/`range`.
+    keys_read: Arc<AtomicU64>,
     request_timeout: Duration,
     page_size: i64,
     max_txn_ops: usize,
@@ -149,6 +153,7 @@ impl EtcdStore {
                 lease: client.lease_client(),
             }),
             connected: Arc::new(AtomicBool::new(false)),
+            keys_read: Arc::new(AtomicU64::new(0)),
             request_timeout: Duration::from_millis(cfg.request_timeout_ms),
             prefixes: KeyPrefixes::default(),
             page_size: cfg.page_size,
@@ -229,41 +234,82 @@ impl EtcdStore {
         let mut revision = 0;
         let mut out = Vec::new();
         loop {
-            let mut options = GetOptions::new()
-                .with_range(end.clone())
-                .with_limit(self.page_size);
-            if revision > 0 {
-                options = options.with_revision(revision);
-            }
-            let mut resp = self
-                .kv_call("list", |mut kv| {
-                    let (start, options) = (start.clone(), options.clone());
-                    async move { kv.get(start, Some(options)).await }
-                })
+            let page = self
+                .range_at(start, end.clone(), self.page_size, revision)
                 .await?;
-            if revision == 0 {
-                revision = resp.header().map_or(0, |h| h.revision());
-            }
-            let more = resp.more();
-            let kvs = resp.take_kvs();
-            out.reserve(kvs.len());
-            for k in kvs {
-                let mod_revision = k.mod_revision();
-                let (key, value) = k.into_key_value();
-                out.push(KeyValue {
-                    key: to_string(&key),
-                    value,
-                    mod_revision,
-                });
-            }
+            revision = page.revision;
+            out.extend(page.kvs);
             match out.last() {
-                Some(last) if more => {
+                Some(last) if page.more => {
                     start = last.key.clone().into_bytes();
                     start.push(0);
                 }
                 _ => return Ok((out, revision)),
             }
         }
+    }
+
+    /// Up to `limit` keys in `[start, end)`: one range request with a limit.
+    pub async fn range(&self, span: Range<&str>, limit: usize) -> Result<RangePage, StoreError> {
+        let (start, end) = (span.start, span.end);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX).max(1);
+        let end = if end == char::MAX.to_string() {
+            vec![0]
+        } else {
+            end.as_bytes().to_vec()
+        };
+        self.range_at(start.as_bytes().to_vec(), end, limit, 0)
+            .await
+    }
+
+    /// One range request of up to `limit` keys, at `revision` (0: the current one).
+    async fn range_at(
+        &self,
+        start: Vec<u8>,
+        end: Vec<u8>,
+        limit: i64,
+        revision: i64,
+    ) -> Result<RangePage, StoreError> {
+        let mut options = GetOptions::new().with_range(end).with_limit(limit);
+        if revision > 0 {
+            options = options.with_revision(revision);
+        }
+        let mut resp = self
+            .kv_call("range", |mut kv| {
+                let (start, options) = (start.clone(), options.clone());
+                async move { kv.get(start, Some(options)).await }
+            })
+            .await?;
+        let revision = match revision {
+            0 => resp.header().map_or(0, |h| h.revision()),
+            r => r,
+        };
+        let more = resp.more();
+        let kvs: Vec<KeyValue> = resp
+            .take_kvs()
+            .into_iter()
+            .map(|k| {
+                let mod_revision = k.mod_revision();
+                let (key, value) = k.into_key_value();
+                KeyValue {
+                    key: to_string(&key),
+                    value,
+                    mod_revision,
+                }
+            })
+            .collect();
+        self.keys_read
+            .fetch_add(kvs.len() as u64, Ordering::Relaxed);
+        Ok(RangePage {
+            kvs,
+            revision,
+            more,
+        })
+    }
+
+    /// Keys returned by `list` and `range` so far.
+    pub fn keys_read(&self) -> u64 {
+        self.keys_read.load(Ordering::Relaxed)
     }
 
     pub async fn put(&self, key: &str, value: Vec<u8>) -> Result<i64, StoreError> {
@@ -344,86 +390,6 @@ impl EtcdStore {
         let mut kv = self.clients.kv.clone();
         self.call("compact", kv.compact(revision, None)).await?;
         Ok(())
-    }
-
-    /// Prefix watch from `from_revision` with progress notifications.
-    pub async fn watch(
-        &self,
-        prefix: &str,
-        from_revision: i64,
-    ) -> Result<mpsc::Receiver<WatchEvent>, StoreError> {
-        let options = WatchOptions::new()
-            .with_prefix()
-            .with_start_revision(from_revision)
-            .with_progress_notify();
-        let mut client = self.clients.watch.clone();
-        let (mut watcher, mut stream) = self
-            .call("watch", client.watch(prefix, Some(options)))
-            .await?;
-        let (tx, rx) = mpsc::channel(WATCH_CHANNEL);
-        let connected = self.connected.clone();
-        tokio::spawn(async move {
-            loop {
-                let message = tokio::select! {
-                    m = stream.message() => m,
-                    _ = tx.closed() => {
-                        let _ = watcher.cancel().await;
-                        return;
-                    }
-                };
-                let resp = match message {
-                    Ok(Some(resp)) => resp,
-                    Ok(None) => {
-                        tracing::warn!("etcd watch stream ended");
-                        connected.store(false, Ordering::Relaxed);
-                        return;
-                    }
-                    Err(e) => {
-                        tracing::warn!("etcd watch stream failed: {e}");
-                        connected.store(false, Ordering::Relaxed);
-                        return;
-                    }
-                };
-                if resp.compact_revision() != 0 {
-                    tracing::warn!(
-                        "etcd watch from revision {from_revision} compacted (compact revision {})",
-                        resp.compact_revision()
-                    );
-                    let _ = tx.send(WatchEvent::Resync).await;
-                    return;
-                }
-                if resp.canceled() {
-                    tracing::warn!("etcd watch canceled: {}", resp.cancel_reason());
-                    return;
-                }
-                connected.store(true, Ordering::Relaxed);
-                if resp.events().is_empty() {
-                    let revision = resp.header().map_or(0, |h| h.revision());
-                    if tx.send(WatchEvent::Progress { revision }).await.is_err() {
-                        return;
-                    }
-                    continue;
-                }
-                for event in resp.events() {
-                    let Some(kv) = event.kv() else { continue };
-                    let ev = match event.event_type() {
-                        EventType::Put => WatchEvent::Put(KeyValue {
-                            key: to_string(kv.key()),
-                            value: kv.value().to_vec(),
-                            mod_revision: kv.mod_revision(),
-                        }),
-                        EventType::Delete => WatchEvent::Delete {
-                            key: to_string(kv.key()),
-                            revision: kv.mod_revision(),
-                        },
-                    };
-                    if tx.send(ev).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        });
-        Ok(rx)
     }
 }
 

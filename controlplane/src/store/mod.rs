@@ -21,6 +21,34 @@ pub struct KeyValue {
     pub mod_revision: i64,
 }
 
+/// One page of a key range ([`Store::range`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RangePage {
+    /// Keys in key order.
+    pub kvs: Vec<KeyValue>,
+    /// Store revision the page was read at.
+    pub revision: i64,
+    /// More keys follow in the range (read on from after the last key).
+    pub more: bool,
+}
+
+/// The first key after every key starting with `prefix` (the end of its `[prefix, end)`
+/// range; etcd's `with_prefix`). The empty prefix ends at `char::MAX`.
+pub fn range_end(prefix: &str) -> String {
+    let mut end: Vec<char> = prefix.chars().collect();
+    while let Some(last) = end.pop() {
+        let next = match last {
+            '\u{D7FF}' => Some('\u{E000}'),
+            c => char::from_u32(c as u32 + 1),
+        };
+        if let Some(next) = next {
+            end.push(next);
+            return end.into_iter().collect();
+        }
+    }
+    char::MAX.to_string()
+}
+
 /// What a read-modify-write saw: a conditional batch ([`Store::apply_batch_if`]) commits only
 /// while all of it still holds (etcd transaction compares; the same check inside the embedded
 /// store's write transaction).
@@ -159,6 +187,29 @@ impl Store {
         match self {
             Store::Embedded(s) => s.list(prefix).await,
             Store::Etcd(s) => s.list(prefix).await,
+        }
+    }
+
+    /// Up to `limit` keys in `[start, end)` in key order, at one revision — one etcd range
+    /// request with a limit / one redb range read, never a listing of everything after `start`.
+    pub async fn range(
+        &self,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<RangePage, StoreError> {
+        match self {
+            Store::Embedded(s) => s.range(start..end, limit).await,
+            Store::Etcd(s) => s.range(start..end, limit).await,
+        }
+    }
+
+    /// Keys returned by `list` and `range` since the store was opened (tests use it to check
+    /// that a page reads a page, not the whole store).
+    pub fn keys_read(&self) -> u64 {
+        match self {
+            Store::Embedded(s) => s.keys_read(),
+            Store::Etcd(s) => s.keys_read(),
         }
     }
 

@@ -1,24 +1,27 @@
 //! `<data-dir>/last-known`: the store's keys as last synced, so Skylane can start (or
 //! restart) while the store is unreachable.
 //!
-//! The sync keeps a mirror of every key under its watch root; after a full list, and after
-//! applied watch batches (at most once a second, and at shutdown), the mirror is written
-//! atomically (temporary file, fsync, rename). At start, when the store cannot be listed, the
+//! A writer thread keeps a mirror of every key under the sync's watch root; after a full list
+//! and after every applied watch batch the mirror is written atomically (temporary file,
+//! fsync, rename). Batches that arrive while a write is under way are folded into the next
+//! write, so the file is at most one write behind, and current once the writer is idle. At start, when the store cannot be listed, the
 //! file is loaded and served until a list succeeds. Format: JSON,
 //! `{"version": 1, "revision": R, "written_unix_ms": T, "kvs": [[key, value], ...]}`.
 
 use crate::store::{KeyValue, WatchEvent};
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// File name inside the data directory.
 pub const LAST_KNOWN_FILE: &str = "last-known";
 const VERSION: u32 = 1;
-/// Least time between two writes while changes stream in.
-const MIN_WRITE_INTERVAL: Duration = Duration::from_secs(1);
 
 #[derive(Serialize, Deserialize)]
 struct FileV1 {
@@ -26,6 +29,15 @@ struct FileV1 {
     revision: i64,
     written_unix_ms: u64,
     kvs: Vec<(String, String)>,
+}
+
+/// [`FileV1`] borrowing the mirror (written without copying it).
+#[derive(Serialize)]
+struct FileRef<'a> {
+    version: u32,
+    revision: i64,
+    written_unix_ms: u64,
+    kvs: Vec<(&'a str, Cow<'a, str>)>,
 }
 
 /// What a last-known file held.
@@ -82,91 +94,164 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
-/// The sync's mirror of the store and its writer.
+/// What the sync hands the writer.
+enum Msg {
+    /// The store's full contents at a revision.
+    Replace(Vec<KeyValue>, i64),
+    /// Watch events, in order, up to a revision.
+    Apply(Vec<WatchEvent>, i64),
+    /// Answered once everything sent before it is on disk (or failed to be written).
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// The sync's handle on the last-known writer: a thread that owns the mirror of the store,
+/// folds in every message waiting, then writes the file — so each applied batch leads to a
+/// write, batches that arrive during a write are coalesced into the next one, and once the
+/// writer is idle the file holds the latest state.
 pub struct LastKnown {
     path: PathBuf,
-    mirror: BTreeMap<String, Vec<u8>>,
-    revision: i64,
-    dirty: bool,
-    last_write: Option<Instant>,
+    tx: std::sync::mpsc::Sender<Msg>,
+    written: Arc<AtomicI64>,
 }
 
 impl LastKnown {
-    pub fn new(path: PathBuf) -> LastKnown {
-        LastKnown {
-            path,
+    /// Starts the writer thread for `path`.
+    pub fn start(path: PathBuf) -> anyhow::Result<LastKnown> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let written = Arc::new(AtomicI64::new(0));
+        let mut writer = Writer {
+            path: path.clone(),
             mirror: BTreeMap::new(),
             revision: 0,
             dirty: false,
-            last_write: None,
-        }
+            written: written.clone(),
+        };
+        std::thread::Builder::new()
+            .name("last-known".into())
+            .spawn(move || writer.run(&rx))
+            .context("starting the last-known writer thread")?;
+        Ok(LastKnown { path, tx, written })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The store's full contents at `revision`.
-    pub fn replace_all(&mut self, kvs: &[KeyValue], revision: i64) {
-        self.mirror = kvs
-            .iter()
-            .map(|kv| (kv.key.clone(), kv.value.clone()))
-            .collect();
-        self.revision = revision;
-        self.dirty = true;
+    /// Revision of the state last written to the file (0: none yet).
+    pub fn written_revision(&self) -> i64 {
+        self.written.load(Ordering::Acquire)
     }
 
-    /// Watch events, in order, up to `revision`.
-    pub fn apply(&mut self, events: &[WatchEvent], revision: i64) {
+    /// The store's full contents at `revision`; written at once.
+    pub fn replace_all(&self, kvs: Vec<KeyValue>, revision: i64) {
+        self.send(Msg::Replace(kvs, revision));
+    }
+
+    /// Watch events, in order, up to `revision`; written at once when any is a change.
+    pub fn apply(&self, events: &[WatchEvent], revision: i64) {
+        let changes: Vec<WatchEvent> = events
+            .iter()
+            .filter(|e| matches!(e, WatchEvent::Put(_) | WatchEvent::Delete { .. }))
+            .cloned()
+            .collect();
+        if !changes.is_empty() {
+            self.send(Msg::Apply(changes, revision));
+        }
+    }
+
+    /// Waits until everything sent so far has been written (or failed: logged).
+    pub async fn flush(&self) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.send(Msg::Flush(done));
+        let _ = wait.await;
+    }
+
+    fn send(&self, msg: Msg) {
+        if self.tx.send(msg).is_err() {
+            tracing::warn!(
+                "last-known writer thread is gone: {} not updated",
+                self.path.display()
+            );
+        }
+    }
+}
+
+/// The writer thread's state.
+struct Writer {
+    path: PathBuf,
+    mirror: BTreeMap<String, Vec<u8>>,
+    revision: i64,
+    dirty: bool,
+    written: Arc<AtomicI64>,
+}
+
+impl Writer {
+    fn run(&mut self, rx: &std::sync::mpsc::Receiver<Msg>) {
+        let mut waiters = Vec::new();
+        while let Ok(first) = rx.recv() {
+            let mut next = Some(first);
+            while let Some(msg) = next {
+                match msg {
+                    Msg::Replace(kvs, revision) => {
+                        self.mirror = kvs.into_iter().map(|kv| (kv.key, kv.value)).collect();
+                        self.revision = revision;
+                        self.dirty = true;
+                    }
+                    Msg::Apply(events, revision) => {
+                        self.fold(events);
+                        self.revision = revision;
+                        self.dirty = true;
+                    }
+                    Msg::Flush(done) => waiters.push(done),
+                }
+                next = rx.try_recv().ok();
+            }
+            if self.dirty {
+                self.write();
+            }
+            for done in waiters.drain(..) {
+                let _ = done.send(());
+            }
+        }
+    }
+
+    fn fold(&mut self, events: Vec<WatchEvent>) {
         for ev in events {
             match ev {
                 WatchEvent::Put(kv) => {
-                    self.mirror.insert(kv.key.clone(), kv.value.clone());
+                    self.mirror.insert(kv.key, kv.value);
                 }
                 WatchEvent::Delete { key, .. } => {
-                    self.mirror.remove(key);
+                    self.mirror.remove(&key);
                 }
                 WatchEvent::Resync | WatchEvent::Progress { .. } => {}
             }
         }
-        self.dirty |= events
-            .iter()
-            .any(|e| matches!(e, WatchEvent::Put(_) | WatchEvent::Delete { .. }));
-        self.revision = revision;
     }
 
-    /// Writes the mirror when it changed — at once when `force`, else at most once a second.
-    /// Failures are logged (serving goes on).
-    pub async fn flush(&mut self, force: bool) {
-        let due = self
-            .last_write
-            .is_none_or(|t| t.elapsed() >= MIN_WRITE_INTERVAL);
-        if !self.dirty || !(force || due) {
-            return;
-        }
-        let file = FileV1 {
+    /// Writes the mirror; a failure is logged and the write retried with the next change.
+    fn write(&mut self) {
+        let file = FileRef {
             version: VERSION,
             revision: self.revision,
             written_unix_ms: now_ms(),
             kvs: self
                 .mirror
                 .iter()
-                .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
+                .map(|(k, v)| (k.as_str(), String::from_utf8_lossy(v)))
                 .collect(),
         };
-        let path = self.path.clone();
-        let written = tokio::task::spawn_blocking(move || {
-            let bytes = serde_json::to_vec(&file).map_err(std::io::Error::other)?;
-            write_atomic(&path, &bytes)
-        })
-        .await;
-        self.last_write = Some(Instant::now());
+        let written = serde_json::to_vec(&file)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| write_atomic(&self.path, &bytes));
         match written {
-            Ok(Ok(())) => self.dirty = false,
-            Ok(Err(e)) => {
+            Ok(()) => {
+                self.dirty = false;
+                self.written.store(self.revision, Ordering::Release);
+            }
+            Err(e) => {
                 tracing::warn!(path = %self.path.display(), "cannot write last-known records: {e}")
             }
-            Err(e) => tracing::warn!("last-known writer task: {e}"),
         }
     }
 }
@@ -175,18 +260,21 @@ impl LastKnown {
 mod tests {
     use super::*;
 
+    fn kv(k: &str, v: &str) -> KeyValue {
+        KeyValue {
+            key: k.into(),
+            value: v.as_bytes().to_vec(),
+            mod_revision: 1,
+        }
+    }
+
     #[tokio::test]
     async fn round_trip_and_events() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("data").join(LAST_KNOWN_FILE);
         assert!(load(&path).unwrap().is_none());
-        let mut lk = LastKnown::new(path.clone());
-        let kv = |k: &str, v: &str| KeyValue {
-            key: k.into(),
-            value: v.as_bytes().to_vec(),
-            mod_revision: 1,
-        };
-        lk.replace_all(&[kv("/skydns/a", "1"), kv("/skydns/b", "2")], 5);
+        let lk = LastKnown::start(path.clone()).unwrap();
+        lk.replace_all(vec![kv("/skydns/a", "1"), kv("/skydns/b", "2")], 5);
         lk.apply(
             &[
                 WatchEvent::Put(kv("/skydns/c", "3")),
@@ -197,12 +285,39 @@ mod tests {
             ],
             7,
         );
-        lk.flush(true).await;
+        lk.flush().await;
+        assert_eq!(lk.written_revision(), 7);
         let got = load(&path).unwrap().unwrap();
         assert_eq!(got.revision, 7);
         let keys: Vec<&str> = got.kvs.iter().map(|k| k.key.as_str()).collect();
         assert_eq!(keys, ["/skydns/b", "/skydns/c"]);
         std::fs::write(&path, b"{\"version\": 99}").unwrap();
         assert!(load(&path).is_err());
+    }
+
+    /// Every applied batch is written without a flush or a timer: the writer thread picks it
+    /// up at once; a burst ends with the file holding the last state.
+    #[test]
+    fn every_batch_is_written_without_a_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LAST_KNOWN_FILE);
+        let lk = LastKnown::start(path.clone()).unwrap();
+        lk.replace_all(vec![kv("/skydns/a", "1")], 1);
+        for rev in 2..=50 {
+            let key = format!("/skydns/k{rev}");
+            lk.apply(&[WatchEvent::Put(kv(&key, "x"))], rev);
+        }
+        // Progress alone is no change: nothing more to write.
+        lk.apply(&[WatchEvent::Progress { revision: 60 }], 60);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while lk.written_revision() != 50 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "batch 50 never written"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let got = load(&path).unwrap().unwrap();
+        assert_eq!((got.revision, got.kvs.len()), (50, 50));
     }
 }

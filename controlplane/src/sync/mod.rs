@@ -8,7 +8,8 @@
 //! connection is retried with backoff from the last revision seen. The data plane keeps serving
 //! the last live snapshot throughout.
 //!
-//! With a last-known file ([`run_sync_with`]), every synced state is also written there, and
+//! With a last-known file ([`run_sync_with`]), every synced state (each full list, each applied
+//! batch) is also handed to its writer thread, which writes it there at once, and
 //! when the first list fails the file is loaded and served (source `last-known` in the log,
 //! `/v1/stats` and `skylane_data_source`) until a list succeeds. Before either, the start-up
 //! snapshot is marked store-pending: the engine answers SERVFAIL instead of NXDOMAIN/NODATA.
@@ -175,12 +176,12 @@ pub async fn run_sync_ext(
         state,
         backoff: Backoff(BACKOFF_MIN),
         revision: 0,
-        last_known: extras.last_known.map(LastKnown::new),
+        last_known: extras.last_known.map(LastKnown::start).transpose()?,
         source: extras.source,
     };
     let result = sync.run().await;
-    if let Some(lk) = &mut sync.last_known {
-        lk.flush(true).await;
+    if let Some(lk) = &sync.last_known {
+        lk.flush().await;
     }
     result
 }
@@ -256,8 +257,8 @@ impl Sync {
             };
             self.metrics.set_connected(true);
             let key_count = kvs.len();
-            if let Some(lk) = &mut self.last_known {
-                lk.replace_all(&kvs, revision);
+            if let Some(lk) = &self.last_known {
+                lk.replace_all(kvs.clone(), revision);
             }
             self.build_and_publish(kvs, revision).await?;
             self.metrics.set_source(DataSource::Store, now_unix_ms());
@@ -267,9 +268,6 @@ impl Sync {
                 "snapshot built from {key_count} store keys at revision {revision} in {:?}",
                 started.elapsed()
             );
-            if let Some(lk) = &mut self.last_known {
-                lk.flush(true).await;
-            }
             return Ok(true);
         }
     }
@@ -356,12 +354,6 @@ impl Sync {
                     self.apply_source(update);
                     continue;
                 }
-                _ = tokio::time::sleep(Duration::from_secs(1)), if self.last_known.is_some() => {
-                    if let Some(lk) = &mut self.last_known {
-                        lk.flush(false).await;
-                    }
-                    continue;
-                }
             };
             let Some(first) = first else {
                 return Follow::Closed;
@@ -398,9 +390,8 @@ impl Sync {
             if resync {
                 return Follow::Resync;
             }
-            if let Some(lk) = &mut self.last_known {
+            if let Some(lk) = &self.last_known {
                 lk.apply(&batch, self.revision);
-                lk.flush(false).await;
             }
             if changes == 0 {
                 self.metrics.set_revision(self.revision);
