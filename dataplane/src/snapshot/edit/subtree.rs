@@ -15,6 +15,8 @@
 //!   keeps the raw weights in a hidden [`KIND_SUBTREE_RAW`] set (what the parent composes)
 //!   and shows a set with the weights normalised as CoreDNS does: per priority,
 //!   `max(1, floor(100 / sum * w))`, a raw weight of 0 counting as 100.
+//!   Zone-file SRV records ([`KIND_VERBATIM`]) are served as written at their own name
+//!   (shown over the subtree answer) and enter their ancestors' sets with their raw weights.
 //! - At a zone apex, A/AAAA come from `apex.dns.<apex>` (at or below) when that name exists,
 //!   and NS from the names at or below `ns.dns.<apex>` holding A/AAAA records (their
 //!   addresses are the glue), else the synthetic `ns.<apex>`.
