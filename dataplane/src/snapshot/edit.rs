@@ -12,7 +12,7 @@ use super::children::{
 use super::hash::key_hash;
 use super::node::{is_derived, NodeData, NodeRef};
 use super::reverse::reverse_name;
-use super::rrset::{Item, RrData, KIND_AUTO_PTR, KIND_EXPLICIT, KIND_SYNTHETIC};
+use super::rrset::{is_given, kind_of, Item, RrData, KIND_AUTO_PTR, KIND_SYNTHETIC};
 use super::shard::{begin_entry, end_entry, shard_of, Table};
 use super::zone::ZoneRules;
 use crate::name::Name;
@@ -21,7 +21,7 @@ use rustc_hash::FxHashMap;
 use std::collections::hash_map::Entry as MapEntry;
 
 /// A record's type and RDATA (what makes two records the same).
-type RecordKey = (u16, Box<[u8]>);
+type RecordKey = (u16, u8, Box<[u8]>);
 
 mod subtree;
 
@@ -253,6 +253,7 @@ impl<'a> Editor<'a> {
         let mut buf = Vec::new();
         for r in records {
             let t = r.data.rtype();
+            let kind = kind_of(r);
             let accepted = (configured || (reverse.is_some() && t == rtype::PTR))
                 && r.name.as_wire().eq_ignore_ascii_case(owner);
             if !accepted {
@@ -262,14 +263,14 @@ impl<'a> Editor<'a> {
             buf.clear();
             r.data.write_wire(&mut buf);
             let ttl = if r.ttl == 0 { default_ttl } else { r.ttl };
-            let set = match new.iter().position(|s| s.rtype == t) {
+            let set = match new.iter().position(|s| s.rtype == t && s.kind == kind) {
                 Some(i) => i,
                 None => {
-                    new.push(RrData::new(t, KIND_EXPLICIT));
+                    new.push(RrData::new(t, kind));
                     new.len() - 1
                 }
             };
-            match seen.entry((t, buf.as_slice().into())) {
+            match seen.entry((t, kind, buf.as_slice().into())) {
                 MapEntry::Occupied(e) => {
                     let (s, i) = *e.get();
                     new[s].items[i].ttl = new[s].items[i].ttl.min(ttl);
@@ -292,7 +293,7 @@ impl<'a> Editor<'a> {
                 same_owner = *n.owner == *owner;
                 let (old, keep) = std::mem::take(&mut n.rrsets)
                     .into_iter()
-                    .partition(|r| r.kind == KIND_EXPLICIT);
+                    .partition(|r| is_given(r.kind));
                 n.rrsets = keep;
                 // Subtree answers are recomputed once every change is in (`subtree`).
                 n.rrsets.retain(|r| !is_derived(r.kind));

@@ -51,7 +51,7 @@ use arc_swap::ArcSwap;
 use down::DownSet;
 use edit::{Counters, Editor};
 use reverse::REVERSE_APEXES;
-use rrset::KIND_EXPLICIT;
+use rrset::{is_given, KIND_VERBATIM};
 use shard::{find_in, Table};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -361,10 +361,15 @@ impl Snapshot {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for rr in node.all_rrsets().filter(|r| r.kind() == KIND_EXPLICIT) {
+        for rr in node.all_rrsets().filter(|r| is_given(r.kind())) {
             for i in 0..rr.len() {
                 if let Some(data) = decode::decode_rdata(rr.rtype(), rr.rdata(i)) {
-                    out.push(Record::new(owner.clone(), rr.record_ttl(i), data));
+                    let r = Record::new(owner.clone(), rr.record_ttl(i), data);
+                    out.push(if rr.kind() == KIND_VERBATIM {
+                        r.as_written()
+                    } else {
+                        r
+                    });
                 }
             }
         }

@@ -14,7 +14,9 @@
 //! are kept so they come back when the shown one goes.
 
 use super::children::ChildIter;
-use super::rrset::{RrData, RrSet, RrSlice, KIND_EXPLICIT, KIND_SUBTREE, KIND_SUBTREE_RAW};
+use super::rrset::{
+    RrData, RrSet, RrSlice, KIND_EXPLICIT, KIND_SUBTREE, KIND_SUBTREE_RAW, KIND_VERBATIM,
+};
 use super::shard::{read_u16, read_u32, Table};
 use crate::record::rtype;
 use crate::record::Policy;
@@ -25,6 +27,7 @@ const FLAG_OWNER_DIFFERS: u8 = 1;
 fn rank(kind: u8, rtype: u16) -> u8 {
     match kind {
         KIND_SUBTREE_RAW => 0,
+        KIND_VERBATIM => 5,
         KIND_SUBTREE if rtype != rtype::NS => 4,
         KIND_EXPLICIT => 3,
         KIND_SUBTREE => 2,

@@ -15,6 +15,8 @@
 //!   keeps the raw weights in a hidden [`KIND_SUBTREE_RAW`] set (what the parent composes)
 //!   and shows a set with the weights normalised as CoreDNS does: per priority,
 //!   `max(1, floor(100 / sum * w))`, a raw weight of 0 counting as 100.
+//!   Zone-file SRV records ([`KIND_VERBATIM`]) are served as written at their own name
+//!   (shown over the subtree answer) and enter their ancestors' sets with their raw weights.
 //! - At a zone apex, A/AAAA come from `apex.dns.<apex>` (at or below) when that name exists,
 //!   and NS from the names at or below `ns.dns.<apex>` holding A/AAAA records (their
 //!   addresses are the glue), else the synthetic `ns.<apex>`.
@@ -26,7 +28,9 @@
 use super::{is_address, Editor, View};
 use crate::record::rtype;
 use crate::snapshot::node::is_derived;
-use crate::snapshot::rrset::{Item, RrData, KIND_EXPLICIT, KIND_SUBTREE, KIND_SUBTREE_RAW};
+use crate::snapshot::rrset::{
+    Item, RrData, KIND_EXPLICIT, KIND_SUBTREE, KIND_SUBTREE_RAW, KIND_VERBATIM,
+};
 use crate::wire::name::label_count;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
@@ -97,17 +101,31 @@ fn add_below(v: &View<'_>, t: u16, set: &mut Bounded) -> bool {
     } else {
         KIND_SUBTREE
     };
-    let sorted = v.has(t, kind);
-    let kind = if sorted { kind } else { KIND_EXPLICIT };
+    if v.has(t, kind) {
+        let mut any = false;
+        v.each(t, kind, |ttl, rdata| {
+            any = true;
+            if set.rejects(rdata) {
+                return false;
+            }
+            set.add(ttl, rdata);
+            true
+        });
+        return any;
+    }
+    add_given(v, t, set)
+}
+
+/// Adds `v`'s own records of type `t` (zone-file SRV records included, raw); true when any.
+fn add_given(v: &View<'_>, t: u16, set: &mut Bounded) -> bool {
     let mut any = false;
-    v.each(t, kind, |ttl, rdata| {
-        any = true;
-        if sorted && set.rejects(rdata) {
-            return false;
-        }
-        set.add(ttl, rdata);
-        true
-    });
+    for kind in [KIND_EXPLICIT, KIND_VERBATIM] {
+        v.each(t, kind, |ttl, rdata| {
+            any = true;
+            set.add(ttl, rdata);
+            true
+        });
+    }
     any
 }
 
@@ -204,11 +222,8 @@ impl Editor<'_> {
         }
         let mut sets: [Bounded; 5] = Default::default();
         let mut below = [false; 5];
-        for (i, &t) in SUBTREE_TYPES.iter().enumerate() {
-            node.each(t, KIND_EXPLICIT, |ttl, r| {
-                sets[i].add(ttl, r);
-                true
-            });
+        for (set, t) in sets.iter_mut().zip(SUBTREE_TYPES) {
+            add_given(&node, t, set);
         }
         let apex_dns = is_apex
             .then(|| prefixed(b"\x04apex\x03dns", key))

@@ -106,6 +106,56 @@ fn srv_weights_are_normalised_per_answer_and_priority() {
 }
 
 #[test]
+fn zone_file_srv_records_are_served_as_written() {
+    let zone = |r: Record| r.as_written();
+    let records = vec![
+        zone(srv(
+            "_http._tcp.z.skydns.local.",
+            10,
+            50,
+            80,
+            "web.skydns.local.",
+        )),
+        zone(srv("a.w.skydns.local.", 10, 30, 80, "t1.skydns.local.")),
+        srv("b.w.skydns.local.", 10, 10, 80, "t2.skydns.local."),
+        srv("lone.skydns.local.", 10, 50, 80, "t3.skydns.local."),
+    ];
+    let config = cfg(&["skydns.local."], false);
+    let built = Snapshot::build(config.clone(), records.clone());
+    let applied = Snapshot::empty(config).apply(
+        &records
+            .iter()
+            .map(|r| change(&r.name.to_string(), vec![r.clone()]))
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(dump(&built), dump(&applied), "bulk == incremental");
+    for s in [&built, &applied] {
+        // Zone file: as written (Knot/NSD); store: normalised per answer (CoreDNS).
+        assert_eq!(
+            srv_fields(s, "_http._tcp.z.skydns.local."),
+            vec![(10, 50, 80)]
+        );
+        assert_eq!(srv_fields(s, "a.w.skydns.local."), vec![(10, 30, 80)]);
+        assert_eq!(srv_fields(s, "lone.skydns.local."), vec![(10, 100, 80)]);
+        // A store union composes the zone-file record with its raw weight: 30 + 10.
+        assert_eq!(
+            srv_fields(s, "w.skydns.local."),
+            vec![(10, 25, 80), (10, 75, 80)]
+        );
+        assert_eq!(
+            s.records(&n("a.w.skydns.local.")),
+            vec![zone(srv(
+                "a.w.skydns.local.",
+                10,
+                30,
+                80,
+                "t1.skydns.local."
+            ))]
+        );
+    }
+}
+
+#[test]
 fn apex_ns_and_addresses_from_the_dns_names() {
     let cfg = cfg(&["skydns.local."], false);
     let s = Snapshot::build(
@@ -206,13 +256,21 @@ fn random_records(rng: &mut Lcg, name: &str) -> Vec<Record> {
                 10 + rng.next(3) as u32,
             ),
             1 => aaaa(name, &format!("2001:db8::{}", rng.next(3)), 30),
-            2 => srv(
-                name,
-                10 * rng.next(2) as u16,
-                rng.next(3) as u16 * 50,
-                80,
-                "t.skydns.local.",
-            ),
+            2 => {
+                let r = srv(
+                    name,
+                    10 * rng.next(2) as u16,
+                    rng.next(3) as u16 * 50,
+                    80,
+                    "t.skydns.local.",
+                );
+                // Some from a zone file: served as written, composed raw by parents.
+                if rng.next(3) == 0 {
+                    r.as_written()
+                } else {
+                    r
+                }
+            }
             3 => txt(name, ["x", "y"][rng.next(2) as usize]),
             _ => Record::new(
                 n(name),
