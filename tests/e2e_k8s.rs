@@ -195,9 +195,10 @@ async fn services_and_endpoint_slices_become_records() {
         s,
         &format!("_sql._tcp.{pg}"),
         "SRV",
+        // Weights shared per priority as CoreDNS's kubernetes plugin does (100 / 2 each).
         &[
-            &format!("0 100 5432 pg-0.{pg}"),
-            &format!("0 100 5432 10-1-0-2.{pg}"),
+            &format!("0 50 5432 pg-0.{pg}"),
+            &format!("0 50 5432 10-1-0-2.{pg}"),
         ],
     )
     .await;
