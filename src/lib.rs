@@ -4,6 +4,8 @@
 pub mod cli;
 pub mod control;
 pub mod dataplane;
+#[cfg(feature = "dpdk")]
+pub mod dpdk_metrics;
 pub mod examples;
 pub mod scan;
 pub mod serve;

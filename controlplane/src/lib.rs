@@ -6,6 +6,7 @@ pub mod forward;
 pub mod health;
 pub mod layout;
 pub mod metrics;
+pub mod metrics_dpdk;
 pub mod store;
 pub mod sync;
 pub mod tcp;

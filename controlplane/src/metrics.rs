@@ -420,6 +420,7 @@ pub fn render(inputs: &MetricsInputs<'_>) -> String {
         &[("backend", inputs.store_backend)],
         u8::from(inputs.store_connected && sync.store_connected()),
     );
+    crate::metrics_dpdk::render(&mut w.out);
     w.out
 }
 
