@@ -4,14 +4,16 @@
 # only when something is missing. Needs root (or sudo) for apt-get.
 #
 #   scripts/setup.sh            build prerequisites (protoc, libclang, DPDK, pkg-config)
-#   scripts/setup.sh --test     + test tools (kdig/dig, etcd, iproute2, NSD/Unbound/Knot upstreams)
+#   scripts/setup.sh --test     + test tools (kdig/dig, etcd, iproute2, NSD/Unbound/Knot upstreams,
+#                                 the nightly toolchain and cargo-fuzz for scripts/fuzz.sh)
 #   scripts/setup.sh --bench    + peer servers and load generators (knot, nsd, dnsperf)
 set -euo pipefail
 
+fuzz_tools=0
 pkgs=(protobuf-compiler libclang-dev libdpdk-dev dpdk pkg-config build-essential)
 for arg in "$@"; do
   case "$arg" in
-    --test) pkgs+=(knot-dnsutils dnsutils etcd-server etcd-client iproute2 iputils-ping curl ethtool perl nsd unbound knot) ;;
+    --test) pkgs+=(knot-dnsutils dnsutils etcd-server etcd-client iproute2 iputils-ping curl ethtool perl nsd unbound knot); fuzz_tools=1 ;;
     --bench) pkgs+=(knot-dnsutils dnsutils iproute2 knot nsd dnsperf) ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
@@ -33,3 +35,9 @@ fi
 # etcd-server's package starts a system etcd on 2379; tests start their own on
 # free ports, so the system one is left alone (and not needed).
 command -v cargo >/dev/null || { echo "setup.sh: cargo not found: install Rust (rustup)" >&2; exit 1; }
+
+# The fuzz targets (fuzz/, scripts/fuzz.sh) build with cargo-fuzz on nightly.
+if ((fuzz_tools)); then
+  rustup toolchain list 2>/dev/null | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+  cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+fi
