@@ -7,7 +7,7 @@
 #   FUZZ_TARGETS="query_parse engine_answer" scripts/fuzz.sh 600   # a subset
 #   FUZZ_RUNS=10000000 scripts/fuzz.sh 0                           # a fixed count each
 #
-# Needs: rustup's nightly toolchain and cargo-fuzz (scripts/setup.sh --test installs
+# Needs: rustup's nightly toolchain and cargo-fuzz (scripts/setup.sh --fuzz installs
 # them), DPDK development files (the responder target links dpdk-sys).
 set -euo pipefail
 

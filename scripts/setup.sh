@@ -4,16 +4,22 @@
 # only when something is missing. Needs root (or sudo) for apt-get.
 #
 #   scripts/setup.sh            build prerequisites (protoc, libclang, DPDK, pkg-config)
-#   scripts/setup.sh --test     + test tools (kdig/dig, etcd, iproute2, NSD/Unbound/Knot upstreams,
-#                                 the nightly toolchain and cargo-fuzz for scripts/fuzz.sh)
+#   scripts/setup.sh --test     + test tools (kdig/dig, etcd, iproute2, NSD/Unbound/Knot upstreams)
+#   scripts/setup.sh --fuzz     + the nightly toolchain and cargo-fuzz (scripts/fuzz.sh)
 #   scripts/setup.sh --bench    + peer servers and load generators (knot, nsd, dnsperf)
+#   scripts/setup.sh --package  + packaging tools (cargo-deb, cargo-generate-rpm, rpm,
+#                                 systemd-analyze); --test includes them (tests/package.rs)
 set -euo pipefail
 
 fuzz_tools=0
 pkgs=(protobuf-compiler libclang-dev libdpdk-dev dpdk pkg-config build-essential)
+package_tools=(rpm systemd binutils dpkg-dev)
+packaging=0
 for arg in "$@"; do
   case "$arg" in
-    --test) pkgs+=(knot-dnsutils dnsutils etcd-server etcd-client iproute2 iputils-ping curl ethtool perl nsd unbound knot); fuzz_tools=1 ;;
+    --test) pkgs+=(knot-dnsutils dnsutils etcd-server etcd-client iproute2 iputils-ping curl ethtool perl nsd unbound knot "${package_tools[@]}"); packaging=1 ;;
+    --package) pkgs+=("${package_tools[@]}"); packaging=1 ;;
+    --fuzz) fuzz_tools=1 ;;
     --bench) pkgs+=(knot-dnsutils dnsutils iproute2 knot nsd dnsperf) ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
@@ -36,8 +42,14 @@ fi
 # free ports, so the system one is left alone (and not needed).
 command -v cargo >/dev/null || { echo "setup.sh: cargo not found: install Rust (rustup)" >&2; exit 1; }
 
+# Packaging helpers (scripts/package.sh): built from crates.io when missing.
+if ((packaging)); then
+  export PATH="$HOME/.cargo/bin:$PATH"
+  command -v cargo-deb >/dev/null || cargo install cargo-deb --locked
+  command -v cargo-generate-rpm >/dev/null || cargo install cargo-generate-rpm --locked
+fi
+
 # The fuzz targets (fuzz/, scripts/fuzz.sh) build with cargo-fuzz on nightly.
 if ((fuzz_tools)); then
   rustup toolchain list 2>/dev/null | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
   cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
-fi

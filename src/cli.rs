@@ -21,8 +21,12 @@ pub struct Cli {
 pub enum Command {
     /// Serve DNS (UDP+TCP), the REST API and metrics.
     Serve(ServeArgs),
-    /// Load and validate a config file (and its zone files), then exit.
+    /// Validate a config file and everything it names (zone files, certificates, keys,
+    /// token files, etcd settings, DPDK arguments); every error as `FILE:LINE: key: reason`.
     CheckConfig(ServeArgs),
+    /// Ask the running server to reload its config and zone files (`POST /v1/reload`
+    /// with the API token, or SIGHUP to `--pid`).
+    Reload(ReloadArgs),
     /// Run a standalone health agent (no DNS): reads `[store]`, `[etcd]` and `[health]`.
     Scan(ScanArgs),
 }
@@ -54,6 +58,23 @@ impl ScanArgs {
             .context("--agent")?;
         Ok(cfg)
     }
+}
+
+/// `skylane reload` flags.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ReloadArgs {
+    /// The server's config file: its `[api]` section says where to ask and which token to use.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// API address (`host:port`); replaces `[api] listen`.
+    #[arg(long, value_name = "ADDR")]
+    pub api: Option<String>,
+    /// Data directory holding the generated `api-token`; replaces `[store] data-dir`.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Send SIGHUP to this process instead of calling the API (no reply: see the log).
+    #[arg(long, value_name = "PID", conflicts_with = "api")]
+    pub pid: Option<i32>,
 }
 
 /// Flags override the config file.
@@ -138,6 +159,13 @@ impl ServeArgs {
             Some(path) => Config::load(path)?,
             None => Config::default(),
         };
+        self.apply(&mut cfg)?;
+        cfg.validate().map_err(anyhow::Error::msg)?;
+        Ok(cfg)
+    }
+
+    /// Applies these flags to `cfg` (not validated).
+    pub fn apply(&self, cfg: &mut Config) -> anyhow::Result<()> {
         if !self.listen.is_empty() {
             cfg.dataplane.listen = self.listen.clone();
         }
@@ -170,9 +198,7 @@ impl ServeArgs {
         if let Some(eal) = &self.dpdk_eal {
             cfg.dpdk.eal_args = eal.split_whitespace().map(str::to_owned).collect();
         }
-        self.apply_control_plane(&mut cfg)?;
-        cfg.validate().map_err(anyhow::Error::msg)?;
-        Ok(cfg)
+        self.apply_control_plane(cfg)
     }
 }
 

@@ -1,5 +1,10 @@
 //! `skylane scan`: a standalone health agent (no DNS, no API), stopped by SIGINT/SIGTERM.
+//! SIGHUP re-reads the config file (and zone files) and restarts the agent with the new
+//! `[health]` settings; changed `[store]`/`[etcd]` settings need a restart (logged), and an
+//! invalid config is logged and the running one kept.
 
+use crate::cli::ScanArgs;
+use crate::generations;
 use crate::static_data::load_static;
 use anyhow::Context;
 use skylane_controlplane::config::Config;
@@ -8,10 +13,11 @@ use skylane_controlplane::store::Store;
 use std::sync::Arc;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
-use tracing::info;
+use tracing::{error, info, warn};
 
 /// Runs the agent until a signal arrives.
-pub fn run(cfg: Config) -> anyhow::Result<()> {
+pub fn run(args: ScanArgs) -> anyhow::Result<()> {
+    let cfg = args.resolve()?;
     // One thread: checks are I/O-bound, and a single-threaded runtime saves the cross-thread
     // wake-ups of a work-stealing one (measured in docs/performance.md).
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -19,37 +25,77 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the scanner runtime")?;
-    runtime.block_on(scan(cfg))
+    runtime.block_on(scan(args, cfg))
 }
 
-async fn scan(cfg: Config) -> anyhow::Result<()> {
-    let statics = if cfg.health.zone_files {
-        let mut data = load_static(&cfg)?;
-        data.records.truncate(data.zone_records);
-        data.records
-    } else {
-        Vec::new()
-    };
+/// The zone-file records the agent checks (`[health] zone-files`).
+fn statics(cfg: &Config) -> anyhow::Result<Vec<skylane_dataplane::record::Record>> {
+    if !cfg.health.zone_files {
+        return Ok(Vec::new());
+    }
+    let mut data = load_static(cfg)?;
+    data.records.truncate(data.zone_records);
+    Ok(data.records)
+}
+
+/// Re-reads the config for a SIGHUP: the new agent inputs, or `None` (logged) when rejected.
+fn reread(
+    args: &ScanArgs,
+    running: &Config,
+) -> Option<(Config, Vec<skylane_dataplane::record::Record>)> {
+    let loaded = args.resolve().and_then(|cfg| Ok((statics(&cfg)?, cfg)));
+    match loaded {
+        Ok((records, cfg)) => {
+            if cfg.store != running.store || cfg.etcd != running.etcd {
+                warn!("reload: [store]/[etcd] changed: restart required (the running values are kept)");
+            }
+            info!("SIGHUP: configuration reloaded");
+            Some((cfg, records))
+        }
+        Err(e) => {
+            error!("reload rejected, the running configuration is kept: {e:#}");
+            None
+        }
+    }
+}
+
+async fn scan(args: ScanArgs, cfg: Config) -> anyhow::Result<()> {
+    let statics = statics(&cfg)?;
     let store = Store::open(&cfg.store, &cfg.etcd)
         .await
         .with_context(|| format!("opening the {:?} store", cfg.store.backend))?;
-    let agent = cfg.health.agent_name();
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
     let metrics = Arc::new(HealthMetrics::new());
-    let task = tokio::spawn(run_agent(
-        cfg.health.clone(),
-        agent,
-        Arc::new(store),
-        statics,
-        metrics,
+    let store = Arc::new(store);
+    let mut running = cfg.clone();
+    let (inputs_tx, inputs_rx) = watch::channel((cfg.health, Arc::<[_]>::from(statics)));
+    let task = tokio::spawn(generations::run(
+        "health",
+        inputs_rx,
         stop_rx,
+        move |(h, s), stop| {
+            let agent = h.agent_name();
+            run_agent(h, agent, store.clone(), s.to_vec(), metrics.clone(), stop)
+        },
     ));
     tokio::pin!(task);
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => info!("SIGINT: stopping the agent"),
-        _ = term.recv() => info!("SIGTERM: stopping the agent"),
-        done = &mut task => return done.context("health agent task")?,
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => { info!("SIGINT: stopping the agent"); break }
+            _ = term.recv() => { info!("SIGTERM: stopping the agent"); break }
+            _ = hup.recv() => {
+                if let Some((cfg, records)) = reread(&args, &running) {
+                    let same = cfg.health == running.health && *inputs_tx.borrow().1 == records[..];
+                    if !same {
+                        inputs_tx.send_replace((cfg.health.clone(), records.into()));
+                        running.health = cfg.health;
+                    }
+                }
+            }
+            done = &mut task => return done.context("health agent task")?,
+        }
     }
     let _ = stop_tx.send(true);
     match tokio::time::timeout(std::time::Duration::from_secs(5), task).await {

@@ -5,15 +5,22 @@
 //! starts (socket or DPDK loops, pinned per core), then the tokio control
 //! plane runs TCP, the record store with its sync task, and the REST API.
 //! SIGINT/SIGTERM flips one shutdown signal that every part watches; `run`
-//! returns when all have stopped.
+//! returns when all have stopped. SIGHUP reloads (see [`crate::reload`]).
+//!
+//! Layering (no module cycle): `serve` → `control` → `store_wiring` → `reload` →
+//! `settings`/`static_data`; `check` and `reload` use `settings`, never `serve`.
 
+use crate::cli::ServeArgs;
+use crate::control::Parts;
+use crate::notify::Notifier;
+use crate::settings::forward_settings;
 use crate::static_data::load_static;
 use anyhow::Context;
 use arc_swap::ArcSwap;
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
-use skylane_controlplane::config::{Backend, Config};
-use skylane_controlplane::forward::{Forwarding, Settings};
+use skylane_controlplane::config::Backend;
+use skylane_controlplane::forward::Forwarding;
 use skylane_dataplane::snapshot::{SharedSnapshot, Snapshot};
 use skylane_dataplane::stats::{self, Stats};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,8 +28,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn};
 
-/// Runs the appliance until SIGINT/SIGTERM.
-pub fn run(cfg: Config) -> anyhow::Result<()> {
+/// Runs the appliance (`args` resolved to a config) until SIGINT/SIGTERM.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let cfg = args.resolve()?;
+    let notifier = Arc::new(Notifier::from_env());
+    notifier.status("loading zone files");
     let data = load_static(&cfg)?;
     let started = std::time::Instant::now();
     // Until the store (or its last-known copy) is loaded, missing names get SERVFAIL.
@@ -41,8 +51,12 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     let stats = Arc::new(Stats::new(backend, &cfg.dataplane.cores));
     let stop = Arc::new(AtomicBool::new(false));
 
-    let mut forwarding =
-        forward_settings(&cfg)?.map(|s| Forwarding::new(s, cfg.dataplane.cores.len()));
+    let settings = forward_settings(&cfg)?;
+    match &settings {
+        Some(s) => info!(upstreams = ?s.upstreams, stubs = s.stubs.len(), "forwarding on"),
+        None => info!("forwarding off: names outside the served zones are REFUSED"),
+    }
+    let mut forwarding = settings.map(|s| Forwarding::new(s, cfg.dataplane.cores.len()));
     let modes = forwarding
         .as_mut()
         .map(|f| std::mem::take(&mut f.core_modes))
@@ -68,14 +82,16 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the control-plane runtime")?;
-    let result = runtime.block_on(crate::control::run(
-        cfg.clone(),
+    let result = runtime.block_on(crate::control::run(Parts {
+        cfg,
+        args,
         data,
         shared,
         stats,
         forwarding,
-        stop.clone(),
-    ));
+        stop: stop.clone(),
+        notifier,
+    }));
     stop.store(true, Ordering::SeqCst);
     dataplane.join();
     runtime.shutdown_timeout(Duration::from_secs(2));
@@ -84,19 +100,6 @@ pub fn run(cfg: Config) -> anyhow::Result<()> {
     }
     info!("skylane stopped");
     result
-}
-
-/// `[forward]` resolved against our own listen addresses (`None`: off).
-pub fn forward_settings(cfg: &Config) -> anyhow::Result<Option<Settings>> {
-    let mut own = cfg.dataplane.listen.clone();
-    own.extend(crate::control::tcp_listen(cfg));
-    let settings =
-        Settings::from_config(cfg, &own).map_err(|e| anyhow::anyhow!("[forward] {e}"))?;
-    match &settings {
-        Some(s) => info!(upstreams = ?s.upstreams, stubs = s.stubs.len(), "forwarding on"),
-        None => info!("forwarding off: names outside the served zones are REFUSED"),
-    }
-    Ok(settings)
 }
 
 /// The CPUs the control plane may use: every allowed CPU that is not a

@@ -402,6 +402,23 @@ fn run_lab(vdev: &str, tag: &str) {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+    // Zone-file names answer at once; negative answers wait for the store's first sync
+    // (SERVFAIL until then, never NXDOMAIN): ready when a missing name gets NXDOMAIN.
+    loop {
+        let nx = kdig(
+            &lab,
+            &[&format!("@{SERVER_V4}"), "missing.skylane.local", "A"],
+        );
+        if nx.contains("status: NXDOMAIN") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the store never synced: {nx}\n{}",
+            sky.log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
 
     for server in [SERVER_V4, SERVER_V6] {
         let at = format!("@{server}");

@@ -86,7 +86,7 @@ fn starts_and_restarts_without_etcd() {
         r.answers().len() == 1
     });
     assert_eq!(source(&s, &data), "store");
-    // The last-known file follows the store (written at most a second after a change).
+    // The last-known file follows the store (written after every applied change).
     eventually("last-known written", || {
         std::fs::read_to_string(data.join("last-known")).is_ok_and(|t| t.contains("10.7.0.1"))
     });

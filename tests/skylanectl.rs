@@ -1,76 +1,23 @@
 //! skylanectl end to end: the built binary against an in-process API server
 //! (embedded store in a temp dir, real store → snapshot sync).
 
-use arc_swap::ArcSwap;
-use skylane_controlplane::api::{ApiConfig, ApiServer, ApiState};
-use skylane_controlplane::store::{Backend, EtcdConfig, Store, StoreConfig};
-use skylane_controlplane::sync::{run_sync, SyncMetrics};
-use skylane_dataplane::name::Name;
-use skylane_dataplane::snapshot::{SharedSnapshot, Snapshot, ZoneConfig};
+use skylane_testkit::api::{TestServer, TOKEN};
 use std::process::{Command, Output};
-use std::sync::Arc;
 
-const TOKEN: &str = "ctl-test-token";
-
+/// The testkit's in-process API server, with a scratch directory for input files.
 struct Server {
+    api: TestServer,
     addr: String,
-    store: Arc<Store>,
-    rt: tokio::runtime::Runtime,
-    shutdown: tokio::sync::watch::Sender<bool>,
     dir: tempfile::TempDir,
 }
 
 impl Server {
     fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let store_cfg = StoreConfig {
-            backend: Backend::Embedded,
-            path: Some(dir.path().join("store.redb")),
-            ..StoreConfig::default()
-        };
-        let store = Arc::new(
-            rt.block_on(Store::open(&store_cfg, &EtcdConfig::default()))
-                .unwrap(),
-        );
-        let zone = Arc::new(ZoneConfig {
-            domains: vec![Name::from_ascii("skydns.local.").unwrap()],
-            ..ZoneConfig::default()
-        });
-        let snapshot: SharedSnapshot =
-            Arc::new(ArcSwap::from_pointee(Snapshot::empty(zone.clone())));
-        let sync = Arc::new(SyncMetrics::new());
-        let (shutdown, rx) = tokio::sync::watch::channel(false);
-        let state = ApiState::new(store.clone(), snapshot.clone(), zone.clone(), sync.clone());
-        let cfg = ApiConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            token: Some(TOKEN.into()),
-            ..ApiConfig::default()
-        };
-        let server = {
-            let _g = rt.enter();
-            ApiServer::bind(&cfg, dir.path(), state).unwrap()
-        };
-        let addr = format!("http://{}", server.local_addr());
-        rt.spawn(server.run(rx.clone()));
-        rt.spawn(run_sync(
-            store.clone(),
-            zone,
-            Vec::new(),
-            snapshot,
-            sync,
-            rx,
-        ));
+        let api = TestServer::start();
         Server {
-            addr,
-            store,
-            rt,
-            shutdown,
-            dir,
+            addr: api.base.clone(),
+            api,
+            dir: tempfile::tempdir().unwrap(),
         }
     }
 
@@ -95,13 +42,7 @@ impl Server {
     }
 
     fn key_count(&self) -> usize {
-        self.rt.block_on(self.store.list("/")).unwrap().0.len()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.shutdown.send(true);
+        self.api.keys().len()
     }
 }
 
@@ -163,7 +104,7 @@ fn add_show_list_delete() {
     ]);
     let show = s.ok(&["show", "cctv2.skydns.local."]);
     assert!(show.contains("ips:[192.168.10.1 192.168.10.2]"), "{show}");
-    let list = s.ok(&["list"]);
+    let list = s.ok(&["list", "-o", "seed"]);
     assert_eq!(list.lines().count(), 5, "{list}");
     assert!(list.contains(
         "domain: _http._tcp.web.skydns.local val: { type:SRV targets:[{web1.skydns.local. port:80 priority:10 weight:5} {web2.skydns.local. port:80 priority:10 weight:7}] ttl:30 }"
@@ -173,6 +114,47 @@ fn add_show_list_delete() {
     let json: serde_json::Value =
         serde_json::from_str(&s.ok(&["--json", "list", "--type", "A"])).unwrap();
     assert_eq!(json["count"], 1);
+    let json: serde_json::Value =
+        serde_json::from_str(&s.ok(&["list", "-o", "json", "--type", "MX"])).unwrap();
+    assert_eq!(json["names"][0]["name"], "mail.skydns.local.");
+    // The default is a table: a header, then one aligned row per value.
+    let table = s.ok(&["list"]);
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["NAME", "TYPE", "TTL", "DATA"], "{table}");
+    assert_eq!(rows.len(), 1 + 2 + 2 + 1 + 1 + 1, "{table}");
+    assert!(
+        rows.contains(&vec!["cctv2.skydns.local.", "A", "30", "192.168.10.2"]),
+        "{table}"
+    );
+    assert!(
+        rows.contains(&vec![
+            "_http._tcp.web.skydns.local.",
+            "SRV",
+            "30",
+            "10",
+            "7",
+            "80",
+            "web2.skydns.local."
+        ]),
+        "{table}"
+    );
+    assert!(
+        rows.contains(&vec![
+            "mail.skydns.local.",
+            "MX",
+            "300",
+            "5",
+            "mx1.skydns.local."
+        ]),
+        "{table}"
+    );
+    let data_col = table.lines().next().unwrap().find("DATA").unwrap();
+    assert!(table.lines().all(|l| l.len() > data_col), "{table}");
+    let bad = s.ctl(&["list", "-o", "yaml"]);
+    assert_eq!(bad.status.code(), Some(2));
     // Delete some addresses, then the whole name.
     s.ok(&["delete", "cctv2", "--ip", "192.168.10.1"]);
     assert!(s.ok(&["show", "cctv2"]).contains("ips:[192.168.10.2]"));
@@ -323,4 +305,57 @@ fn token_lookup_order() {
         run(&["--token-file", bad.to_str().unwrap()], &[], None),
         "403"
     );
+}
+
+#[test]
+fn host_port_address_means_http() {
+    let s = Server::start();
+    s.ok(&["add", "web", "--type", "A", "--ip", "10.0.0.1"]);
+    let bare = s.addr.strip_prefix("http://").unwrap();
+    let out = s.ok(&["--addr", bare, "list", "-o", "seed"]);
+    assert_eq!(
+        out,
+        "domain: web.skydns.local val: { type:A ips:[10.0.0.1] ttl:30 }\n"
+    );
+    let with_slash = format!("{}/", s.addr);
+    assert!(s
+        .ok(&["--addr", &with_slash, "show", "web"])
+        .contains("10.0.0.1"));
+    for bad in ["ftp://127.0.0.1:9001", "127.0.0.1:9001/v1", "http://"] {
+        let out = s.ctl(&["--addr", bad, "list"]);
+        assert_eq!(out.status.code(), Some(1), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--addr"), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn completions_for_bash_zsh_fish() {
+    let run = |shell: &str| {
+        Command::new(env!("CARGO_BIN_EXE_skylanectl"))
+            .args(["completions", shell])
+            .env("SKYLANE_API_ADDR", "127.0.0.1:1")
+            .output()
+            .unwrap()
+    };
+    for (shell, marker) in [
+        ("bash", "complete -F _skylanectl"),
+        ("zsh", "#compdef skylanectl"),
+        ("fish", "complete -c skylanectl"),
+    ] {
+        let out = run(shell);
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(script.contains(marker), "{shell}: {script}");
+        for word in ["list", "import", "completions", "seed"] {
+            assert!(script.contains(word), "{shell} lacks {word}");
+        }
+    }
+    let script = String::from_utf8(run("bash").stdout).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("skylanectl.bash");
+    std::fs::write(&path, script).unwrap();
+    let check = Command::new("bash").arg("-n").arg(&path).status().unwrap();
+    assert!(check.success(), "bash -n rejects the script");
+    assert_eq!(run("powershell").status.code(), Some(2));
 }

@@ -9,6 +9,7 @@
 use crate::api::ApiConfig;
 pub use crate::forward::config::{parse_upstream, ForwardSection, UpstreamPolicy};
 use crate::health::HealthConfig;
+pub use crate::k8s::config::KubernetesSection;
 use crate::store::{EtcdConfig, StoreConfig};
 use serde::{Deserialize, Deserializer};
 use skylane_dataplane::name::Name;
@@ -49,10 +50,11 @@ pub struct Config {
     pub api: ApiConfig,
     pub health: HealthConfig,
     pub forward: ForwardSection,
+    pub kubernetes: KubernetesSection,
 }
 
 /// `[dns]`: what is served and how.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
 pub struct DnsConfig {
     /// Served suffixes (authoritative).
@@ -93,7 +95,7 @@ impl Default for DnsConfig {
 }
 
 /// `[dns.soa]`: the synthetic SOA made for each served domain.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
 pub struct SoaSection {
     #[serde(deserialize_with = "de_opt_name")]
@@ -131,7 +133,7 @@ pub enum Backend {
 }
 
 /// `[dataplane]`: the per-core UDP loops.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
 pub struct DataplaneConfig {
     pub backend: Backend,
@@ -155,7 +157,7 @@ impl Default for DataplaneConfig {
 }
 
 /// `[tcp]`: DNS over TCP (RFC 7766).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
 pub struct TcpSection {
     pub enabled: bool,
@@ -186,7 +188,7 @@ pub enum ExceptionPathKind {
 }
 
 /// `[dpdk]`: the kernel-bypass backend.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
 pub struct DpdkSection {
     pub eal_args: Vec<String>,
@@ -228,18 +230,22 @@ impl Config {
 
     /// Parses config text; errors are `(line, reason)`.
     pub fn parse(text: &str) -> Result<Config, (usize, String)> {
-        let cfg: Config = toml::from_str(text).map_err(|e| {
+        let cfg = Config::parse_unvalidated(text)?;
+        cfg.validate()
+            .map_err(|reason| (line_of_reason(text, &reason), reason))?;
+        Ok(cfg)
+    }
+
+    /// Parses config text without the checks of [`Config::validate`] (syntax, types and
+    /// per-value checks only); errors are `(line, reason)`.
+    pub fn parse_unvalidated(text: &str) -> Result<Config, (usize, String)> {
+        toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
                 .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
                 .unwrap_or(1);
             (line, e.message().to_string())
-        })?;
-        cfg.validate().map_err(|reason| {
-            let key = reason.split(':').next().unwrap_or("");
-            (line_of_key(text, key), reason)
-        })?;
-        Ok(cfg)
+        })
     }
 
     /// Checks what types alone cannot.
@@ -268,6 +274,7 @@ impl Config {
         self.store.validate()?;
         self.health.validate()?;
         self.forward.validate()?;
+        self.kubernetes.validate()?;
         self.api.validate().map_err(|e| format!("api: {e}"))?;
         for (name, policy) in &self.dns.policies {
             Name::from_ascii(name).map_err(|e| format!("policies: bad name {name:?}: {e}"))?;
@@ -282,7 +289,13 @@ impl Config {
     /// apexes found in zone files.
     pub fn zone_config(&self, extra_domains: &[Name]) -> ZoneConfig {
         let mut domains: Vec<Name> = Vec::new();
-        for d in self.dns.domains.iter().chain(extra_domains) {
+        for d in self
+            .dns
+            .domains
+            .iter()
+            .chain(extra_domains)
+            .chain(self.kubernetes.served_zone())
+        {
             let d = d.to_lowercase();
             if !domains.contains(&d) {
                 domains.push(d);
@@ -311,6 +324,31 @@ impl Config {
             },
         }
     }
+}
+
+/// Line of the key a [`Config::validate`] reason starts with (`cores: …` → the `cores =`
+/// line; 1 when absent).
+pub fn line_of_reason(text: &str, reason: &str) -> usize {
+    let key = reason.split(':').next().unwrap_or("");
+    line_of_key(text, key)
+}
+
+/// Line of `key =` inside `[section]` (dotted: `dns.soa`; empty: top level), `None` when
+/// the key is not in the text (its default is in force).
+pub fn line_of(text: &str, section: &str, key: &str) -> Option<usize> {
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim_start();
+        if let Some(rest) = l.strip_prefix('[') {
+            current = rest.split(']').next().unwrap_or("").trim().to_string();
+            continue;
+        }
+        if current == section && l.starts_with(key) && l[key.len()..].trim_start().starts_with('=')
+        {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 /// Line of the first `key =` in the text (1 when absent).
@@ -442,6 +480,15 @@ exception-path = "tap"
             assert_eq!(l, line, "{text:?}: {reason}");
             assert!(reason.contains(needle), "{text:?}: {reason}");
         }
+    }
+
+    #[test]
+    fn line_of_finds_the_key_in_its_section() {
+        let text = "[dns]\nttl = 1\n[api]\nttl = 2\ntls-cert = \"x\"\n";
+        assert_eq!(line_of(text, "dns", "ttl"), Some(2));
+        assert_eq!(line_of(text, "api", "ttl"), Some(4));
+        assert_eq!(line_of(text, "api", "tls-cert"), Some(5));
+        assert_eq!(line_of(text, "api", "tls-key"), None);
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //!
 //! - Key = prefix + the name's labels reversed: `a.b.skydns.local.` lives at
 //!   `/skydns/local/skydns/b/a`. Every key is a name of its own; several values for one name are
-//!   child keys (`.../a/x1`, `.../a/x2`), and the engine answers a name without records of its
-//!   own with the union of its children.
+//!   child keys (`.../a/x1`, `.../a/x2`), and the engine answers a name with everything at or
+//!   below it (CoreDNS's etcd rules, docs/api.md "Storage layout").
 //! - Value = JSON [`SkyValue`] `{host, port, priority, weight, text, mail, ttl, targetstrip,
 //!   group}`, turned into records by [`value_to_records`] with CoreDNS's meanings.
 //! - Health status lives under the monitor prefix: `/skydns/monitor/status/<ip>` =
@@ -38,13 +38,13 @@ pub struct SkyValue {
     /// IP address (A/AAAA) or a domain name (CNAME, SRV/MX target, PTR under arpa).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub host: String,
-    /// Non-zero: also an SRV record with this port.
+    /// SRV port (served: an IP host without one answers SRV with port 0, as in CoreDNS).
     #[serde(skip_serializing_if = "is_zero_u16")]
     pub port: u16,
-    /// SRV priority; MX preference when `mail` is set.
+    /// SRV priority; MX preference when `mail` is set. 0 (unset) = [`DEFAULT_PRIORITY`].
     #[serde(skip_serializing_if = "is_zero_u16")]
     pub priority: u16,
-    /// Raw SRV weight (0 counts as 100); normalised over the records answered together.
+    /// Raw SRV weight (0 counts as 100); the snapshot normalises it over each answer.
     #[serde(skip_serializing_if = "is_zero_u16")]
     pub weight: u16,
     /// Non-empty: a TXT record (split in 255-byte strings).
@@ -59,10 +59,14 @@ pub struct SkyValue {
     /// Labels stripped from the left of SRV/MX targets.
     #[serde(skip_serializing_if = "is_zero_u32")]
     pub targetstrip: u32,
-    /// Accepted for compatibility; CoreDNS's query-time group filter is not applied.
+    /// Accepted for compatibility; CoreDNS's query-time group filter is not applied
+    /// (docs/api.md "Storage layout").
     #[serde(skip_serializing_if = "String::is_empty")]
     pub group: String,
 }
+
+/// SRV priority / MX preference of a value without one (CoreDNS's etcd plugin: 10).
+pub const DEFAULT_PRIORITY: u16 = 10;
 
 fn is_zero_u16(v: &u16) -> bool {
     *v == 0
@@ -242,14 +246,16 @@ fn strip_labels(name: &Name, count: u32) -> Name {
 }
 
 /// The records one value at `name` stands for, CoreDNS-style:
-/// - IP host → A/AAAA at `name`; with a port also SRV (target = `name`, minus `targetstrip`
-///   labels); with `mail` also MX (same target).
+/// - IP host → A/AAAA at `name`; with a port also SRV (target = `name`, the name the key
+///   stands for, minus `targetstrip` labels); with `mail` also MX (same target).
+///   [`served_records`] adds the port-0 SRV CoreDNS answers for an IP host without a port.
 /// - name host → PTR under in-addr.arpa/ip6.arpa; else MX when `mail`, SRV when `port` is set
 ///   (both when both), else CNAME.
 /// - `text` → TXT.
 ///
-/// SRV weights are the RAW weights: call [`normalize_srv_weights`] over the records answered
-/// together (the sync does this for siblings). `ttl` 0 → `default_ttl`.
+/// Priority 0 (unset) → [`DEFAULT_PRIORITY`]. SRV weights are the RAW weights: the snapshot
+/// normalises them over each answer ([`normalize_srv_weights`] does the same on a list).
+/// `ttl` 0 → `default_ttl`.
 pub fn value_to_records(
     name: &Name,
     value: &SkyValue,
@@ -279,7 +285,7 @@ pub fn value_to_records(
             }
             if value.mail {
                 out.push(rec(RData::Mx {
-                    preference: value.priority,
+                    preference: priority(value),
                     exchange: target,
                 }));
             }
@@ -294,7 +300,7 @@ pub fn value_to_records(
                 let target = strip_labels(&target, value.targetstrip);
                 if value.mail {
                     out.push(rec(RData::Mx {
-                        preference: value.priority,
+                        preference: priority(value),
                         exchange: target.clone(),
                     }));
                 }
@@ -320,9 +326,37 @@ pub fn value_to_records(
     Ok(out)
 }
 
+/// The records served for one value: [`value_to_records`], plus, for an IP host without a
+/// port, the SRV record with port 0 that CoreDNS answers for it (target: the key's name).
+/// The API shows [`value_to_records`]; the sync serves these.
+pub fn served_records(
+    name: &Name,
+    value: &SkyValue,
+    default_ttl: u32,
+) -> Result<Vec<Record>, LayoutError> {
+    let mut out = value_to_records(name, value, default_ttl)?;
+    let is_ip = out
+        .iter()
+        .any(|r| matches!(r.data, RData::A(_) | RData::Aaaa(_)));
+    if is_ip && value.port == 0 {
+        let ttl = out.first().map_or(default_ttl, |r| r.ttl);
+        let target = strip_labels(name, value.targetstrip);
+        out.push(Record::new(name.clone(), ttl, srv(value, target)));
+    }
+    Ok(out)
+}
+
+fn priority(value: &SkyValue) -> u16 {
+    if value.priority == 0 {
+        DEFAULT_PRIORITY
+    } else {
+        value.priority
+    }
+}
+
 fn srv(value: &SkyValue, target: Name) -> RData {
     RData::Srv {
-        priority: value.priority,
+        priority: priority(value),
         weight: value.weight,
         port: value.port,
         target,
@@ -330,7 +364,7 @@ fn srv(value: &SkyValue, target: Name) -> RData {
 }
 
 /// Rewrites the raw weights of the SRV records in `records` as CoreDNS answers them: per
-/// priority, `floor(100 / sum * w)` where a raw weight of 0 counts as 100.
+/// priority, `max(1, floor(100 / sum * w))` where a raw weight of 0 counts as 100.
 pub fn normalize_srv_weights(records: &mut [Record]) {
     let mut sums: Vec<(u16, u64)> = Vec::new();
     for r in records.iter() {
@@ -359,7 +393,7 @@ pub fn normalize_srv_weights(records: &mut [Record]) {
             } else {
                 f64::from(*weight)
             };
-            *weight = ((100.0 / sum as f64) * raw).floor() as u16;
+            *weight = ((100.0 / sum as f64) * raw).floor().max(1.0) as u16;
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod api;
 pub mod config;
 pub mod forward;
 pub mod health;
+pub mod k8s;
 pub mod layout;
 pub mod metrics;
 pub mod metrics_dpdk;

@@ -1,18 +1,30 @@
-//! Prometheus text exposition (`/metrics`) of data-plane, snapshot, sync and store figures.
+//! The `/metrics` exposition (OpenMetrics text, `prometheus-client`) of data-plane, snapshot,
+//! sync, store, forwarder and health-scanner figures.
 //!
-//! Rendered on demand from [`Stats`] (per-core counters, sampled processing
-//! times), the live [`Snapshot`] and [`SyncMetrics`]; nothing here touches
-//! the per-packet path. Processing times are SAMPLED (one query in
-//! `skylane_dns_request_duration_sample_every`): the histogram's count is the
-//! number of samples, not of queries.
+//! Every part is a custom [`Collector`] that reads its source at scrape time: the data
+//! plane keeps its own lock-free per-core counters ([`Stats`]) and the collector only
+//! loads them, so nothing here touches the per-packet path. Processing times are SAMPLED
+//! (one query in `skylane_dns_request_duration_sample_every`): the histogram's count is the
+//! number of samples, not of queries. Metric names, labels and types are pinned by
+//! `controlplane/tests/api_metrics.rs`.
 
-use crate::forward::metrics::{ForwardMetrics, BUCKETS as FORWARD_BUCKETS};
 use crate::forward::Forwarder;
+use crate::health::HealthMetrics;
 use crate::sync::SyncMetrics;
 use hdrhistogram::Histogram;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeGaugeValue, EncodeLabelSet, NoLabelSet,
+};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
 use skylane_dataplane::snapshot::Snapshot;
 use skylane_dataplane::stats::{CounterSnapshot, Stats, QTYPE_LABELS, RCODE_LABELS};
-use std::fmt::Write as _;
+use std::fmt;
+use std::sync::Arc;
+
+/// The Content-Type of `/metrics`.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Upper bounds (seconds) of the processing-time buckets.
 pub const DURATION_BUCKETS: [f64; 14] = [
@@ -22,139 +34,145 @@ pub const DURATION_BUCKETS: [f64; 14] = [
 pub const PROPAGATION_BUCKETS: [f64; 12] = [
     1e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.5, 1.0, 10.0,
 ];
-
-/// What one scrape renders.
-pub struct MetricsInputs<'a> {
-    pub stats: Option<&'a Stats>,
-    pub snapshot: &'a Snapshot,
-    pub sync: &'a SyncMetrics,
-    /// "embedded" or "etcd".
-    pub store_backend: &'a str,
-    pub store_connected: bool,
-    /// The forwarder and its cache; `None` when forwarding is off.
-    pub forwarder: Option<&'a Forwarder>,
-}
-
-/// Writes metric families in the text format (version 0.0.4).
-struct Writer {
-    out: String,
-}
-
-impl Writer {
-    fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.out, "# HELP {name} {help}");
-        let _ = writeln!(self.out, "# TYPE {name} {kind}");
-    }
-
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
-        self.out.push_str(name);
-        if !labels.is_empty() {
-            self.out.push('{');
-            for (i, (k, v)) in labels.iter().enumerate() {
-                if i > 0 {
-                    self.out.push(',');
-                }
-                let _ = write!(self.out, "{k}=\"{}\"", escape(v));
-            }
-            self.out.push('}');
-        }
-        let _ = writeln!(self.out, " {value}");
-    }
-
-    /// A histogram family from an hdrhistogram whose unit is `unit_seconds`.
-    fn histogram(
-        &mut self,
-        name: &str,
-        help: &str,
-        h: &Histogram<u64>,
-        unit_seconds: f64,
-        bounds: &[f64],
-    ) {
-        self.family(name, "histogram", help);
-        let bucket = format!("{name}_bucket");
-        for le in bounds {
-            let max_units = (le / unit_seconds).floor() as u64;
-            let count = if h.is_empty() {
-                0
-            } else {
-                h.count_between(0, max_units)
-            };
-            self.sample(&bucket, &[("le", &format_float(*le))], count);
-        }
-        self.sample(&bucket, &[("le", "+Inf")], h.len());
-        let sum = if h.is_empty() {
-            0.0
-        } else {
-            h.mean() * h.len() as f64 * unit_seconds
-        };
-        self.sample(&format!("{name}_sum"), &[], format_float(sum));
-        self.sample(&format!("{name}_count"), &[], h.len());
-    }
-}
-
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-fn format_float(v: f64) -> String {
-    let s = format!("{v}");
-    if s.contains('e') || s.contains('.') {
-        s
-    } else {
-        format!("{s}.0")
-    }
-}
-
 /// Upper bounds (seconds) of the health-check duration buckets.
 pub const HEALTH_CHECK_BUCKETS: [f64; 10] =
     [1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5, 1.0, 5.0];
 
-/// The health scanner's families (appended to `/metrics` when an agent runs in-process).
-pub fn render_health(h: &crate::health::HealthMetrics) -> String {
-    let mut w = Writer { out: String::new() };
-    w.family(
-        "skylane_health_checks_total",
-        "counter",
-        "Health probes by kind (tcp, http, icmp) and result (success, failure).",
-    );
-    for (kind, result, n) in h.checks() {
-        w.sample(
-            "skylane_health_checks_total",
-            &[("kind", kind), ("result", result)],
-            n,
-        );
+/// What one scrape reads: shared handles, loaded by the collectors at scrape time.
+#[derive(Clone)]
+pub struct MetricsSources {
+    pub stats: Option<Arc<Stats>>,
+    pub snapshot: Arc<Snapshot>,
+    pub sync: Arc<SyncMetrics>,
+    /// "embedded" or "etcd".
+    pub store_backend: &'static str,
+    pub store_connected: bool,
+    /// The forwarder and its cache; `None` when forwarding is off.
+    pub forwarder: Option<Arc<Forwarder>>,
+    /// An in-process health agent's metrics.
+    pub health: Option<Arc<HealthMetrics>>,
+}
+
+/// The whole `/metrics` page (OpenMetrics text, ending in `# EOF`).
+pub fn render(sources: MetricsSources) -> String {
+    let mut registry = Registry::default();
+    if let Some(f) = sources.forwarder.clone() {
+        registry.register_collector(Box::new(Scrape(f)));
     }
-    w.histogram(
-        "skylane_health_check_duration_seconds",
-        "Duration of one address's whole check.",
-        &h.duration_histogram(),
-        1e-6,
-        &HEALTH_CHECK_BUCKETS,
-    );
-    let gauges: [(&str, &str, u64); 3] = [
-        (
-            "skylane_health_targets",
-            "Addresses this agent checks.",
-            h.targets(),
-        ),
-        (
-            "skylane_health_agents_live",
-            "Live health agents (heart keys).",
-            h.agents_live(),
-        ),
-        (
-            "skylane_health_panic",
-            "1 while the partition guard holds DOWN writes.",
-            u64::from(h.panic()),
-        ),
-    ];
-    for (name, help, v) in gauges {
-        w.family(name, "gauge", help);
-        w.sample(name, &[], v);
+    if let Some(stats) = sources.stats.clone() {
+        registry.register_collector(Box::new(Scrape(stats)));
     }
-    w.out
+    if let Some(h) = sources.health.clone() {
+        registry.register_collector(Box::new(Scrape(h)));
+    }
+    registry.register_collector(Box::new(Scrape(Arc::new(sources))));
+    registry.register_collector(Box::new(crate::metrics_dpdk::DpdkCollector));
+    let mut out = String::with_capacity(16 << 10);
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &registry) {
+        tracing::warn!(error = %e, "encoding /metrics failed");
+    }
+    out
+}
+
+/// A family name as prometheus-client wants it: counters without their `_total`
+/// suffix (the encoder appends it to the samples).
+fn family_name(name: &str, kind: MetricType) -> &str {
+    match kind {
+        MetricType::Counter => name.strip_suffix("_total").unwrap_or(name),
+        _ => name,
+    }
+}
+
+/// One unlabelled counter.
+pub(crate) fn counter(e: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> fmt::Result {
+    let kind = MetricType::Counter;
+    e.encode_descriptor(family_name(name, kind), help, None, kind)?
+        .encode_counter::<NoLabelSet, _, u64>(&v, None)
+}
+
+/// One unlabelled gauge.
+pub(crate) fn gauge<V: EncodeGaugeValue>(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    v: V,
+) -> fmt::Result {
+    e.encode_descriptor(name, help, None, MetricType::Gauge)?
+        .encode_gauge(&v)
+}
+
+/// A labelled counter family.
+pub(crate) fn counters<L: EncodeLabelSet>(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    series: &[(L, u64)],
+) -> fmt::Result {
+    let kind = MetricType::Counter;
+    let mut m = e.encode_descriptor(family_name(name, kind), help, None, kind)?;
+    for (labels, v) in series {
+        m.encode_family(labels)?
+            .encode_counter::<NoLabelSet, _, u64>(v, None)?;
+    }
+    Ok(())
+}
+
+/// Per-bucket counts (prometheus-client accumulates them) from cumulative ones, with
+/// `+Inf` (`f64::MAX`) holding what is above the last bound.
+pub(crate) fn bucket_deltas(bounds: &[f64], cumulative: &[u64], count: u64) -> Vec<(f64, u64)> {
+    let mut out = Vec::with_capacity(bounds.len() + 1);
+    let mut prev = 0;
+    for (le, c) in bounds.iter().zip(cumulative) {
+        out.push((*le, c.saturating_sub(prev)));
+        prev = (*c).max(prev);
+    }
+    out.push((f64::MAX, count.saturating_sub(prev)));
+    out
+}
+
+/// A histogram family from an hdrhistogram whose unit is `unit_seconds`.
+pub(crate) fn hdr_histogram(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    h: &Histogram<u64>,
+    unit_seconds: f64,
+    bounds: &[f64],
+) -> fmt::Result {
+    let cumulative: Vec<u64> = bounds
+        .iter()
+        .map(|le| {
+            let max_units = (le / unit_seconds).floor() as u64;
+            if h.is_empty() {
+                0
+            } else {
+                h.count_between(0, max_units)
+            }
+        })
+        .collect();
+    let sum = if h.is_empty() {
+        0.0
+    } else {
+        h.mean() * h.len() as f64 * unit_seconds
+    };
+    e.encode_descriptor(name, help, None, MetricType::Histogram)?
+        .encode_histogram::<NoLabelSet>(
+            sum,
+            h.len(),
+            &bucket_deltas(bounds, &cumulative, h.len()),
+            None,
+        )
+}
+
+/// A collector over one shared source, read at scrape time (`Scrape<Stats>`: the data
+/// plane's per-core counters; `Scrape<Forwarder>`, `Scrape<HealthMetrics>`,
+/// `Scrape<MetricsSources>`: snapshot, sync and store).
+pub(crate) struct Scrape<T>(pub(crate) Arc<T>);
+
+impl<T> fmt::Debug for Scrape<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Scrape<{}>", std::any::type_name::<T>())
+    }
 }
 
 /// Per-slot labels: backend and core ("tcp" for the shared TCP slot).
@@ -165,7 +183,9 @@ fn slot_labels(backend: &str, core: Option<usize>) -> (String, String) {
     )
 }
 
-fn counter_families(w: &mut Writer, slots: &[(String, String, CounterSnapshot)]) {
+type Slot = (String, String, CounterSnapshot);
+
+fn counter_families(e: &mut DescriptorEncoder, slots: &[Slot]) -> fmt::Result {
     type Get = fn(&CounterSnapshot) -> u64;
     let simple: [(&str, &str, Get); 8] = [
         (
@@ -210,77 +230,52 @@ fn counter_families(w: &mut Writer, slots: &[(String, String, CounterSnapshot)])
         ),
     ];
     for (name, help, get) in simple {
-        w.family(name, "counter", help);
-        for (backend, core, c) in slots {
-            w.sample(name, &[("backend", backend), ("core", core)], get(c));
-        }
+        let series: Vec<_> = slots
+            .iter()
+            .map(|(b, c, s)| ([("backend", b.as_str()), ("core", c.as_str())], get(s)))
+            .collect();
+        counters(e, name, help, &series)?;
     }
-    let name = "skylane_dns_responses_total";
-    w.family(name, "counter", "Responses by response code.");
-    for (backend, core, c) in slots {
-        for (i, n) in c.rcode.iter().enumerate() {
-            if *n > 0 || i == 0 {
-                let labels = [
-                    ("rcode", RCODE_LABELS[i]),
-                    ("backend", backend),
-                    ("core", core),
-                ];
-                w.sample(name, &labels, n);
+    let by_label = |labels: &'static [&'static str],
+                    key: &'static str,
+                    pick: fn(&CounterSnapshot) -> &[u64]| {
+        let mut series = Vec::new();
+        for (b, c, s) in slots {
+            for (i, n) in pick(s).iter().enumerate() {
+                if *n > 0 || i == 0 {
+                    series.push((
+                        [
+                            (key, labels[i]),
+                            ("backend", b.as_str()),
+                            ("core", c.as_str()),
+                        ],
+                        *n,
+                    ));
+                }
             }
         }
-    }
-    let name = "skylane_dns_requests_by_qtype_total";
-    w.family(name, "counter", "Answered queries by query type.");
-    for (backend, core, c) in slots {
-        for (i, n) in c.qtype.iter().enumerate() {
-            if *n > 0 || i == 0 {
-                let labels = [
-                    ("qtype", QTYPE_LABELS[i]),
-                    ("backend", backend),
-                    ("core", core),
-                ];
-                w.sample(name, &labels, n);
-            }
-        }
-    }
-}
-
-/// `skylane_data_source{source}` and `skylane_data_age_seconds`: where the live records come
-/// from (store, last-known, none) and how old they are.
-fn data_source_families(w: &mut Writer, sync: &crate::sync::SyncMetrics) {
-    w.family(
-        "skylane_data_source",
-        "gauge",
-        "1 for the source of the live records: store, last-known or none.",
-    );
-    let live = sync.source().as_str();
-    for source in ["store", "last-known", "none"] {
-        w.sample(
-            "skylane_data_source",
-            &[("source", source)],
-            i64::from(source == live),
-        );
-    }
-    w.family(
-        "skylane_data_age_seconds",
-        "gauge",
-        "Age of the live records (0 while the store is followed).",
-    );
-    let age = sync.data_age().map_or(-1, |d| d.as_secs() as i64);
-    w.sample("skylane_data_age_seconds", &[], age);
-}
-
-/// The whole `/metrics` page.
-pub fn render(inputs: &MetricsInputs<'_>) -> String {
-    let mut w = Writer {
-        out: String::with_capacity(8 << 10),
+        series
     };
-    if let Some(f) = inputs.forwarder {
-        forward_families(&mut w, f);
-    }
-    if let Some(stats) = inputs.stats {
+    counters(
+        e,
+        "skylane_dns_responses_total",
+        "Responses by response code.",
+        &by_label(&RCODE_LABELS, "rcode", |s| &s.rcode[..]),
+    )?;
+    counters(
+        e,
+        "skylane_dns_requests_by_qtype_total",
+        "Answered queries by query type.",
+        &by_label(&QTYPE_LABELS, "qtype", |s| &s.qtype[..]),
+    )
+}
+
+/// The data plane's per-core counters and sampled processing times.
+impl Collector for Scrape<Stats> {
+    fn encode(&self, mut e: DescriptorEncoder) -> fmt::Result {
+        let stats = &self.0;
         let report = stats.report();
-        let slots: Vec<(String, String, CounterSnapshot)> = report
+        let slots: Vec<Slot> = report
             .slots
             .iter()
             .map(|s| {
@@ -288,76 +283,78 @@ pub fn render(inputs: &MetricsInputs<'_>) -> String {
                 (b, c, s.counters)
             })
             .collect();
-        counter_families(&mut w, &slots);
-        w.histogram(
+        counter_families(&mut e, &slots)?;
+        hdr_histogram(
+            &mut e,
             "skylane_dns_request_duration_seconds",
             "Sampled processing time of one query in the answer engine.",
             &stats.latency_histogram(),
             1e-9,
             &DURATION_BUCKETS,
-        );
-        w.family(
+        )?;
+        gauge(
+            &mut e,
             "skylane_dns_request_duration_sample_every",
-            "gauge",
             "One query in this many is timed.",
-        );
-        w.sample(
-            "skylane_dns_request_duration_sample_every",
-            &[],
-            stats.sample_every(),
-        );
+            stats.sample_every() as u64,
+        )
     }
-    let snap = inputs.snapshot;
-    let gauges: [(&str, &str, u64); 3] = [
-        (
-            "skylane_snapshot_records",
-            "Records in the live snapshot.",
-            snap.record_count() as u64,
-        ),
-        (
-            "skylane_snapshot_names",
-            "Names in the live snapshot.",
-            snap.name_count() as u64,
-        ),
-        (
-            "skylane_snapshot_generation",
-            "Generation of the live snapshot.",
-            snap.generation(),
-        ),
-    ];
-    for (name, help, v) in gauges {
-        w.family(name, "gauge", help);
-        w.sample(name, &[], v);
+}
+
+/// The live snapshot, the store → snapshot sync and the store connection.
+impl Collector for Scrape<MetricsSources> {
+    fn encode(&self, mut e: DescriptorEncoder) -> fmt::Result {
+        let (snap, sync) = (&self.0.snapshot, &*self.0.sync);
+        gauge(
+            &mut e,
+            "skylane_snapshot_build_seconds",
+            "Duration of the last full list + snapshot build.",
+            sync.last_build().as_secs_f64(),
+        )?;
+        gauge(
+            &mut e,
+            "skylane_snapshot_last_build_timestamp_seconds",
+            "Unix time of the last full snapshot build (0 = never).",
+            sync.last_build_unix_ms() as f64 / 1000.0,
+        )?;
+        hdr_histogram(
+            &mut e,
+            "skylane_sync_propagation_seconds",
+            "Delay from a store change seen by the watch to the snapshot serving it.",
+            &sync.propagation_histogram(),
+            1e-6,
+            &PROPAGATION_BUCKETS,
+        )?;
+        sync_counters(&mut e, snap, sync)?;
+        self.store_families(&mut e)
     }
-    let sync = inputs.sync;
-    w.family(
-        "skylane_snapshot_build_seconds",
-        "gauge",
-        "Duration of the last full list + snapshot build.",
-    );
-    w.sample(
-        "skylane_snapshot_build_seconds",
-        &[],
-        format_float(sync.last_build().as_secs_f64()),
-    );
-    w.family(
-        "skylane_snapshot_last_build_timestamp_seconds",
-        "gauge",
-        "Unix time of the last full snapshot build (0 = never).",
-    );
-    w.sample(
-        "skylane_snapshot_last_build_timestamp_seconds",
-        &[],
-        format_float(sync.last_build_unix_ms() as f64 / 1000.0),
-    );
-    w.histogram(
-        "skylane_sync_propagation_seconds",
-        "Delay from a store change seen by the watch to the snapshot serving it.",
-        &sync.propagation_histogram(),
-        1e-6,
-        &PROPAGATION_BUCKETS,
-    );
-    let counters: [(&str, &str, u64); 4] = [
+}
+
+/// Snapshot and sync gauges (name, help), in the order of their values in `sync_counters`.
+const SYNC_GAUGES: [(&str, &str); 7] = [
+    ("skylane_snapshot_records", "Records in the live snapshot."),
+    ("skylane_snapshot_names", "Names in the live snapshot."),
+    (
+        "skylane_snapshot_generation",
+        "Generation of the live snapshot.",
+    ),
+    (
+        "skylane_sync_bad_keys",
+        "Keys whose current value is skipped.",
+    ),
+    ("skylane_down_addresses", "Addresses marked DOWN."),
+    (
+        "skylane_store_revision",
+        "Store revision the live snapshot reflects.",
+    ),
+    (
+        "skylane_ready",
+        "1 once the first snapshot from the store is live.",
+    ),
+];
+
+fn sync_counters(e: &mut DescriptorEncoder, snap: &Snapshot, sync: &SyncMetrics) -> fmt::Result {
+    let totals: [(&str, &str, u64); 4] = [
         (
             "skylane_sync_parse_errors_total",
             "Store values skipped because they could not be parsed.",
@@ -379,140 +376,54 @@ pub fn render(inputs: &MetricsInputs<'_>) -> String {
             sync.reconnects(),
         ),
     ];
-    for (name, help, v) in counters {
-        w.family(name, "counter", help);
-        w.sample(name, &[], v);
+    for (name, help, v) in totals {
+        counter(e, name, help, v)?;
     }
-    let gauges: [(&str, &str, i64); 4] = [
-        (
-            "skylane_sync_bad_keys",
-            "Keys whose current value is skipped.",
-            sync.bad_keys() as i64,
-        ),
-        (
-            "skylane_down_addresses",
-            "Addresses marked DOWN.",
-            sync.down_addresses() as i64,
-        ),
-        (
-            "skylane_store_revision",
-            "Store revision the live snapshot reflects.",
-            sync.revision(),
-        ),
-        (
-            "skylane_ready",
-            "1 once the first snapshot from the store is live.",
-            i64::from(sync.is_ready()),
-        ),
+    let values = [
+        snap.record_count() as i64,
+        snap.name_count() as i64,
+        snap.generation() as i64,
+        sync.bad_keys() as i64,
+        sync.down_addresses() as i64,
+        sync.revision(),
+        i64::from(sync.is_ready()),
     ];
-    for (name, help, v) in gauges {
-        w.family(name, "gauge", help);
-        w.sample(name, &[], v);
+    for ((name, help), v) in SYNC_GAUGES.iter().zip(values) {
+        gauge(e, name, help, v)?;
     }
-    data_source_families(&mut w, sync);
-    w.family(
-        "skylane_store_connected",
-        "gauge",
-        "1 when the record store is reachable.",
-    );
-    w.sample(
-        "skylane_store_connected",
-        &[("backend", inputs.store_backend)],
-        u8::from(inputs.store_connected && sync.store_connected()),
-    );
-    crate::metrics_dpdk::render(&mut w.out);
-    w.out
+    Ok(())
 }
 
-/// The cache and forwarder families (`skylane_cache_*`, `skylane_forward_*`).
-fn forward_families(w: &mut Writer, f: &Forwarder) {
-    let (hits, misses, overflows) = f.cache.shared.totals();
-    let (entries, bytes) = f.cache.usage();
-    let m = &f.metrics;
-    let counters: [(&str, &str, u64); 6] = [
-        (
-            "skylane_cache_hits_total",
-            "Forwarded-name queries answered from a core's cache.",
-            hits,
-        ),
-        (
-            "skylane_cache_misses_total",
-            "Forwarded-name queries handed to the forwarder.",
-            misses,
-        ),
-        (
-            "skylane_cache_evictions_total",
-            "Entries evicted to keep the cache within cache-size-mb.",
-            ForwardMetrics::load(&f.cache.evictions),
-        ),
-        (
-            "skylane_forward_stale_answers_total",
-            "Answers served stale (RFC 8767) after every upstream failed.",
-            ForwardMetrics::load(&m.stale_answers),
-        ),
-        (
-            "skylane_forward_mismatched_replies_total",
-            "Upstream datagrams dropped: wrong ID or question.",
-            ForwardMetrics::load(&m.mismatched),
-        ),
-        (
-            "skylane_forward_overflows_total",
-            "Queries answered SERVFAIL: hand-off channel full or max-outstanding reached.",
-            overflows + ForwardMetrics::load(&m.overflows),
-        ),
-    ];
-    for (name, help, v) in counters {
-        w.family(name, "counter", help);
-        w.sample(name, &[], v);
-    }
-    w.family(
-        "skylane_cache_entries",
-        "gauge",
-        "Entries in the forward cache.",
-    );
-    w.sample("skylane_cache_entries", &[], entries);
-    w.family(
-        "skylane_cache_bytes",
-        "gauge",
-        "Approximate bytes held by the forward cache.",
-    );
-    w.sample("skylane_cache_bytes", &[], bytes);
-    let name = "skylane_forward_requests_total";
-    w.family(
-        name,
-        "counter",
-        "Upstream exchanges by upstream and outcome (rcode, timeout, error).",
-    );
-    for ((up, outcome), v) in m.requests() {
-        w.sample(
-            name,
-            &[("upstream", &up.to_string()), ("rcode", outcome)],
-            v,
-        );
-    }
-    let name = "skylane_forward_duration_seconds";
-    w.family(name, "histogram", "Upstream exchange time.");
-    for (up, d) in m.durations() {
-        let up = up.to_string();
-        for (le, count) in FORWARD_BUCKETS.iter().zip(d.buckets) {
-            let le = format_float(*le);
-            w.sample(
-                &format!("{name}_bucket"),
-                &[("upstream", &up), ("le", &le)],
-                count,
-            );
+impl Scrape<MetricsSources> {
+    /// `skylane_data_source{source}`, `skylane_data_age_seconds`, `skylane_store_connected`.
+    fn store_families(&self, e: &mut DescriptorEncoder) -> fmt::Result {
+        let sync = &*self.0.sync;
+        let live = sync.source().as_str();
+        let mut m = e.encode_descriptor(
+            "skylane_data_source",
+            "1 for the source of the live records: store, last-known or none.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for source in ["store", "last-known", "none"] {
+            m.encode_family(&[("source", source)])?
+                .encode_gauge(&i64::from(source == live))?;
         }
-        w.sample(
-            &format!("{name}_bucket"),
-            &[("upstream", &up), ("le", "+Inf")],
-            d.count,
-        );
-        w.sample(
-            &format!("{name}_sum"),
-            &[("upstream", &up)],
-            format_float(d.sum),
-        );
-        w.sample(&format!("{name}_count"), &[("upstream", &up)], d.count);
+        gauge(
+            e,
+            "skylane_data_age_seconds",
+            "Age of the live records (0 while the store is followed).",
+            sync.data_age().map_or(-1, |d| d.as_secs() as i64),
+        )?;
+        let connected = self.0.store_connected && sync.store_connected();
+        e.encode_descriptor(
+            "skylane_store_connected",
+            "1 when the record store is reachable.",
+            None,
+            MetricType::Gauge,
+        )?
+        .encode_family(&[("backend", self.0.store_backend)])?
+        .encode_gauge(&i64::from(connected))
     }
 }
 
@@ -521,35 +432,40 @@ mod tests {
     use super::*;
     use skylane_dataplane::stats::Backend;
     use skylane_dataplane::ZoneConfig;
-    use std::sync::Arc;
 
-    #[test]
-    fn renders_counters_and_histograms() {
-        let stats = Stats::with_sampling(Backend::Socket, &[0, 1], 1);
-        let c = stats.slot(stats.core_slot(1).unwrap()).counters();
-        c.count_reply(3, 1, false, false);
-        c.count_reply(0, 28, false, true);
-        let snap = Snapshot::empty(Arc::new(ZoneConfig::default()));
-        let sync = SyncMetrics::new();
-        let text = render(&MetricsInputs {
-            stats: Some(&stats),
-            snapshot: &snap,
-            sync: &sync,
+    fn sources(stats: Option<Arc<Stats>>) -> MetricsSources {
+        MetricsSources {
+            stats,
+            snapshot: Arc::new(Snapshot::empty(Arc::new(ZoneConfig::default()))),
+            sync: Arc::new(SyncMetrics::new()),
             store_backend: "embedded",
             store_connected: true,
             forwarder: None,
-        });
-        assert!(text.contains(
-            "skylane_dns_responses_total{rcode=\"NXDOMAIN\",backend=\"socket\",core=\"1\"} 1\n"
-        ));
-        assert!(text.contains(
-            "skylane_dns_requests_by_qtype_total{qtype=\"AAAA\",backend=\"socket\",core=\"1\"} 1\n"
-        ));
-        assert!(text.contains("skylane_dns_fail_open_total{backend=\"socket\",core=\"1\"} 1\n"));
-        assert!(text.contains("skylane_dns_requests_total{backend=\"tcp\",core=\"tcp\"} 0\n"));
-        assert!(text.contains("skylane_dns_request_duration_seconds_bucket{le=\"+Inf\"} 0\n"));
-        assert!(text.contains("# TYPE skylane_sync_propagation_seconds histogram\n"));
-        assert!(text.contains("skylane_store_connected{backend=\"embedded\"} 0\n"));
+            health: Some(Arc::new(HealthMetrics::new())),
+        }
+    }
+
+    #[test]
+    fn renders_counters_and_histograms() {
+        let stats = Arc::new(Stats::with_sampling(Backend::Socket, &[0, 1], 1));
+        let c = stats.slot(stats.core_slot(1).unwrap()).counters();
+        c.count_reply(3, 1, false, false);
+        c.count_reply(0, 28, false, true);
+        let text = render(sources(Some(stats)));
+        for needle in [
+            "skylane_dns_responses_total{rcode=\"NXDOMAIN\",backend=\"socket\",core=\"1\"} 1\n",
+            "skylane_dns_requests_by_qtype_total{qtype=\"AAAA\",backend=\"socket\",core=\"1\"} 1\n",
+            "skylane_dns_fail_open_total{backend=\"socket\",core=\"1\"} 1\n",
+            "skylane_dns_requests_total{backend=\"tcp\",core=\"tcp\"} 0\n",
+            "skylane_dns_request_duration_seconds_bucket{le=\"+Inf\"} 0\n",
+            "# TYPE skylane_sync_propagation_seconds histogram\n",
+            "# TYPE skylane_dns_requests counter\n",
+            "skylane_store_connected{backend=\"embedded\"} 0\n",
+            "skylane_health_checks_total{kind=\"tcp\",result=\"success\"} 0\n",
+        ] {
+            assert!(text.contains(needle), "{needle} not in:\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"));
         // Every sample line is `name{labels} value` or `name value`.
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (_, value) = line.rsplit_once(' ').unwrap();
@@ -563,18 +479,49 @@ mod tests {
         for ns in [500u64, 3_000, 20_000, 2_000_000] {
             h.record(ns).unwrap();
         }
-        let mut w = Writer { out: String::new() };
-        w.histogram("x_seconds", "test", &h, 1e-9, &DURATION_BUCKETS);
-        let bucket = |le: &str| -> u64 {
-            let prefix = format!("x_seconds_bucket{{le=\"{le}\"}} ");
-            let line = w.out.lines().find(|l| l.starts_with(&prefix)).unwrap();
-            line[prefix.len()..].parse().unwrap()
+        let mut out = String::new();
+        let mut registry = Registry::default();
+        #[derive(Debug)]
+        struct One(Histogram<u64>);
+        impl Collector for One {
+            fn encode(&self, mut e: DescriptorEncoder) -> fmt::Result {
+                hdr_histogram(
+                    &mut e,
+                    "x_seconds",
+                    "test",
+                    &self.0,
+                    1e-9,
+                    &DURATION_BUCKETS,
+                )
+            }
+        }
+        registry.register_collector(Box::new(One(h)));
+        prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
+        let bucket = |le: f64| -> u64 {
+            let line = out
+                .lines()
+                .filter_map(|l| l.strip_prefix("x_seconds_bucket{le=\""))
+                .find(|l| {
+                    let (bound, _) = l.split_once('"').unwrap();
+                    bound.parse::<f64>().ok() == Some(le) || (bound == "+Inf" && le.is_infinite())
+                })
+                .unwrap_or_else(|| panic!("no bucket {le} in {out}"));
+            line.rsplit_once(' ').unwrap().1.parse().unwrap()
         };
-        assert_eq!(bucket("0.000001"), 1);
-        assert_eq!(bucket("0.000005"), 2);
-        assert_eq!(bucket("0.000025"), 3);
-        assert_eq!(bucket("0.001"), 3);
-        assert_eq!(bucket("0.005"), 4);
-        assert_eq!(bucket("+Inf"), 4);
+        assert_eq!(bucket(0.000001), 1);
+        assert_eq!(bucket(0.000005), 2);
+        assert_eq!(bucket(0.000025), 3);
+        assert_eq!(bucket(0.001), 3);
+        assert_eq!(bucket(0.005), 4);
+        assert_eq!(bucket(f64::INFINITY), 4);
+        assert!(out.contains("x_seconds_count 4\n"), "{out}");
+    }
+
+    #[test]
+    fn deltas_from_cumulative_buckets() {
+        assert_eq!(
+            bucket_deltas(&[1.0, 2.0], &[2, 5], 6),
+            vec![(1.0, 2), (2.0, 3), (f64::MAX, 1)]
+        );
     }
 }

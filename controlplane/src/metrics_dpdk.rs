@@ -3,10 +3,14 @@
 //!
 //! The control plane does not link DPDK; the binary (built with the `dpdk` feature)
 //! registers a [`DpdkSource`] with [`set_source`] that turns the data plane's lock-free
-//! counters into a [`DpdkMetrics`], and [`render`] appends the families to a scrape.
+//! counters into a [`DpdkMetrics`], and [`DpdkCollector`] encodes the families in a scrape.
 //! Nothing is rendered when no source is registered (socket backend).
 
-use std::fmt::Write as _;
+use crate::metrics::counters;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::metrics::MetricType;
+use std::fmt;
 use std::sync::{Arc, RwLock};
 
 /// A port's counters (`rte_eth_stats`).
@@ -58,16 +62,29 @@ pub fn set_source(source: Option<DpdkSource>) {
     *SOURCE.write().unwrap_or_else(|e| e.into_inner()) = source;
 }
 
-/// Append the `skylane_dpdk_*` families to `out` (nothing without a source).
-pub fn render(out: &mut String) {
+/// The registered source's counters, read now (`None` without a source or once the data
+/// plane is torn down).
+fn current() -> Option<DpdkMetrics> {
     let source = SOURCE.read().unwrap_or_else(|e| e.into_inner()).clone();
-    if let Some(m) = source.and_then(|s| s()) {
-        render_metrics(out, &m);
+    source.and_then(|s| s())
+}
+
+/// The `skylane_dpdk_*` families as a `/metrics` collector (nothing without a source).
+#[derive(Debug)]
+pub struct DpdkCollector;
+
+impl Collector for DpdkCollector {
+    fn encode(&self, mut e: DescriptorEncoder) -> fmt::Result {
+        match current() {
+            Some(m) => encode_metrics(&mut e, &m),
+            None => Ok(()),
+        }
     }
 }
 
-/// A port family: name, help, and the two labelled values of a port.
+/// A port family: name, help, label name, and the two labelled values of a port.
 type PortFamily = (
+    &'static str,
     &'static str,
     &'static str,
     fn(&PortCounters) -> [(&'static str, u64); 2],
@@ -75,12 +92,8 @@ type PortFamily = (
 /// An lcore family: name, help, and the value of an lcore.
 type LcoreFamily = (&'static str, &'static str, fn(&LcoreCounters) -> u64);
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-/// Render `m` in the text format.
-pub fn render_metrics(out: &mut String, m: &DpdkMetrics) {
+/// Encode `m`'s families.
+pub fn encode_metrics(e: &mut DescriptorEncoder, m: &DpdkMetrics) -> fmt::Result {
     let ports: Vec<(&str, &PortCounters)> = std::iter::once(("port", &m.port))
         .chain(m.tap.as_ref().map(|t| ("tap", t)))
         .collect();
@@ -88,36 +101,33 @@ pub fn render_metrics(out: &mut String, m: &DpdkMetrics) {
         (
             "skylane_dpdk_port_packets_total",
             "Frames received and sent by the DPDK port and the exception-path TAP.",
+            "direction",
             |p| [("rx", p.rx), ("tx", p.tx)],
         ),
         (
             "skylane_dpdk_port_errors_total",
             "Receive and transmit errors of the port and the TAP.",
+            "direction",
             |p| [("rx", p.rx_errors), ("tx", p.tx_errors)],
         ),
         (
             "skylane_dpdk_port_missed_total",
             "Frames dropped by the device: RX rings full (imissed), no mbuf (nombuf).",
+            "reason",
             |p| [("imissed", p.imissed), ("nombuf", p.rx_nombuf)],
         ),
     ];
-    for (name, help, values) in port_families {
-        family(out, name, "counter", help);
-        let label = if name.ends_with("missed_total") {
-            "reason"
-        } else {
-            "direction"
-        };
-        for (device, p) in &ports {
-            for (v, n) in values(p) {
-                let _ = writeln!(out, "{name}{{device=\"{device}\",{label}=\"{v}\"}} {n}");
-            }
-        }
+    for (name, help, label, values) in port_families {
+        let series: Vec<([(&str, &str); 2], u64)> = ports
+            .iter()
+            .flat_map(|(device, p)| values(p).map(|(v, n)| ([("device", *device), (label, v)], n)))
+            .collect();
+        counters(e, name, help, &series)?;
     }
-    render_lcores(out, &m.lcores);
+    encode_lcores(e, &m.lcores)
 }
 
-fn render_lcores(out: &mut String, lcores: &[LcoreCounters]) {
+fn encode_lcores(e: &mut DescriptorEncoder, lcores: &[LcoreCounters]) -> fmt::Result {
     let per_core: [LcoreFamily; 5] = [
         (
             "skylane_dpdk_lcore_rx_packets_total",
@@ -145,39 +155,55 @@ fn render_lcores(out: &mut String, lcores: &[LcoreCounters]) {
             |l| l.policed,
         ),
     ];
+    let cores: Vec<String> = lcores.iter().map(|l| l.core.to_string()).collect();
     for (name, help, value) in per_core {
-        family(out, name, "counter", help);
-        for l in lcores {
-            let _ = writeln!(out, "{name}{{core=\"{}\"}} {}", l.core, value(l));
-        }
+        let series: Vec<([(&str, &str); 1], u64)> = lcores
+            .iter()
+            .zip(&cores)
+            .map(|(l, c)| ([("core", c.as_str())], value(l)))
+            .collect();
+        counters(e, name, help, &series)?;
     }
-    let name = "skylane_dpdk_lcore_dropped_total";
-    family(
-        out,
-        name,
-        "counter",
+    let dropped: Vec<([(&str, &str); 2], u64)> = lcores
+        .iter()
+        .zip(&cores)
+        .flat_map(|(l, c)| {
+            l.dropped
+                .iter()
+                .map(move |(cause, n)| ([("core", c.as_str()), ("cause", *cause)], *n))
+        })
+        .collect();
+    counters(
+        e,
+        "skylane_dpdk_lcore_dropped_total",
         "Frames a data-plane lcore dropped, by cause.",
-    );
-    for l in lcores {
-        for (cause, n) in l.dropped {
-            let _ = writeln!(out, "{name}{{core=\"{}\",cause=\"{cause}\"}} {n}", l.core);
-        }
-    }
-    let name = "skylane_dpdk_lcore_busy_ratio";
-    family(
-        out,
-        name,
-        "gauge",
+        &dropped,
+    )?;
+    let mut busy = e.encode_descriptor(
+        "skylane_dpdk_lcore_busy_ratio",
         "Share of a data-plane lcore's time spent on received frames.",
-    );
-    for l in lcores {
-        let _ = writeln!(out, "{name}{{core=\"{}\"}} {:.4}", l.core, l.busy_ratio);
+        None,
+        MetricType::Gauge,
+    )?;
+    for (l, c) in lcores.iter().zip(&cores) {
+        busy.encode_family(&[("core", c.as_str())])?
+            .encode_gauge(&l.busy_ratio)?;
     }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prometheus_client::registry::Registry;
+
+    fn scrape() -> String {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(DpdkCollector));
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
+        out
+    }
 
     #[test]
     fn renders_port_tap_and_lcore_families() {
@@ -212,8 +238,8 @@ mod tests {
             }),
             lcores: vec![l],
         };
-        let mut out = String::new();
-        render_metrics(&mut out, &m);
+        set_source(Some(Arc::new(move || Some(m.clone()))));
+        let out = scrape();
         for line in [
             "skylane_dpdk_port_packets_total{device=\"port\",direction=\"rx\"} 100",
             "skylane_dpdk_port_packets_total{device=\"tap\",direction=\"tx\"} 5",
@@ -224,21 +250,13 @@ mod tests {
             "skylane_dpdk_lcore_policed_total{core=\"3\"} 7",
             "skylane_dpdk_lcore_dropped_total{core=\"3\",cause=\"unneeded\"} 3",
             "skylane_dpdk_lcore_dropped_total{core=\"3\",cause=\"no_answer\"} 8",
-            "skylane_dpdk_lcore_busy_ratio{core=\"3\"} 0.2500",
-            "# TYPE skylane_dpdk_lcore_policed_total counter",
+            "skylane_dpdk_lcore_busy_ratio{core=\"3\"} 0.25",
+            "# TYPE skylane_dpdk_lcore_policed counter",
         ] {
             assert!(out.lines().any(|l| l == line), "missing {line}:\n{out}");
         }
-        // Without a source, a scrape renders nothing.
+        // Without a source, a scrape encodes nothing.
         set_source(None);
-        let mut out = String::new();
-        render(&mut out);
-        assert!(out.is_empty());
-        set_source(Some(Arc::new(move || Some(m.clone()))));
-        render(&mut out);
-        assert!(
-            out.contains("skylane_dpdk_port_packets_total{device=\"port\",direction=\"rx\"} 100")
-        );
-        set_source(None);
+        assert!(!scrape().contains("skylane_dpdk"));
     }
 }

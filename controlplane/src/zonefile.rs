@@ -253,7 +253,7 @@ impl Parser {
         }
         self.last_owner = Some(owner.clone());
         self.records
-            .push(Record::new(owner, ttl.unwrap_or(self.ttl), data));
+            .push(Record::new(owner, ttl.unwrap_or(self.ttl), data).as_written());
         Ok(())
     }
 

@@ -3,96 +3,27 @@
 //! value. Imports larger than etcd's `--max-txn-ops` commit in guarded chunks.
 //! Skipped (with a message) when no etcd binary is installed.
 
-use skylane_controlplane::api::{ApiConfig, ApiServer, ApiState};
-use skylane_controlplane::store::{Backend, EtcdConfig, Store, StoreConfig};
-use skylane_controlplane::sync::SyncMetrics;
-use skylane_dataplane::name::Name;
-use skylane_dataplane::snapshot::{SharedSnapshot, Snapshot, ZoneConfig};
+use skylane_testkit::api::TestServer;
 use skylane_testkit::etcd::EtcdServer;
-use std::sync::Arc;
-use std::time::Duration;
 
-const TOKEN: &str = "cas-test-token";
-
-/// One appliance's API over its own etcd client.
-struct Appliance {
-    base: String,
-    store: Arc<Store>,
-    rt: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
-}
+/// One appliance's API over its own etcd client (the testkit's in-process server).
+struct Appliance(TestServer);
 
 impl Appliance {
     fn start(endpoint: &str) -> Appliance {
-        let dir = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let cfg = StoreConfig {
-            backend: Backend::Etcd,
-            ..StoreConfig::default()
-        };
-        let etcd = EtcdConfig {
-            endpoints: vec![endpoint.to_string()],
-            ..EtcdConfig::default()
-        };
-        let store = Arc::new(rt.block_on(Store::open(&cfg, &etcd)).unwrap());
-        let zone = Arc::new(ZoneConfig {
-            domains: vec![Name::from_ascii("skydns.local.").unwrap()],
-            ..ZoneConfig::default()
-        });
-        let snapshot: SharedSnapshot = Arc::new(arc_swap::ArcSwap::from_pointee(Snapshot::empty(
-            zone.clone(),
-        )));
-        let state = ApiState::new(store.clone(), snapshot, zone, Arc::new(SyncMetrics::new()));
-        let api = ApiConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            token: Some(TOKEN.into()),
-            ..ApiConfig::default()
-        };
-        let server = {
-            let _g = rt.enter();
-            ApiServer::bind(&api, dir.path(), state).unwrap()
-        };
-        let base = format!("http://{}", server.local_addr());
-        let (_tx, rx) = tokio::sync::watch::channel(false);
-        rt.spawn(async move {
-            let _keep = _tx;
-            server.run(rx).await
-        });
-        Appliance {
-            base,
-            store,
-            rt,
-            _dir: dir,
-        }
+        Appliance(TestServer::start_on_etcd(endpoint))
     }
 
     fn call(&self, method: &str, path: &str, body: &str) -> (u16, String) {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
-        let req = ureq::http::Request::builder()
-            .method(method)
-            .uri(format!("{}{}", self.base, path))
-            .header("Authorization", format!("Bearer {TOKEN}"))
-            .header("Content-Type", "application/json")
-            .body(body.to_string())
-            .unwrap();
-        let mut resp = agent.run(req).expect("HTTP exchange");
-        let status = resp.status().as_u16();
-        (status, resp.body_mut().read_to_string().unwrap_or_default())
+        self.0.auth(method, path, Some(body))
     }
 
     /// Every value stored below `/skydns/local/skydns/web` (hosts).
     fn web_hosts(&self) -> Vec<String> {
         let (kvs, _) = self
+            .0
             .rt
-            .block_on(self.store.list("/skydns/local/skydns/web"))
+            .block_on(self.0.store.list("/skydns/local/skydns/web"))
             .unwrap();
         kvs.iter()
             .map(|kv| {
@@ -185,7 +116,8 @@ fn imports_over_max_txn_ops_commit_in_chunks() {
         "300 puts + compares in transactions of 128: {v}"
     );
     let (kvs, _) =
-        a.rt.block_on(a.store.list("/skydns/local/skydns/"))
+        a.0.rt
+            .block_on(a.0.store.list("/skydns/local/skydns/"))
             .unwrap();
     assert_eq!(kvs.len(), 300);
     // The same import again changes nothing: no transaction.

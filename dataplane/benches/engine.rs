@@ -6,6 +6,11 @@
 //! - `a_hit_3`: same, names with 3 addresses (policy `all`);
 //! - `a_hit_1_hot`: one name asked again and again (best case, all in cache);
 //! - `nxdomain`: names that do not exist (closest-encloser walk + SOA);
+//! - `subtree_3`: a name without records of its own over 3 services (every 100th
+//!   service name has such a group `grp<N>` with `a0..a2` below it): the SkyDNS
+//!   answer of everything at or below the name;
+//! - `subtree_1000`: `ns<K>.svc.cluster.local.`, 1000 services (and groups) below it:
+//!   the answer is cut by the UDP size (TC);
 //! - `lookups_only`: just the zone + node lookups of `a_hit_1` (reference).
 //!
 //! Timings are THREAD CPU time (`CLOCK_THREAD_CPUTIME_ID`) per query, not
@@ -41,7 +46,7 @@ fn cpu_timed<R>(iters: u64, mut f: impl FnMut() -> R) -> Duration {
     thread_cpu().saturating_sub(start)
 }
 
-/// Every 10th name has 3 addresses, the others 1.
+/// Every 10th name has 3 addresses, the others 1; every 100th has a group of 3 services.
 fn build(names: usize) -> Snapshot {
     let config = Arc::new(ZoneConfig {
         domains: vec![Name::from_ascii("cluster.local.").unwrap()],
@@ -56,12 +61,23 @@ fn build(names: usize) -> Snapshot {
             let ip = Ipv4Addr::from(0x0a00_0000 + (i as u32) * 4 + k);
             records.push(Record::new(name.clone(), 30, RData::A(ip)));
         }
+        if i % 100 == 0 {
+            for k in 0..3u32 {
+                let member = Name::from_ascii(&format!("a{k}.{}", group_name(i))).unwrap();
+                let ip = Ipv4Addr::from(0x0b00_0000 + (i as u32) * 4 + k);
+                records.push(Record::new(member, 30, RData::A(ip)));
+            }
+        }
     }
     Snapshot::build(config, records)
 }
 
 fn svc_name(i: usize) -> String {
     format!("svc{i}.ns{}.svc.cluster.local.", i % 1000)
+}
+
+fn group_name(i: usize) -> String {
+    format!("grp{i}.ns{}.svc.cluster.local.", i % 1000)
 }
 
 fn query(name: &str) -> Vec<u8> {
@@ -86,7 +102,7 @@ fn bench_queries(c: &mut Criterion, group: &str, snap: &Snapshot, names: usize) 
     };
     // Spread over the whole table: multiplicative hash of k.
     let spread = |k: usize| (k.wrapping_mul(2_654_435_761)) % names;
-    let sets: [(&str, Vec<Vec<u8>>, u16); 4] = [
+    let sets: [(&str, Vec<Vec<u8>>, u16); 6] = [
         (
             "a_hit_1",
             queries(|k| svc_name((spread(k) / 10) * 10 + 1)),
@@ -98,6 +114,16 @@ fn bench_queries(c: &mut Criterion, group: &str, snap: &Snapshot, names: usize) 
             "nxdomain",
             queries(|k| format!("nope{}.ns{}.svc.cluster.local.", k, k % 1000)),
             3,
+        ),
+        (
+            "subtree_3",
+            queries(|k| group_name((spread(k) / 100) * 100)),
+            0,
+        ),
+        (
+            "subtree_1000",
+            queries(|k| format!("ns{}.svc.cluster.local.", spread(k) % 1000)),
+            0,
         ),
     ];
     let mut g = c.benchmark_group(group);

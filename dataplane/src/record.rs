@@ -128,11 +128,27 @@ pub struct Record {
     pub name: Name,
     pub ttl: u32,
     pub data: RData,
+    /// Served exactly as given (zone files, like Knot/NSD): an SRV record keeps its weight.
+    /// Records without it (the store's SkyDNS layout) follow CoreDNS's etcd plugin: SRV
+    /// weights are normalised per answer (`snapshot::edit::subtree`).
+    pub as_written: bool,
 }
 
 impl Record {
+    /// A record with the store's (CoreDNS) answer rules.
     pub fn new(name: Name, ttl: u32, data: RData) -> Record {
-        Record { name, ttl, data }
+        Record {
+            name,
+            ttl,
+            data,
+            as_written: false,
+        }
+    }
+
+    /// The same record, served exactly as given (zone-file records).
+    pub fn as_written(mut self) -> Record {
+        self.as_written = true;
+        self
     }
 }
 

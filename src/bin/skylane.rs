@@ -15,18 +15,21 @@ fn main() -> ExitCode {
     skylane::supervise::install_panic_hook();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => args.resolve().and_then(skylane::serve::run),
-        Command::Scan(args) => args.resolve().and_then(skylane::scan::run),
-        Command::CheckConfig(args) => args.resolve().and_then(|cfg| {
-            let data = skylane::static_data::load_static(&cfg)?;
-            skylane::serve::forward_settings(&cfg)?;
-            println!(
-                "config ok: {} domain(s), {} static record(s)",
-                data.zone.domains.len(),
-                data.records.len()
-            );
-            Ok(())
-        }),
+        Command::Serve(args) => skylane::serve::run(args),
+        Command::Scan(args) => skylane::scan::run(args),
+        Command::Reload(args) => skylane::reload_client::run(&args),
+        Command::CheckConfig(args) => match skylane::check::check(&args) {
+            Ok(summary) => {
+                println!("{summary}");
+                Ok(())
+            }
+            Err(findings) => {
+                for f in &findings {
+                    eprintln!("{f}");
+                }
+                Err(anyhow::anyhow!("check-config: {} error(s)", findings.len()))
+            }
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,9 +1,12 @@
 //! Test support shared by Skylane's integration tests and benches: a throw-away etcd
-//! ([`etcd`]), a cuttable TCP proxy ([`proxy`]) and a sync harness. A dev-dependency only,
+//! ([`etcd`]), a cuttable TCP proxy ([`proxy`]), an in-process API server ([`api`]) and a
+//! sync harness. A dev-dependency only,
 //! never part of a public API.
 
+pub mod api;
 pub mod cluster;
 pub mod etcd;
+pub mod kubeapi;
 pub mod proxy;
 
 use std::time::{Duration, Instant};

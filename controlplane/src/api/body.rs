@@ -14,21 +14,20 @@
 //!
 //! Every type takes an optional `ttl` (1..=2147483647 seconds; omitted = the
 //! configured default). Unknown fields, empty lists and wrong JSON types are
-//! errors naming the field (`ips[1]`).
+//! errors naming the field (`ips[1]`): the values are serde-derived types
+//! ([`super::fields`]) read with `serde_path_to_error`.
 
 use super::error::ApiError;
-use super::names;
-use serde_json::{json, Map, Value};
+use super::fields::{typed, AddrSet, CnameSet, MxSet, SrvIn, Target, TargetsSet, TxtSet, Values};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
 use skylane_dataplane::record::{rtype, RData, Record};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// Largest TTL accepted (RFC 2181 §8).
 pub const MAX_TTL: u32 = 2_147_483_647;
-/// Most values one record set may carry.
-pub const MAX_VALUES: usize = 10_000;
-/// Default SRV priority and weight, MX preference (SkyDNS's defaults).
-pub const DEFAULT_PRIORITY: u16 = 10;
+pub use super::fields::{DEFAULT_PRIORITY, MAX_VALUES};
 
 /// Record types the API writes.
 pub const WRITABLE_TYPES: [&str; 7] = ["A", "AAAA", "CNAME", "PTR", "SRV", "TXT", "MX"];
@@ -138,47 +137,42 @@ pub fn parse_set(v: &Value, prefix: &str, extra: &[&str]) -> Result<RecordSet, A
         None | Some(Value::Null) => None,
         Some(v) => Some(parse_ttl(v).map_err(|m| ApiError::field(at("ttl"), m))?),
     };
-    let mut data = match t {
-        rtype::A | rtype::AAAA => parse_ips(obj, t, prefix)?,
-        rtype::CNAME => {
-            let s = required_str(obj, "target", prefix)?;
-            vec![RData::Cname(names::target_name(s, &at("target"))?)]
-        }
-        rtype::PTR => list(obj, "targets", prefix)?
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let f = at(&format!("targets[{i}]"));
-                let s = v
-                    .as_str()
-                    .ok_or_else(|| ApiError::field(&f, "must be a string"))?;
-                Ok(RData::Ptr(names::target_name(s, &f)?))
-            })
-            .collect::<Result<_, ApiError>>()?,
-        rtype::SRV => list(obj, "targets", prefix)?
-            .iter()
-            .enumerate()
-            .map(|(i, v)| parse_srv(v, &at(&format!("targets[{i}]"))))
-            .collect::<Result<_, ApiError>>()?,
-        rtype::TXT => list(obj, "texts", prefix)?
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let f = at(&format!("texts[{i}]"));
-                let s = v
-                    .as_str()
-                    .ok_or_else(|| ApiError::field(&f, "must be a string"))?;
-                if s.len() > 255 {
-                    return Err(ApiError::field(&f, "longer than 255 bytes"));
-                }
-                Ok(RData::Txt(vec![s.as_bytes().to_vec()]))
-            })
-            .collect::<Result<_, ApiError>>()?,
-        rtype::MX => list(obj, "exchanges", prefix)?
-            .iter()
-            .enumerate()
-            .map(|(i, v)| parse_mx(v, &at(&format!("exchanges[{i}]"))))
-            .collect::<Result<_, ApiError>>()?,
+    let mut data: Vec<RData> = match t {
+        rtype::A => each(v, prefix, |s: AddrSet<false>| s.ips, |a| addr_data(a.0))?,
+        rtype::AAAA => each(v, prefix, |s: AddrSet<true>| s.ips, |a| addr_data(a.0))?,
+        rtype::CNAME => vec![RData::Cname(typed::<CnameSet>(v, prefix)?.target.0)],
+        rtype::PTR => each(
+            v,
+            prefix,
+            |s: TargetsSet<Target>| s.targets,
+            |n| RData::Ptr(n.0),
+        )?,
+        rtype::SRV => each(
+            v,
+            prefix,
+            |s: TargetsSet<SrvIn>| s.targets,
+            |s| RData::Srv {
+                priority: s.priority.unwrap_or(DEFAULT_PRIORITY),
+                weight: s.weight.unwrap_or(DEFAULT_PRIORITY),
+                port: s.port.0,
+                target: s.target.0,
+            },
+        )?,
+        rtype::TXT => each(
+            v,
+            prefix,
+            |s: TxtSet| s.texts,
+            |t| RData::Txt(vec![t.0.into_bytes()]),
+        )?,
+        rtype::MX => each(
+            v,
+            prefix,
+            |s: MxSet| s.exchanges,
+            |m| RData::Mx {
+                preference: m.preference.unwrap_or(DEFAULT_PRIORITY),
+                exchange: m.exchange.0,
+            },
+        )?,
         _ => unreachable!("parse_type only yields writable types"),
     };
     dedup(&mut data);
@@ -187,6 +181,24 @@ pub fn parse_set(v: &Value, prefix: &str, extra: &[&str]) -> Result<RecordSet, A
         ttl,
         data,
     })
+}
+
+/// A or AAAA data for an address.
+fn addr_data(ip: IpAddr) -> RData {
+    match ip {
+        IpAddr::V4(v4) => RData::A(v4),
+        IpAddr::V6(v6) => RData::Aaaa(v6),
+    }
+}
+
+/// The values of a set deserialized as `S`, each made into record data.
+fn each<S: DeserializeOwned, T>(
+    v: &Value,
+    prefix: &str,
+    values: impl FnOnce(S) -> Values<T>,
+    data: impl FnMut(T) -> RData,
+) -> Result<Vec<RData>, ApiError> {
+    Ok(values(typed(v, prefix)?).0.into_iter().map(data).collect())
 }
 
 /// Parses a TTL value.
@@ -202,123 +214,6 @@ pub fn parse_ttl(v: &Value) -> Result<u32, String> {
 fn dedup(data: &mut Vec<RData>) {
     let mut seen = std::collections::HashSet::new();
     data.retain(|d| seen.insert(d.clone()));
-}
-
-fn required_str<'a>(
-    obj: &'a Map<String, Value>,
-    key: &str,
-    prefix: &str,
-) -> Result<&'a str, ApiError> {
-    match obj.get(key) {
-        Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(ApiError::field(path(prefix, key), "must be a string")),
-        None => Err(ApiError::field(path(prefix, key), "missing")),
-    }
-}
-
-fn list<'a>(obj: &'a Map<String, Value>, key: &str, prefix: &str) -> Result<&'a [Value], ApiError> {
-    let f = path(prefix, key);
-    match obj.get(key) {
-        Some(Value::Array(a)) if a.is_empty() => Err(ApiError::field(f, "must not be empty")),
-        Some(Value::Array(a)) if a.len() > MAX_VALUES => {
-            Err(ApiError::field(f, format!("more than {MAX_VALUES} values")))
-        }
-        Some(Value::Array(a)) => Ok(a),
-        Some(_) => Err(ApiError::field(f, "must be a list")),
-        None => Err(ApiError::field(f, "missing")),
-    }
-}
-
-fn parse_ips(obj: &Map<String, Value>, t: u16, prefix: &str) -> Result<Vec<RData>, ApiError> {
-    list(obj, "ips", prefix)?
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let f = path(prefix, &format!("ips[{i}]"));
-            let s = v
-                .as_str()
-                .ok_or_else(|| ApiError::field(&f, "must be a string"))?;
-            match (t, s.trim().parse::<IpAddr>()) {
-                (rtype::A, Ok(IpAddr::V4(ip))) => Ok(RData::A(ip)),
-                (rtype::AAAA, Ok(IpAddr::V6(ip))) => Ok(RData::Aaaa(ip)),
-                (rtype::A, _) => Err(ApiError::field(f, format!("{s:?} is not an IPv4 address"))),
-                _ => Err(ApiError::field(f, format!("{s:?} is not an IPv6 address"))),
-            }
-        })
-        .collect()
-}
-
-fn u16_field(
-    obj: &Map<String, Value>,
-    key: &str,
-    prefix: &str,
-    default: Option<u16>,
-) -> Result<u16, ApiError> {
-    match obj.get(key) {
-        None | Some(Value::Null) => {
-            default.ok_or_else(|| ApiError::field(path(prefix, key), "missing"))
-        }
-        Some(v) => v
-            .as_u64()
-            .filter(|n| *n <= u16::MAX as u64)
-            .map(|n| n as u16)
-            .ok_or_else(|| {
-                ApiError::field(path(prefix, key), "must be an integer from 0 to 65535")
-            }),
-    }
-}
-
-fn check_keys(obj: &Map<String, Value>, allowed: &[&str], prefix: &str) -> Result<(), ApiError> {
-    match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(ApiError::field(
-            path(prefix, k),
-            format!("unknown field (expected {})", allowed.join(", ")),
-        )),
-        None => Ok(()),
-    }
-}
-
-fn parse_srv(v: &Value, prefix: &str) -> Result<RData, ApiError> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| ApiError::field(prefix, "expected {target, port, priority, weight}"))?;
-    check_keys(obj, &["target", "port", "priority", "weight"], prefix)?;
-    let target = names::target_name(
-        required_str(obj, "target", prefix)?,
-        &path(prefix, "target"),
-    )?;
-    let port = u16_field(obj, "port", prefix, None)?;
-    if port == 0 {
-        // In the SkyDNS layout a value without a port is a CNAME: port 0 cannot be stored.
-        return Err(ApiError::field(
-            path(prefix, "port"),
-            "must be from 1 to 65535 (an SRV port of 0 cannot be stored in SkyDNS layout)",
-        ));
-    }
-    let priority = u16_field(obj, "priority", prefix, Some(DEFAULT_PRIORITY))?;
-    let weight = u16_field(obj, "weight", prefix, Some(DEFAULT_PRIORITY))?;
-    Ok(RData::Srv {
-        priority,
-        weight,
-        port,
-        target,
-    })
-}
-
-fn parse_mx(v: &Value, prefix: &str) -> Result<RData, ApiError> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| ApiError::field(prefix, "expected {exchange, preference}"))?;
-    check_keys(obj, &["exchange", "preference"], prefix)?;
-    let exchange = names::target_name(
-        required_str(obj, "exchange", prefix)?,
-        &path(prefix, "exchange"),
-    )?;
-    let preference = u16_field(obj, "preference", prefix, Some(DEFAULT_PRIORITY))?;
-    Ok(RData::Mx {
-        preference,
-        exchange,
-    })
 }
 
 /// Parses a PUT/POST body: one record-set object or a list of them.

@@ -60,8 +60,8 @@ fn alias_of(state: &ApiState, target: &Name, v: &Value) -> Result<Option<Name>, 
         Some(Value::String(s)) => {
             let s = s.trim();
             let relative = !s.ends_with('.')
-                && Name::from_ascii(s).is_ok_and(|n| names::domain_of(&n, &state.zone).is_none());
-            let text = match (relative, names::domain_of(target, &state.zone)) {
+                && Name::from_ascii(s).is_ok_and(|n| names::domain_of(&n, &state.zone()).is_none());
+            let text = match (relative, names::domain_of(target, &state.zone())) {
                 (true, Some(domain)) => format!("{s}.{domain}"),
                 _ => s.to_string(),
             };
@@ -163,7 +163,7 @@ pub(crate) async fn put(
         .as_object()
         .ok_or_else(|| ApiError::field("update", "must be an object {\"old-ip\": \"new-ip\"}"))?;
     let swaps = parse_update(t, update)?;
-    let ttl = state.zone.default_ttl;
+    let ttl = state.zone().default_ttl;
     for attempt in 0..cas::WRITE_ATTEMPTS {
         let owned = load_own(&state, &name).await?;
         let mut values: Vec<SkyValue> = owned.values();
@@ -233,10 +233,10 @@ pub(crate) async fn show(
     State(state): State<ApiState>,
     Path(name): Path<String>,
 ) -> TextResult<Json<Value>> {
-    let name = names::owner_name(&name, &state.zone, "name")?;
+    let name = names::owner_name(&name, &state.zone(), "name")?;
     let recs = load_own(&state, &name)
         .await?
-        .records(state.zone.default_ttl);
+        .records(state.zone().default_ttl);
     if recs.is_empty() {
         return Err(ApiError::not_found(format!("no records at {name}")).into());
     }

@@ -17,6 +17,7 @@ use super::body::{self, parse_json, RecordSet};
 use super::book::{self, Plan};
 use super::cas::{self, Written};
 use super::error::ApiError;
+use super::fields::{typed, StatusEntryIn};
 use super::records::{check_types, load_own, merge_values, owner, values_records};
 use super::status::status_put;
 use super::ApiState;
@@ -118,27 +119,8 @@ fn parse_import(state: &ApiState, bytes: &[u8]) -> Result<Import, ApiError> {
 }
 
 fn parse_status_entry(v: &Value, prefix: &str) -> Result<(IpAddr, Health), ApiError> {
-    let at = |f: &str| body::path(prefix, f);
-    let obj = v
-        .as_object()
-        .ok_or_else(|| ApiError::field(prefix, "expected {\"ip\": ..., \"status\": ...}"))?;
-    if let Some(k) = obj.keys().find(|k| *k != "ip" && *k != "status") {
-        return Err(ApiError::field(
-            at(k),
-            "unknown field (expected ip, status)",
-        ));
-    }
-    let ip = obj
-        .get("ip")
-        .and_then(Value::as_str)
-        .and_then(|s| s.trim().parse::<IpAddr>().ok())
-        .ok_or_else(|| ApiError::field(at("ip"), "missing or not an IP address"))?;
-    let status = match obj.get("status").and_then(Value::as_str) {
-        Some(s) if s.eq_ignore_ascii_case("up") => Health::Up,
-        Some(s) if s.eq_ignore_ascii_case("down") => Health::Down,
-        _ => return Err(ApiError::field(at("status"), "must be \"UP\" or \"DOWN\"")),
-    };
-    Ok((ip, status))
+    let entry: StatusEntryIn = typed(v, prefix)?;
+    Ok((entry.ip.0, entry.status.0))
 }
 
 /// `POST /v1/import`: one at a time, off the async workers.
@@ -183,7 +165,7 @@ impl Planned {
 
 /// Reads one item's current state and plans its writes.
 async fn plan_item(state: &ApiState, add: bool, item: &Item<'_>) -> Result<Planned, ApiError> {
-    let ttl = state.zone.default_ttl;
+    let ttl = state.zone().default_ttl;
     match item {
         Item::Name(name, index, sets) => {
             let field = format!("records[{index}].type");

@@ -139,7 +139,7 @@ fn owner_records(
     kv: &KeyValue,
     rtype: Option<u16>,
 ) -> Option<Vec<Record>> {
-    let ttl = state.zone.default_ttl;
+    let ttl = state.zone().default_ttl;
     match SkyValue::from_json(&kv.value).and_then(|v| value_to_records(owner, &v, ttl)) {
         Ok(records) => Some(
             records

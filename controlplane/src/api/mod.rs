@@ -5,6 +5,7 @@
 //! - `/v1/status`, `/v1/status/{ip}`: UP/DOWN health status of backend addresses.
 //! - `/v1/health`, `/v1/health/agents`: the health scanners' view (docs/health.md).
 //! - `/v1/import`: many names in one atomic store batch.
+//! - `/v1/reload`: re-read the config file and zone files (live reload, see [`reload`]).
 //! - `/v1/cache`: the forward cache (show a name's entries, purge).
 //! - `/v1/stats`, `/metrics`, `/health`, `/ready`, `/v1/openapi.json`.
 //! - `/skydns/api/{name}`: ContainerDNS-compatible record calls (text answers).
@@ -23,6 +24,7 @@ mod compat;
 pub mod config;
 mod conn_limit;
 pub mod error;
+pub mod fields;
 pub mod guard;
 mod health;
 mod import;
@@ -31,6 +33,7 @@ pub mod names;
 pub mod openapi;
 mod oversize;
 mod records;
+pub mod reload;
 mod server;
 mod stats;
 mod status;
@@ -44,6 +47,7 @@ use crate::forward::Forwarder;
 use crate::health::{HealthConfig, HealthMetrics};
 use crate::store::Store;
 use crate::sync::SyncMetrics;
+use arc_swap::ArcSwap;
 use skylane_dataplane::snapshot::{SharedSnapshot, ZoneConfig};
 use skylane_dataplane::stats::Stats;
 use std::sync::Arc;
@@ -53,7 +57,8 @@ use std::sync::Arc;
 pub struct ApiState {
     pub store: Arc<Store>,
     pub snapshot: SharedSnapshot,
-    pub zone: Arc<ZoneConfig>,
+    /// The served zones' configuration; swapped by a live reload (read it with [`ApiState::zone`]).
+    pub zone: Arc<ArcSwap<ZoneConfig>>,
     /// Record key prefix (`[store] prefix`, from the store).
     pub prefix: Arc<str>,
     /// Health status key prefix (`[store] monitor-prefix`).
@@ -66,6 +71,8 @@ pub struct ApiState {
     pub health: HealthView,
     /// The forwarder and its cache (`/v1/cache`, `/metrics`); `None` when off.
     pub forwarder: Option<Arc<Forwarder>>,
+    /// Where `POST /v1/reload` sends its requests; `None`: no live reload (503).
+    pub reload: Option<reload::ReloadSender>,
     pub(crate) token: Option<Arc<str>>,
     /// Host header values accepted (421 otherwise).
     pub(crate) hosts: Arc<guard::HostPolicy>,
@@ -86,13 +93,14 @@ impl ApiState {
         ApiState {
             store,
             snapshot,
-            zone,
+            zone: Arc::new(ArcSwap::new(zone)),
             prefix: prefixes.prefix.trim_end_matches('/').into(),
             monitor_prefix: prefixes.monitor_prefix.trim_end_matches('/').into(),
             sync,
             stats: None,
             health: HealthView::from_config(&HealthConfig::default(), None),
             forwarder: None,
+            reload: None,
             token: None,
             hosts: Arc::new(guard::HostPolicy::default()),
             import_slot: Arc::new(tokio::sync::Semaphore::new(1)),
@@ -115,6 +123,17 @@ impl ApiState {
     pub fn with_forwarder(mut self, forwarder: Option<Arc<Forwarder>>) -> ApiState {
         self.forwarder = forwarder;
         self
+    }
+
+    /// Serves `POST /v1/reload` through `sender` (the process's reloader answers).
+    pub fn with_reload(mut self, sender: reload::ReloadSender) -> ApiState {
+        self.reload = Some(sender);
+        self
+    }
+
+    /// The zone configuration in force now.
+    pub fn zone(&self) -> Arc<ZoneConfig> {
+        self.zone.load_full()
     }
 
     /// Requires this bearer token (normally set by [`serve_api`] from the config).

@@ -31,7 +31,7 @@ pub(crate) struct Owned {
 
 /// Resolves the owner name of a path segment (errors name `field`).
 pub(crate) fn owner(state: &ApiState, text: &str, field: &str) -> Result<Name, ApiError> {
-    names::owner_name(text, &state.zone, field)
+    names::owner_name(text, &state.zone(), field)
 }
 
 /// Loads `name`'s own values: the exact key and value-id children.
@@ -175,7 +175,7 @@ pub(crate) async fn store_sets(
     // The requested types first: a PTR outside arpa would read back as a CNAME.
     check_types(name, sets.iter().map(|s| s.rtype), "type")?;
     let new_values: Vec<SkyValue> = sets.iter().flat_map(book::set_to_values).collect();
-    let ttl = state.zone.default_ttl;
+    let ttl = state.zone().default_ttl;
     for attempt in 0..cas::WRITE_ATTEMPTS {
         let owned = load_own(state, name).await?;
         let desired = if add {
@@ -201,7 +201,7 @@ pub(crate) async fn get_name(
 ) -> Result<Json<Value>, ApiError> {
     let name = owner(&state, &name, "name")?;
     let owned = load_own(&state, &name).await?;
-    let records = owned.records(state.zone.default_ttl);
+    let records = owned.records(state.zone().default_ttl);
     if records.is_empty() {
         return Err(ApiError::not_found(format!("no records at {name}")));
     }
@@ -247,7 +247,7 @@ pub(crate) async fn remove(
     name: &Name,
     which: Removal,
 ) -> Result<(usize, Option<i64>), ApiError> {
-    let ttl = state.zone.default_ttl;
+    let ttl = state.zone().default_ttl;
     for attempt in 0..cas::WRITE_ATTEMPTS {
         let owned = load_own(state, name).await?;
         let keys = removed_keys(&owned, &which, ttl);

@@ -6,7 +6,8 @@ use super::conn_limit::LimitAcceptor;
 use super::error::ApiError;
 use super::guard::{self, HostPolicy};
 use super::{
-    auth, cache, compat, health, import, list, openapi, oversize, records, stats, status, ApiState,
+    auth, cache, compat, health, import, list, openapi, oversize, records, reload, stats, status,
+    ApiState,
 };
 use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -58,6 +59,7 @@ pub fn router(state: ApiState) -> Router {
             post(import::import).layer(DefaultBodyLimit::max(body_limit("/v1/import"))),
         )
         .route("/v1/stats", get(stats::stats))
+        .route("/v1/reload", post(reload::reload))
         .route("/v1/cache", get(cache::show).delete(cache::purge))
         .route("/v1/status", get(status::list_status))
         .route("/v1/health", get(health::health))

@@ -2,7 +2,7 @@
 
 use super::error::ApiError;
 use super::ApiState;
-use crate::metrics::{self, MetricsInputs};
+use crate::metrics::{self, MetricsSources};
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -114,25 +114,16 @@ pub(crate) async fn stats(
     Ok(Json(out))
 }
 
-/// `GET /metrics`: Prometheus text format.
+/// `GET /metrics`: OpenMetrics text (Prometheus scrapes it), rendered by the collectors.
 pub(crate) async fn prometheus(State(state): State<ApiState>) -> impl IntoResponse {
-    let snap = state.snapshot.load();
-    let mut text = metrics::render(&MetricsInputs {
-        stats: state.stats.as_deref(),
-        snapshot: &snap,
-        sync: &state.sync,
+    let text = metrics::render(MetricsSources {
+        stats: state.stats.clone(),
+        snapshot: state.snapshot.load_full(),
+        sync: state.sync.clone(),
         store_backend: state.store.backend_name(),
         store_connected: state.store.is_connected(),
-        forwarder: state.forwarder.as_deref(),
+        forwarder: state.forwarder.clone(),
+        health: state.health.metrics.clone(),
     });
-    if let Some(h) = &state.health.metrics {
-        text.push_str(&metrics::render_health(h));
-    }
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text)
 }

@@ -7,6 +7,7 @@
 
 use super::body::parse_json;
 use super::error::ApiError;
+use super::fields::{typed, StatusIn};
 use super::ApiState;
 use crate::health::StatusDoc;
 use crate::layout::{status_key, status_key_to_ip, Health, StatusValue};
@@ -31,36 +32,8 @@ fn health_str(h: Health) -> &'static str {
 
 /// Parses `{"status":"UP"|"DOWN", "manual": true|false}` (`manual` optional).
 pub(crate) fn parse_status_request(bytes: &[u8]) -> Result<(Health, bool), ApiError> {
-    let v = parse_json(bytes)?;
-    let obj = v
-        .as_object()
-        .ok_or_else(|| ApiError::field("body", "expected {\"status\":\"UP\"|\"DOWN\"}"))?;
-    if let Some(k) = obj.keys().find(|k| *k != "status" && *k != "manual") {
-        return Err(ApiError::field(
-            k.as_str(),
-            "unknown field (expected status, manual)",
-        ));
-    }
-    let manual = match obj.get("manual") {
-        None => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(ApiError::field("manual", "must be true or false")),
-    };
-    let health = match obj.get("status").and_then(Value::as_str) {
-        Some(s) if s.eq_ignore_ascii_case("up") => Health::Up,
-        Some(s) if s.eq_ignore_ascii_case("down") => Health::Down,
-        Some(s) => {
-            return Err(ApiError::field(
-                "status",
-                format!("{s:?} is not UP or DOWN"),
-            ))
-        }
-        None if obj.contains_key("status") => {
-            return Err(ApiError::field("status", "must be a string"))
-        }
-        None => return Err(ApiError::field("status", "missing")),
-    };
-    Ok((health, manual))
+    let body: StatusIn = typed(&parse_json(bytes)?, "")?;
+    Ok((body.status.0, body.manual))
 }
 
 /// `GET /v1/status`: every address with a status key.

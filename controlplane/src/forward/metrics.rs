@@ -1,9 +1,15 @@
-//! The forwarder's counters, rendered into /metrics by
-//! [`crate::metrics`]: requests per upstream and outcome, upstream latency
-//! histograms, stale answers, dropped mismatched replies, overflows.
+//! The forwarder's counters and their `/metrics` collector (read at scrape time):
+//! requests per upstream and outcome, upstream latency histograms, stale answers,
+//! dropped mismatched replies, overflows, and the forward cache's figures.
 
+use super::Forwarder;
+use crate::metrics::{bucket_deltas, counter, counters, gauge, Scrape};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
 use skylane_dataplane::stats::{rcode_bucket, RCODE_LABELS};
 use std::collections::BTreeMap;
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -82,5 +88,90 @@ impl ForwardMetrics {
 
     pub fn load(c: &AtomicU64) -> u64 {
         c.load(Ordering::Relaxed)
+    }
+}
+
+/// The forward cache and the forwarder (`skylane_cache_*`, `skylane_forward_*`).
+impl Collector for Scrape<Forwarder> {
+    fn encode(&self, mut e: DescriptorEncoder) -> fmt::Result {
+        let f = &*self.0;
+        let (hits, misses, overflows) = f.cache.shared.totals();
+        let (entries, bytes) = f.cache.usage();
+        let m = &f.metrics;
+        let totals: [(&str, &str, u64); 6] = [
+            (
+                "skylane_cache_hits_total",
+                "Forwarded-name queries answered from a core's cache.",
+                hits,
+            ),
+            (
+                "skylane_cache_misses_total",
+                "Forwarded-name queries handed to the forwarder.",
+                misses,
+            ),
+            (
+                "skylane_cache_evictions_total",
+                "Entries evicted to keep the cache within cache-size-mb.",
+                ForwardMetrics::load(&f.cache.evictions),
+            ),
+            (
+                "skylane_forward_stale_answers_total",
+                "Answers served stale (RFC 8767) after every upstream failed.",
+                ForwardMetrics::load(&m.stale_answers),
+            ),
+            (
+                "skylane_forward_mismatched_replies_total",
+                "Upstream datagrams dropped: wrong ID or question.",
+                ForwardMetrics::load(&m.mismatched),
+            ),
+            (
+                "skylane_forward_overflows_total",
+                "Queries answered SERVFAIL: hand-off channel full or max-outstanding reached.",
+                overflows + ForwardMetrics::load(&m.overflows),
+            ),
+        ];
+        for (name, help, v) in totals {
+            counter(&mut e, name, help, v)?;
+        }
+        gauge(
+            &mut e,
+            "skylane_cache_entries",
+            "Entries in the forward cache.",
+            entries as u64,
+        )?;
+        gauge(
+            &mut e,
+            "skylane_cache_bytes",
+            "Approximate bytes held by the forward cache.",
+            bytes as u64,
+        )?;
+        let requests: Vec<_> = m
+            .requests()
+            .into_iter()
+            .map(|((up, outcome), v)| {
+                (
+                    [("upstream", up.to_string()), ("rcode", outcome.to_string())],
+                    v,
+                )
+            })
+            .collect();
+        counters(
+            &mut e,
+            "skylane_forward_requests_total",
+            "Upstream exchanges by upstream and outcome (rcode, timeout, error).",
+            &requests,
+        )?;
+        let mut hist = e.encode_descriptor(
+            "skylane_forward_duration_seconds",
+            "Upstream exchange time.",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (up, d) in m.durations() {
+            let buckets = bucket_deltas(&BUCKETS, &d.buckets, d.count);
+            hist.encode_family(&[("upstream", up.to_string())])?
+                .encode_histogram::<NoLabelSet>(d.sum, d.count, &buckets, None)?;
+        }
+        Ok(())
     }
 }

@@ -1,7 +1,12 @@
-//! The scanner's metrics (rendered into `/metrics` by [`crate::metrics::render_health`]).
+//! The scanner's metrics (read into `/metrics` at scrape time by the health collector in
+//! [`crate::metrics`]).
 
 use super::check::{CheckKind, Outcome};
+use crate::metrics::{counters, gauge, hdr_histogram, Scrape, HEALTH_CHECK_BUCKETS};
 use hdrhistogram::Histogram;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::DescriptorEncoder;
+use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -89,5 +94,52 @@ impl HealthMetrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+}
+
+/// An in-process health agent's checks and gauges.
+impl Collector for Scrape<HealthMetrics> {
+    fn encode(&self, mut e: DescriptorEncoder) -> fmt::Result {
+        let h = &*self.0;
+        let checks: Vec<_> = h
+            .checks()
+            .into_iter()
+            .map(|(kind, result, n)| ([("kind", kind), ("result", result)], n))
+            .collect();
+        counters(
+            &mut e,
+            "skylane_health_checks_total",
+            "Health probes by kind (tcp, http, icmp) and result (success, failure).",
+            &checks,
+        )?;
+        hdr_histogram(
+            &mut e,
+            "skylane_health_check_duration_seconds",
+            "Duration of one address's whole check.",
+            &h.duration_histogram(),
+            1e-6,
+            &HEALTH_CHECK_BUCKETS,
+        )?;
+        let gauges: [(&str, &str, u64); 3] = [
+            (
+                "skylane_health_targets",
+                "Addresses this agent checks.",
+                h.targets(),
+            ),
+            (
+                "skylane_health_agents_live",
+                "Live health agents (heart keys).",
+                h.agents_live(),
+            ),
+            (
+                "skylane_health_panic",
+                "1 while the partition guard holds DOWN writes.",
+                u64::from(h.panic()),
+            ),
+        ];
+        for (name, help, v) in gauges {
+            gauge(&mut e, name, help, v)?;
+        }
+        Ok(())
     }
 }

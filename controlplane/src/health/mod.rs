@@ -15,7 +15,7 @@ pub mod check;
 pub mod config;
 mod icmp;
 pub mod membership;
-mod metrics;
+pub(crate) mod metrics;
 mod scheduler;
 mod state;
 pub mod targets;

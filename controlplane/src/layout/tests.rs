@@ -235,3 +235,63 @@ fn values_serialise_compactly() {
     assert_eq!(v.to_json(), br#"{"host":"10.0.0.1","port":80}"#);
     assert_eq!(SkyValue::from_json(&v.to_json()).unwrap(), v);
 }
+
+#[test]
+fn coredns_defaults_priority_10_and_port_0_services() {
+    // No priority: 10 for SRV and MX (CoreDNS's etcd plugin default).
+    let r = records(
+        "s.skydns.local.",
+        r#"{"host":"t.skydns.local.","port":80,"mail":true}"#,
+    );
+    assert!(r
+        .iter()
+        .any(|r| matches!(r.data, RData::Srv { priority: 10, .. })));
+    assert!(r
+        .iter()
+        .any(|r| matches!(r.data, RData::Mx { preference: 10, .. })));
+    let r = records(
+        "s.skydns.local.",
+        r#"{"host":"t.skydns.local.","port":80,"priority":3}"#,
+    );
+    assert!(matches!(r[0].data, RData::Srv { priority: 3, .. }));
+    // An IP host without a port is served as an SRV with port 0, target the key's name
+    // (minus targetstrip labels); the API's view of the value stays the A record.
+    let name = n("x1.east.skydns.local.");
+    let v = SkyValue::from_json(br#"{"host":"10.0.0.1","targetstrip":1}"#).unwrap();
+    assert_eq!(value_to_records(&name, &v, 30).unwrap().len(), 1);
+    let served = served_records(&name, &v, 30).unwrap();
+    assert_eq!(
+        served[1].data,
+        RData::Srv {
+            priority: 10,
+            weight: 0,
+            port: 0,
+            target: n("east.skydns.local.")
+        }
+    );
+    // A name host without a port stays a CNAME only (no SRV beside a CNAME, RFC 1034).
+    let v = SkyValue::from_json(br#"{"host":"t.example.org."}"#).unwrap();
+    assert_eq!(served_records(&name, &v, 30).unwrap().len(), 1);
+    // A host name under a reverse zone is a PTR.
+    let r = records("1.0.0.10.in-addr.arpa.", r#"{"host":"web.skydns.local."}"#);
+    assert!(matches!(r[0].data, RData::Ptr(_)));
+}
+
+#[test]
+fn normalised_weights_are_at_least_one() {
+    let mk = |w: u16| {
+        Record::new(
+            n("s.local."),
+            30,
+            RData::Srv {
+                priority: 10,
+                weight: w,
+                port: 80,
+                target: n("t.local."),
+            },
+        )
+    };
+    let mut rs = vec![mk(1), mk(60000)];
+    normalize_srv_weights(&mut rs);
+    assert!(matches!(rs[0].data, RData::Srv { weight: 1, .. }));
+}

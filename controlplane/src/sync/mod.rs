@@ -16,10 +16,14 @@
 
 pub mod last_known;
 mod metrics;
+mod source;
 mod state;
 
 pub use last_known::{LastKnown, LAST_KNOWN_FILE};
 pub use metrics::{DataSource, SyncMetrics};
+pub use source::{
+    source_channel, SourceHub, SourceReceiver, SourceSender, SourceUpdate, SyncExtras,
+};
 pub use state::{BatchOutcome, SyncState};
 
 use crate::store::{Store, WatchEvent};
@@ -103,6 +107,8 @@ struct Sync {
     revision: i64,
     /// The `<data-dir>/last-known` mirror, when configured.
     last_known: Option<LastKnown>,
+    /// The extra record source, when configured.
+    source: Option<SourceReceiver>,
 }
 
 /// Keeps `shared` in step with the store until shutdown. See the module docs.
@@ -128,6 +134,33 @@ pub async fn run_sync_with(
     shutdown: watch::Receiver<bool>,
     last_known: Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
+    let extras = SyncExtras {
+        last_known,
+        source: None,
+    };
+    run_sync_ext(
+        store,
+        zone,
+        static_records,
+        shared,
+        metrics,
+        shutdown,
+        extras,
+    )
+    .await
+}
+
+/// [`run_sync`] with its optional parts: the last-known mirror and an extra record source
+/// whose names are merged into the same snapshot.
+pub async fn run_sync_ext(
+    store: Arc<Store>,
+    zone: Arc<ZoneConfig>,
+    static_records: Vec<Record>,
+    shared: SharedSnapshot,
+    metrics: Arc<SyncMetrics>,
+    shutdown: watch::Receiver<bool>,
+    extras: SyncExtras,
+) -> anyhow::Result<()> {
     let prefixes = store.prefixes().clone();
     let state = SyncState::new(
         &prefixes.prefix,
@@ -145,7 +178,8 @@ pub async fn run_sync_with(
         state,
         backoff: Backoff(BACKOFF_MIN),
         revision: 0,
-        last_known: last_known.map(LastKnown::start).transpose()?,
+        last_known: extras.last_known.map(LastKnown::start).transpose()?,
+        source: extras.source,
     };
     let result = sync.run().await;
     if let Some(lk) = &sync.last_known {
@@ -318,6 +352,10 @@ impl Sync {
             let first = tokio::select! {
                 ev = rx.recv() => ev,
                 _ = shutdown_requested(&mut self.shutdown) => return Follow::Shutdown,
+                update = source::next_update(&mut self.source) => {
+                    self.apply_source(update);
+                    continue;
+                }
             };
             let Some(first) = first else {
                 return Follow::Closed;
@@ -382,6 +420,28 @@ impl Sync {
                     .observe_propagation(received.elapsed(), changes);
             }
         }
+    }
+}
+
+impl Sync {
+    /// Applies one extra-source update (and every one already queued) to the live snapshot.
+    fn apply_source(&mut self, first: SourceUpdate) {
+        let received = Instant::now();
+        let mut update = first;
+        while let Some(rx) = &mut self.source {
+            match rx.try_recv() {
+                Ok(more) => update.extend(more),
+                Err(_) => break,
+            }
+        }
+        let names = update.len();
+        let changes = self.state.apply_source(update);
+        if changes.is_empty() {
+            return;
+        }
+        let next = self.shared.load_full().apply(&changes);
+        self.publish(next);
+        self.metrics.observe_propagation(received.elapsed(), names);
     }
 }
 

@@ -29,6 +29,8 @@ pub struct SyncState {
     default_ttl: u32,
     static_by_name: FxHashMap<Name, Vec<Record>>,
     static_count: usize,
+    /// Records of the extra source (see `source.rs`), per name; merged like static records.
+    source_by_name: FxHashMap<Name, Vec<Record>>,
     /// parent name → SRV-carrying child keys (their weights are normalised together).
     srv_groups: FxHashMap<Name, BTreeMap<Name, SrvMember>>,
     down: BTreeSet<IpAddr>,
@@ -74,6 +76,7 @@ impl SyncState {
             default_ttl,
             static_by_name,
             static_count,
+            source_by_name: FxHashMap::default(),
             srv_groups: FxHashMap::default(),
             down: BTreeSet::new(),
             bad_keys: FxHashSet::default(),
@@ -111,7 +114,7 @@ impl SyncState {
     /// Parses a record value; `None` (skipped, counted) when it is not usable.
     fn records_of(&mut self, name: &Name, kv: &KeyValue) -> Option<Vec<Record>> {
         let parsed = SkyValue::from_json(&kv.value)
-            .and_then(|v| layout::value_to_records(name, &v, self.default_ttl));
+            .and_then(|v| layout::served_records(name, &v, self.default_ttl));
         match parsed {
             Ok(records) => {
                 self.bad_keys.remove(&kv.key);
@@ -154,6 +157,7 @@ impl SyncState {
         self.bad_keys.clear();
         let mut records: Vec<Record> = Vec::with_capacity(self.static_count + kvs.len());
         records.extend(self.static_by_name.values().flatten().cloned());
+        records.extend(self.source_by_name.values().flatten().cloned());
         for kv in &kvs {
             match layout::classify_key(&self.prefix, &self.monitor_prefix, &kv.key) {
                 KeyKind::Status(ip) => {
@@ -253,6 +257,8 @@ impl SyncState {
             for (name, member) in group.iter() {
                 if before.get(name) != Some(&member.served) {
                     let mut records = self.static_by_name.get(name).cloned().unwrap_or_default();
+                    let source = self.source_by_name.get(name).into_iter().flatten();
+                    records.extend(source.cloned());
                     records.extend(member.served.iter().cloned());
                     out.changes.push(NameChange {
                         name: name.clone(),
@@ -267,18 +273,41 @@ impl SyncState {
         out
     }
 
+    /// Static and extra-source records of `name`.
     fn static_records(&self, name: &Name) -> Vec<Record> {
-        self.static_by_name.get(name).cloned().unwrap_or_default()
+        let mut out = self.static_by_name.get(name).cloned().unwrap_or_default();
+        out.extend(self.source_by_name.get(name).into_iter().flatten().cloned());
+        out
+    }
+
+    /// Takes the extra source's new record sets; the snapshot changes they make.
+    pub fn apply_source(&mut self, update: super::SourceUpdate) -> Vec<NameChange> {
+        let mut touched: BTreeMap<Name, ()> = BTreeMap::new();
+        for (name, records) in update {
+            let name = name.to_lowercase();
+            if records.is_empty() {
+                self.source_by_name.remove(&name);
+            } else {
+                self.source_by_name.insert(name.clone(), records);
+            }
+            touched.insert(name, ());
+        }
+        touched
+            .into_keys()
+            .map(|name| NameChange {
+                records: self.static_records(&name),
+                name,
+            })
+            .collect()
     }
 }
 
-/// Recomputes the served (normalised) records of every member of one SRV group.
+/// The served records of every member of one SRV group: the raw records. SRV weights are
+/// normalised by the snapshot over each answered set (a name's whole subtree, CoreDNS-style),
+/// which needs the raw weights; the group only decides which names are handed over again.
 fn normalize_group(group: &mut BTreeMap<Name, SrvMember>) {
-    let mut all: Vec<Record> = group.values().flat_map(|m| m.raw.iter().cloned()).collect();
-    layout::normalize_srv_weights(&mut all);
-    let mut it = all.into_iter();
     for member in group.values_mut() {
-        member.served = it.by_ref().take(member.raw.len()).collect();
+        member.served = member.raw.clone();
     }
 }
 

@@ -249,6 +249,7 @@ impl LcoreLoop {
                     .cycles
                     .store(eal::rdtsc().wrapping_sub(started), Relaxed);
                 counters.busy_cycles.store(busy, Relaxed);
+                queries.beat();
             }
             let n = port.queue.rx_burst(&mut rx);
             if n > 0 {

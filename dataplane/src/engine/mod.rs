@@ -9,9 +9,11 @@
 //! per-query state is on the stack, per-core state lives in [`EngineState`].
 
 mod forward;
+pub mod pattern;
 pub mod policy;
 pub mod resolve;
 
+pub use pattern::{MAX_PATTERN_NODES, MAX_WILDCARD_LABELS};
 pub use resolve::{MAX_CHILDREN, MAX_CNAME_HOPS, MAX_SRV_TARGETS};
 
 use crate::cache::{ForwardPolicy, Replica};

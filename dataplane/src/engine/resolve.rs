@@ -1,13 +1,18 @@
 //! Resolution of one question inside the snapshot, writing the answer.
 //!
 //! Order of decisions for a name `cur` (the QNAME, then each CNAME target):
-//! 1. NS or SOA asked at the zone apex: answered from the zone.
-//! 2. Lookup (`lookup`): an exact node with data; an exact node without
-//!    data (empty non-terminal) → SkyDNS union of its children's RRsets of
-//!    the asked type (wildcard children excluded); a leftmost `*` label with no literal node → union over
-//!    the children of the rest of the name; otherwise the RFC 4592 wildcard
-//!    `*.<closest encloser>` (records synthesized with the owner rewritten to
-//!    `cur`); otherwise the name does not exist.
+//! 1. NS or SOA asked at the zone apex: answered from the zone (NS from
+//!    `ns.dns.<zone>` when present, with its addresses as glue).
+//! 2. Lookup (`lookup`): an exact node showing RRsets — for A, AAAA, SRV,
+//!    TXT and MX its precomputed subtree answer (everything at or below it,
+//!    `snapshot::edit::subtree`); an exact node showing nothing (empty
+//!    non-terminal) → union of its children's RRsets of the asked type
+//!    (wildcard children excluded); a leftmost `*`/`any` label with no literal
+//!    node → union over the children of the rest of the name; `*`/`any`
+//!    labels elsewhere → union over the names they match ([`super::pattern`]);
+//!    otherwise the RFC 4592 wildcard `*.<closest encloser>` (records
+//!    synthesized with the owner rewritten to `cur`); otherwise the name does
+//!    not exist.
 //! 3. The asked type's RRset (A/AAAA through the node's answer policy, SRV
 //!    with A/AAAA of its targets in the additional section); else a CNAME,
 //!    which is written and followed when its target is inside one of our
@@ -20,14 +25,16 @@
 //! first present among A, AAAA, CNAME, SRV, TXT, MX, PTR, NS, SOA (else
 //! whatever RRset comes first).
 
+use super::pattern::{classify, find_matches, Matches, Wild};
 use super::policy::{gather, select_indexed, Choice};
 use super::EngineState;
 use crate::record::{rtype, Policy};
 use crate::snapshot::{NodeRef, RrSet, Snapshot, ZoneRef};
 use crate::wire::compress::name_at_equals;
 use crate::wire::header::flags;
-use crate::wire::name::{is_wildcard, parent, NameBuf};
-use crate::wire::writer::{wire_name_len, Owner, Response, Section};
+use crate::wire::header::HEADER_LEN;
+use crate::wire::name::{is_wildcard, parent, read_name, NameBuf};
+use crate::wire::writer::{Owner, Response, Section};
 use crate::wire::{qtype, rcode};
 use std::net::IpAddr;
 
@@ -62,7 +69,7 @@ pub(crate) struct Ctx<'s, 'r, 'b, 'e> {
     pub truncated: bool,
     /// Some answered address set was entirely DOWN.
     pub fail_open: bool,
-    /// RDATA offsets of the SRV records written in the answer.
+    /// Offsets of the target names of the SRV and NS records written in the answer.
     srv_at: [usize; MAX_SRV_TARGETS],
     srv_n: usize,
 }
@@ -73,6 +80,9 @@ enum Found<'s> {
     Data(NodeRef<'s>),
     /// Answer with the union of this node's children's RRsets.
     Union(NodeRef<'s>),
+    /// A query with wildcard labels inside: the union of the RRsets of the names it
+    /// matched (written to the caller's [`Matches`]).
+    Pattern,
     /// The name does not exist.
     Missing,
 }
@@ -176,9 +186,12 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
                 zone.soa()
             };
             self.write_rrset(Section::Answer, owner, rs, Policy::All);
+            // Glue for NS targets we hold (`ns.dns.<zone>` names).
+            self.srv_additionals();
             return Step::Done(rcode::NOERROR);
         }
-        match lookup(self.snap, zone, cur) {
+        let mut matches = Matches::new();
+        match lookup(self.snap, zone, cur, &mut matches) {
             Found::Missing => self.negative_answer(zone, rcode::NXDOMAIN),
             Found::Data(node) => {
                 let t = if qt == qtype::ANY {
@@ -212,22 +225,38 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
                 self.negative_answer(zone, rcode::NOERROR)
             }
             Found::Union(node) => {
-                let t = if qt == qtype::ANY {
-                    pick_any_union(node)
-                } else {
-                    Some(qt)
-                };
-                let written = match t {
-                    Some(t) if t != rtype::CNAME => self.write_union(owner, node, t),
-                    _ => 0,
-                };
-                if written == 0 && !self.truncated {
-                    return self.negative_answer(zone, rcode::NOERROR);
-                }
-                self.srv_additionals();
-                Step::Done(rcode::NOERROR)
+                self.answer_union(zone, owner, qt, node.policy(), || union_children(node))
+            }
+            Found::Pattern => {
+                let policy = self.snap.policy(cur);
+                self.answer_union(zone, owner, qt, policy, || matches.iter().copied())
             }
         }
+    }
+
+    /// Answers with the union of the RRsets of the names `nodes` gives (never a CNAME).
+    fn answer_union<I: Iterator<Item = NodeRef<'s>>>(
+        &mut self,
+        zone: ZoneRef<'s>,
+        owner: Owner<'_>,
+        qt: u16,
+        policy: Policy,
+        nodes: impl Fn() -> I,
+    ) -> Step<'s> {
+        let t = if qt == qtype::ANY {
+            pick_any_union(&nodes)
+        } else {
+            Some(qt)
+        };
+        let written = match t {
+            Some(t) if t != rtype::CNAME => self.write_union(owner, policy, &nodes, t),
+            _ => 0,
+        };
+        if written == 0 && !self.truncated {
+            return self.negative_answer(zone, rcode::NOERROR);
+        }
+        self.srv_additionals();
+        Step::Done(rcode::NOERROR)
     }
 
     /// Writes an RRset (A/AAAA through `policy`). Returns records written.
@@ -253,15 +282,21 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         n
     }
 
-    /// Writes the union of `node`'s children's RRsets of type `t`.
-    fn write_union(&mut self, owner: Owner<'_>, node: NodeRef<'s>, t: u16) -> usize {
-        let sets = move || union_children(node).filter_map(move |c| c.rrset(t));
+    /// Writes the union of the RRsets of type `t` of the names `nodes` gives.
+    fn write_union<I: Iterator<Item = NodeRef<'s>>>(
+        &mut self,
+        owner: Owner<'_>,
+        policy: Policy,
+        nodes: &impl Fn() -> I,
+        t: u16,
+    ) -> usize {
+        let sets = move || nodes().filter_map(move |c| c.rrset(t));
         if t == rtype::A || t == rtype::AAAA {
             let addrs = sets().flat_map(|rs| {
                 let ttl = rs.ttl();
                 rs.iter().map(move |a| (a, ttl))
             });
-            return self.write_addresses(Section::Answer, owner, t, node.policy(), addrs);
+            return self.write_addresses(Section::Answer, owner, t, policy, addrs);
         }
         let mut n = 0;
         for rs in sets() {
@@ -354,9 +389,14 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         }
         match self.resp.push(section, owner, t, ttl, rdata) {
             Ok(at) => {
-                if t == rtype::SRV && section == Section::Answer {
+                let target = match t {
+                    rtype::SRV => Some(at + 6),
+                    rtype::NS => Some(at),
+                    _ => None,
+                };
+                if let (Some(target), Section::Answer) = (target, section) {
                     if let Some(slot) = self.srv_at.get_mut(self.srv_n) {
-                        *slot = at;
+                        *slot = target;
                         self.srv_n += 1;
                     }
                 }
@@ -400,30 +440,28 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         );
     }
 
-    /// A/AAAA of the SRV targets written in the answer, when we have them.
+    /// A/AAAA of the SRV and NS targets written in the answer, when we have them.
     fn srv_additionals(&mut self) {
         if self.truncated || self.srv_n == 0 {
             return;
         }
         let mut targets = NameBuf::new();
         for i in 0..self.srv_n.min(MAX_SRV_TARGETS) {
-            let Some(&rdata_at) = self.srv_at.get(i) else {
+            let Some(&at) = self.srv_at.get(i) else {
                 break;
             };
-            let at = rdata_at + 6;
             let msg = self.resp.message();
-            let raw = msg.get(at..).unwrap_or(&[]);
-            let Some(raw) = wire_name_len(raw).and_then(|n| raw.get(..n)) else {
+            // NS targets may be compressed: read the name, then skip ones already handled.
+            if read_name(msg, at, HEADER_LEN, &mut targets).is_err() {
                 continue;
-            };
-            // Skip targets already handled.
+            }
             let dup = self
                 .srv_at
                 .get(..i)
                 .unwrap_or(&[])
                 .iter()
-                .any(|&p| name_at_equals(msg, p + 6, raw));
-            if dup || targets.set(raw).is_err() {
+                .any(|&p| name_at_equals(msg, p, targets.as_wire()));
+            if dup {
                 continue;
             }
             let Some(node) = self.snap.node(targets.as_wire()) else {
@@ -443,17 +481,33 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
 }
 
 /// Finds what answers `cur` in `zone` (see the module docs).
-fn lookup<'s>(snap: &'s Snapshot, zone: ZoneRef<'s>, cur: &[u8]) -> Found<'s> {
+fn lookup<'s>(
+    snap: &'s Snapshot,
+    zone: ZoneRef<'s>,
+    cur: &[u8],
+    matches: &mut Matches<'s>,
+) -> Found<'s> {
     if let Some(node) = snap.node(cur) {
-        return if node.is_empty() {
+        return if node.shows_nothing() {
             Found::Union(node)
         } else {
             Found::Data(node)
         };
     }
-    if is_wildcard(cur) {
-        if let Some(node) = parent(cur).and_then(|p| snap.node(p)) {
-            return Found::Union(node);
+    match classify(cur) {
+        Wild::None => {}
+        Wild::Leftmost => {
+            if let Some(node) = parent(cur).and_then(|p| snap.node(p)) {
+                return Found::Union(node);
+            }
+        }
+        Wild::Inner => {
+            find_matches(snap, cur, matches);
+            return if matches.is_empty() {
+                Found::Missing
+            } else {
+                Found::Pattern
+            };
         }
     }
     // RFC 4592: the closest encloser is the longest existing ancestor (the
@@ -488,13 +542,13 @@ fn pick_any(node: NodeRef<'_>) -> Option<u16> {
         .or_else(|| node.rrsets().next().map(|rs| rs.rtype()))
 }
 
-/// The RRset type answered to ANY for a union node.
-fn pick_any_union(node: NodeRef<'_>) -> Option<u16> {
+/// The RRset type answered to ANY for a union of names.
+fn pick_any_union<'s, I: Iterator<Item = NodeRef<'s>>>(nodes: &impl Fn() -> I) -> Option<u16> {
     ANY_PREFERENCE
         .iter()
         .copied()
         .filter(|&t| t != rtype::CNAME)
-        .find(|&t| union_children(node).any(|c| c.rrset(t).is_some()))
+        .find(|&t| nodes().any(|c| c.rrset(t).is_some()))
 }
 
 /// The children taking part in a union: at most [`MAX_CHILDREN`], wildcard

@@ -10,14 +10,22 @@ use super::children::{
     chunk_key, chunk_of, decode_chunk, encode_chunk, is_chunk_key, CHUNK_TARGET, MAX_CHUNKS,
 };
 use super::hash::key_hash;
-use super::node::{NodeData, NodeRef};
+use super::node::{is_derived, NodeData, NodeRef};
 use super::reverse::reverse_name;
-use super::rrset::{RrData, KIND_AUTO_PTR, KIND_EXPLICIT, KIND_SYNTHETIC};
+use super::rrset::{is_given, kind_of, Item, RrData, KIND_AUTO_PTR, KIND_SYNTHETIC};
 use super::shard::{begin_entry, end_entry, shard_of, Table};
 use super::zone::ZoneRules;
 use crate::name::Name;
 use crate::record::{rtype, Record};
 use rustc_hash::FxHashMap;
+use std::collections::hash_map::Entry as MapEntry;
+
+/// A record's type and RDATA (what makes two records the same).
+type RecordKey = (u16, u8, Box<[u8]>);
+
+mod subtree;
+
+pub use subtree::MAX_SUBTREE_RRS;
 
 /// A decoded table entry.
 enum Entry {
@@ -69,6 +77,38 @@ impl<'a> Editor<'a> {
             }
         });
         self.dirty.insert(key.into(), entry);
+    }
+
+    /// A read-only view of a node: its dirty copy, else its base entry (not loaded).
+    fn peek(&self, key: &[u8]) -> Option<View<'_>> {
+        match self.dirty.get(key) {
+            Some(Some(Entry::Node(n))) => Some(View::Dirty(n)),
+            Some(_) => None,
+            None => {
+                let h = key_hash(key);
+                let e = self.base.get(shard_of(h)).and_then(|s| s.find(h, key))?;
+                Some(View::Base(NodeRef::new(self.base, e)))
+            }
+        }
+    }
+
+    /// The child labels of `parent` (`chunks` chunks), read without loading them.
+    fn peek_children(&self, parent: &[u8], chunks: u16) -> Vec<Box<[u8]>> {
+        let mut out = Vec::new();
+        for c in 0..chunks {
+            let ck = chunk_key(parent, c);
+            match self.dirty.get(&*ck) {
+                Some(Some(Entry::Chunk(labels))) => out.extend(labels.iter().cloned()),
+                Some(_) => {}
+                None => {
+                    let h = key_hash(&ck);
+                    if let Some(e) = self.base.get(shard_of(h)).and_then(|s| s.find(h, &ck)) {
+                        out.extend(decode_chunk(e));
+                    }
+                }
+            }
+        }
+        out
     }
 
     fn node_mut(&mut self, key: &[u8]) -> Option<&mut NodeData> {
@@ -207,9 +247,13 @@ impl<'a> Editor<'a> {
         };
         let default_ttl = self.rules.default_ttl();
         let mut new: Vec<RrData> = Vec::new();
+        // (type, RDATA) → (rrset, item): a repeated record keeps the smaller TTL without a
+        // linear scan per record (a headless Service's name can carry thousands).
+        let mut seen: FxHashMap<RecordKey, (usize, usize)> = FxHashMap::default();
         let mut buf = Vec::new();
         for r in records {
             let t = r.data.rtype();
+            let kind = kind_of(r);
             let accepted = (configured || (reverse.is_some() && t == rtype::PTR))
                 && r.name.as_wire().eq_ignore_ascii_case(owner);
             if !accepted {
@@ -219,24 +263,40 @@ impl<'a> Editor<'a> {
             buf.clear();
             r.data.write_wire(&mut buf);
             let ttl = if r.ttl == 0 { default_ttl } else { r.ttl };
-            match new.iter_mut().find(|s| s.rtype == t) {
-                Some(s) => s.add(ttl, &buf),
+            let set = match new.iter().position(|s| s.rtype == t && s.kind == kind) {
+                Some(i) => i,
                 None => {
-                    let mut s = RrData::new(t, KIND_EXPLICIT);
-                    s.add(ttl, &buf);
-                    new.push(s);
+                    new.push(RrData::new(t, kind));
+                    new.len() - 1
+                }
+            };
+            match seen.entry((t, kind, buf.as_slice().into())) {
+                MapEntry::Occupied(e) => {
+                    let (s, i) = *e.get();
+                    new[s].items[i].ttl = new[s].items[i].ttl.min(ttl);
+                }
+                MapEntry::Vacant(v) => {
+                    v.insert((set, new[set].items.len()));
+                    new[set].items.push(Item {
+                        ttl,
+                        rdata: buf.as_slice().into(),
+                    });
                 }
             }
         }
         let auto_ptr = self.rules.config.auto_ptr && configured;
 
         // Take the old records out.
+        let mut same_owner = false;
         let old: Vec<RrData> = match self.node_mut(&key) {
             Some(n) => {
+                same_owner = *n.owner == *owner;
                 let (old, keep) = std::mem::take(&mut n.rrsets)
                     .into_iter()
-                    .partition(|r| r.kind == KIND_EXPLICIT);
+                    .partition(|r| is_given(r.kind));
                 n.rrsets = keep;
+                // Subtree answers are recomputed once every change is in (`subtree`).
+                n.rrsets.retain(|r| !is_derived(r.kind));
                 old
             }
             None => Vec::new(),
@@ -249,23 +309,31 @@ impl<'a> Editor<'a> {
                 self.counters.reverse_explicit[f] -= old_count;
             }
         }
-        if auto_ptr {
-            for r in old.iter().filter(|r| is_address(r.rtype)) {
-                for i in &r.items {
-                    self.remove_auto_ptr(&i.rdata, &key);
-                }
-            }
+        // Auto-PTR edits only for addresses that come or go (or change TTL): a name with
+        // thousands of addresses where one changed costs one PTR edit, not thousands.
+        let addrs = |sets: &[RrData]| -> FxHashMap<Box<[u8]>, u32> {
+            let items = sets
+                .iter()
+                .filter(|r| is_address(r.rtype))
+                .flat_map(|r| &r.items);
+            items.map(|i| (i.rdata.clone(), i.ttl)).collect()
+        };
+        let (old_addrs, new_addrs) = if auto_ptr {
+            (addrs(&old), addrs(&new))
+        } else {
+            Default::default()
+        };
+        for a in old_addrs.keys().filter(|a| !new_addrs.contains_key(*a)) {
+            self.remove_auto_ptr(a, &key);
         }
 
         // Put the new ones in.
         let new_count: usize = new.iter().map(|r| r.items.len()).sum();
         if new_count > 0 {
             self.ensure_node(&key, owner);
-            if auto_ptr {
-                for r in new.iter().filter(|r| is_address(r.rtype)) {
-                    for i in &r.items {
-                        self.add_auto_ptr(&i.rdata, owner, i.ttl);
-                    }
+            for (a, ttl) in &new_addrs {
+                if !same_owner || old_addrs.get(a) != Some(ttl) {
+                    self.add_auto_ptr(a, owner, *ttl);
                 }
             }
             if let Some(n) = self.node_mut(&key) {
@@ -393,6 +461,84 @@ impl<'a> Editor<'a> {
             })
             .collect();
         (self.base.with_replaced(replaced), self.counters)
+    }
+}
+
+/// A node read without loading it into the editor.
+enum View<'a> {
+    Dirty(&'a NodeData),
+    Base(NodeRef<'a>),
+}
+
+impl View<'_> {
+    fn owner(&self) -> &[u8] {
+        match self {
+            View::Dirty(n) => &n.owner,
+            View::Base(n) => n.owner(),
+        }
+    }
+
+    /// The derived (subtree) RRsets, in stored order.
+    fn derived(&self) -> Vec<RrData> {
+        match self {
+            View::Dirty(n) => n
+                .rrsets
+                .iter()
+                .filter(|r| is_derived(r.kind))
+                .cloned()
+                .collect(),
+            View::Base(n) => n
+                .all_rrsets()
+                .filter(|r| is_derived(r.kind()))
+                .map(RrData::decode)
+                .collect(),
+        }
+    }
+
+    fn child_chunks(&self) -> u16 {
+        match self {
+            View::Dirty(n) => n.child_chunks,
+            View::Base(n) => n.child_chunks(),
+        }
+    }
+
+    /// True when it holds an RRset of this type and kind.
+    fn has(&self, t: u16, kind: u8) -> bool {
+        match self {
+            View::Dirty(n) => n.rrset(t, kind).is_some(),
+            View::Base(n) => n.all_rrsets().any(|r| r.rtype() == t && r.kind() == kind),
+        }
+    }
+
+    /// Calls `f(ttl, rdata)` for each record of the RRset of this type and kind, in stored
+    /// order, until `f` returns false.
+    fn each(&self, t: u16, kind: u8, mut f: impl FnMut(u32, &[u8]) -> bool) {
+        match self {
+            View::Dirty(n) => {
+                for i in n.rrset(t, kind).map_or(&[][..], |r| &r.items) {
+                    if !f(i.ttl, &i.rdata) {
+                        return;
+                    }
+                }
+            }
+            View::Base(n) => {
+                if let Some(r) = n.all_rrsets().find(|r| r.rtype() == t && r.kind() == kind) {
+                    for i in 0..r.len() {
+                        if !f(r.record_ttl(i), r.rdata(i)) {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// True when it holds a derived (subtree) RRset.
+    fn has_derived(&self) -> bool {
+        match self {
+            View::Dirty(n) => n.rrsets.iter().any(|r| is_derived(r.kind)),
+            View::Base(n) => n.all_rrsets().any(|r| is_derived(r.kind())),
+        }
     }
 }
 

@@ -19,8 +19,9 @@
 //! - `children`: chunked child lists (SkyDNS multi-value names, wildcards).
 //! - `zone`: served domains, synthetic SOA/NS, zone lookup ([`ZoneRef`]).
 //! - `reverse`: reverse names for automatic PTR records.
-//! - `edit`: applying changes (ENTs, child lists, auto-PTR) and rebuilding
-//!   touched shards. `down`: the DOWN address set. `decode`: RDATA back to
+//! - `edit`: applying changes (ENTs, child lists, auto-PTR, subtree answers
+//!   in `edit::subtree`) and rebuilding touched shards; `build` runs the same
+//!   subtree pass over the bulk-built table. `down`: the DOWN address set. `decode`: RDATA back to
 //!   [`RData`](crate::record::RData) for the control plane.
 
 mod bulk;
@@ -39,6 +40,7 @@ mod tests;
 mod zone;
 
 pub use children::ChildIter;
+pub use edit::MAX_SUBTREE_RRS;
 pub use node::{NodeRef, RrSetIter};
 pub use rrset::RrSet;
 pub use zone::ZoneRef;
@@ -49,11 +51,23 @@ use arc_swap::ArcSwap;
 use down::DownSet;
 use edit::{Counters, Editor};
 use reverse::REVERSE_APEXES;
-use rrset::KIND_EXPLICIT;
+use rrset::{is_given, KIND_VERBATIM};
 use shard::{find_in, Table};
 use std::net::IpAddr;
 use std::sync::Arc;
 use zone::{ZoneRules, ZoneTable};
+
+/// The lowercased keys of the names owning `records` (deduplicated), for the subtree pass.
+fn subtree_keys(rules: &ZoneRules, records: &[Record]) -> Vec<Box<[u8]>> {
+    let mut keys: rustc_hash::FxHashSet<Box<[u8]>> = rustc_hash::FxHashSet::default();
+    for r in records {
+        let key = r.name.as_wire().to_ascii_lowercase();
+        if rules.is_configured(&key) {
+            keys.insert(key.into());
+        }
+    }
+    keys.into_iter().collect()
+}
 
 /// The live snapshot: loaded lock-free by every core, stored by the control plane.
 pub type SharedSnapshot = Arc<ArcSwap<Snapshot>>;
@@ -165,14 +179,20 @@ impl Snapshot {
     pub fn build(config: Arc<ZoneConfig>, records: Vec<Record>) -> Snapshot {
         let rules = Arc::new(ZoneRules::new(config));
         let serial = next_serial(0);
+        let keys = subtree_keys(&rules, &records);
         let built = bulk::build(&rules, records, serial);
+        let table = Table::from_shards(built.shards);
+        // Subtree answers: the same pass as `apply`, over every given name.
+        let mut ed = Editor::new(&rules, &table, built.counters);
+        ed.refresh_subtrees(keys.iter().map(|k| &**k));
+        let (table, counters) = ed.finish();
         Self::assemble(
             rules,
-            Table::from_shards(built.shards),
+            table,
             Arc::new(DownSet::default()),
             0,
             serial,
-            built.counters,
+            counters,
             built.reverse_active,
         )
     }
@@ -240,6 +260,8 @@ impl Snapshot {
         for ch in changes {
             ed.set_name(&ch.name, &ch.records);
         }
+        let touched: Vec<Box<[u8]>> = ed.touched_names().map(Into::into).collect();
+        ed.refresh_subtrees(touched.iter().map(|k| &**k));
         let serial = if changes.is_empty() {
             self.serial
         } else {
@@ -339,10 +361,15 @@ impl Snapshot {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for rr in node.all_rrsets().filter(|r| r.kind() == KIND_EXPLICIT) {
+        for rr in node.all_rrsets().filter(|r| is_given(r.kind())) {
             for i in 0..rr.len() {
                 if let Some(data) = decode::decode_rdata(rr.rtype(), rr.rdata(i)) {
-                    out.push(Record::new(owner.clone(), rr.record_ttl(i), data));
+                    let r = Record::new(owner.clone(), rr.record_ttl(i), data);
+                    out.push(if rr.kind() == KIND_VERBATIM {
+                        r.as_written()
+                    } else {
+                        r
+                    });
                 }
             }
         }

@@ -7,16 +7,38 @@
 //! `u8 flags` (bit 0: owner case differs from the key, bits 1-2: policy),
 //! the owner (key length bytes) when it differs, `u8 visible`, `u8 total`,
 //! `u32 child_count`, `u16 child_chunks`, then `total` RRsets: the visible
-//! ones first (answers), then hidden generated ones (an explicit RRset of the
-//! same type wins over an auto-PTR or synthetic one, but the generated one is
-//! kept so it comes back when the explicit one goes).
+//! ones first (answers), then hidden ones. Of the RRsets of one type the one of
+//! the highest [`rank`] is shown: a subtree answer (it includes the name's own
+//! records) over the explicit records over an auto-PTR or synthetic one (for
+//! NS: explicit over the `ns.dns` subtree answer over synthetic); the others
+//! are kept so they come back when the shown one goes.
 
 use super::children::ChildIter;
-use super::rrset::{RrData, RrSet, RrSlice, KIND_EXPLICIT};
+use super::rrset::{
+    RrData, RrSet, RrSlice, KIND_EXPLICIT, KIND_SUBTREE, KIND_SUBTREE_RAW, KIND_VERBATIM,
+};
 use super::shard::{read_u16, read_u32, Table};
+use crate::record::rtype;
 use crate::record::Policy;
 
 const FLAG_OWNER_DIFFERS: u8 = 1;
+
+/// Which RRset of a type is shown (highest rank); rank 0 is never shown.
+fn rank(kind: u8, rtype: u16) -> u8 {
+    match kind {
+        KIND_SUBTREE_RAW => 0,
+        KIND_VERBATIM => 5,
+        KIND_SUBTREE if rtype != rtype::NS => 4,
+        KIND_EXPLICIT => 3,
+        KIND_SUBTREE => 2,
+        _ => 1,
+    }
+}
+
+/// True for the kinds derived from other names (recomputed, never given).
+pub(crate) fn is_derived(kind: u8) -> bool {
+    kind == KIND_SUBTREE || kind == KIND_SUBTREE_RAW
+}
 
 fn policy_code(p: Policy) -> u8 {
     match p {
@@ -147,9 +169,16 @@ impl<'a> NodeRef<'a> {
         }
     }
 
-    /// True for an empty non-terminal (no RRsets, only descendants).
+    /// True for an empty non-terminal: no records of its own, only descendants (it may
+    /// still show subtree answers made from theirs).
     #[inline]
     pub fn is_empty(&self) -> bool {
+        self.all_rrsets().all(|r| is_derived(r.kind()))
+    }
+
+    /// True when no RRset at all is shown (not even a subtree answer).
+    #[inline]
+    pub fn shows_nothing(&self) -> bool {
         self.visible() == 0
     }
 
@@ -203,11 +232,17 @@ impl NodeHeader<'_> {
             out.extend_from_slice(self.owner);
         }
         sets.sort_by_key(|r| (r.rtype, r.kind));
-        let has_explicit = |t: u16| {
+        let best = |t: u16| {
             sets.iter()
-                .any(|r| r.rtype == t && r.kind == KIND_EXPLICIT && !r.items.is_empty())
+                .filter(|r| r.rtype == t && !r.items.is_empty())
+                .map(|r| rank(r.kind, t))
+                .max()
+                .unwrap_or(0)
         };
-        let visible = |r: &RrSlice<'_>| r.kind == KIND_EXPLICIT || !has_explicit(r.rtype);
+        let visible = |r: &RrSlice<'_>| {
+            let k = rank(r.kind, r.rtype);
+            k > 0 && k == best(r.rtype)
+        };
         let n_visible = sets
             .iter()
             .filter(|r| !r.items.is_empty() && visible(r))
@@ -246,9 +281,17 @@ impl NodeData {
         }
     }
 
-    /// True when the node has neither RRsets nor children (it must go).
+    /// True when the node has neither children nor RRsets of its own (it must go; subtree
+    /// answers without a subtree do not keep it).
     pub(crate) fn is_dead(&self) -> bool {
-        self.rrsets.is_empty() && self.child_count == 0
+        self.child_count == 0 && self.rrsets.iter().all(|r| is_derived(r.kind))
+    }
+
+    /// The RRset of this type and kind.
+    pub(crate) fn rrset(&self, rtype: u16, kind: u8) -> Option<&RrData> {
+        self.rrsets
+            .iter()
+            .find(|r| r.rtype == rtype && r.kind == kind)
     }
 
     /// The RRset of this type and kind.

@@ -15,6 +15,30 @@ pub(crate) const KIND_EXPLICIT: u8 = 0;
 pub(crate) const KIND_AUTO_PTR: u8 = 1;
 /// SOA/NS made up for a zone apex.
 pub(crate) const KIND_SYNTHETIC: u8 = 2;
+/// The answer of a name from the records at or below it (SkyDNS / CoreDNS subtree rule,
+/// `snapshot::edit::subtree`): shown instead of the name's own records of that type. For
+/// SRV the weights are normalised; NS at an apex comes from `ns.dns.<apex>`.
+pub(crate) const KIND_SUBTREE: u8 = 3;
+/// SRV records at or below a name with their raw weights, never shown: what the parent's
+/// subtree answer is composed from.
+pub(crate) const KIND_SUBTREE_RAW: u8 = 4;
+/// SRV records given as written (zone files, [`crate::record::Record::as_written`]): shown
+/// over a subtree answer, weights untouched; a parent's subtree answer composes them raw.
+pub(crate) const KIND_VERBATIM: u8 = 5;
+
+/// The kind of the RRset a given record goes into: SRV records served as written apart.
+pub(crate) fn kind_of(r: &crate::record::Record) -> u8 {
+    if r.as_written && r.data.rtype() == crate::record::rtype::SRV {
+        KIND_VERBATIM
+    } else {
+        KIND_EXPLICIT
+    }
+}
+
+/// True for the kinds holding records as given (not derived, not generated).
+pub(crate) fn is_given(kind: u8) -> bool {
+    kind == KIND_EXPLICIT || kind == KIND_VERBATIM
+}
 
 const FLAG_FIXED: u8 = 1;
 const FLAG_UNIFORM_TTL: u8 = 2;

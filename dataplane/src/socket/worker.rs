@@ -79,6 +79,7 @@ impl Worker {
         let mut errors = ErrorLog { last: None };
         if let [socket] = sockets.as_slice() {
             while !self.shutdown.load(Ordering::Relaxed) {
+                self.recorder.counters().beat();
                 // Blocks for the first datagram (up to RECV_TIMEOUT), then takes
                 // whatever else is queued.
                 match self.batch.receive(0, socket, MsgFlags::MSG_WAITFORONE) {
@@ -94,6 +95,7 @@ impl Worker {
                 .collect();
             let wait = PollTimeout::try_from(RECV_TIMEOUT).unwrap_or(PollTimeout::NONE);
             while !self.shutdown.load(Ordering::Relaxed) {
+                self.recorder.counters().beat();
                 let mut received = 0;
                 for (index, socket) in sockets.iter().enumerate() {
                     match self.batch.receive(index, socket, MsgFlags::MSG_DONTWAIT) {

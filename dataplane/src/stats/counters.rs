@@ -87,6 +87,8 @@ pub struct CoreCounters {
     fail_open: AtomicU64,
     rx_packets: AtomicU64,
     tx_packets: AtomicU64,
+    /// Loop iterations (a core's heartbeat: the systemd watchdog is fed while it moves).
+    beats: AtomicU64,
 }
 
 impl CoreCounters {
@@ -104,6 +106,7 @@ impl CoreCounters {
             fail_open: AtomicU64::new(0),
             rx_packets: AtomicU64::new(0),
             tx_packets: AtomicU64::new(0),
+            beats: AtomicU64::new(0),
         }
     }
 
@@ -115,6 +118,17 @@ impl CoreCounters {
         } else {
             counter.fetch_add(n, Relaxed);
         }
+    }
+
+    /// One more loop iteration (called by the core's loop, at least every receive timeout).
+    #[inline]
+    pub fn beat(&self) {
+        self.add(&self.beats, 1);
+    }
+
+    /// Loop iterations so far: a core that stops moving this is stuck.
+    pub fn beats(&self) -> u64 {
+        self.beats.load(Relaxed)
     }
 
     /// Datagrams / messages received.

@@ -33,10 +33,7 @@ impl Client {
         token: Option<String>,
         ca_cert: Option<&Path>,
     ) -> anyhow::Result<Client> {
-        let base = addr.trim_end_matches('/').to_string();
-        if !base.starts_with("http://") && !base.starts_with("https://") {
-            bail!("--addr {addr:?}: expected http://host:port or https://host:port");
-        }
+        let base = base_url(addr)?;
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(120)));
@@ -103,6 +100,30 @@ impl Client {
         }
         Ok(serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
+}
+
+/// The base URL for `--addr`: `http://host:port` and `https://host:port` as given, a bare
+/// `host:port` (or `[v6]:port`) as `http://host:port`; anything else is an error.
+pub fn base_url(addr: &str) -> anyhow::Result<String> {
+    let usage =
+        || format!("--addr {addr:?}: expected host:port, http://host:port or https://host:port");
+    let (scheme, rest) = addr
+        .trim()
+        .split_once("://")
+        .unwrap_or(("http", addr.trim()));
+    if !matches!(scheme, "http" | "https") {
+        bail!("--addr {addr:?}: unsupported scheme {scheme:?} (expected http or https)");
+    }
+    let rest = rest.trim_end_matches('/');
+    if rest.is_empty() {
+        bail!(usage());
+    }
+    let url = format!("{scheme}://{rest}");
+    let uri: ureq::http::Uri = url.parse().with_context(usage)?;
+    if uri.host().is_none_or(str::is_empty) || !matches!(uri.path(), "" | "/") {
+        bail!(usage());
+    }
+    Ok(url)
 }
 
 /// Percent-encodes one path segment.

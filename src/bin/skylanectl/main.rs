@@ -1,8 +1,8 @@
 //! skylanectl: the command-line client of the Skylane REST API.
 //!
-//! `list`, `show`, `add`, `delete`, `status`, `health`, `stats`, `import`. The API
-//! address comes from `--addr` / `SKYLANE_API_ADDR` (default
-//! `http://127.0.0.1:9001`); the token from, in order, `--token`,
+//! `list`, `show`, `add`, `delete`, `status`, `health`, `stats`, `import`, `cache`,
+//! `completions`. The API address comes from `--addr` / `SKYLANE_API_ADDR` (default
+//! `http://127.0.0.1:9001`; a bare `host:port` means `http://host:port`); the token from, in order, `--token`,
 //! `SKYLANE_API_TOKEN`, `--token-file` / `SKYLANE_API_TOKEN_FILE`, then the
 //! token file a default `skylane serve` generates (`<data-dir>/api-token`), so
 //! the same user needs no flag. Errors print the server's message and exit
@@ -15,6 +15,7 @@ mod output;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use client::{segment, Client};
+use output::ListFormat;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 
@@ -25,7 +26,7 @@ use std::path::PathBuf;
     about = "Manage Skylane records, health status and statistics"
 )]
 struct Cli {
-    /// API address.
+    /// API address: host:port (http), http://host:port or https://host:port.
     #[arg(
         long,
         env = "SKYLANE_API_ADDR",
@@ -60,6 +61,10 @@ enum Command {
         /// Only records of this type.
         #[arg(long = "type")]
         rtype: Option<String>,
+        /// Output: an aligned table, the server's JSON, or ContainerDNS
+        /// `domain: … val: { … }` seed lines (`--json` means `-o json`).
+        #[arg(short = 'o', long = "output", value_enum, default_value_t = ListFormat::Table)]
+        output: ListFormat,
     },
     /// Show one name's records.
     Show { name: String },
@@ -107,6 +112,16 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         chunk: usize,
     },
+    /// Print a shell completion script (e.g. `skylanectl completions bash > /etc/bash_completion.d/skylanectl`).
+    Completions { shell: CompletionShell },
+}
+
+/// The shells `skylanectl completions` writes scripts for.
+#[derive(Clone, Copy, ValueEnum)]
+enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Subcommand)]
@@ -268,12 +283,21 @@ fn print_json(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
-fn print_names(v: &Value) {
-    for entry in v["names"].as_array().into_iter().flatten() {
-        for line in output::name_lines(entry["name"].as_str().unwrap_or(""), &entry["records"]) {
-            println!("{line}");
-        }
-    }
+/// Writes the completion script for `shell` to stdout.
+fn print_completions(shell: CompletionShell) {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let shell = match shell {
+        CompletionShell::Bash => Shell::Bash,
+        CompletionShell::Zsh => Shell::Zsh,
+        CompletionShell::Fish => Shell::Fish,
+    };
+    clap_complete::generate(
+        shell,
+        &mut Cli::command(),
+        "skylanectl",
+        &mut std::io::stdout(),
+    );
 }
 
 /// The token: `--token`/`SKYLANE_API_TOKEN`, else `--token-file`/`SKYLANE_API_TOKEN_FILE`
@@ -296,9 +320,17 @@ fn resolve_token(cli: &Cli) -> anyhow::Result<Option<String>> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Completions { shell } = cli.command {
+        print_completions(shell);
+        return Ok(());
+    }
     let client = Client::new(&cli.addr, resolve_token(&cli)?, cli.ca_cert.as_deref())?;
     match cli.command {
-        Command::List { domain, rtype } => {
+        Command::List {
+            domain,
+            rtype,
+            output,
+        } => {
             let mut query = Vec::new();
             if let Some(d) = domain {
                 query.push(format!("domain={}", segment(&d)));
@@ -307,11 +339,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 query.push(format!("type={}", segment(&t)));
             }
             let v = list_all(&client, &query)?;
-            if cli.json {
-                print_json(&v);
-            } else {
-                print_names(&v);
-            }
+            output::print_names(&v, if cli.json { ListFormat::Json } else { output });
         }
         Command::Show { name } => {
             let v = client.call("GET", &format!("/v1/records/{}", segment(&name)), None)?;
@@ -425,6 +453,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Cache(c) => run_cache(&client, c, cli.json)?,
         Command::Import { file, mode, chunk } => run_import(&client, &file, mode, chunk, cli.json)?,
+        Command::Completions { .. } => unreachable!("handled before connecting"),
     }
     Ok(())
 }

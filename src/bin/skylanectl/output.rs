@@ -1,6 +1,33 @@
-//! Human output: `domain: web.skylane.local val: { type:A ips:[10.0.0.1 10.0.0.2] ttl:30 }`.
+//! Human output: the `list` table, the ContainerDNS seed lines
+//! `domain: web.skylane.local val: { type:A ips:[10.0.0.1 10.0.0.2] ttl:30 }`, stats and health.
 
 use serde_json::Value;
+
+/// `skylanectl list -o …`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+    Seed,
+}
+
+/// Prints `list`'s answer in `format`.
+pub fn print_names(v: &Value, format: ListFormat) {
+    match format {
+        ListFormat::Json => {
+            println!("{}", serde_json::to_string_pretty(v).unwrap_or_default())
+        }
+        ListFormat::Table => table_lines(v).iter().for_each(|l| println!("{l}")),
+        ListFormat::Seed => {
+            for entry in v["names"].as_array().into_iter().flatten() {
+                let name = entry["name"].as_str().unwrap_or("");
+                for line in name_lines(name, &entry["records"]) {
+                    println!("{line}");
+                }
+            }
+        }
+    }
+}
 
 fn list(v: &Value, f: impl Fn(&Value) -> String) -> String {
     let items: Vec<String> = v
@@ -44,6 +71,47 @@ pub fn set_text(set: &Value) -> String {
         _ => format!("targets:{}", list(&set["targets"], plain)),
     };
     format!("{{ type:{t} {body} ttl:{} }}", set["ttl"])
+}
+
+/// One value of a record set as table text (`10 5 80 web1.skydns.local.` for SRV).
+fn value_texts(set: &Value) -> Vec<String> {
+    let items = |key: &str| set[key].as_array().cloned().unwrap_or_default();
+    match set["type"].as_str().unwrap_or("?") {
+        "A" | "AAAA" => items("ips").iter().map(plain).collect(),
+        "CNAME" => vec![plain(&set["target"])],
+        "SRV" => items("targets")
+            .iter()
+            .map(|s| {
+                let t = plain(&s["target"]);
+                format!("{} {} {} {t}", s["priority"], s["weight"], s["port"])
+            })
+            .collect(),
+        "MX" => items("exchanges")
+            .iter()
+            .map(|s| format!("{} {}", s["preference"], plain(&s["exchange"])))
+            .collect(),
+        "TXT" => items("texts").iter().map(Value::to_string).collect(),
+        _ => items("targets").iter().map(plain).collect(),
+    }
+}
+
+/// `skylanectl list` (`-o table`): a header, then one aligned row per value.
+pub fn table_lines(v: &Value) -> Vec<String> {
+    let mut rows = vec![["NAME", "TYPE", "TTL", "DATA"].map(String::from)];
+    for entry in v["names"].as_array().into_iter().flatten() {
+        let name = plain(&entry["name"]);
+        for set in entry["records"].as_array().into_iter().flatten() {
+            for data in value_texts(set) {
+                let ttl = set["ttl"].to_string();
+                rows.push([name.clone(), plain(&set["type"]), ttl, data]);
+            }
+        }
+    }
+    let width = |i: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0);
+    let (w0, w1, w2) = (width(0), width(1), width(2));
+    rows.iter()
+        .map(|[n, t, ttl, d]| format!("{n:<w0$}  {t:<w1$}  {ttl:>w2$}  {d}"))
+        .collect()
 }
 
 /// Lines for one name and its record sets.

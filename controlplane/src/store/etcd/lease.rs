@@ -86,6 +86,28 @@ impl EtcdStore {
         Ok(resp.header().map_or(0, |h| h.revision()))
     }
 
+    /// Creates `key` = `value` on `lease` only if `key` does not exist (an election: the
+    /// creator leads until its lease ends). True when this call created it.
+    pub async fn create_with_lease(
+        &self,
+        key: &str,
+        value: Vec<u8>,
+        lease: i64,
+    ) -> Result<bool, StoreError> {
+        let txn = Txn::new()
+            .when([Compare::create_revision(key, CompareOp::Equal, 0)])
+            .and_then([TxnOp::put(
+                key,
+                value,
+                Some(PutOptions::new().with_lease(lease)),
+            )]);
+        let mut kv = self.clients.kv.clone();
+        Ok(self
+            .call("create with lease", kv.txn(txn))
+            .await?
+            .succeeded())
+    }
+
     /// Puts `value` at `guard.key` only if `guard.lease_key` is attached to `guard.lease` and
     /// `guard.key` was not changed since `guard.mod_revision`, in one transaction. Returns the
     /// revision of the write, or `None` when a condition failed (nothing written).

@@ -59,7 +59,12 @@ fn full_list_merges_static_and_store_and_skips_bad_values() {
         kv("/skydns/monitor/status/10.0.0.2", r#"{"status":"UP"}"#),
         kv("/skydns/local/skydns/static", r#"{"host":"10.0.0.9"}"#),
     ]);
-    assert_eq!(records.len(), 3, "static TXT + two A records: {records:?}");
+    // IP hosts without a port also serve an SRV with port 0 (CoreDNS).
+    assert_eq!(
+        records.len(),
+        5,
+        "static TXT + two A (+ SRV) records: {records:?}"
+    );
     assert!(records
         .iter()
         .any(|r| r.data == RData::A(Ipv4Addr::new(10, 0, 0, 1))));
@@ -82,8 +87,8 @@ fn watch_batches_replace_whole_names_keeping_static_records() {
     assert_eq!(out.changes[0].name, n("static.skydns.local."));
     assert_eq!(
         out.changes[0].records.len(),
-        2,
-        "static TXT kept with the new A"
+        3,
+        "static TXT kept with the new A (+ its port-0 SRV)"
     );
 
     let out = st.apply_events(&[del("/skydns/local/skydns/static", 3)]);
@@ -140,50 +145,36 @@ fn bad_values_are_skipped_counted_and_forgotten_when_fixed() {
 }
 
 #[test]
-fn srv_siblings_are_normalised_together() {
+fn srv_weights_are_handed_over_raw() {
     let mut st = state();
     let records = st.full_records(vec![kv(
         "/skydns/local/skydns/web/x1",
         r#"{"host":"10.0.0.1","port":80}"#,
     )]);
-    assert_eq!(srv_weights(&records), vec![100]);
+    assert_eq!(srv_weights(&records), vec![0]);
 
     let out = st.apply_events(&[put(
         "/skydns/local/skydns/web/x2",
         r#"{"host":"10.0.0.2","port":80,"weight":300}"#,
         2,
     )]);
-    // x1 (raw 0 = 100) and x2 (300): 25 and 75; both names change.
-    let mut got: Vec<(String, Vec<u16>)> = out
+    // The snapshot normalises over each answer (it needs the raw weights): only x2 changes.
+    let got: Vec<(String, Vec<u16>)> = out
         .changes
         .iter()
         .map(|c| (c.name.to_string(), srv_weights(&c.records)))
         .collect();
-    got.sort();
-    assert_eq!(
-        got,
-        vec![
-            ("x1.web.skydns.local.".to_string(), vec![25]),
-            ("x2.web.skydns.local.".to_string(), vec![75]),
-        ]
-    );
+    assert_eq!(got, vec![("x2.web.skydns.local.".to_string(), vec![300])]);
     // The A record of an IP host stays with the SRV.
     assert!(out.changes.iter().all(|c| c.records.len() == 2));
 
     let out = st.apply_events(&[del("/skydns/local/skydns/web/x2", 3)]);
-    let mut got: Vec<(String, Vec<u16>)> = out
+    let got: Vec<(String, Vec<u16>)> = out
         .changes
         .iter()
         .map(|c| (c.name.to_string(), srv_weights(&c.records)))
         .collect();
-    got.sort();
-    assert_eq!(
-        got,
-        vec![
-            ("x1.web.skydns.local.".to_string(), vec![100]),
-            ("x2.web.skydns.local.".to_string(), vec![]),
-        ]
-    );
+    assert_eq!(got, vec![("x2.web.skydns.local.".to_string(), vec![])]);
 }
 
 mod incremental_matches_full {

@@ -10,7 +10,7 @@ use super::hash::key_hash;
 use super::node::NodeHeader;
 use super::parallel::{parallel_by_shard, parallel_each_mut, parallel_shards};
 use super::reverse::{reverse_name_into, REVERSE_APEXES};
-use super::rrset::{RrSlice, KIND_AUTO_PTR, KIND_EXPLICIT, KIND_SYNTHETIC};
+use super::rrset::{kind_of, RrSlice, KIND_AUTO_PTR, KIND_SYNTHETIC};
 use super::shard::{begin_entry, end_entry, shard_of, Shard, SHARD_COUNT};
 use super::zone::ZoneRules;
 use crate::record::{rtype, Record};
@@ -95,6 +95,7 @@ fn sort_and_group(arena: &[u8], v: &mut [Pend]) -> Vec<(u32, u32)> {
                 slice(arena, x.key, x.klen as usize).cmp(slice(arena, y.key, y.klen as usize))
             })
             .then(x.rtype.cmp(&y.rtype))
+            .then(x.kind.cmp(&y.kind))
             .then(x.seq.cmp(&y.seq))
     });
     let mut runs = Vec::new();
@@ -135,7 +136,7 @@ fn mark_duplicates(arena: &[u8], run: &mut [Pend], fold_case: bool) {
             .map_or(0, |p| p + 1);
         if let Some(k) = kept[first_same_type..]
             .iter_mut()
-            .find(|k| k.kind != KIND_DUP && same(k, cur))
+            .find(|k| k.kind != KIND_DUP && k.kind == cur.kind && same(k, cur))
         {
             k.ttl = k.ttl.min(cur.ttl);
             cur.kind = KIND_DUP;
@@ -280,7 +281,7 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
             seq: seq as u32,
             rtype: t,
             klen: lower.len() as u8,
-            kind: KIND_EXPLICIT,
+            kind: kind_of(r),
             p,
             configured,
         });

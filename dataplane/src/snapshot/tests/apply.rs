@@ -148,18 +148,6 @@ fn ignored_changes_count_and_change_nothing() {
     assert_eq!(dump(&t), dump(&s));
 }
 
-/// A tiny deterministic generator (no external RNG needed).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
-}
-
 fn random_records(rng: &mut Lcg, name: &str) -> Vec<Record> {
     let count = rng.next(4);
     (0..count)

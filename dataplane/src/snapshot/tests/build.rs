@@ -167,8 +167,20 @@ fn empty_non_terminals_and_children() {
     ] {
         let node = s.node(&k(ent)).expect(ent);
         assert!(node.is_empty(), "{ent} is an ENT");
-        assert_eq!(node.rrsets().count(), 0);
     }
+    // Subtree answers: the ENTs above x1/x2 show both addresses; `*` owners are not part
+    // of a subtree.
+    for ent in ["web.prod.skylane.local.", "prod.skylane.local."] {
+        assert_eq!(
+            rdatas(&s, ent, rtype::A),
+            vec![vec![10, 0, 0, 1], vec![10, 0, 0, 2]],
+            "{ent}"
+        );
+    }
+    assert_eq!(
+        s.node(&k("wild.skylane.local.")).unwrap().rrsets().count(),
+        0
+    );
     assert_eq!(
         children(&s, "web.prod.skylane.local."),
         vec!["x1.web.prod.skylane.local.", "x2.web.prod.skylane.local."]

@@ -124,3 +124,15 @@ pub fn dump(s: &Snapshot) -> Vec<String> {
     out.push(format!("{names} nodes in the table"));
     out
 }
+
+/// A tiny deterministic generator (no external RNG needed).
+pub struct Lcg(pub u64);
+impl Lcg {
+    pub fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}

@@ -1,0 +1,309 @@
+//! Subtree answers (SkyDNS / CoreDNS etcd plugin rule), precomputed in the snapshot.
+//!
+//! A name answers A, AAAA, SRV, TXT and MX with the records of every name at or below it
+//! (CoreDNS reads the etcd prefix of the name). The answer of each name is stored in the name's
+//! node as a [`KIND_SUBTREE`] RRset, so a query reads one RRset as for any other name; the
+//! data plane never walks a subtree.
+//!
+//! Rules, per type `t` of [`SUBTREE_TYPES`], for a node `N`:
+//! - at-or-below(`N`, t) = the smallest [`MAX_SUBTREE_RRS`] distinct RDATAs (bytewise order;
+//!   an RDATA found several times keeps its smallest TTL) among `N`'s own records of type `t`
+//!   and at-or-below(`C`, t) of each child `C` whose label is not `*` (a wildcard owner stands
+//!   for names that do not exist, RFC 4592). Composing the children's bounded sets gives the
+//!   same result as bounding the whole subtree, so bulk build and incremental apply agree.
+//! - It is stored (and shown instead of `N`'s own records) when some child contributes. SRV
+//!   keeps the raw weights in a hidden [`KIND_SUBTREE_RAW`] set (what the parent composes)
+//!   and shows a set with the weights normalised as CoreDNS does: per priority,
+//!   `max(1, floor(100 / sum * w))`, a raw weight of 0 counting as 100.
+//!   Zone-file SRV records ([`KIND_VERBATIM`]) are served as written at their own name
+//!   (shown over the subtree answer) and enter their ancestors' sets with their raw weights.
+//! - At a zone apex, A/AAAA come from `apex.dns.<apex>` (at or below) when that name exists,
+//!   and NS from the names at or below `ns.dns.<apex>` holding A/AAAA records (their
+//!   addresses are the glue), else the synthetic `ns.<apex>`.
+//!
+//! Cost: an update recomputes the touched names and their ancestors, deepest first; each
+//! reads its children's stored sets (`children × MAX_SUBTREE_RRS` RDATAs at most) and is
+//! written only when its answer changed.
+
+use super::{is_address, Editor, View};
+use crate::record::rtype;
+use crate::snapshot::node::is_derived;
+use crate::snapshot::rrset::{
+    Item, RrData, KIND_EXPLICIT, KIND_SUBTREE, KIND_SUBTREE_RAW, KIND_VERBATIM,
+};
+use crate::wire::name::label_count;
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::BTreeMap;
+
+/// Most records of one type in a name's subtree answer (the bound on RRs per name; the
+/// engine writes at most this many per RRset).
+pub const MAX_SUBTREE_RRS: usize = 256;
+
+/// The types answered from the subtree.
+pub(crate) const SUBTREE_TYPES: [u16; 5] =
+    [rtype::A, rtype::AAAA, rtype::SRV, rtype::TXT, rtype::MX];
+
+/// The smallest [`MAX_SUBTREE_RRS`] distinct RDATAs seen, each with its smallest TTL.
+#[derive(Default)]
+struct Bounded(BTreeMap<Box<[u8]>, u32>);
+
+impl Bounded {
+    /// True when full and every RDATA from `rdata` on (bytewise) would be left out.
+    fn rejects(&self, rdata: &[u8]) -> bool {
+        self.0.len() >= MAX_SUBTREE_RRS
+            && self.0.last_key_value().is_some_and(|(k, _)| rdata >= &**k)
+    }
+
+    fn add(&mut self, ttl: u32, rdata: &[u8]) {
+        // Full: anything above the largest kept RDATA is out (one comparison, the common case).
+        if self.0.len() >= MAX_SUBTREE_RRS {
+            if let Some((last, t)) = self.0.last_key_value() {
+                match rdata.cmp(last) {
+                    std::cmp::Ordering::Greater => return,
+                    std::cmp::Ordering::Equal => {
+                        let t = (*t).min(ttl);
+                        if let Some(v) = self.0.get_mut(rdata) {
+                            *v = t;
+                        }
+                        return;
+                    }
+                    std::cmp::Ordering::Less => {}
+                }
+            }
+        }
+        if let Some(t) = self.0.get_mut(rdata) {
+            *t = (*t).min(ttl);
+            return;
+        }
+        self.0.insert(rdata.into(), ttl);
+        if self.0.len() > MAX_SUBTREE_RRS {
+            self.0.pop_last();
+        }
+    }
+
+    fn into_rrdata(self, rtype: u16, kind: u8) -> RrData {
+        let mut r = RrData::new(rtype, kind);
+        r.items = self
+            .0
+            .into_iter()
+            .map(|(rdata, ttl)| Item { ttl, rdata })
+            .collect();
+        r
+    }
+}
+
+/// Adds at-or-below(`v`, t) to `set`; true when it held records. A stored subtree set is
+/// sorted, so reading it stops at the first RDATA a full `set` leaves out: a parent reads
+/// only what can still enter its answer.
+fn add_below(v: &View<'_>, t: u16, set: &mut Bounded) -> bool {
+    let kind = if t == rtype::SRV {
+        KIND_SUBTREE_RAW
+    } else {
+        KIND_SUBTREE
+    };
+    if v.has(t, kind) {
+        let mut any = false;
+        v.each(t, kind, |ttl, rdata| {
+            any = true;
+            if set.rejects(rdata) {
+                return false;
+            }
+            set.add(ttl, rdata);
+            true
+        });
+        return any;
+    }
+    add_given(v, t, set)
+}
+
+/// Adds `v`'s own records of type `t` (zone-file SRV records included, raw); true when any.
+fn add_given(v: &View<'_>, t: u16, set: &mut Bounded) -> bool {
+    let mut any = false;
+    for kind in [KIND_EXPLICIT, KIND_VERBATIM] {
+        v.each(t, kind, |ttl, rdata| {
+            any = true;
+            set.add(ttl, rdata);
+            true
+        });
+    }
+    any
+}
+
+/// SRV records with CoreDNS's weights: per priority `max(1, floor(100 / sum * w))`, where a
+/// raw weight of 0 counts as 100.
+pub(crate) fn normalise_srv(raw: &RrData) -> RrData {
+    let prio = |r: &[u8]| r.get(..2).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+    let weight = |r: &[u8]| {
+        let w = r.get(2..4).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+        if w == 0 {
+            100.0
+        } else {
+            f64::from(w)
+        }
+    };
+    // Sums per priority, once (few distinct priorities).
+    let mut sums: Vec<(u16, f64)> = Vec::new();
+    for i in &raw.items {
+        let p = prio(&i.rdata);
+        match sums.iter_mut().find(|(q, _)| *q == p) {
+            Some((_, s)) => *s += weight(&i.rdata),
+            None => sums.push((p, weight(&i.rdata))),
+        }
+    }
+    let mut out = RrData::new(rtype::SRV, KIND_SUBTREE);
+    let mut seen: FxHashMap<Box<[u8]>, usize> = FxHashMap::default();
+    for i in &raw.items {
+        let p = prio(&i.rdata);
+        let sum = sums
+            .iter()
+            .find(|(q, _)| *q == p)
+            .map_or(100.0, |&(_, s)| s);
+        let w = ((100.0 / sum) * weight(&i.rdata)).floor().max(1.0) as u16;
+        let mut rdata: Box<[u8]> = i.rdata.clone();
+        if let Some(b) = rdata.get_mut(2..4) {
+            b.copy_from_slice(&w.to_be_bytes());
+        }
+        // Weights that normalise alike make equal records: one, with the smaller TTL.
+        match seen.get(&rdata) {
+            Some(&at) => {
+                if let Some(x) = out.items.get_mut(at) {
+                    x.ttl = x.ttl.min(i.ttl);
+                }
+            }
+            None => {
+                seen.insert(rdata.clone(), out.items.len());
+                out.items.push(Item { ttl: i.ttl, rdata });
+            }
+        }
+    }
+    out
+}
+
+/// `prefix` (wire labels) followed by `key`, when that is a valid name length.
+fn prefixed(prefix: &[u8], key: &[u8]) -> Option<Vec<u8>> {
+    let total = prefix.len() + key.len();
+    (total <= crate::name::MAX_NAME_LEN).then(|| [prefix, key].concat())
+}
+
+impl Editor<'_> {
+    /// Recomputes the subtree answers of `keys` and of all their ancestors, deepest first.
+    pub(crate) fn refresh_subtrees<'k>(&mut self, keys: impl IntoIterator<Item = &'k [u8]>) {
+        let mut all: FxHashSet<Box<[u8]>> = FxHashSet::default();
+        for key in keys {
+            let mut k = key;
+            while self.rules.is_configured(k) && all.insert(k.into()) {
+                match self.rules.parent_offset(k) {
+                    Some(p) => k = &k[p..],
+                    None => break,
+                }
+            }
+        }
+        // Children before parents (siblings are independent: any order among them).
+        let mut order: Vec<Box<[u8]>> = all.into_iter().collect();
+        order.sort_by_cached_key(|k| std::cmp::Reverse(label_count(k)));
+        for key in &order {
+            self.refresh_subtree(key);
+        }
+    }
+
+    /// Recomputes the subtree answers of one node from its own records and its children's.
+    fn refresh_subtree(&mut self, key: &[u8]) {
+        let Some(node) = self.peek(key) else {
+            return;
+        };
+        let is_apex = self.rules.domains.iter().any(|(k, _)| **k == *key);
+        // A leaf without SRV records has no subtree answer (the common case, checked cheaply).
+        if node.child_chunks() == 0
+            && !is_apex
+            && !node.has(rtype::SRV, KIND_EXPLICIT)
+            && !node.has_derived()
+        {
+            return;
+        }
+        let mut sets: [Bounded; 5] = Default::default();
+        let mut below = [false; 5];
+        for (set, t) in sets.iter_mut().zip(SUBTREE_TYPES) {
+            add_given(&node, t, set);
+        }
+        let apex_dns = is_apex
+            .then(|| prefixed(b"\x04apex\x03dns", key))
+            .flatten()
+            .filter(|k| self.peek(k).is_some());
+        let mut ck = Vec::with_capacity(crate::name::MAX_NAME_LEN);
+        for label in self.peek_children(key, node.child_chunks()) {
+            ck.clear();
+            ck.push(label.len() as u8);
+            ck.extend_from_slice(&label);
+            ck.extend_from_slice(key);
+            let fits = ck.len() <= crate::name::MAX_NAME_LEN && *label != *b"*";
+            let Some(child) = fits.then(|| self.peek(&ck)).flatten() else {
+                continue;
+            };
+            for (i, &t) in SUBTREE_TYPES.iter().enumerate() {
+                if !(apex_dns.is_some() && is_address(t)) {
+                    below[i] |= add_below(&child, t, &mut sets[i]);
+                }
+            }
+        }
+        if let Some(src) = apex_dns.as_deref().and_then(|k| self.peek(k)) {
+            for (i, &t) in SUBTREE_TYPES.iter().enumerate() {
+                if is_address(t) {
+                    below[i] |= add_below(&src, t, &mut sets[i]);
+                }
+            }
+        }
+        let mut derived = Vec::new();
+        for ((set, t), below) in sets.into_iter().zip(SUBTREE_TYPES).zip(below) {
+            if t == rtype::SRV && !set.0.is_empty() {
+                let raw = set.into_rrdata(t, KIND_SUBTREE_RAW);
+                derived.push(normalise_srv(&raw));
+                if below {
+                    derived.push(raw);
+                }
+            } else if below {
+                derived.push(set.into_rrdata(t, KIND_SUBTREE));
+            }
+        }
+        if is_apex {
+            derived.extend(self.ns_from_dns(key));
+        }
+        derived.sort_by_key(|r| (r.rtype, r.kind));
+        let mut old = node.derived();
+        old.sort_by_key(|r| (r.rtype, r.kind));
+        if derived == old {
+            return;
+        }
+        if let Some(n) = self.node_mut(key) {
+            n.rrsets.retain(|r| !is_derived(r.kind));
+            n.rrsets.extend(derived);
+        }
+    }
+
+    /// NS of an apex from `ns.dns.<apex>`: every name at or below it with A/AAAA records
+    /// (TTL: the smallest of those records).
+    fn ns_from_dns(&self, apex: &[u8]) -> Option<RrData> {
+        let mut stack = vec![prefixed(b"\x02ns\x03dns", apex)?];
+        let mut set = Bounded::default();
+        while let Some(k) = stack.pop() {
+            let Some(v) = self.peek(&k) else {
+                continue;
+            };
+            let mut ttl: Option<u32> = None;
+            for t in [rtype::A, rtype::AAAA] {
+                v.each(t, KIND_EXPLICIT, |x, _| {
+                    ttl = Some(ttl.map_or(x, |m| m.min(x)));
+                    true
+                });
+            }
+            if let Some(ttl) = ttl {
+                set.add(ttl, v.owner());
+            }
+            for label in self.peek_children(&k, v.child_chunks()) {
+                if *label != *b"*" {
+                    stack.extend(prefixed(&[&[label.len() as u8][..], &label].concat(), &k));
+                }
+            }
+        }
+        (!set.0.is_empty()).then(|| set.into_rrdata(rtype::NS, KIND_SUBTREE))
+    }
+}

@@ -1,0 +1,343 @@
+//! Subtree answers (SkyDNS / CoreDNS etcd rule): checked against a brute-force model of the
+//! rule, and bulk build against incremental apply (including the bound and apex rules).
+
+use super::support::*;
+use crate::name::Name;
+use crate::record::{rtype, RData, Record};
+use crate::snapshot::{Snapshot, MAX_SUBTREE_RRS};
+use std::collections::{BTreeMap, BTreeSet};
+
+fn srv(name: &str, prio: u16, weight: u16, port: u16, target: &str) -> Record {
+    Record::new(
+        n(name),
+        60,
+        RData::Srv {
+            priority: prio,
+            weight,
+            port,
+            target: n(target),
+        },
+    )
+}
+
+fn txt(name: &str, text: &str) -> Record {
+    Record::new(n(name), 60, RData::Txt(vec![text.as_bytes().to_vec()]))
+}
+
+/// SRV (priority, weight, port) of the shown SRV RRset, sorted.
+fn srv_fields(s: &Snapshot, name: &str) -> Vec<(u16, u16, u16)> {
+    let mut v: Vec<_> = rdatas(s, name, rtype::SRV)
+        .iter()
+        .map(|d| {
+            let f = |i: usize| u16::from_be_bytes([d[i], d[i + 1]]);
+            (f(0), f(2), f(4))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn names_answer_with_everything_at_or_below() {
+    let s = Snapshot::build(
+        cfg(&["skydns.local."], false),
+        vec![
+            a("a.east.region1.skydns.local.", "10.0.0.1", 60),
+            a("b.west.region1.skydns.local.", "10.0.0.2", 30),
+            a("region1.skydns.local.", "10.0.0.3", 60),
+            a("*.region1.skydns.local.", "10.9.9.9", 60),
+            txt("c.west.region1.skydns.local.", "hello"),
+        ],
+    );
+    let mut got = rdatas(&s, "region1.skydns.local.", rtype::A);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![vec![10, 0, 0, 1], vec![10, 0, 0, 2], vec![10, 0, 0, 3]]
+    );
+    let node = s.node(&k("region1.skydns.local.")).unwrap();
+    assert_eq!(node.rrset(rtype::A).unwrap().ttl(), 30, "smallest TTL");
+    assert!(!node.is_empty(), "own record");
+    assert_eq!(
+        rdatas(&s, "west.region1.skydns.local.", rtype::TXT),
+        vec![b"\x05hello".to_vec()]
+    );
+    // The apex answers with the zone's subtree; its given records stay its own.
+    assert_eq!(rdatas(&s, "skydns.local.", rtype::A).len(), 3);
+    assert_eq!(
+        s.records(&n("region1.skydns.local.")),
+        vec![a("region1.skydns.local.", "10.0.0.3", 60)]
+    );
+}
+
+#[test]
+fn srv_weights_are_normalised_per_answer_and_priority() {
+    let s = Snapshot::build(
+        cfg(&["skydns.local."], false),
+        vec![
+            srv("a.x.skydns.local.", 10, 0, 80, "t1.skydns.local."),
+            srv("b.x.skydns.local.", 10, 0, 80, "t2.skydns.local."),
+            srv("c.y.x.skydns.local.", 10, 0, 80, "t3.skydns.local."),
+            srv("d.y.x.skydns.local.", 10, 0, 80, "t4.skydns.local."),
+            srv("e.x.skydns.local.", 20, 300, 0, "t5.skydns.local."),
+        ],
+    );
+    // Four services of priority 10 (raw 0 = 100 each): 25 each; alone at 20: 100.
+    assert_eq!(
+        srv_fields(&s, "x.skydns.local."),
+        vec![
+            (10, 25, 80),
+            (10, 25, 80),
+            (10, 25, 80),
+            (10, 25, 80),
+            (20, 100, 0)
+        ]
+    );
+    assert_eq!(
+        srv_fields(&s, "y.x.skydns.local."),
+        vec![(10, 50, 80), (10, 50, 80)]
+    );
+    assert_eq!(srv_fields(&s, "e.x.skydns.local."), vec![(20, 100, 0)]);
+    // Given records keep their raw weights.
+    assert_eq!(
+        s.records(&n("e.x.skydns.local.")),
+        vec![srv("e.x.skydns.local.", 20, 300, 0, "t5.skydns.local.")]
+    );
+}
+
+#[test]
+fn zone_file_srv_records_are_served_as_written() {
+    let zone = |r: Record| r.as_written();
+    let records = vec![
+        zone(srv(
+            "_http._tcp.z.skydns.local.",
+            10,
+            50,
+            80,
+            "web.skydns.local.",
+        )),
+        zone(srv("a.w.skydns.local.", 10, 30, 80, "t1.skydns.local.")),
+        srv("b.w.skydns.local.", 10, 10, 80, "t2.skydns.local."),
+        srv("lone.skydns.local.", 10, 50, 80, "t3.skydns.local."),
+    ];
+    let config = cfg(&["skydns.local."], false);
+    let built = Snapshot::build(config.clone(), records.clone());
+    let applied = Snapshot::empty(config).apply(
+        &records
+            .iter()
+            .map(|r| change(&r.name.to_string(), vec![r.clone()]))
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(dump(&built), dump(&applied), "bulk == incremental");
+    for s in [&built, &applied] {
+        // Zone file: as written (Knot/NSD); store: normalised per answer (CoreDNS).
+        assert_eq!(
+            srv_fields(s, "_http._tcp.z.skydns.local."),
+            vec![(10, 50, 80)]
+        );
+        assert_eq!(srv_fields(s, "a.w.skydns.local."), vec![(10, 30, 80)]);
+        assert_eq!(srv_fields(s, "lone.skydns.local."), vec![(10, 100, 80)]);
+        // A store union composes the zone-file record with its raw weight: 30 + 10.
+        assert_eq!(
+            srv_fields(s, "w.skydns.local."),
+            vec![(10, 25, 80), (10, 75, 80)]
+        );
+        assert_eq!(
+            s.records(&n("a.w.skydns.local.")),
+            vec![zone(srv(
+                "a.w.skydns.local.",
+                10,
+                30,
+                80,
+                "t1.skydns.local."
+            ))]
+        );
+    }
+}
+
+#[test]
+fn apex_ns_and_addresses_from_the_dns_names() {
+    let cfg = cfg(&["skydns.local."], false);
+    let s = Snapshot::build(
+        cfg.clone(),
+        vec![
+            a("ns1.ns.dns.skydns.local.", "10.0.0.53", 60),
+            a("ns2.ns.dns.skydns.local.", "10.0.0.54", 60),
+            a("svc.skydns.local.", "10.0.0.1", 60),
+        ],
+    );
+    let mut ns = rdatas(&s, "skydns.local.", rtype::NS);
+    ns.sort();
+    assert_eq!(
+        ns,
+        vec![
+            k("ns1.ns.dns.skydns.local.").to_vec(),
+            k("ns2.ns.dns.skydns.local.").to_vec()
+        ]
+    );
+    assert_eq!(
+        rdatas(&s, "skydns.local.", rtype::A).len(),
+        3,
+        "zone subtree"
+    );
+    let t = s.apply(&[change(
+        "apex.dns.skydns.local.",
+        vec![a("apex.dns.skydns.local.", "10.1.1.1", 60)],
+    )]);
+    assert_eq!(
+        rdatas(&t, "skydns.local.", rtype::A),
+        vec![vec![10, 1, 1, 1]]
+    );
+    let u = t.apply(&[
+        change("ns1.ns.dns.skydns.local.", vec![]),
+        change("ns2.ns.dns.skydns.local.", vec![]),
+    ]);
+    assert_eq!(
+        rdatas(&u, "skydns.local.", rtype::NS),
+        vec![k("ns.skydns.local.").to_vec()],
+        "synthetic again"
+    );
+}
+
+#[test]
+fn the_bound_holds_and_agrees_after_removals() {
+    let config = cfg(&["skydns.local."], false);
+    let total = MAX_SUBTREE_RRS + 40;
+    let recs: Vec<Record> = (0..total)
+        .map(|i| {
+            a(
+                &format!("h{i}.big.skydns.local."),
+                &format!("10.1.{}.{}", i / 256, i % 256),
+                60,
+            )
+        })
+        .collect();
+    let full = Snapshot::build(config.clone(), recs.clone());
+    let got = rdatas(&full, "big.skydns.local.", rtype::A);
+    assert_eq!(got.len(), MAX_SUBTREE_RRS);
+    assert!(
+        got.windows(2).all(|w| w[0] < w[1]),
+        "smallest RDATAs, in order"
+    );
+    // Remove the 60 smallest: the answer refills from the rest, as a fresh build does.
+    let removed: Vec<_> = (0..60)
+        .map(|i| change(&format!("h{i}.big.skydns.local."), vec![]))
+        .collect();
+    let after = full.apply(&removed);
+    let fresh = Snapshot::build(config, recs[60..].to_vec());
+    assert_eq!(dump(&after), dump(&fresh));
+    assert_eq!(
+        rdatas(&after, "big.skydns.local.", rtype::A).len(),
+        total - 60
+    );
+}
+
+const NAMES: [&str; 12] = [
+    "a.skydns.local.",
+    "b.a.skydns.local.",
+    "c.b.a.skydns.local.",
+    "d.b.a.skydns.local.",
+    "*.b.a.skydns.local.",
+    "e.skydns.local.",
+    "skydns.local.",
+    "ns1.ns.dns.skydns.local.",
+    "x.ns1.ns.dns.skydns.local.",
+    "apex.dns.skydns.local.",
+    "f.apex.dns.skydns.local.",
+    "g.e.skydns.local.",
+];
+
+fn random_records(rng: &mut Lcg, name: &str) -> Vec<Record> {
+    (0..rng.next(4))
+        .map(|_| match rng.next(5) {
+            0 => a(
+                name,
+                &format!("10.0.0.{}", rng.next(5)),
+                10 + rng.next(3) as u32,
+            ),
+            1 => aaaa(name, &format!("2001:db8::{}", rng.next(3)), 30),
+            2 => {
+                let r = srv(
+                    name,
+                    10 * rng.next(2) as u16,
+                    rng.next(3) as u16 * 50,
+                    80,
+                    "t.skydns.local.",
+                );
+                // Some from a zone file: served as written, composed raw by parents.
+                if rng.next(3) == 0 {
+                    r.as_written()
+                } else {
+                    r
+                }
+            }
+            3 => txt(name, ["x", "y"][rng.next(2) as usize]),
+            _ => Record::new(
+                n(name),
+                60,
+                RData::Mx {
+                    preference: 10,
+                    exchange: n(["m1.skydns.local.", "m2.skydns.local."][rng.next(2) as usize]),
+                },
+            ),
+        })
+        .collect()
+}
+
+/// The model: A RDATAs of every non-wildcard name at or below `name` (the apex: from
+/// `apex.dns` when that has names below or at it).
+fn model_a(state: &BTreeMap<String, Vec<Record>>, name: &str) -> BTreeSet<Vec<u8>> {
+    let apex_dns = n("apex.dns.skydns.local.");
+    let from_apex_dns = name == "skydns.local."
+        && state
+            .iter()
+            .any(|(o, r)| !r.is_empty() && n(o).is_subdomain_of(&apex_dns));
+    let base = n(name);
+    let below = |o: &Name| {
+        if from_apex_dns && o != &base {
+            o.is_subdomain_of(&apex_dns)
+        } else {
+            o.is_subdomain_of(&base)
+        }
+    };
+    let wild = |o: &Name| o.labels().any(|l| l == b"*") && !base.labels().any(|l| l == b"*");
+    let mut out = BTreeSet::new();
+    for (o, recs) in state {
+        let on = n(o);
+        if below(&on) && !wild(&on) {
+            for r in recs.iter().filter(|r| r.data.rtype() == rtype::A) {
+                let mut w = Vec::new();
+                r.data.write_wire(&mut w);
+                out.insert(w);
+            }
+        }
+    }
+    out
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+    #[test]
+    fn subtree_answers_agree_with_the_model_and_fresh_builds(seed in 0u64..u64::MAX) {
+        let config = cfg(&["skydns.local."], false);
+        let mut rng = Lcg(seed);
+        let mut state: BTreeMap<String, Vec<Record>> = Default::default();
+        let mut snap = Snapshot::empty(config.clone());
+        for _ in 0..25 {
+            let batch: Vec<_> = (0..1 + rng.next(3)).map(|_| {
+                let name = NAMES[rng.next(NAMES.len() as u64) as usize];
+                let recs = random_records(&mut rng, name);
+                state.insert(name.to_string(), recs.clone());
+                change(name, recs)
+            }).collect();
+            snap = snap.apply(&batch);
+        }
+        let all: Vec<Record> = state.values().flatten().cloned().collect();
+        let fresh = Snapshot::build(config, all);
+        proptest::prop_assert_eq!(dump(&snap), dump(&fresh));
+        for name in NAMES.iter().filter(|n| !n.starts_with('*')) {
+            let got: BTreeSet<Vec<u8>> = rdatas(&snap, name, rtype::A).into_iter().collect();
+            proptest::prop_assert_eq!(got, model_a(&state, name), "{}", name);
+        }
+    }
+}
