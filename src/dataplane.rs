@@ -75,9 +75,11 @@ pub fn start(
                 },
                 cores: cfg.dataplane.cores.clone(),
                 max_udp: cfg.dns.max_udp_size,
+                exception_pps: cfg.dpdk.exception_pps,
             };
             let dp = dpdk::spawn_forwarding(opts, shared, stats, stop, modes)
                 .context("starting the DPDK data plane")?;
+            crate::dpdk_metrics::register(dp.reporter());
             info!(cores = ?cfg.dataplane.cores, "DPDK data plane running");
             Ok(DataPlane::Dpdk(dp))
         }

@@ -5,6 +5,8 @@ pub mod check;
 pub mod cli;
 pub mod control;
 pub mod dataplane;
+#[cfg(feature = "dpdk")]
+pub mod dpdk_metrics;
 pub mod eal;
 pub mod examples;
 pub mod generations;

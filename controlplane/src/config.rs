@@ -188,7 +188,7 @@ pub enum ExceptionPathKind {
 }
 
 /// `[dpdk]`: the kernel-bypass backend.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
 pub struct DpdkSection {
     pub eal_args: Vec<String>,
@@ -197,6 +197,21 @@ pub struct DpdkSection {
     #[serde(deserialize_with = "de_prefixes")]
     pub addresses: Vec<(IpAddr, u8)>,
     pub exception_path: ExceptionPathKind,
+    /// Frames per second each data-plane core hands to the exception path at most
+    /// (`exception-pps`); the rest is dropped and counted as policed.
+    pub exception_pps: u32,
+}
+
+impl Default for DpdkSection {
+    fn default() -> Self {
+        DpdkSection {
+            eal_args: Vec::new(),
+            port: 0,
+            addresses: Vec::new(),
+            exception_path: ExceptionPathKind::default(),
+            exception_pps: 10_000,
+        }
+    }
 }
 
 impl Config {
@@ -246,6 +261,12 @@ impl Config {
         }
         if !(1..=1024).contains(&self.dataplane.batch) {
             return Err("batch: must be between 1 and 1024".into());
+        }
+        if self.dpdk.exception_pps == 0 {
+            return Err(
+                "exception-pps: must be at least 1 (exception-path = \"none\" drops everything)"
+                    .into(),
+            );
         }
         if self.dns.max_udp_size < 512 {
             return Err("max-udp-size: must be at least 512".into());
@@ -430,6 +451,14 @@ exception-path = "tap"
         assert_eq!(c.dns.policy, Policy::HoneOne);
         assert_eq!(c.dataplane.cores, vec![0, 1]);
         assert_eq!(c.dpdk.addresses[1].1, 64);
+        assert_eq!(c.dpdk.exception_pps, 10_000, "the default");
+        let c = Config::parse(&text.replace("[dpdk]", "[dpdk]\nexception-pps = 500")).unwrap();
+        assert_eq!(c.dpdk.exception_pps, 500);
+        for bad in ["0", "-1", "\"fast\""] {
+            let t = text.replace("[dpdk]", &format!("[dpdk]\nexception-pps = {bad}"));
+            let (line, reason) = Config::parse(&t).unwrap_err();
+            assert_eq!(line, 13, "{bad}: {reason}");
+        }
         let z = c.zone_config(&[]);
         assert_eq!(z.policies[0].1, Policy::RandomOne);
     }

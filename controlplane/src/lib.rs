@@ -7,6 +7,7 @@ pub mod health;
 pub mod k8s;
 pub mod layout;
 pub mod metrics;
+pub mod metrics_dpdk;
 pub mod store;
 pub mod sync;
 pub mod tcp;

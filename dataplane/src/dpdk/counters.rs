@@ -2,7 +2,8 @@
 //! the port's own statistics. Query counters (rcodes, qtypes, latency) live in the shared
 //! [`crate::stats::Stats`] under the "dpdk" label; these count frames.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 /// Frame counters of one data-plane lcore. One writer (its loop), any number of readers.
 #[repr(align(128))]
@@ -22,8 +23,13 @@ pub struct LcoreCounters {
     pub to_kernel: AtomicU64,
     /// Frames the kernel sent through the TAP, forwarded out the port.
     pub from_kernel: AtomicU64,
-    /// Exception frames dropped (no exception path, or the TAP ring was full).
+    /// Exception frames dropped (no exception path, the per-burst TAP budget spent, or
+    /// the TAP ring full).
     pub exception_dropped: AtomicU64,
+    /// Exception frames over the `[dpdk] exception-pps` token bucket, dropped.
+    pub policed: AtomicU64,
+    /// Multicast and broadcast frames that are not ARP/ND for us, dropped first.
+    pub unneeded: AtomicU64,
     /// Unicast frames for another MAC.
     pub not_for_us: AtomicU64,
     /// Truncated or inconsistent headers, bad checksums, multi-segment frames.
@@ -60,6 +66,8 @@ impl LcoreCounters {
             to_kernel: l(&self.to_kernel),
             from_kernel: l(&self.from_kernel),
             exception_dropped: l(&self.exception_dropped),
+            policed: l(&self.policed),
+            unneeded: l(&self.unneeded),
             not_for_us: l(&self.not_for_us),
             malformed: l(&self.malformed),
             bad_source: l(&self.bad_source),
@@ -87,6 +95,8 @@ pub struct LcoreReport {
     pub to_kernel: u64,
     pub from_kernel: u64,
     pub exception_dropped: u64,
+    pub policed: u64,
+    pub unneeded: u64,
     pub not_for_us: u64,
     pub malformed: u64,
     pub bad_source: u64,
@@ -140,6 +150,8 @@ impl DpdkReport {
             t.to_kernel += l.to_kernel;
             t.from_kernel += l.from_kernel;
             t.exception_dropped += l.exception_dropped;
+            t.policed += l.policed;
+            t.unneeded += l.unneeded;
             t.not_for_us += l.not_for_us;
             t.malformed += l.malformed;
             t.bad_source += l.bad_source;
@@ -147,5 +159,54 @@ impl DpdkReport {
             t.busy_cycles += l.busy_cycles;
         }
         t
+    }
+}
+
+/// One running loop's identity and counters.
+#[derive(Debug, Clone)]
+pub(crate) struct LcoreHandle {
+    pub core: usize,
+    pub lcore_id: u32,
+    pub counters: Arc<LcoreCounters>,
+}
+
+/// A cheap, cloneable handle that reads the port's, the TAP's and every lcore's counters
+/// while the loops run (for `/metrics`): the lcore counters are the loops' own relaxed
+/// atomics, the port counters come from `rte_eth_stats_get`. After the data plane is
+/// torn down it reads nothing.
+#[derive(Debug, Clone)]
+pub struct DpdkReporter {
+    pub(crate) port: dpdk_sys::Port,
+    pub(crate) tap: Option<dpdk_sys::Port>,
+    pub(crate) lcores: Vec<LcoreHandle>,
+    /// Cleared before the ports are stopped.
+    pub(crate) alive: Arc<AtomicBool>,
+    pub(crate) tsc_hz: u64,
+}
+
+impl DpdkReporter {
+    /// The counters now; `None` once the data plane stopped.
+    pub fn report(&self) -> Option<DpdkReport> {
+        if !self.alive.load(Relaxed) {
+            return None;
+        }
+        Some(DpdkReport {
+            port: self.port.stats().unwrap_or_default(),
+            tap: self.tap.as_ref().and_then(|t| t.stats().ok()),
+            lcores: self
+                .lcores
+                .iter()
+                .map(|l| LcoreReport {
+                    core: l.core,
+                    lcore_id: l.lcore_id,
+                    ..l.counters.snapshot()
+                })
+                .collect(),
+        })
+    }
+
+    /// TSC cycles per second of the loops' clock.
+    pub fn tsc_hz(&self) -> u64 {
+        self.tsc_hz
     }
 }

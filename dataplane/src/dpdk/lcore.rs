@@ -4,9 +4,16 @@
 //! the TAP queue is polled every [`TAP_POLL_MICROS`] for frames the kernel sends out.
 //! Full TX rings are retried a bounded number of times, then the rest is dropped and
 //! counted: the loop never spins on a stuck ring.
+//!
+//! The exception path is policed: a frame for the kernel passes the lcore's token bucket
+//! ([`Policer`], `[dpdk] exception-pps`), at most one TAP burst ([`Burst`] capacity) is
+//! queued per received burst, and the TAP is written once per received burst with no
+//! retry (the TAP's file descriptor is non-blocking): what does not fit is dropped and
+//! counted, so a flood of frames we do not answer cannot stall the DNS loop.
 
 use super::counters::LcoreCounters;
 use super::forward::{Returned, Stash};
+use super::policer::Policer;
 use super::responder::{Action, DropCause, ReplyKind, Responder};
 use crate::engine::{self, Client, EngineState, Transport, Verdict};
 use crate::snapshot::SharedSnapshot;
@@ -22,6 +29,8 @@ const PREFETCH_AHEAD: usize = 3;
 pub const TAP_POLL_MICROS: u64 = 100;
 /// Consecutive `tx_burst` calls that send nothing before the rest is dropped.
 const TX_RETRIES: u32 = 4;
+/// The same for the TAP: one attempt, the kernel side must never stall the loop.
+const TAP_TX_RETRIES: u32 = 1;
 /// Polls between publications of the busy-time counters (a power of two).
 const POLL_PUBLISH: u64 = 1 << 12;
 /// Empty polls between publications of buffered latency samples.
@@ -53,17 +62,17 @@ struct Flushed {
     dns_dropped: u64,
 }
 
-/// Send everything in `tx` on `queue`, retrying at most [`TX_RETRIES`] times in a row
-/// without progress; what is left is freed.
+/// Send everything in `tx` on `queue`, trying at most `retries` times in a row without
+/// progress; what is left is freed.
 #[inline]
-fn flush(queue: &mut Queue, tx: &mut TxBuffer) -> Flushed {
+fn flush(queue: &mut Queue, tx: &mut TxBuffer, retries: u32) -> Flushed {
     let mut out = Flushed::default();
     let mut stalls = 0;
     while !tx.burst.is_empty() {
         let n = queue.tx_burst(&mut tx.burst);
         if n == 0 {
             stalls += 1;
-            if stalls >= TX_RETRIES {
+            if stalls >= retries {
                 out.dropped = tx.burst.len() as u64;
                 out.dns_dropped = u64::from(tx.dns.count_ones());
                 tx.burst.clear();
@@ -93,6 +102,8 @@ pub(crate) struct LcoreLoop {
     pub slot: SlotId,
     pub state: EngineState,
     pub counters: Arc<LcoreCounters>,
+    /// The token bucket in front of the TAP.
+    pub policer: Policer,
     pub shutdown: Arc<AtomicBool>,
     pub tsc_hz: u64,
     /// Where forwarded replies are built (a fresh mbuf each).
@@ -144,7 +155,7 @@ impl Port<'_> {
         if tx.burst.is_empty() {
             return;
         }
-        let f = flush(self.queue, tx);
+        let f = flush(self.queue, tx, TX_RETRIES);
         LcoreCounters::add(&self.counters.tx, f.sent);
         if f.dns_sent > 0 {
             self.queries.add_tx(f.dns_sent);
@@ -153,6 +164,27 @@ impl Port<'_> {
             LcoreCounters::add(&self.counters.tx_dropped, f.dropped);
             self.queries.add_send_errors(f.dns_dropped);
         }
+    }
+}
+
+/// Queue `m` for the kernel if the exception path exists, the token bucket admits it,
+/// and this burst's TAP budget (one TAP burst) is not spent; otherwise free it, counted.
+#[inline]
+fn to_kernel(
+    tap: &Option<Queue>,
+    to_tap: &mut TxBuffer,
+    policer: &mut Policer,
+    counters: &LcoreCounters,
+    m: Mbuf,
+) {
+    if tap.is_none() {
+        LcoreCounters::add(&counters.exception_dropped, 1);
+    } else if !policer.admit() {
+        LcoreCounters::add(&counters.policed, 1);
+    } else if to_tap.burst.push(m).is_err() {
+        LcoreCounters::add(&counters.exception_dropped, 1);
+    } else {
+        LcoreCounters::add(&counters.to_kernel, 1);
     }
 }
 
@@ -167,7 +199,7 @@ fn flush_tap(tap: &mut Option<Queue>, to_tap: &mut TxBuffer, counters: &LcoreCou
     if to_tap.burst.is_empty() {
         return;
     }
-    let f = flush(tap, to_tap);
+    let f = flush(tap, to_tap, TAP_TX_RETRIES);
     if f.dropped > 0 {
         LcoreCounters::add(&counters.exception_dropped, f.dropped);
     }
@@ -186,6 +218,7 @@ impl LcoreLoop {
             slot,
             mut state,
             counters,
+            mut policer,
             shutdown,
             tsc_hz,
             pool,
@@ -221,6 +254,7 @@ impl LcoreLoop {
             let n = port.queue.rx_burst(&mut rx);
             if n > 0 {
                 let burst_start = eal::rdtsc();
+                policer.refill(burst_start);
                 LcoreCounters::add(&counters.rx, n as u64);
                 let snap = snapshot.load();
                 state.maintain();
@@ -272,18 +306,8 @@ impl LcoreLoop {
                             LcoreCounters::add(c, 1);
                             port.push(&mut tx, m, kind == ReplyKind::Dns);
                         }
-                        Action::Exception if tap.is_none() => {
-                            LcoreCounters::add(&counters.exception_dropped, 1);
-                        }
                         Action::Exception => {
-                            LcoreCounters::add(&counters.to_kernel, 1);
-                            if to_tap.burst.is_full() {
-                                flush_tap(&mut tap, &mut to_tap, counters);
-                            }
-                            if let Err(m) = to_tap.burst.push(m) {
-                                LcoreCounters::add(&counters.exception_dropped, 1);
-                                drop(m);
-                            }
+                            to_kernel(&tap, &mut to_tap, &mut policer, counters, m);
                         }
                         Action::Drop(cause) => {
                             let c = match cause {
@@ -291,6 +315,7 @@ impl LcoreLoop {
                                 DropCause::Malformed => &counters.malformed,
                                 DropCause::BadSource => &counters.bad_source,
                                 DropCause::NoAnswer => &counters.dns_no_answer,
+                                DropCause::Unneeded => &counters.unneeded,
                             };
                             LcoreCounters::add(c, 1);
                         }

@@ -19,10 +19,13 @@ mod exception;
 pub mod forward;
 mod lcore;
 pub mod net;
+pub mod policer;
 pub mod responder;
 mod setup;
 
-pub use counters::{DpdkReport, LcoreCounters, LcoreReport};
+use counters::LcoreHandle;
+pub use counters::{DpdkReport, DpdkReporter, LcoreCounters, LcoreReport};
+pub use dpdk_sys::PortStats;
 pub use responder::{Action, DropCause, HwChecksum, ReplyKind, Responder, TxOffload};
 
 use crate::engine::{EngineState, ForwardMode};
@@ -59,6 +62,9 @@ pub struct DpdkOptions {
     pub cores: Vec<usize>,
     /// Largest UDP DNS payload (`dns.max-udp-size`).
     pub max_udp: u16,
+    /// Frames per second each lcore hands to the exception path at most
+    /// (`[dpdk] exception-pps`); the rest is dropped and counted as policed.
+    pub exception_pps: u32,
 }
 
 /// Why the DPDK backend could not start.
@@ -78,13 +84,6 @@ pub enum DpdkError {
     Thread { core: usize, reason: String },
 }
 
-/// One running loop's identity and counters.
-struct LcoreHandle {
-    core: usize,
-    lcore_id: u32,
-    counters: Arc<LcoreCounters>,
-}
-
 /// The running DPDK data plane. Set the shutdown flag given to [`spawn`], then [`join`].
 ///
 /// [`join`]: DpdkDataPlane::join
@@ -97,6 +96,8 @@ pub struct DpdkDataPlane {
     threads: Vec<JoinHandle<()>>,
     tsc_hz: u64,
     replies: Arc<forward::DpdkReplies>,
+    /// Cleared at teardown, so [`DpdkReporter`]s stop reading the ports.
+    alive: Arc<AtomicBool>,
 }
 
 /// Start the DPDK backend. See the module docs. Fails without side effects on bad
@@ -174,6 +175,7 @@ pub fn spawn_forwarding(
         threads: Vec::new(),
         tsc_hz,
         replies: Arc::new(forward::DpdkReplies::new(opts.cores.len())),
+        alive: Arc::new(AtomicBool::new(true)),
     };
     let (ready_tx, ready_rx) = mpsc::channel::<Result<u32, String>>();
     for (i, (queue, tap_queue)) in port.queues.into_iter().zip(tap_queues).enumerate() {
@@ -194,6 +196,7 @@ pub fn spawn_forwarding(
             state: EngineState::new(seed, opts.max_udp)
                 .with_forward(modes.next().unwrap_or(ForwardMode::Off)),
             counters: counters.clone(),
+            policer: policer::Policer::new(opts.exception_pps, tsc_hz, eal::rdtsc()),
             shutdown: shutdown.clone(),
             tsc_hz,
             pool: port.pool,
@@ -288,21 +291,20 @@ impl DpdkDataPlane {
         self.tap.as_ref().map(|t| t.iface.as_str())
     }
 
+    /// A handle reading the port, TAP and per-lcore counters while the loops run.
+    pub fn reporter(&self) -> DpdkReporter {
+        DpdkReporter {
+            port: self.port,
+            tap: self.tap.as_ref().map(|t| t.port),
+            lcores: self.lcores.clone(),
+            alive: self.alive.clone(),
+            tsc_hz: self.tsc_hz,
+        }
+    }
+
     /// Port, TAP and per-lcore counters, read without stopping the loops.
     pub fn report(&self) -> DpdkReport {
-        DpdkReport {
-            port: self.port.stats().unwrap_or_default(),
-            tap: self.tap.as_ref().and_then(|t| t.port.stats().ok()),
-            lcores: self
-                .lcores
-                .iter()
-                .map(|l| LcoreReport {
-                    core: l.core,
-                    lcore_id: l.lcore_id,
-                    ..l.counters.snapshot()
-                })
-                .collect(),
-        }
+        self.reporter().report().unwrap_or_default()
     }
 
     /// Wait for the loops to stop (after the shutdown flag was set), log the final
@@ -325,6 +327,9 @@ impl DpdkDataPlane {
             echo = t.echo_replies,
             to_kernel = t.to_kernel,
             from_kernel = t.from_kernel,
+            policed = t.policed,
+            unneeded = t.unneeded,
+            exception_dropped = t.exception_dropped,
             imissed = r.port.imissed,
             busy = format!("{:.3}", t.busy_ratio()),
             busy_ns_per_frame = format!("{:.0}", t.busy_ns_per_frame(self.tsc_hz)),
@@ -334,6 +339,7 @@ impl DpdkDataPlane {
     }
 
     fn teardown(&mut self) {
+        self.alive.store(false, Ordering::SeqCst);
         stop_port(&self.port);
         if let Some(tap) = self.tap.take() {
             tap.destroy(&self.eal);

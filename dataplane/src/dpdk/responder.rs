@@ -63,6 +63,9 @@ pub enum DropCause {
     BadSource,
     /// The engine produced no response (QR=1 or unreadable query).
     NoAnswer,
+    /// Multicast or broadcast that is not ARP or neighbour discovery for one of our
+    /// addresses: nothing we or the kernel behind the TAP need.
+    Unneeded,
 }
 
 /// The decision for one frame.
@@ -138,15 +141,46 @@ impl Responder {
         let len = len.min(buf.len());
         let eth = tri!(EthernetFrame::new_checked(&buf[..len]));
         let dst = eth.dst();
-        if dst != self.mac && !ethernet::is_group(&dst) {
-            return Action::Drop(DropCause::NotForUs);
-        }
         let l2 = eth.header_len();
-        match eth.ethertype() {
+        let ethertype = eth.ethertype();
+        if dst != self.mac {
+            if !ethernet::is_group(&dst) {
+                return Action::Drop(DropCause::NotForUs);
+            }
+            if !self.group_frame_wanted(buf.get(l2..len).unwrap_or_default(), ethertype) {
+                return Action::Drop(DropCause::Unneeded);
+            }
+        }
+        match ethertype {
             ethernet::ETHERTYPE_ARP => self.arp(buf, len, l2),
             ethernet::ETHERTYPE_IPV4 => self.ipv4(buf, len, l2, dns),
             ethernet::ETHERTYPE_IPV6 => self.ipv6(buf, len, l2, dns),
             _ => Action::Exception,
+        }
+    }
+
+    /// Whether a multicast or broadcast frame with payload `l3` is one we keep: an ARP
+    /// packet whose target is one of our IPv4 addresses, or an ICMPv6 neighbour
+    /// solicitation or advertisement (no extension headers) whose target is one of our
+    /// IPv6 addresses. Everything else sent to a group address is dropped first.
+    #[inline]
+    fn group_frame_wanted(&self, l3: &[u8], ethertype: u16) -> bool {
+        match ethertype {
+            ethernet::ETHERTYPE_ARP => {
+                ArpPacket::new_checked(l3).is_ok_and(|p| self.v4.contains(&p.target_ip()))
+            }
+            ethernet::ETHERTYPE_IPV6 => {
+                let msg = l3.get(ipv6::HEADER_LEN..).unwrap_or_default();
+                let nd = matches!(
+                    msg.first(),
+                    Some(&(icmp::V6_NEIGHBOR_SOLICIT | icmp::V6_NEIGHBOR_ADVERT))
+                );
+                let target = msg.get(icmp::ND_TARGET_OFFSET..icmp::ND_FIXED_LEN);
+                l3.get(6) == Some(&ipv6::NEXT_ICMPV6)
+                    && nd
+                    && target.is_some_and(|t| self.v6.iter().any(|a| a[..] == *t))
+            }
+            _ => false,
         }
     }
 

@@ -3,16 +3,22 @@
 
 use super::*;
 
-#[test]
-fn arp_request_for_our_address_is_answered() {
-    let r = responder(HwChecksum::default());
-    let mut f = eth([0xff; 6], PEER_MAC, None, 0x0806);
-    f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+/// An ARP packet (`op` 1: request, 2: reply) from the peer about `target`, padded.
+fn arp_frame(dst: [u8; 6], op: u8, target: [u8; 4]) -> Vec<u8> {
+    let mut f = eth(dst, PEER_MAC, None, 0x0806);
+    f.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, op]);
     f.extend_from_slice(&PEER_MAC);
     f.extend_from_slice(&PEER_V4);
     f.extend_from_slice(&[0; 6]);
-    f.extend_from_slice(&OUR_V4);
+    f.extend_from_slice(&target);
     f.resize(60, 0); // Ethernet padding
+    f
+}
+
+#[test]
+fn arp_request_for_our_address_is_answered() {
+    let r = responder(HwChecksum::default());
+    let f = arp_frame([0xff; 6], 1, OUR_V4);
     let (action, out, _) = run(&r, &f, None);
     assert!(matches!(
         action,
@@ -30,9 +36,13 @@ fn arp_request_for_our_address_is_answered() {
     assert_eq!(&out[32..38], &PEER_MAC);
     assert_eq!(&out[38..42], &PEER_V4);
 
-    // For someone else, or a gratuitous announcement of our address: the kernel's.
+    // A broadcast request for someone else: dropped first, neither ours nor the
+    // kernel's; sent to our MAC: the kernel's. A gratuitous announcement of our
+    // address: the kernel's.
     let mut other = f.clone();
     other[38..42].copy_from_slice(&[10, 99, 0, 7]);
+    assert_eq!(run(&r, &other, None).0, Action::Drop(DropCause::Unneeded));
+    other[0..6].copy_from_slice(&OUR_MAC);
     assert_eq!(run(&r, &other, None).0, Action::Exception);
     let mut garp = f.clone();
     garp[28..32].copy_from_slice(&OUR_V4);
@@ -137,11 +147,11 @@ fn neighbor_solicitation_for_our_address_gets_advertisement() {
         run(&r, &neighbor_solicit([0; 16], 255, OUR_V6, true), None).0,
         Action::Drop(DropCause::Malformed)
     );
-    // Another target: the kernel's.
-    assert_eq!(
-        run(&r, &neighbor_solicit(PEER_V6, 255, PEER_V6, true), None).0,
-        Action::Exception
-    );
+    // Another target: multicast, so dropped first; sent to our MAC: the kernel's.
+    let mut other = neighbor_solicit(PEER_V6, 255, PEER_V6, true);
+    assert_eq!(run(&r, &other, None).0, Action::Drop(DropCause::Unneeded));
+    other[0..6].copy_from_slice(&OUR_MAC);
+    assert_eq!(run(&r, &other, None).0, Action::Exception);
 }
 
 #[test]
@@ -205,7 +215,64 @@ fn what_is_not_answered_goes_to_the_kernel_or_is_dropped() {
     // The engine declined (e.g. QR=1): dropped.
     assert_eq!(run(&r, &q, None).0, Action::Drop(DropCause::NoAnswer));
 
+    // Another ethertype to our MAC: the kernel's.
+    let mut other_type = eth(OUR_MAC, PEER_MAC, None, 0x88b5);
+    other_type.resize(60, 0);
+    assert_eq!(run(&r, &other_type, None).0, Action::Exception);
+}
+
+#[test]
+fn group_frames_other_than_arp_and_nd_for_us_are_dropped_first() {
+    let r = responder(HwChecksum::default());
+    let drop = Action::Drop(DropCause::Unneeded);
+    // LLDP, STP: link-local multicast.
     let mut lldp = eth([0x01, 0x80, 0xc2, 0, 0, 0x0e], PEER_MAC, None, 0x88cc);
     lldp.resize(60, 0);
-    assert_eq!(run(&r, &lldp, None).0, Action::Exception);
+    assert_eq!(run(&r, &lldp, None).0, drop);
+    // A DNS query, even to our address, sent to the broadcast MAC (tagged or not), or
+    // to an IPv4 multicast group (mDNS-like, other ports).
+    for vlan in [None, Some(7)] {
+        let mut q = dns_query_v4(vlan, &[1u8; 20]);
+        q[0..6].copy_from_slice(&[0xff; 6]);
+        assert_eq!(run(&r, &q, Some(&[0u8; 30])).0, drop);
+    }
+    let mut mcast = eth([0x01, 0, 0x5e, 0, 0, 0xfb], PEER_MAC, None, 0x0800);
+    let pseudo = pseudo_v4(&PEER_V4, &[224, 0, 0, 251], 17, 28);
+    mcast.extend(ipv4(
+        PEER_V4,
+        [224, 0, 0, 251],
+        17,
+        &udp(5353, 5353, &[0; 20], &pseudo),
+    ));
+    assert_eq!(run(&r, &mcast, None).0, drop);
+    // IPv6 to all nodes: a router advertisement, an echo request.
+    for t in [134u8, 128] {
+        let pseudo = pseudo_v6(&PEER_V6, &ipv6_all_nodes(), 58, 4 + 20);
+        let mut f = eth([0x33, 0x33, 0, 0, 0, 1], PEER_MAC, None, 0x86dd);
+        f.extend(ipv6(
+            PEER_V6,
+            ipv6_all_nodes(),
+            58,
+            255,
+            &icmp(t, &[0; 20], &pseudo),
+        ));
+        assert_eq!(run(&r, &f, None).0, drop, "icmpv6 type {t}");
+    }
+    // Truncated group frames are dropped too (never answered, never to the kernel).
+    let ns = neighbor_solicit(PEER_V6, 255, OUR_V6, true);
+    for cut in 0..14 + 40 + 24 {
+        let (action, _, _) = run(&r, &ns[..cut], None);
+        assert!(
+            matches!(action, Action::Drop(_)),
+            "cut at {cut}: {action:?}"
+        );
+    }
+    // ARP and ND for us still pass (answered; an ARP reply for us: the kernel's).
+    let arp_reply = arp_frame([0xff; 6], 2, OUR_V4);
+    assert_eq!(run(&r, &arp_reply, None).0, Action::Exception);
+    assert!(matches!(run(&r, &ns, None).0, Action::Reply { .. }));
+}
+
+fn ipv6_all_nodes() -> [u8; 16] {
+    [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
 }

@@ -1,0 +1,55 @@
+//! Hands the DPDK data plane's counters to `/metrics`: converts a
+//! [`DpdkReporter`]'s report into the control plane's [`DpdkMetrics`] and
+//! registers it as the scrape's source (`skylane_dpdk_*` families).
+
+use skylane_controlplane::metrics_dpdk::{self, DpdkMetrics, LcoreCounters, PortCounters};
+use skylane_dataplane::dpdk::{DpdkReporter, PortStats};
+use std::sync::Arc;
+
+fn port(p: &PortStats) -> PortCounters {
+    PortCounters {
+        rx: p.ipackets,
+        tx: p.opackets,
+        imissed: p.imissed,
+        rx_errors: p.ierrors,
+        tx_errors: p.oerrors,
+        rx_nombuf: p.rx_nombuf,
+    }
+}
+
+/// The metrics of one report.
+pub fn metrics(reporter: &DpdkReporter) -> Option<DpdkMetrics> {
+    let r = reporter.report()?;
+    let lcores = r
+        .lcores
+        .iter()
+        .map(|l| LcoreCounters {
+            core: l.core,
+            rx: l.rx,
+            tx: l.tx,
+            to_kernel: l.to_kernel,
+            from_kernel: l.from_kernel,
+            policed: l.policed,
+            dropped: [
+                ("tx_full", l.tx_dropped),
+                ("exception", l.exception_dropped),
+                ("unneeded", l.unneeded),
+                ("not_for_us", l.not_for_us),
+                ("malformed", l.malformed),
+                ("bad_source", l.bad_source),
+                ("no_answer", l.dns_no_answer),
+            ],
+            busy_ratio: l.busy_ratio(),
+        })
+        .collect();
+    Some(DpdkMetrics {
+        port: port(&r.port),
+        tap: r.tap.as_ref().map(port),
+        lcores,
+    })
+}
+
+/// Make `/metrics` read `reporter` on every scrape.
+pub fn register(reporter: DpdkReporter) {
+    metrics_dpdk::set_source(Some(Arc::new(move || metrics(&reporter))));
+}
