@@ -53,3 +53,4 @@ fi
 if ((fuzz_tools)); then
   rustup toolchain list 2>/dev/null | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
   cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+fi
