@@ -224,13 +224,16 @@ impl<'a> ZoneRef<'a> {
         self.node.rrset(rtype::NS).unwrap_or_else(|| RrSet::empty())
     }
 
-    /// Negative-caching TTL: the SOA minimum field.
+    /// Negative-caching TTL (RFC 2308 §3): the smaller of the SOA record's
+    /// TTL and its MINIMUM field.
     #[inline]
     pub fn negative_ttl(&self) -> u32 {
-        let soa = self.soa().rdata(0);
-        match soa.len().checked_sub(4).and_then(|s| soa.get(s..)) {
+        let rs = self.soa();
+        let soa = rs.rdata(0);
+        let minimum = match soa.len().checked_sub(4).and_then(|s| soa.get(s..)) {
             Some(m) => u32::from_be_bytes([m[0], m[1], m[2], m[3]]),
             None => 0,
-        }
+        };
+        minimum.min(rs.ttl())
     }
 }

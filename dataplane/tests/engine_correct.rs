@@ -1,0 +1,64 @@
+//! DNS correctness rules of issue 10, checked through the engine: the
+//! negative TTL (RFC 2308 §3), reverse zones, delegations, the header and
+//! OPT rules, the advertised EDNS size, the cost bound and NSID (RFC 5001).
+
+mod engine_support;
+
+use engine_support::*;
+use skylane_dataplane::record::rtype;
+use skylane_dataplane::snapshot::ZoneConfig;
+use skylane_dataplane::{RData, Record, Snapshot};
+use std::sync::Arc;
+
+const A: u16 = rtype::A;
+
+fn soa(apex: &str, ttl: u32, minimum: u32) -> Record {
+    Record::new(
+        n(apex),
+        ttl,
+        RData::Soa {
+            mname: n(&format!("ns.{apex}")),
+            rname: n(&format!("hostmaster.{apex}")),
+            serial: 1,
+            refresh: 3600,
+            retry: 600,
+            expire: 86400,
+            minimum,
+        },
+    )
+}
+
+/// A snapshot serving `zf.test.` with the given records (plus `host.zf.test. A`).
+fn zone_snapshot(config: ZoneConfig, mut records: Vec<Record>) -> Snapshot {
+    records.push(a("host.zf.test.", "192.0.2.80"));
+    let config = ZoneConfig {
+        domains: vec![n("zf.test.")],
+        ..config
+    };
+    Snapshot::build(Arc::new(config), records)
+}
+
+#[test]
+fn negative_ttl_is_the_smaller_of_soa_ttl_and_minimum() {
+    // A zone file's `3600 … 86400`: a day of negative caching before the fix.
+    let s = zone_snapshot(ZoneConfig::default(), vec![soa("zf.test.", 3600, 86400)]);
+    for (qname, qt, rc) in [("nope.zf.test.", A, 3), ("host.zf.test.", rtype::AAAA, 0)] {
+        let (r, m) = ask(&s, &query(qname, qt, None));
+        assert_eq!(r.rcode, rc, "{qname}");
+        let neg = &m.authority[0];
+        assert_eq!((neg.rtype, neg.ttl), (rtype::SOA, 3600), "{qname}: {neg:?}");
+    }
+    // MINIMUM below the SOA TTL: the minimum.
+    let s = zone_snapshot(ZoneConfig::default(), vec![soa("zf.test.", 3600, 300)]);
+    let (_, m) = ask(&s, &query("nope.zf.test.", A, None));
+    assert_eq!(m.authority[0].ttl, 300);
+    // The synthetic SOA: its TTL is `[dns] ttl`, its MINIMUM `[dns.soa] minimum`.
+    let mut cfg = ZoneConfig {
+        default_ttl: 20,
+        ..ZoneConfig::default()
+    };
+    cfg.soa.minimum = 600;
+    let s = zone_snapshot(cfg, Vec::new());
+    let (_, m) = ask(&s, &query("nope.zf.test.", A, None));
+    assert_eq!(m.authority[0].ttl, 20);
+}
