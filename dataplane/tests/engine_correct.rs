@@ -62,3 +62,41 @@ fn negative_ttl_is_the_smaller_of_soa_ttl_and_minimum() {
     let (_, m) = ask(&s, &query("nope.zf.test.", A, None));
     assert_eq!(m.authority[0].ttl, 20);
 }
+
+#[test]
+fn cd_is_copied_into_the_response() {
+    let s = snapshot();
+    // Answers, NXDOMAIN, REFUSED: CD (0x0010) comes back iff it was sent; AD and Z never do.
+    for qname in ["web.skylane.local.", "nope.skylane.local.", "example.org."] {
+        for flags in [0x0010u16, 0x0070, 0x0000, 0x0160] {
+            let (_, m) = ask(&s, &query_with(flags, qname, A, 1, None, &[]));
+            assert_eq!(m.flags & 0x0070, flags & 0x0010, "{qname} {flags:#06x}");
+        }
+    }
+}
+
+#[test]
+fn formerr_keeps_a_parsed_opt() {
+    let s = snapshot();
+    // A good OPT, then a record ARCOUNT promises but the message lacks.
+    let mut q = query("web.skylane.local.", A, Some((1232, 0, true)));
+    q[11] = 2;
+    let (r, m) = ask(&s, &q);
+    assert_eq!(r.rcode, 1);
+    let opt = m.opt.expect("OPT kept in FORMERR");
+    assert_eq!((opt.0 >= 512, opt.3 & 0x8000), (true, 0x8000), "{opt:?}");
+    // Records in the answer section with an OPT in the additional: FORMERR with OPT.
+    let mut q = query("web.skylane.local.", A, None);
+    q[7] = 1; // ANCOUNT
+    q[11] = 1; // ARCOUNT
+    q.extend_from_slice(b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x0a\x00\x00\x01");
+    q.extend_from_slice(b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00");
+    let (r, m) = ask(&s, &q);
+    assert_eq!(r.rcode, 1);
+    assert!(m.opt.is_some(), "OPT kept");
+    // No OPT parsed (the record is cut short): no OPT in the FORMERR.
+    let q = query("web.skylane.local.", A, Some((1232, 0, false)));
+    let (r, m) = ask(&s, &q[..q.len() - 3]);
+    assert_eq!(r.rcode, 1);
+    assert!(m.opt.is_none());
+}

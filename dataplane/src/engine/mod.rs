@@ -158,8 +158,10 @@ pub enum DropReason {
 /// - QTYPE OPT → FORMERR; AXFR/IXFR → REFUSED (no zone transfers, like an
 ///   ACL refusal); MAILA/MAILB → NOTIMP;
 /// - a name outside every served zone → REFUSED without AA;
+/// - the header keeps ID, opcode, RD and CD (as BIND, Knot and NSD do);
 /// - the responder's OPT advertises `max_udp`, echoes DO, never echoes
-///   options, and is present iff the query had one.
+///   options, and is present iff the query had one that could be parsed
+///   (FORMERR and NOTIMP answers included).
 pub fn answer(
     snap: &Snapshot,
     buf: &mut [u8],

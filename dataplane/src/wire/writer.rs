@@ -71,8 +71,9 @@ pub struct Response<'a> {
 
 impl<'a> Response<'a> {
     /// Starts a response over `buf`, keeping `buf[..keep]` (the header and,
-    /// when `keep > 12`, the single question). Sets QR, keeps ID, opcode and
-    /// RD, clears every other flag, the rcode and the counts.
+    /// when `keep > 12`, the single question). Sets QR, keeps ID, opcode, RD
+    /// and CD (copied as BIND, Knot and NSD do), clears every other flag, the
+    /// rcode and the counts.
     ///
     /// Returns `None` when `buf` cannot even hold a header or `keep`.
     pub fn start(buf: &'a mut [u8], keep: usize, limit: usize) -> Option<Response<'a>> {
@@ -82,7 +83,7 @@ impl<'a> Response<'a> {
         }
         let limit = limit.min(buf.len()).max(keep);
         let mut h = Header::new_checked(&mut buf[..]).ok()?;
-        let f = h.flags() & (flags::OPCODE_MASK | flags::RD);
+        let f = h.flags() & (flags::OPCODE_MASK | flags::RD | flags::CD);
         h.set_flags(f | flags::QR);
         h.set_qdcount(u16::from(keep > HEADER_LEN));
         h.set_ancount(0);
@@ -337,8 +338,8 @@ mod tests {
         let r = Response::start(&mut b, 27, 512).unwrap();
         let n = r.finish(None);
         assert_eq!(n, 27);
-        // QR set, RD kept, AD (0x20) and CD (0x10) cleared, ARCOUNT reset.
-        assert_eq!(&b[..12], &[0xab, 0xcd, 0x81, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+        // QR set, RD and CD (0x10) kept, AD (0x20) cleared, ARCOUNT reset.
+        assert_eq!(&b[..12], &[0xab, 0xcd, 0x81, 0x10, 0, 1, 0, 0, 0, 0, 0, 0]);
         assert_eq!(&b[12..27], b"\x03Www\x05Local\x00\x00\x01\x00\x01");
     }
 
