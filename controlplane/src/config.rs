@@ -7,6 +7,7 @@
 //! reference for every key; keep it true when changing this file.
 
 use crate::api::ApiConfig;
+pub use crate::dns_keys::{parse_nsid, MAX_NSID_LEN};
 pub use crate::forward::config::{parse_upstream, ForwardSection, UpstreamPolicy};
 use crate::health::HealthConfig;
 pub use crate::k8s::config::KubernetesSection;
@@ -76,6 +77,9 @@ pub struct DnsConfig {
     /// Serve a few example records under `skylane.local.` (when that domain is served).
     pub example_records: bool,
     pub soa: SoaSection,
+    /// The server identifier returned to clients that send the NSID option (RFC 5001):
+    /// text, or `0x` and hex digits for raw bytes. Unset: none is returned.
+    pub nsid: Option<String>,
 }
 
 impl Default for DnsConfig {
@@ -90,6 +94,7 @@ impl Default for DnsConfig {
             max_udp_size: 1232,
             example_records: true,
             soa: SoaSection::default(),
+            nsid: None,
         }
     }
 }
@@ -271,6 +276,9 @@ impl Config {
         if self.dns.max_udp_size < 512 {
             return Err("max-udp-size: must be at least 512".into());
         }
+        if let Some(nsid) = &self.dns.nsid {
+            parse_nsid(nsid).map_err(|e| format!("nsid: {e}"))?;
+        }
         self.store.validate()?;
         self.health.validate()?;
         self.forward.validate()?;
@@ -322,6 +330,7 @@ impl Config {
                 expire: s.expire,
                 minimum: s.minimum,
             },
+            nsid: self.dns.nsid.as_deref().and_then(|n| parse_nsid(n).ok()),
         }
     }
 }

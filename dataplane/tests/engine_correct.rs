@@ -100,3 +100,66 @@ fn formerr_keeps_a_parsed_opt() {
     assert_eq!(r.rcode, 1);
     assert!(m.opt.is_none());
 }
+
+/// The NSID option of a query (RFC 5001: empty in requests).
+const NSID_REQUEST: &[u8] = b"\x00\x03\x00\x00";
+
+#[test]
+fn nsid_is_returned_to_clients_that_ask() {
+    let with_id = |id: Option<&[u8]>| {
+        let cfg = ZoneConfig {
+            nsid: id.map(<[u8]>::to_vec),
+            ..(*config()).clone()
+        };
+        Snapshot::build(Arc::new(cfg), records())
+    };
+    let s = with_id(Some(b"sky-a"));
+    let q = query_with(
+        0x0100,
+        "web.skylane.local.",
+        A,
+        1,
+        Some((1232, 0, false)),
+        NSID_REQUEST,
+    );
+    for client in [udp("192.0.2.1"), tcp("192.0.2.1")] {
+        let mut st = skylane_dataplane::engine::EngineState::new(1, 1232);
+        let (v, bytes) = run(&s, &mut st, &q, &client);
+        let m = Msg::parse(&bytes).unwrap();
+        assert!(matches!(v, skylane_dataplane::engine::Verdict::Reply(_)));
+        assert_eq!(m.answer_data(A), vec!["10.0.0.1"]);
+        assert_eq!(
+            m.opt.unwrap().4,
+            9,
+            "{client:?}: one NSID option of 5 bytes"
+        );
+        assert!(
+            bytes.ends_with(b"\x00\x03\x00\x05sky-a"),
+            "{client:?}: {bytes:?}"
+        );
+    }
+    // Error answers carry it too.
+    let q = query_with(
+        0x0100,
+        "example.org.",
+        A,
+        1,
+        Some((1232, 0, false)),
+        NSID_REQUEST,
+    );
+    let (r, m) = ask(&s, &q);
+    assert_eq!((r.rcode, m.opt.unwrap().4), (5, 9));
+    // Not asked: no option; asked with no identifier configured: no option.
+    let (_, m) = ask(&s, &query("web.skylane.local.", A, Some((1232, 0, false))));
+    assert_eq!(m.opt.unwrap().4, 0);
+    let q = query_with(
+        0x0100,
+        "web.skylane.local.",
+        A,
+        1,
+        Some((1232, 0, false)),
+        NSID_REQUEST,
+    );
+    let (_, m) = ask(&with_id(None), &q);
+    assert_eq!(m.opt.unwrap().4, 0);
+}

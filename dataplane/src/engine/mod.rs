@@ -159,9 +159,10 @@ pub enum DropReason {
 ///   ACL refusal); MAILA/MAILB → NOTIMP;
 /// - a name outside every served zone → REFUSED without AA;
 /// - the header keeps ID, opcode, RD and CD (as BIND, Knot and NSD do);
-/// - the responder's OPT advertises `max_udp`, echoes DO, never echoes
-///   options, and is present iff the query had one that could be parsed
-///   (FORMERR and NOTIMP answers included).
+/// - the responder's OPT advertises `max_udp`, echoes DO, echoes no option
+///   but carries NSID (RFC 5001, `ZoneConfig::nsid`) when the query asked
+///   for it and one is configured, and is present iff the query had one that
+///   could be parsed (FORMERR and NOTIMP answers included).
 pub fn answer(
     snap: &Snapshot,
     buf: &mut [u8],
@@ -217,6 +218,11 @@ pub fn answer(
         return Verdict::Drop(DropReason::Malformed);
     };
     let with_opt = edns.is_some() && resp.reserve_opt();
+    // RFC 5001: the identifier goes to clients that ask, when it fits.
+    let nsid = match (edns, &snap.config().nsid) {
+        (Some(e), Some(id)) if e.nsid && with_opt && resp.reserve_nsid(id.len()) => &id[..],
+        _ => &[],
+    };
     let (rc, truncated, fail_open) = match early_rcode {
         Some(rc) => (rc, false, false),
         None => {
@@ -230,7 +236,7 @@ pub fn answer(
     let opt = edns
         .filter(|_| with_opt)
         .map(|e| (state.max_udp, e.dnssec_ok));
-    let len = resp.finish(opt);
+    let len = resp.finish_with_nsid(opt, nsid);
     Verdict::Reply(Reply {
         len,
         rcode: rc,

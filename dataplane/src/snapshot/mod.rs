@@ -113,6 +113,9 @@ pub struct ZoneConfig {
     /// Generate PTR records under in-addr.arpa / ip6.arpa from A/AAAA records.
     pub auto_ptr: bool,
     pub soa: SoaDefaults,
+    /// The server identifier returned to clients that ask for it (RFC 5001 NSID,
+    /// config `dns.nsid`); `None`: not returned.
+    pub nsid: Option<Vec<u8>>,
 }
 
 impl Default for ZoneConfig {
@@ -124,6 +127,7 @@ impl Default for ZoneConfig {
             policies: Vec::new(),
             auto_ptr: true,
             soa: SoaDefaults::default(),
+            nsid: None,
         }
     }
 }

