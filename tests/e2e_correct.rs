@@ -19,7 +19,10 @@ fn nsid_line(server: &Server, args: &[&str]) -> Option<String> {
 #[test]
 fn nsid_is_returned_on_udp_and_tcp_and_reloads_live() {
     let app = Appliance::start(&[]);
-    let (udp, tcp) = (["+nsid", "a.ex.test.", "A"], ["+tcp", "+nsid", "a.ex.test.", "A"]);
+    let (udp, tcp) = (
+        ["+nsid", "a.ex.test.", "A"],
+        ["+tcp", "+nsid", "a.ex.test.", "A"],
+    );
     assert_eq!(nsid_line(&app.server, &udp), None, "unset by default");
 
     app.rewrite_config(app.server.port, "nsid = \"sky-1\"");
@@ -46,5 +49,25 @@ fn nsid_is_returned_on_udp_and_tcp_and_reloads_live() {
     assert!(text(&out).contains("nsid"), "{}", text(&out));
     let line = nsid_line(&app.server, &tcp).expect("NSID kept");
     assert!(line.contains("\"sky2\""), "{line}");
+    assert!(app.server.stop().success());
+}
+
+/// kdig's advertised `UDP size: N B` of the server's OPT.
+fn advertised(server: &Server, args: &[&str]) -> Option<u32> {
+    let out = kdig(server, args);
+    let at = out.find("UDP size: ")? + "UDP size: ".len();
+    out[at..].split(' ').next()?.parse().ok()
+}
+
+#[test]
+fn udp_and_tcp_advertise_the_configured_size() {
+    let app = Appliance::start(&[]);
+    for args in [
+        &["+bufsize=4096", "a.ex.test.", "A"][..],
+        &["+tcp", "+bufsize=4096", "a.ex.test.", "A"][..],
+    ] {
+        // The default max-udp-size (1232): TCP advertised 65535 before.
+        assert_eq!(advertised(&app.server, args), Some(1232), "{args:?}");
+    }
     assert!(app.server.stop().success());
 }

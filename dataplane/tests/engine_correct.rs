@@ -163,3 +163,42 @@ fn nsid_is_returned_to_clients_that_ask() {
     let (_, m) = ask(&with_id(None), &q);
     assert_eq!(m.opt.unwrap().4, 0);
 }
+
+/// Answers `q` from `client` in a `room`-byte buffer with `dns.max-udp-size` = `max_udp`.
+fn answer_in(
+    room: usize,
+    max_udp: u16,
+    q: &[u8],
+    client: &skylane_dataplane::engine::Client,
+) -> (Msg, usize) {
+    use skylane_dataplane::engine::{answer, EngineState, Verdict};
+    let mut buf = vec![0u8; room];
+    buf[..q.len()].copy_from_slice(q);
+    let mut st = EngineState::new(3, max_udp);
+    let Verdict::Reply(r) = answer(&snapshot(), &mut buf, q.len(), client, &mut st) else {
+        panic!("no reply");
+    };
+    (Msg::parse(&buf[..r.len]).unwrap(), r.len)
+}
+
+#[test]
+fn each_path_advertises_what_it_can_carry() {
+    let big = query("big.skylane.local.", A, Some((65000, 0, false)));
+    let v4 = udp("192.0.2.1");
+    // Socket backend: 4096-byte buffers; a larger max-udp-size is not advertised.
+    let (m, len) = answer_in(4096, 8192, &big, &v4);
+    assert_eq!(m.opt.unwrap().0, 4096);
+    assert!(len <= 4096);
+    // DPDK at MTU 1500: the room is 1472 bytes (IPv4) — advertised and kept.
+    let (m, len) = answer_in(1472, 4096, &big, &v4);
+    assert_eq!(m.opt.unwrap().0, 1472);
+    assert!(len <= 1472, "{len} bytes");
+    // A configured size below the room: the configured size.
+    let (m, len) = answer_in(1472, 1232, &big, &v4);
+    assert_eq!(m.opt.unwrap().0, 1232);
+    assert!(len <= 1232);
+    // TCP: the configured size, whatever the buffer.
+    let (m, _) = answer_in(65537, 1232, &big, &tcp("192.0.2.1"));
+    assert_eq!(m.opt.unwrap().0, 1232);
+    assert!(!m.tc());
+}

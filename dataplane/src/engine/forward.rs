@@ -57,7 +57,7 @@ pub(crate) fn route(
     {
         return Route::Local;
     }
-    let max_udp = state.max_udp;
+    let max_udp = super::advertised_udp(client.transport, state.max_udp, buf.len());
     let replica = match &mut state.forward {
         ForwardMode::Core(r) => r,
         _ => return Route::Done(Verdict::Forward(Forwarded::Needed)),

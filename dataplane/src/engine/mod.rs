@@ -159,7 +159,7 @@ pub enum DropReason {
 ///   ACL refusal); MAILA/MAILB → NOTIMP;
 /// - a name outside every served zone → REFUSED without AA;
 /// - the header keeps ID, opcode, RD and CD (as BIND, Knot and NSD do);
-/// - the responder's OPT advertises `max_udp`, echoes DO, echoes no option
+/// - the responder's OPT advertises [`advertised_udp`], echoes DO, echoes no option
 ///   but carries NSID (RFC 5001, `ZoneConfig::nsid`) when the query asked
 ///   for it and one is configured, and is present iff the query had one that
 ///   could be parsed (FORMERR and NOTIMP answers included).
@@ -214,6 +214,7 @@ pub fn answer(
             forward::Route::ServFail => early_rcode = Some(rcode::SERVFAIL),
         }
     }
+    let advertised = advertised_udp(client.transport, state.max_udp, buf.len());
     let Some(mut resp) = Response::start(buf, keep, limit) else {
         return Verdict::Drop(DropReason::Malformed);
     };
@@ -233,9 +234,7 @@ pub fn answer(
     };
     resp.set_rcode(rc);
     resp.set_flag(flags::TC, truncated);
-    let opt = edns
-        .filter(|_| with_opt)
-        .map(|e| (state.max_udp, e.dnssec_ok));
+    let opt = edns.filter(|_| with_opt).map(|e| (advertised, e.dnssec_ok));
     let len = resp.finish_with_nsid(opt, nsid);
     Verdict::Reply(Reply {
         len,
@@ -261,6 +260,22 @@ pub fn response_limit(
         }
     };
     limit.min(buf_len)
+}
+
+/// The UDP payload size our OPT advertises: what this path can carry. Over
+/// UDP the configured `max_udp` capped by the response room the backend gives
+/// (`buf_len`: the socket backend's 4096-byte buffers, the DPDK port's MTU
+/// less the IP and UDP headers: 1472 bytes over IPv4, 1452 over IPv6 at MTU
+/// 1500), never below 512; over TCP, where the size means nothing for this
+/// connection, the configured `max_udp` (a later UDP query may use it).
+pub fn advertised_udp(transport: Transport, max_udp: u16, buf_len: usize) -> u16 {
+    let max_udp = max_udp.max(MIN_UDP);
+    match transport {
+        Transport::Tcp => max_udp,
+        Transport::Udp => max_udp
+            .min(u16::try_from(buf_len).unwrap_or(u16::MAX))
+            .max(MIN_UDP),
+    }
 }
 
 /// The UDP payload every client can take (RFC 1035 §4.2.1).
