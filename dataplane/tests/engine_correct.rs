@@ -202,3 +202,79 @@ fn each_path_advertises_what_it_can_carry() {
     assert_eq!(m.opt.unwrap().0, 1232);
     assert!(!m.tc());
 }
+
+/// `zf.test.` delegating `sub.zf.test.` to an in-bailiwick and an outside server.
+fn delegated() -> Snapshot {
+    let ns = |owner: &str, target: &str| rec(owner, RData::Ns(n(target)));
+    zone_snapshot(
+        ZoneConfig::default(),
+        vec![
+            soa("zf.test.", 3600, 300),
+            ns("zf.test.", "ns1.zf.test."),
+            a("ns1.zf.test.", "192.0.2.1"),
+            ns("sub.zf.test.", "ns.sub.zf.test."),
+            ns("sub.zf.test.", "ns.other.test."),
+            a("ns.sub.zf.test.", "192.0.2.53"),
+            aaaa("ns.sub.zf.test.", "2001:db8::53"),
+            // Occluded by the cut.
+            a("www.sub.zf.test.", "10.9.9.9"),
+        ],
+    )
+}
+
+#[test]
+fn names_at_or_below_a_cut_get_a_referral() {
+    let s = delegated();
+    for (qname, qt) in [
+        ("www.sub.zf.test.", A),
+        ("deep.missing.sub.zf.test.", A),
+        ("sub.zf.test.", A),
+        ("sub.zf.test.", rtype::NS),
+        ("sub.zf.test.", 255),
+        ("www.sub.zf.test.", 43),
+        ("ns.sub.zf.test.", A),
+    ] {
+        let (r, m) = ask(&s, &query(qname, qt, None));
+        assert_eq!(r.rcode, 0, "{qname} {qt}");
+        assert!(!m.aa(), "{qname} {qt}: AA cleared");
+        assert!(m.answer.is_empty(), "{qname} {qt}: {:?}", m.answer);
+        let mut ns: Vec<_> = m
+            .authority
+            .iter()
+            .map(|r| (r.name.as_str(), r.rtype, r.data.as_str()))
+            .collect();
+        ns.sort();
+        assert_eq!(
+            ns,
+            vec![
+                ("sub.zf.test.", rtype::NS, "ns.other.test."),
+                ("sub.zf.test.", rtype::NS, "ns.sub.zf.test."),
+            ],
+            "{qname} {qt}"
+        );
+        let mut glue: Vec<_> = m
+            .additional
+            .iter()
+            .map(|r| (r.name.as_str(), r.data.as_str()))
+            .collect();
+        glue.sort();
+        assert_eq!(
+            glue,
+            vec![
+                ("ns.sub.zf.test.", "192.0.2.53"),
+                ("ns.sub.zf.test.", "2001:db8::53")
+            ],
+            "{qname} {qt}: in-bailiwick glue only"
+        );
+    }
+    // DS at the cut is the parent's: NODATA, authoritative, with the SOA.
+    let (r, m) = ask(&s, &query("sub.zf.test.", 43, None));
+    assert_eq!((r.rcode, m.aa(), m.answer.len()), (0, true, 0));
+    assert_eq!(m.authority[0].rtype, rtype::SOA);
+    // Above the cut: authoritative as before.
+    let (r, m) = ask(&s, &query("host.zf.test.", A, None));
+    assert_eq!((r.rcode, m.aa()), (0, true));
+    assert_eq!(m.answer_data(A), vec!["192.0.2.80"]);
+    let (r, m) = ask(&s, &query("nope.zf.test.", A, None));
+    assert_eq!((r.rcode, m.aa()), (3, true));
+}

@@ -21,9 +21,16 @@
 //!    section with TTL = the zone's negative TTL. The rcode after a CNAME
 //!    chain is the one of the last name looked up (RFC 6604).
 //!
+//! Before all of this, a name at or below an NS cut below the apex gets a
+//! referral ([`referral`]; DS at the cut excepted).
+//!
 //! QTYPE ANY gets the RFC 8482 §4.1 answer: ONE RRset of the name, the
 //! first present among A, AAAA, CNAME, SRV, TXT, MX, PTR, NS, SOA (else
 //! whatever RRset comes first).
+
+mod referral;
+
+pub use referral::MAX_GLUE_TARGETS;
 
 use super::pattern::{classify, find_matches, Matches, Wild};
 use super::policy::{gather, select_indexed, Choice};
@@ -179,6 +186,11 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         owner: Owner<'_>,
         qt: u16,
     ) -> Step<'s> {
+        if let Some(cut) = referral::find_cut(self.snap, zone.apex().len(), cur) {
+            if qt != referral::DS || cut.key() != cur {
+                return self.referral(cut, owner.at == Some(HEADER_LEN));
+            }
+        }
         if cur == zone.apex() && (qt == rtype::NS || qt == rtype::SOA) {
             let rs = if qt == rtype::NS {
                 zone.ns()

@@ -43,6 +43,7 @@ pub use children::ChildIter;
 pub use edit::MAX_SUBTREE_RRS;
 pub use node::{NodeRef, RrSetIter};
 pub use rrset::RrSet;
+pub(crate) use zone::is_within;
 pub use zone::ZoneRef;
 
 use crate::name::Name;
