@@ -71,3 +71,33 @@ fn udp_and_tcp_advertise_the_configured_size() {
     }
     assert!(app.server.stop().success());
 }
+
+/// kdig's status (`NOERROR`, `NXDOMAIN`, `REFUSED`, …) for a PTR query of `name`.
+fn ptr_status(server: &Server, name: &str) -> String {
+    let out = kdig(server, &[name, "PTR"]);
+    let at = out.find("status: ").map_or(0, |i| i + "status: ".len());
+    out[at..]
+        .split(|c: char| !c.is_ascii_uppercase())
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[test]
+fn reverse_names_outside_served_reverse_zones_are_refused() {
+    let app = Appliance::start(&[]);
+    let s = &app.server;
+    // a.ex.test. → 10.1.1.1 (auto-PTR): its /24 is ours.
+    assert!(kdig(s, &["1.1.1.10.in-addr.arpa.", "PTR"]).contains("a.ex.test."));
+    assert_eq!(ptr_status(s, "2.1.1.10.in-addr.arpa."), "NXDOMAIN");
+    assert_eq!(ptr_status(s, "4.3.2.1.in-addr.arpa."), "REFUSED");
+    assert_eq!(ptr_status(s, "1.2.1.10.in-addr.arpa."), "REFUSED");
+    // Configured: the whole 10/8.
+    app.rewrite_config(s.port, "reverse-zones = [\"10.in-addr.arpa.\"]");
+    assert!(app.reload().status.success());
+    wait_for("10/8 served", || {
+        ptr_status(s, "1.2.1.10.in-addr.arpa.") == "NXDOMAIN"
+    });
+    assert_eq!(ptr_status(s, "4.3.2.1.in-addr.arpa."), "REFUSED");
+    assert!(app.server.stop().success());
+}

@@ -278,3 +278,47 @@ fn names_at_or_below_a_cut_get_a_referral() {
     let (r, m) = ask(&s, &query("nope.zf.test.", A, None));
     assert_eq!((r.rcode, m.aa()), (3, true));
 }
+
+const PTR: u16 = rtype::PTR;
+
+#[test]
+fn reverse_names_are_ours_only_in_served_reverse_zones() {
+    // Derived: the /24 and /64 zones of the addresses served (10.0.0.1, 2001:db8::1, ...).
+    let s = snapshot();
+    let (r, m) = ask(&s, &query("1.0.0.10.in-addr.arpa.", PTR, None));
+    assert_eq!((r.rcode, m.aa()), (0, true));
+    assert_eq!(m.answer_data(PTR), vec!["web.skylane.local."]);
+    let (r, m) = ask(&s, &query("200.0.0.10.IN-ADDR.arpa.", PTR, None));
+    assert_eq!((r.rcode, m.aa()), (3, true), "inside 0.0.10.in-addr.arpa.");
+    let soa = &m.authority[0];
+    assert_eq!(
+        (soa.rtype, soa.name.as_str()),
+        (rtype::SOA, "0.0.10.IN-ADDR.arpa.")
+    );
+    let v6_same_64 = "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.";
+    let (r, m) = ask(&s, &query(v6_same_64, PTR, None));
+    assert_eq!((r.rcode, m.aa()), (3, true));
+    for other in [
+        "4.3.2.1.in-addr.arpa.",
+        "0.10.in-addr.arpa.",
+        "in-addr.arpa.",
+        "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.",
+    ] {
+        let (r, m) = ask(&s, &query(other, PTR, None));
+        assert_eq!((r.rcode, m.aa()), (5, false), "{other}: REFUSED");
+        assert!(m.authority.is_empty(), "{other}: no made-up SOA");
+    }
+    // Configured: exactly those zones.
+    let cfg = ZoneConfig {
+        reverse_zones: Some(vec![n("10.in-addr.arpa.")]),
+        ..(*config()).clone()
+    };
+    let s = Snapshot::build(Arc::new(cfg), records());
+    let (r, m) = ask(&s, &query("1.0.0.10.in-addr.arpa.", PTR, None));
+    assert_eq!((r.rcode, m.answer_data(PTR).len()), (0, 1));
+    let (r, m) = ask(&s, &query("9.9.9.10.in-addr.arpa.", PTR, None));
+    assert_eq!((r.rcode, m.aa()), (3, true));
+    assert_eq!(m.authority[0].name, "10.in-addr.arpa.");
+    let (r, _) = ask(&s, &query("1.2.0.192.in-addr.arpa.", PTR, None));
+    assert_eq!(r.rcode, 5);
+}

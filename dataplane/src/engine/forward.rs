@@ -53,7 +53,7 @@ pub(crate) fn route(
     if query_flags & flags::RD == 0
         || asked.qname.as_wire().ends_with(INVALID)
         || !policy.allows(client.addr)
-        || snap.zone(asked.qname.as_wire()).is_some()
+        || snap.served_zone(asked.qname.as_wire()).is_some()
     {
         return Route::Local;
     }

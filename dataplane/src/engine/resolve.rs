@@ -79,6 +79,9 @@ pub(crate) struct Ctx<'s, 'r, 'b, 'e> {
     /// Offsets of the target names of the SRV and NS records written in the answer.
     srv_at: [usize; MAX_SRV_TARGETS],
     srv_n: usize,
+    /// Where the owner of the negative answer's SOA is written, when it is not the
+    /// zone apex: a reverse zone inside the QNAME ([`Snapshot::served_zone`]).
+    soa_at: Option<usize>,
 }
 
 /// What the lookup of a name found.
@@ -117,14 +120,18 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
             fail_open: false,
             srv_at: [0; MAX_SRV_TARGETS],
             srv_n: 0,
+            soa_at: None,
         }
     }
 
     /// Answers `qname` (lowercased) of type `qt`; returns the rcode.
     pub fn resolve(&mut self, qname: &NameBuf, qt: u16) -> u16 {
-        let Some(mut zone) = self.snap.zone(qname.as_wire()) else {
+        let Some((mut zone, zone_len)) = self.snap.served_zone(qname.as_wire()) else {
             return rcode::REFUSED;
         };
+        if zone_len != zone.apex().len() {
+            self.soa_at = Some(HEADER_LEN + qname.as_wire().len() - zone_len);
+        }
         self.resp.set_flag(flags::AA, true);
         // Only written when a CNAME is followed (no 255-byte zeroing otherwise).
         let mut target: NameBuf;
@@ -160,12 +167,13 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
                         .any(|&v| name_at_equals(msg, v, raw));
                     let mut lower = NameBuf::new();
                     let next_zone = match lower.set(raw) {
-                        Ok(()) => self.snap.zone(lower.as_wire()),
+                        Ok(()) => self.snap.served_zone(lower.as_wire()),
                         Err(_) => None,
                     };
                     match next_zone {
-                        Some(z) if !looped && hop < MAX_CNAME_HOPS => {
+                        Some((z, _)) if !looped && hop < MAX_CNAME_HOPS => {
                             zone = z;
+                            self.soa_at = None;
                             next = Some(raw);
                             owner_at = at;
                         }
@@ -441,7 +449,7 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         }
         let owner = Owner {
             name: zone.apex(),
-            at: None,
+            at: self.soa_at,
         };
         self.push(
             Section::Authority,

@@ -117,6 +117,9 @@ pub struct ZoneConfig {
     /// The server identifier returned to clients that ask for it (RFC 5001 NSID,
     /// config `dns.nsid`); `None`: not returned.
     pub nsid: Option<Vec<u8>>,
+    /// The reverse zones answered from the auto-PTR tree (config `dns.reverse-zones`);
+    /// `None`: derived from the names served (see [`Snapshot::served_zone`]).
+    pub reverse_zones: Option<Vec<Name>>,
 }
 
 impl Default for ZoneConfig {
@@ -129,6 +132,7 @@ impl Default for ZoneConfig {
             auto_ptr: true,
             soa: SoaDefaults::default(),
             nsid: None,
+            reverse_zones: None,
         }
     }
 }

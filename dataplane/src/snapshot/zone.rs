@@ -42,6 +42,8 @@ pub(crate) struct ZoneRules {
     policies: FxHashMap<Box<[u8]>, Policy>,
     /// A configured domain already contains `in-addr.arpa.` / `ip6.arpa.`.
     pub(crate) reverse_covered: [bool; 2],
+    /// `dns.reverse-zones` (lowercased wire, longest first); `None`: derived.
+    pub(crate) reverse_zones: Option<Vec<Box<[u8]>>>,
 }
 
 impl ZoneRules {
@@ -60,11 +62,20 @@ impl ZoneRules {
             .collect();
         let reverse_covered =
             REVERSE_APEXES.map(|apex| domains.iter().any(|(k, _)| is_within(apex, k)));
+        let reverse_zones = config.reverse_zones.as_ref().map(|zones| {
+            let mut keys: Vec<Box<[u8]>> = zones
+                .iter()
+                .map(|z| z.to_lowercase().as_wire().into())
+                .collect();
+            keys.sort_by_key(|k| std::cmp::Reverse(k.len()));
+            keys
+        });
         ZoneRules {
             config,
             domains,
             policies,
             reverse_covered,
+            reverse_zones,
         }
     }
 
