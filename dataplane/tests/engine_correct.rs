@@ -322,3 +322,62 @@ fn reverse_names_are_ours_only_in_served_reverse_zones() {
     let (r, _) = ask(&s, &query("1.2.0.192.in-addr.arpa.", PTR, None));
     assert_eq!(r.rcode, 5);
 }
+
+/// Lookups one query costs (the engine's own counter).
+fn cost_of(s: &Snapshot, q: &[u8]) -> (u64, Msg) {
+    let mut st = skylane_dataplane::engine::EngineState::new(1, 1232);
+    let before = st.lookups();
+    // TCP: nothing is cut short by the size limit.
+    let (_, m) = ask_from(s, &mut st, q, &tcp("192.0.2.1"));
+    (st.lookups() - before, m)
+}
+
+#[test]
+fn the_cost_of_any_one_query_is_bounded() {
+    use skylane_dataplane::engine::{MAX_CHILDREN, MAX_CNAME_HOPS, MAX_QUERY_LOOKUPS};
+    let bound = u64::from(MAX_QUERY_LOOKUPS);
+    // A union name with more children than are ever visited, holding only MX (the
+    // last type ANY prefers among theirs), below a deep chain of CNAMEs with long names.
+    let mut records = Vec::new();
+    for i in 0..MAX_CHILDREN + 100 {
+        records.push(rec(
+            &format!("c{i}.grp.zf.test."),
+            RData::Mx {
+                preference: 10,
+                exchange: n("mail.zf.test."),
+            },
+        ));
+    }
+    let deep = |i: usize| format!("{}h{i}.zf.test.", "x.".repeat(100));
+    for i in 0..MAX_CNAME_HOPS - 1 {
+        records.push(cname(&deep(i), &deep(i + 1)));
+    }
+    records.push(cname(&deep(MAX_CNAME_HOPS - 1), "*.grp.zf.test."));
+    let s = zone_snapshot(ZoneConfig::default(), records);
+    let mut measured = Vec::new();
+    for (qname, qt) in [
+        ("grp.zf.test.", 255),
+        ("*.grp.zf.test.", 255),
+        ("*.grp.zf.test.", rtype::MX),
+        ("c1.*.zf.test.", 255),
+        (deep(0).as_str(), rtype::MX),
+        (&format!("{}nope.zf.test.", "y.".repeat(120)), A),
+    ] {
+        let (cost, m) = cost_of(&s, &query(qname, qt, None));
+        assert!(cost <= bound, "{qname} {qt}: {cost} lookups > {bound}");
+        measured.push((qname.len(), qt, cost, m.rcode(), m.answer.len()));
+    }
+    eprintln!(
+        "worst cases (qname length, qtype, lookups, rcode, answers): {measured:?}, bound {bound}"
+    );
+    // ANY on the union: one pass to choose the type, one to answer (it was one pass
+    // per preferred type before: A, AAAA, SRV, TXT, then MX).
+    let (cost, m) = cost_of(&s, &query("*.grp.zf.test.", 255, None));
+    assert_eq!(m.answer[0].rtype, rtype::MX);
+    let members = MAX_CHILDREN as u64;
+    assert!(cost <= 2 * members + 8, "ANY on a union: {cost} lookups");
+    assert!(
+        cost >= members,
+        "every member visited once at least: {cost}"
+    );
+}

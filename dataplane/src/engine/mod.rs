@@ -14,7 +14,9 @@ pub mod policy;
 pub mod resolve;
 
 pub use pattern::{MAX_PATTERN_NODES, MAX_WILDCARD_LABELS};
-pub use resolve::{MAX_CHILDREN, MAX_CNAME_HOPS, MAX_SRV_TARGETS};
+pub use resolve::{
+    MAX_CHILDREN, MAX_CNAME_HOPS, MAX_GLUE_TARGETS, MAX_QUERY_LOOKUPS, MAX_SRV_TARGETS,
+};
 
 use crate::cache::{ForwardPolicy, Replica};
 use crate::record::rtype;
@@ -76,6 +78,8 @@ pub struct EngineState {
     pub(crate) rotation: u32,
     pub(crate) max_udp: u16,
     pub(crate) forward: ForwardMode,
+    /// Lookups done so far (see [`EngineState::lookups`]).
+    lookups: u64,
 }
 
 impl EngineState {
@@ -87,7 +91,15 @@ impl EngineState {
             rotation: (seed >> 32) as u32,
             max_udp: max_udp.max(MIN_UDP),
             forward: ForwardMode::Off,
+            lookups: 0,
         }
+    }
+
+    /// Names looked up in the snapshot and union members visited by every
+    /// query answered with this state: one query adds at most
+    /// [`MAX_QUERY_LOOKUPS`].
+    pub fn lookups(&self) -> u64 {
+        self.lookups
     }
 
     /// The same state with forwarding in `mode`.
@@ -229,7 +241,10 @@ pub fn answer(
         None => {
             let mut ctx = Ctx::new(snap, &mut resp, client.addr, state);
             let rc = ctx.resolve(&qname, qt);
-            (rc, ctx.truncated, ctx.fail_open)
+            let done = (rc, ctx.truncated, ctx.fail_open);
+            let cost = ctx.cost;
+            state.lookups += u64::from(cost);
+            done
         }
     };
     resp.set_rcode(rc);

@@ -31,7 +31,12 @@ const MAX_LABELS: usize = 128;
 /// The NS cut at or above `cur` and strictly below the apex (`apex_len`
 /// bytes, a suffix of `cur`): the existing node closest to the apex that
 /// holds an NS RRset.
-pub(crate) fn find_cut<'s>(snap: &'s Snapshot, apex_len: usize, cur: &[u8]) -> Option<NodeRef<'s>> {
+pub(crate) fn find_cut<'s>(
+    snap: &'s Snapshot,
+    apex_len: usize,
+    cur: &[u8],
+    cost: &mut u32,
+) -> Option<NodeRef<'s>> {
     if cur.len() <= apex_len {
         return None;
     }
@@ -49,6 +54,7 @@ pub(crate) fn find_cut<'s>(snap: &'s Snapshot, apex_len: usize, cur: &[u8]) -> O
         i += 1 + usize::from(len);
     }
     for &start in starts.get(..n).unwrap_or(&[]).iter().rev() {
+        *cost += 1;
         let node = snap.node(cur.get(usize::from(start)..)?)?;
         if node.rrset(rtype::NS).is_some() {
             return Some(node);
@@ -82,6 +88,7 @@ impl<'s> Ctx<'s, '_, '_, '_> {
             if target.set(rdata).is_err() || !is_within(target.as_wire(), cut.key()) {
                 continue;
             }
+            self.cost += 1;
             let Some(node) = self.snap.node(target.as_wire()) else {
                 continue;
             };
