@@ -224,10 +224,9 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         owner: Owner<'_>,
         qt: u16,
     ) -> Step<'s> {
+        let first = owner.at == Some(HEADER_LEN);
         if let Some(cut) = referral::find_cut(self.snap, zone.apex().len(), cur, &mut self.cost) {
-            if qt != referral::DS || cut.key() != cur {
-                return self.referral(cut, owner.at == Some(HEADER_LEN));
-            }
+            return self.referral(cut, first);
         }
         if cur == zone.apex() && (qt == rtype::NS || qt == rtype::SOA) {
             let rs = if qt == rtype::NS {
@@ -243,6 +242,9 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         let mut matches = Matches::new();
         match lookup(self.snap, zone, cur, &mut matches, &mut self.cost) {
             Found::Missing => self.negative_answer(zone, rcode::NXDOMAIN),
+            Found::Data(node) if referral::is_cut_at(node, cur, zone.apex(), qt) => {
+                self.referral(node, first)
+            }
             Found::Data(node) => {
                 let t = if qt == qtype::ANY {
                     pick_any(node)

@@ -6,7 +6,8 @@
 //! belongs to the parent side and is answered normally.
 //!
 //! Cost: finding the cut looks up each ancestor of the name strictly below
-//! the apex, from the apex down, and stops at the first missing one (nothing
+//! the apex and above the name (the name's own node is looked up anyway),
+//! from the apex down, and stops at the first missing one (nothing
 //! exists below it) or at the first holding NS: at most one lookup per
 //! label below the apex ([`crate::name::MAX_NAME_LEN`] / 2 = 127 at worst,
 //! one or two for service names). Glue: at most [`MAX_GLUE_TARGETS`] targets.
@@ -28,9 +29,10 @@ pub const MAX_GLUE_TARGETS: usize = 16;
 /// Most labels a wire name can have (1-byte labels and the root).
 const MAX_LABELS: usize = 128;
 
-/// The NS cut at or above `cur` and strictly below the apex (`apex_len`
+/// The NS cut strictly above `cur` and strictly below the apex (`apex_len`
 /// bytes, a suffix of `cur`): the existing node closest to the apex that
-/// holds an NS RRset.
+/// holds an NS RRset. A cut at `cur` itself is found on its own node
+/// ([`is_cut_at`]).
 pub(crate) fn find_cut<'s>(
     snap: &'s Snapshot,
     apex_len: usize,
@@ -53,7 +55,8 @@ pub(crate) fn find_cut<'s>(
         }
         i += 1 + usize::from(len);
     }
-    for &start in starts.get(..n).unwrap_or(&[]).iter().rev() {
+    // `cur` itself (start 0) is checked by the caller on the node it looks up anyway.
+    for &start in starts.get(1..n).unwrap_or(&[]).iter().rev() {
         *cost += 1;
         let node = snap.node(cur.get(usize::from(start)..)?)?;
         if node.rrset(rtype::NS).is_some() {
@@ -61,6 +64,12 @@ pub(crate) fn find_cut<'s>(
         }
     }
     None
+}
+
+/// True when `node`, found by its exact name `cur` below the apex, is an NS cut
+/// that answers `qt` with a referral (every type but DS).
+pub(crate) fn is_cut_at(node: NodeRef<'_>, cur: &[u8], apex: &[u8], qt: u16) -> bool {
+    qt != DS && cur != apex && node.key() == cur && node.rrset(rtype::NS).is_some()
 }
 
 impl<'s> Ctx<'s, '_, '_, '_> {
