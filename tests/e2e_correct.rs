@@ -101,3 +101,55 @@ fn reverse_names_outside_served_reverse_zones_are_refused() {
     assert_eq!(ptr_status(s, "4.3.2.1.in-addr.arpa."), "REFUSED");
     assert!(app.server.stop().success());
 }
+
+/// A zone with a delegation (in- and out-of-bailiwick servers) and occluded data.
+const DELEGATING: &str = "$ORIGIN zf.test.
+@ 3600 IN SOA ns1 hostmaster 1 3600 600 86400 300
+@ 3600 IN NS ns1
+ns1 3600 IN A 192.0.2.1
+host 60 IN A 192.0.2.80
+sub 3600 IN NS ns.sub
+sub 3600 IN NS ns.other.test.
+ns.sub 3600 IN A 192.0.2.53
+ns.sub 3600 IN AAAA 2001:db8::53
+www.sub 60 IN A 10.9.9.9
+";
+
+/// What a comparison looks at: rcode, AA and each section as sorted record texts.
+fn shape(m: &hickory_proto::op::Message) -> (String, bool, [Vec<String>; 3]) {
+    let texts = |rrs: &[hickory_proto::rr::Record]| {
+        let mut v: Vec<String> = rrs.iter().map(|r| r.to_string().to_lowercase()).collect();
+        v.sort();
+        v
+    };
+    (
+        format!("{:?}", m.response_code()),
+        m.authoritative(),
+        [
+            texts(m.answers()),
+            texts(m.name_servers()),
+            texts(m.additionals()),
+        ],
+    )
+}
+
+#[test]
+fn referrals_and_negative_answers_match_nsd_on_the_same_zone() {
+    use hickory_proto::rr::RecordType;
+    let nsd = common::nsd::Nsd::start("zf.test.", DELEGATING);
+    let sky = Server::start(DELEGATING, &[]);
+    for (name, t) in [
+        ("www.sub.zf.test.", RecordType::A),
+        ("deep.missing.sub.zf.test.", RecordType::AAAA),
+        ("sub.zf.test.", RecordType::NS),
+        ("sub.zf.test.", RecordType::DS),
+        // (Positive answers differ by design: NSD adds the apex NS RRset and its glue.)
+        ("nope.zf.test.", RecordType::A),
+        ("host.zf.test.", RecordType::TXT),
+    ] {
+        let q = common::query(name, t);
+        let (theirs, ours) = (common::udp(nsd.addr(), &q), common::udp(sky.addr4(), &q));
+        assert_eq!(shape(&ours), shape(&theirs), "{name} {t}: Skylane vs NSD");
+    }
+    assert!(sky.stop().success());
+}
