@@ -271,6 +271,12 @@ fn names_at_or_below_a_cut_get_a_referral() {
     let (r, m) = ask(&s, &query("sub.zf.test.", 43, None));
     assert_eq!((r.rcode, m.aa(), m.answer.len()), (0, true, 0));
     assert_eq!(m.authority[0].rtype, rtype::SOA);
+    // A union over the apex's children leaves the delegation out.
+    let (r, m) = ask(&s, &query("*.zf.test.", A, None));
+    assert_eq!((r.rcode, m.aa()), (0, true));
+    let mut got = m.answer_data(A);
+    got.sort();
+    assert_eq!(got, vec!["192.0.2.1", "192.0.2.80"]);
     // Above the cut: authoritative as before.
     let (r, m) = ask(&s, &query("host.zf.test.", A, None));
     assert_eq!((r.rcode, m.aa()), (0, true));

@@ -102,9 +102,10 @@ pub(super) fn pick_any_union<'s, I: Iterator<Item = NodeRef<'s>>>(
 }
 
 /// The children taking part in a union: at most [`MAX_CHILDREN`], wildcard
-/// owners excluded (they stand for names that do not exist, RFC 4592).
+/// owners excluded (they stand for names that do not exist, RFC 4592), and
+/// so are delegations (NS cuts: their data is not ours to answer).
 pub(super) fn union_children(node: NodeRef<'_>) -> impl Iterator<Item = NodeRef<'_>> {
     node.children()
         .take(MAX_CHILDREN)
-        .filter(|c| !is_wildcard(c.owner()))
+        .filter(|c| !is_wildcard(c.owner()) && c.rrset(rtype::NS).is_none())
 }
