@@ -150,6 +150,7 @@ fn spawn_tcp(
     let tcp_cfg = TcpConfig {
         idle_timeout: Duration::from_millis(cfg.tcp.idle_timeout_ms),
         max_connections: cfg.tcp.max_connections,
+        max_udp: cfg.dns.max_udp_size,
     };
     let (s, st, rx) = (shared.clone(), stats.clone(), stop.clone());
     tasks.spawn(async move {

@@ -7,6 +7,7 @@
 //! reference for every key; keep it true when changing this file.
 
 use crate::api::ApiConfig;
+pub use crate::dns_keys::{parse_nsid, parse_reverse_zones, MAX_NSID_LEN};
 pub use crate::forward::config::{parse_upstream, ForwardSection, UpstreamPolicy};
 use crate::health::HealthConfig;
 pub use crate::k8s::config::KubernetesSection;
@@ -76,6 +77,11 @@ pub struct DnsConfig {
     /// Serve a few example records under `skylane.local.` (when that domain is served).
     pub example_records: bool,
     pub soa: SoaSection,
+    /// The server identifier returned to clients that send the NSID option (RFC 5001):
+    /// text, or `0x` and hex digits for raw bytes. Unset: none is returned.
+    pub nsid: Option<String>,
+    /// Reverse zones answered from the auto-PTR tree; unset: derived (docs/config.md).
+    pub reverse_zones: Option<Vec<String>>,
 }
 
 impl Default for DnsConfig {
@@ -90,6 +96,8 @@ impl Default for DnsConfig {
             max_udp_size: 1232,
             example_records: true,
             soa: SoaSection::default(),
+            nsid: None,
+            reverse_zones: None,
         }
     }
 }
@@ -271,6 +279,12 @@ impl Config {
         if self.dns.max_udp_size < 512 {
             return Err("max-udp-size: must be at least 512".into());
         }
+        if let Some(nsid) = &self.dns.nsid {
+            parse_nsid(nsid).map_err(|e| format!("nsid: {e}"))?;
+        }
+        if let Some(zones) = &self.dns.reverse_zones {
+            parse_reverse_zones(zones).map_err(|e| format!("reverse-zones: {e}"))?;
+        }
         self.store.validate()?;
         self.health.validate()?;
         self.forward.validate()?;
@@ -322,6 +336,12 @@ impl Config {
                 expire: s.expire,
                 minimum: s.minimum,
             },
+            nsid: self.dns.nsid.as_deref().and_then(|n| parse_nsid(n).ok()),
+            reverse_zones: self
+                .dns
+                .reverse_zones
+                .as_deref()
+                .and_then(|z| parse_reverse_zones(z).ok()),
         }
     }
 }

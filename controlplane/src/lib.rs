@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod config;
+pub mod dns_keys;
 pub mod forward;
 pub mod health;
 pub mod k8s;

@@ -48,6 +48,8 @@ pub struct TcpConfig {
     pub idle_timeout: Duration,
     /// Connections served at once; further ones are closed on accept.
     pub max_connections: usize,
+    /// The EDNS UDP size advertised in TCP answers (`dns.max-udp-size`).
+    pub max_udp: u16,
 }
 
 impl Default for TcpConfig {
@@ -55,6 +57,7 @@ impl Default for TcpConfig {
         TcpConfig {
             idle_timeout: Duration::from_secs(10),
             max_connections: 1024,
+            max_udp: 1232,
         }
     }
 }
@@ -226,7 +229,7 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) 
         Some(f) => ForwardMode::Deferred(f.policy.clone()),
         None => ForwardMode::Off,
     };
-    let mut state = EngineState::new(seed, u16::MAX).with_forward(mode);
+    let mut state = EngineState::new(seed, shared.cfg.max_udp).with_forward(mode);
     let client = Client {
         addr: peer.ip().to_canonical(),
         port: peer.port(),
@@ -447,6 +450,7 @@ mod tests {
         let server = start(TcpConfig {
             idle_timeout: Duration::from_millis(200),
             max_connections: 8,
+            ..TcpConfig::default()
         });
         let mut idle = TcpStream::connect(server.addr).await.unwrap();
         // Half a query, then nothing: the message deadline closes it.
@@ -491,6 +495,7 @@ mod tests {
         let server = start(TcpConfig {
             idle_timeout: Duration::from_secs(10),
             max_connections: 2,
+            ..TcpConfig::default()
         });
         let mut a = TcpStream::connect(server.addr).await.unwrap();
         let mut b = TcpStream::connect(server.addr).await.unwrap();

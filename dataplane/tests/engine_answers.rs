@@ -423,14 +423,14 @@ fn edns_echo_rules() {
 }
 
 #[test]
-fn header_flags_rd_copied_z_ad_cd_not_echoed() {
+fn header_flags_rd_cd_copied_z_ad_not_echoed() {
     let s = snapshot();
     let (_, m) = ask(
         &s,
         &query_with(0x0170, "web.skylane.local.", A, 1, None, &[]),
     );
     assert!(m.rd());
-    assert_eq!(m.flags & 0x0070, 0, "Z, AD, CD cleared");
+    assert_eq!(m.flags & 0x0070, 0x0010, "Z, AD cleared, CD copied");
     let (_, m) = ask(
         &s,
         &query_with(0x0000, "web.skylane.local.", A, 1, None, &[]),

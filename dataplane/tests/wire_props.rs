@@ -45,7 +45,8 @@ fn check(packet: &[u8], transport: Transport) -> Result<Option<Msg>, TestCaseErr
             prop_assert!(m.qr());
             prop_assert_eq!(&bytes[..2], &packet[..2], "ID echoed");
             prop_assert_eq!(m.rd(), packet[2] & 1 != 0, "RD copied");
-            prop_assert_eq!(m.flags & 0x0070, 0, "Z/AD/CD not echoed");
+            prop_assert_eq!(m.flags & 0x0060, 0, "Z/AD not echoed");
+            prop_assert_eq!(m.flags & 0x0010, u16::from(packet[3]) & 0x0010, "CD copied");
             prop_assert!(m.opt_count <= 1);
             prop_assert!(m.question.len() <= 1);
             prop_assert_eq!(m.tc(), r.truncated);

@@ -53,11 +53,11 @@ pub(crate) fn route(
     if query_flags & flags::RD == 0
         || asked.qname.as_wire().ends_with(INVALID)
         || !policy.allows(client.addr)
-        || snap.zone(asked.qname.as_wire()).is_some()
+        || snap.served_zone(asked.qname.as_wire()).is_some()
     {
         return Route::Local;
     }
-    let max_udp = state.max_udp;
+    let max_udp = super::advertised_udp(client.transport, state.max_udp, buf.len());
     let replica = match &mut state.forward {
         ForwardMode::Core(r) => r,
         _ => return Route::Done(Verdict::Forward(Forwarded::Needed)),

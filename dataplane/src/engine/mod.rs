@@ -14,7 +14,9 @@ pub mod policy;
 pub mod resolve;
 
 pub use pattern::{MAX_PATTERN_NODES, MAX_WILDCARD_LABELS};
-pub use resolve::{MAX_CHILDREN, MAX_CNAME_HOPS, MAX_SRV_TARGETS};
+pub use resolve::{
+    MAX_CHILDREN, MAX_CNAME_HOPS, MAX_GLUE_TARGETS, MAX_QUERY_LOOKUPS, MAX_SRV_TARGETS,
+};
 
 use crate::cache::{ForwardPolicy, Replica};
 use crate::record::rtype;
@@ -76,6 +78,8 @@ pub struct EngineState {
     pub(crate) rotation: u32,
     pub(crate) max_udp: u16,
     pub(crate) forward: ForwardMode,
+    /// Lookups done so far (see [`EngineState::lookups`]).
+    lookups: u64,
 }
 
 impl EngineState {
@@ -87,7 +91,15 @@ impl EngineState {
             rotation: (seed >> 32) as u32,
             max_udp: max_udp.max(MIN_UDP),
             forward: ForwardMode::Off,
+            lookups: 0,
         }
+    }
+
+    /// Names looked up in the snapshot and union members visited by every
+    /// query answered with this state: one query adds at most
+    /// [`MAX_QUERY_LOOKUPS`].
+    pub fn lookups(&self) -> u64 {
+        self.lookups
     }
 
     /// The same state with forwarding in `mode`.
@@ -158,8 +170,11 @@ pub enum DropReason {
 /// - QTYPE OPT → FORMERR; AXFR/IXFR → REFUSED (no zone transfers, like an
 ///   ACL refusal); MAILA/MAILB → NOTIMP;
 /// - a name outside every served zone → REFUSED without AA;
-/// - the responder's OPT advertises `max_udp`, echoes DO, never echoes
-///   options, and is present iff the query had one.
+/// - the header keeps ID, opcode, RD and CD (as BIND, Knot and NSD do);
+/// - the responder's OPT advertises [`advertised_udp`], echoes DO, echoes no option
+///   but carries NSID (RFC 5001, `ZoneConfig::nsid`) when the query asked
+///   for it and one is configured, and is present iff the query had one that
+///   could be parsed (FORMERR and NOTIMP answers included).
 pub fn answer(
     snap: &Snapshot,
     buf: &mut [u8],
@@ -211,24 +226,31 @@ pub fn answer(
             forward::Route::ServFail => early_rcode = Some(rcode::SERVFAIL),
         }
     }
+    let advertised = advertised_udp(client.transport, state.max_udp, buf.len());
     let Some(mut resp) = Response::start(buf, keep, limit) else {
         return Verdict::Drop(DropReason::Malformed);
     };
     let with_opt = edns.is_some() && resp.reserve_opt();
+    // RFC 5001: the identifier goes to clients that ask, when it fits.
+    let nsid = match (edns, &snap.config().nsid) {
+        (Some(e), Some(id)) if e.nsid && with_opt && resp.reserve_nsid(id.len()) => &id[..],
+        _ => &[],
+    };
     let (rc, truncated, fail_open) = match early_rcode {
         Some(rc) => (rc, false, false),
         None => {
             let mut ctx = Ctx::new(snap, &mut resp, client.addr, state);
             let rc = ctx.resolve(&qname, qt);
-            (rc, ctx.truncated, ctx.fail_open)
+            let done = (rc, ctx.truncated, ctx.fail_open);
+            let cost = ctx.cost;
+            state.lookups += u64::from(cost);
+            done
         }
     };
     resp.set_rcode(rc);
     resp.set_flag(flags::TC, truncated);
-    let opt = edns
-        .filter(|_| with_opt)
-        .map(|e| (state.max_udp, e.dnssec_ok));
-    let len = resp.finish(opt);
+    let opt = edns.filter(|_| with_opt).map(|e| (advertised, e.dnssec_ok));
+    let len = resp.finish_with_nsid(opt, nsid);
     Verdict::Reply(Reply {
         len,
         rcode: rc,
@@ -253,6 +275,22 @@ pub fn response_limit(
         }
     };
     limit.min(buf_len)
+}
+
+/// The UDP payload size our OPT advertises: what this path can carry. Over
+/// UDP the configured `max_udp` capped by the response room the backend gives
+/// (`buf_len`: the socket backend's 4096-byte buffers, the DPDK port's MTU
+/// less the IP and UDP headers: 1472 bytes over IPv4, 1452 over IPv6 at MTU
+/// 1500), never below 512; over TCP, where the size means nothing for this
+/// connection, the configured `max_udp` (a later UDP query may use it).
+pub fn advertised_udp(transport: Transport, max_udp: u16, buf_len: usize) -> u16 {
+    let max_udp = max_udp.max(MIN_UDP);
+    match transport {
+        Transport::Tcp => max_udp,
+        Transport::Udp => max_udp
+            .min(u16::try_from(buf_len).unwrap_or(u16::MAX))
+            .max(MIN_UDP),
+    }
 }
 
 /// The UDP payload every client can take (RFC 1035 §4.2.1).

@@ -21,11 +21,19 @@
 //!    section with TTL = the zone's negative TTL. The rcode after a CNAME
 //!    chain is the one of the last name looked up (RFC 6604).
 //!
+//! Before all of this, a name at or below an NS cut below the apex gets a
+//! referral ([`referral`]; DS at the cut excepted).
+//!
 //! QTYPE ANY gets the RFC 8482 §4.1 answer: ONE RRset of the name, the
 //! first present among A, AAAA, CNAME, SRV, TXT, MX, PTR, NS, SOA (else
 //! whatever RRset comes first).
 
-use super::pattern::{classify, find_matches, Matches, Wild};
+mod lookup;
+mod referral;
+
+pub use referral::MAX_GLUE_TARGETS;
+
+use super::pattern::Matches;
 use super::policy::{gather, select_indexed, Choice};
 use super::EngineState;
 use crate::record::{rtype, Policy};
@@ -33,9 +41,11 @@ use crate::snapshot::{NodeRef, RrSet, Snapshot, ZoneRef};
 use crate::wire::compress::name_at_equals;
 use crate::wire::header::flags;
 use crate::wire::header::HEADER_LEN;
-use crate::wire::name::{is_wildcard, parent, read_name, NameBuf};
+use crate::wire::name::{read_name, NameBuf};
 use crate::wire::writer::{Owner, Response, Section};
 use crate::wire::{qtype, rcode};
+use lookup::{lookup, pick_any, pick_any_union, union_children};
+use std::cell::Cell;
 use std::net::IpAddr;
 
 /// Longest CNAME chain followed.
@@ -45,6 +55,26 @@ pub const MAX_CNAME_HOPS: usize = 8;
 pub const MAX_CHILDREN: usize = 512;
 /// Most SRV targets whose addresses are added to the additional section.
 pub const MAX_SRV_TARGETS: usize = 16;
+
+/// Most labels a name can have below an apex (a 255-byte name of 1-byte labels).
+const MAX_LABELS_BELOW_APEX: u32 = 127;
+/// Lookups for one name that is not answered by a union: its zone, the NS cut
+/// walk, the exact node, the closest-encloser walk and the RFC 4592 wildcard.
+const NAME_LOOKUPS: u32 = 1 + MAX_LABELS_BELOW_APEX + 1 + MAX_LABELS_BELOW_APEX + 1;
+
+/// The most lookups one query costs (names looked up in the table plus union
+/// members visited; counted in [`super::EngineState::lookups`]): each of the
+/// [`MAX_CNAME_HOPS`] + 1 names of a CNAME chain costs at most
+/// `NAME_LOOKUPS` (257), and the last may also be a union — the parent of a
+/// leftmost `*` (1) whose members are visited at most twice (the ANY choice and
+/// the answer: 2 × [`MAX_CHILDREN`]), or a wildcard pattern charged at its
+/// bound ([`MAX_CHILDREN`] nodes walked, then 2 × 64 matches) — followed by
+/// [`MAX_SRV_TARGETS`] additional-section lookups. A referral adds at most
+/// [`MAX_GLUE_TARGETS`] glue lookups instead of the union. 3,354 in all.
+pub const MAX_QUERY_LOOKUPS: u32 = (MAX_CNAME_HOPS as u32 + 1) * NAME_LOOKUPS
+    + 1
+    + 2 * MAX_CHILDREN as u32
+    + MAX_SRV_TARGETS as u32;
 
 /// RFC 8482 §4.1 preference for the one RRset answered to ANY.
 const ANY_PREFERENCE: [u16; 9] = [
@@ -72,6 +102,11 @@ pub(crate) struct Ctx<'s, 'r, 'b, 'e> {
     /// Offsets of the target names of the SRV and NS records written in the answer.
     srv_at: [usize; MAX_SRV_TARGETS],
     srv_n: usize,
+    /// Where the owner of the negative answer's SOA is written, when it is not the
+    /// zone apex: a reverse zone inside the QNAME ([`Snapshot::served_zone`]).
+    soa_at: Option<usize>,
+    /// Names looked up and nodes visited so far (see [`MAX_QUERY_LOOKUPS`]).
+    pub cost: u32,
 }
 
 /// What the lookup of a name found.
@@ -110,14 +145,20 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
             fail_open: false,
             srv_at: [0; MAX_SRV_TARGETS],
             srv_n: 0,
+            soa_at: None,
+            cost: 0,
         }
     }
 
     /// Answers `qname` (lowercased) of type `qt`; returns the rcode.
     pub fn resolve(&mut self, qname: &NameBuf, qt: u16) -> u16 {
-        let Some(mut zone) = self.snap.zone(qname.as_wire()) else {
+        self.cost += 1;
+        let Some((mut zone, zone_len)) = self.snap.served_zone(qname.as_wire()) else {
             return rcode::REFUSED;
         };
+        if zone_len != zone.apex().len() {
+            self.soa_at = Some(HEADER_LEN + qname.as_wire().len() - zone_len);
+        }
         self.resp.set_flag(flags::AA, true);
         // Only written when a CNAME is followed (no 255-byte zeroing otherwise).
         let mut target: NameBuf;
@@ -153,12 +194,16 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
                         .any(|&v| name_at_equals(msg, v, raw));
                     let mut lower = NameBuf::new();
                     let next_zone = match lower.set(raw) {
-                        Ok(()) => self.snap.zone(lower.as_wire()),
+                        Ok(()) => {
+                            self.cost += 1;
+                            self.snap.served_zone(lower.as_wire())
+                        }
                         Err(_) => None,
                     };
                     match next_zone {
-                        Some(z) if !looped && hop < MAX_CNAME_HOPS => {
+                        Some((z, _)) if !looped && hop < MAX_CNAME_HOPS => {
                             zone = z;
+                            self.soa_at = None;
                             next = Some(raw);
                             owner_at = at;
                         }
@@ -179,6 +224,10 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         owner: Owner<'_>,
         qt: u16,
     ) -> Step<'s> {
+        let first = owner.at == Some(HEADER_LEN);
+        if let Some(cut) = referral::find_cut(self.snap, zone.apex().len(), cur, &mut self.cost) {
+            return self.referral(cut, first);
+        }
         if cur == zone.apex() && (qt == rtype::NS || qt == rtype::SOA) {
             let rs = if qt == rtype::NS {
                 zone.ns()
@@ -191,8 +240,11 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
             return Step::Done(rcode::NOERROR);
         }
         let mut matches = Matches::new();
-        match lookup(self.snap, zone, cur, &mut matches) {
+        match lookup(self.snap, zone, cur, &mut matches, &mut self.cost) {
             Found::Missing => self.negative_answer(zone, rcode::NXDOMAIN),
+            Found::Data(node) if referral::is_cut_at(node, cur, zone.apex(), qt) => {
+                self.referral(node, first)
+            }
             Found::Data(node) => {
                 let t = if qt == qtype::ANY {
                     pick_any(node)
@@ -243,6 +295,8 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         policy: Policy,
         nodes: impl Fn() -> I,
     ) -> Step<'s> {
+        let visits = Cell::new(0u32);
+        let nodes = || nodes().inspect(|_| visits.set(visits.get() + 1));
         let t = if qt == qtype::ANY {
             pick_any_union(&nodes)
         } else {
@@ -252,6 +306,7 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
             Some(t) if t != rtype::CNAME => self.write_union(owner, policy, &nodes, t),
             _ => 0,
         };
+        self.cost += visits.get();
         if written == 0 && !self.truncated {
             return self.negative_answer(zone, rcode::NOERROR);
         }
@@ -429,7 +484,7 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         }
         let owner = Owner {
             name: zone.apex(),
-            at: None,
+            at: self.soa_at,
         };
         self.push(
             Section::Authority,
@@ -464,6 +519,7 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
             if dup {
                 continue;
             }
+            self.cost += 1;
             let Some(node) = self.snap.node(targets.as_wire()) else {
                 continue;
             };
@@ -478,83 +534,4 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
             }
         }
     }
-}
-
-/// Finds what answers `cur` in `zone` (see the module docs).
-fn lookup<'s>(
-    snap: &'s Snapshot,
-    zone: ZoneRef<'s>,
-    cur: &[u8],
-    matches: &mut Matches<'s>,
-) -> Found<'s> {
-    if let Some(node) = snap.node(cur) {
-        return if node.shows_nothing() {
-            Found::Union(node)
-        } else {
-            Found::Data(node)
-        };
-    }
-    match classify(cur) {
-        Wild::None => {}
-        Wild::Leftmost => {
-            if let Some(node) = parent(cur).and_then(|p| snap.node(p)) {
-                return Found::Union(node);
-            }
-        }
-        Wild::Inner => {
-            find_matches(snap, cur, matches);
-            return if matches.is_empty() {
-                Found::Missing
-            } else {
-                Found::Pattern
-            };
-        }
-    }
-    // RFC 4592: the closest encloser is the longest existing ancestor (the
-    // apex at worst); only `*.<closest encloser>` may match.
-    let apex_len = zone.apex().len();
-    let mut encloser = parent(cur);
-    while let Some(anc) = encloser {
-        if anc.len() <= apex_len || snap.node(anc).is_some() {
-            break;
-        }
-        encloser = parent(anc);
-    }
-    let Some(anc) = encloser.filter(|a| a.len() >= apex_len) else {
-        return Found::Missing;
-    };
-    let mut wild = NameBuf::new();
-    if wild.set_concat(b"\x01*", anc).is_err() {
-        return Found::Missing;
-    }
-    match snap.node(wild.as_wire()) {
-        Some(node) => Found::Data(node),
-        None => Found::Missing,
-    }
-}
-
-/// The RRset type answered to ANY at a node (RFC 8482 §4.1).
-fn pick_any(node: NodeRef<'_>) -> Option<u16> {
-    ANY_PREFERENCE
-        .iter()
-        .copied()
-        .find(|&t| node.rrset(t).is_some())
-        .or_else(|| node.rrsets().next().map(|rs| rs.rtype()))
-}
-
-/// The RRset type answered to ANY for a union of names.
-fn pick_any_union<'s, I: Iterator<Item = NodeRef<'s>>>(nodes: &impl Fn() -> I) -> Option<u16> {
-    ANY_PREFERENCE
-        .iter()
-        .copied()
-        .filter(|&t| t != rtype::CNAME)
-        .find(|&t| nodes().any(|c| c.rrset(t).is_some()))
-}
-
-/// The children taking part in a union: at most [`MAX_CHILDREN`], wildcard
-/// owners excluded (they stand for names that do not exist, RFC 4592).
-fn union_children(node: NodeRef<'_>) -> impl Iterator<Item = NodeRef<'_>> {
-    node.children()
-        .take(MAX_CHILDREN)
-        .filter(|c| !is_wildcard(c.owner()))
 }

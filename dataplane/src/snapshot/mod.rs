@@ -43,6 +43,7 @@ pub use children::ChildIter;
 pub use edit::MAX_SUBTREE_RRS;
 pub use node::{NodeRef, RrSetIter};
 pub use rrset::RrSet;
+pub(crate) use zone::is_within;
 pub use zone::ZoneRef;
 
 use crate::name::Name;
@@ -113,6 +114,12 @@ pub struct ZoneConfig {
     /// Generate PTR records under in-addr.arpa / ip6.arpa from A/AAAA records.
     pub auto_ptr: bool,
     pub soa: SoaDefaults,
+    /// The server identifier returned to clients that ask for it (RFC 5001 NSID,
+    /// config `dns.nsid`); `None`: not returned.
+    pub nsid: Option<Vec<u8>>,
+    /// The reverse zones answered from the auto-PTR tree (config `dns.reverse-zones`);
+    /// `None`: derived from the names served (see [`Snapshot::served_zone`]).
+    pub reverse_zones: Option<Vec<Name>>,
 }
 
 impl Default for ZoneConfig {
@@ -124,6 +131,8 @@ impl Default for ZoneConfig {
             policies: Vec::new(),
             auto_ptr: true,
             soa: SoaDefaults::default(),
+            nsid: None,
+            reverse_zones: None,
         }
     }
 }

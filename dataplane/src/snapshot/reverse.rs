@@ -1,5 +1,22 @@
 //! Reverse-mapping names (`in-addr.arpa.`, `ip6.arpa.` nibble form) for
-//! automatic PTR records.
+//! automatic PTR records, and which of them we answer ([`Snapshot::served_zone`]).
+//!
+//! The auto-PTR tree hangs below a synthetic `in-addr.arpa.` / `ip6.arpa.`
+//! apex, but Skylane is authoritative only for the reverse zones it serves:
+//! - `dns.reverse-zones` when set: names at or below one of those zones;
+//! - otherwise (derived): names whose covering /24 (IPv4: three octet labels)
+//!   or /64 (IPv6: sixteen nibble labels) zone exists in the table, i.e.
+//!   holds an address we serve (auto-PTR of an A/AAAA record) or a PTR
+//!   record from the store or a zone file; a shorter name only when it holds
+//!   records itself (it is then its own zone); never the bare
+//!   `in-addr.arpa.` / `ip6.arpa.`.
+//!
+//! Every other name under `in-addr.arpa.` / `ip6.arpa.` is REFUSED (or
+//! forwarded, when forwarding is on). Reverse zones given as domains or by
+//! zone files are ordinary served domains and not affected.
+
+use super::zone::{is_within, ZoneRef};
+use super::Snapshot;
 
 /// `in-addr.arpa.` in wire form.
 pub(crate) const IN_ADDR_ARPA: &[u8] = b"\x07in-addr\x04arpa\x00";
@@ -42,6 +59,62 @@ pub(crate) fn reverse_name_into(addr: &[u8], out: &mut Vec<u8>) -> bool {
             true
         }
         _ => false,
+    }
+}
+
+/// Labels below the reverse apex of the derived zone: /24 and /64.
+const DERIVED_LABELS: [usize; 2] = [3, 16];
+
+/// The suffix of `lname` with `labels` labels above `apex_len` bytes (the apex), if it has that many.
+fn suffix_with_labels(lname: &[u8], apex_len: usize, labels: usize) -> Option<&[u8]> {
+    let below = lname.len().checked_sub(apex_len)?;
+    const RING: usize = 17;
+    let mut starts = [0usize; RING];
+    let mut n = 0;
+    let mut i = 0;
+    while i < below {
+        if let Some(slot) = starts.get_mut(n % RING) {
+            *slot = i;
+        }
+        n += 1;
+        i += 1 + usize::from(*lname.get(i)?);
+    }
+    if n < labels {
+        return None;
+    }
+    let at = *starts.get((n - labels) % RING)?;
+    lname.get(at..)
+}
+
+impl Snapshot {
+    /// The zone answering `lname` (lowercased wire) — [`Snapshot::zone`] — and,
+    /// for a name in the synthetic reverse tree, the length of the reverse zone
+    /// apex serving it (a suffix of `lname`); `None` when the name is not ours
+    /// (REFUSED). See the module docs for the rule.
+    #[inline]
+    pub fn served_zone(&self, lname: &[u8]) -> Option<(ZoneRef<'_>, usize)> {
+        let zone = self.zone(lname)?;
+        let apex = zone.apex();
+        let Some(family) = REVERSE_APEXES.iter().position(|&r| r == apex) else {
+            return Some((zone, apex.len()));
+        };
+        if !self.reverse_active[family] {
+            // A configured domain: an ordinary zone.
+            return Some((zone, apex.len()));
+        }
+        if let Some(zones) = &self.rules.reverse_zones {
+            let z = zones.iter().find(|z| is_within(lname, z))?;
+            return Some((zone, z.len()));
+        }
+        match suffix_with_labels(lname, apex.len(), DERIVED_LABELS[family]) {
+            Some(covering) => self.node(covering).map(|_| (zone, covering.len())),
+            None if lname.len() > apex.len() => {
+                let node = self.node(lname)?;
+                (!node.is_empty()).then_some((zone, lname.len()))
+            }
+            // The synthetic apex itself is no zone of ours.
+            None => None,
+        }
     }
 }
 

@@ -42,6 +42,8 @@ pub(crate) struct ZoneRules {
     policies: FxHashMap<Box<[u8]>, Policy>,
     /// A configured domain already contains `in-addr.arpa.` / `ip6.arpa.`.
     pub(crate) reverse_covered: [bool; 2],
+    /// `dns.reverse-zones` (lowercased wire, longest first); `None`: derived.
+    pub(crate) reverse_zones: Option<Vec<Box<[u8]>>>,
 }
 
 impl ZoneRules {
@@ -60,11 +62,20 @@ impl ZoneRules {
             .collect();
         let reverse_covered =
             REVERSE_APEXES.map(|apex| domains.iter().any(|(k, _)| is_within(apex, k)));
+        let reverse_zones = config.reverse_zones.as_ref().map(|zones| {
+            let mut keys: Vec<Box<[u8]>> = zones
+                .iter()
+                .map(|z| z.to_lowercase().as_wire().into())
+                .collect();
+            keys.sort_by_key(|k| std::cmp::Reverse(k.len()));
+            keys
+        });
         ZoneRules {
             config,
             domains,
             policies,
             reverse_covered,
+            reverse_zones,
         }
     }
 
@@ -224,13 +235,16 @@ impl<'a> ZoneRef<'a> {
         self.node.rrset(rtype::NS).unwrap_or_else(|| RrSet::empty())
     }
 
-    /// Negative-caching TTL: the SOA minimum field.
+    /// Negative-caching TTL (RFC 2308 §3): the smaller of the SOA record's
+    /// TTL and its MINIMUM field.
     #[inline]
     pub fn negative_ttl(&self) -> u32 {
-        let soa = self.soa().rdata(0);
-        match soa.len().checked_sub(4).and_then(|s| soa.get(s..)) {
+        let rs = self.soa();
+        let soa = rs.rdata(0);
+        let minimum = match soa.len().checked_sub(4).and_then(|s| soa.get(s..)) {
             Some(m) => u32::from_be_bytes([m[0], m[1], m[2], m[3]]),
             None => 0,
-        }
+        };
+        minimum.min(rs.ttl())
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! The OPT record carries the requestor's UDP payload size in CLASS, and the
 //! extended rcode, version and flags (DO) in TTL. Options are checked for
-//! well-formedness and otherwise ignored: Skylane implements none, and RFC
-//! 6891 §6.1.2 says unknown options are ignored (they are never echoed).
+//! well-formedness; the only one Skylane implements is NSID (RFC 5001: a
+//! request is remembered in [`Edns::nsid`], the response carries the
+//! server's identifier). Others are ignored (RFC 6891 §6.1.2) and never
+//! echoed.
 
 use super::{read_u16, Error, Result};
 
@@ -22,6 +24,12 @@ pub const FLAG_DO: u16 = 0x8000;
 /// Bytes of an OPT record without options: root name, fixed fields.
 pub const OPT_LEN: usize = 1 + field::RDATA;
 
+/// The NSID option code (RFC 5001 §2.3).
+pub const OPTION_NSID: u16 = 3;
+
+/// Bytes of an option's code and length fields.
+pub const OPTION_HEADER_LEN: usize = 4;
+
 /// What a query's OPT record says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Edns {
@@ -32,6 +40,8 @@ pub struct Edns {
     pub version: u8,
     /// DNSSEC OK (RFC 3225).
     pub dnssec_ok: bool,
+    /// The query carries an NSID option (RFC 5001): the server's identifier is asked for.
+    pub nsid: bool,
 }
 
 impl Edns {
@@ -39,9 +49,12 @@ impl Edns {
     /// options are well formed (code, length, data inside RDATA).
     pub fn parse(class: u16, ttl: u32, rdata: &[u8]) -> Result<Edns> {
         let mut pos = 0;
+        let mut nsid = false;
         while pos < rdata.len() {
+            let code = read_u16(rdata, pos).ok_or(Error::Malformed)?;
             let len = read_u16(rdata, pos + 2).ok_or(Error::Malformed)? as usize;
-            pos += 4 + len;
+            nsid |= code == OPTION_NSID;
+            pos += OPTION_HEADER_LEN + len;
             if pos > rdata.len() {
                 return Err(Error::Malformed);
             }
@@ -51,6 +64,7 @@ impl Edns {
             ext_rcode: (ttl >> 24) as u8,
             version: (ttl >> 16) as u8,
             dnssec_ok: ttl as u16 & FLAG_DO != 0,
+            nsid,
         })
     }
 }
@@ -58,7 +72,30 @@ impl Edns {
 /// Writes an OPT record (root owner, no options) at the start of `out`.
 /// Returns the bytes written, or `None` when `out` is too short.
 pub fn write_opt(out: &mut [u8], udp_size: u16, rcode: u16, dnssec_ok: bool) -> Option<usize> {
-    let rec = out.get_mut(..OPT_LEN)?;
+    write_opt_nsid(out, udp_size, rcode, dnssec_ok, &[])
+}
+
+/// [`write_opt`] with an NSID option carrying `nsid` when it is not empty.
+pub fn write_opt_nsid(
+    out: &mut [u8],
+    udp_size: u16,
+    rcode: u16,
+    dnssec_ok: bool,
+    nsid: &[u8],
+) -> Option<usize> {
+    let opt_len = if nsid.is_empty() {
+        0
+    } else {
+        OPTION_HEADER_LEN + nsid.len()
+    };
+    let rdlen = u16::try_from(opt_len).ok()?;
+    let (rec, rest) = out.get_mut(..OPT_LEN + opt_len)?.split_at_mut(OPT_LEN);
+    if !nsid.is_empty() {
+        let (head, data) = rest.split_at_mut(OPTION_HEADER_LEN);
+        head[..2].copy_from_slice(&OPTION_NSID.to_be_bytes());
+        head[2..].copy_from_slice(&(nsid.len() as u16).to_be_bytes());
+        data.copy_from_slice(nsid);
+    }
     let ext_rcode = ((rcode >> 4) & 0xff) as u32;
     let flags = if dnssec_ok { FLAG_DO as u32 } else { 0 };
     // Version 0 always: it is the only version we speak (RFC 6891 §6.1.3).
@@ -68,8 +105,8 @@ pub fn write_opt(out: &mut [u8], udp_size: u16, rcode: u16, dnssec_ok: bool) -> 
         .copy_from_slice(&crate::record::rtype::OPT.to_be_bytes());
     rec[1 + field::CLASS..1 + field::TTL].copy_from_slice(&udp_size.to_be_bytes());
     rec[1 + field::TTL..1 + field::RDLENGTH].copy_from_slice(&ttl.to_be_bytes());
-    rec[1 + field::RDLENGTH..1 + field::RDATA].copy_from_slice(&0u16.to_be_bytes());
-    Some(OPT_LEN)
+    rec[1 + field::RDLENGTH..1 + field::RDATA].copy_from_slice(&rdlen.to_be_bytes());
+    Some(OPT_LEN + opt_len)
 }
 
 #[cfg(test)]
@@ -85,7 +122,8 @@ mod tests {
                 udp_size: 1232,
                 ext_rcode: 0,
                 version: 1,
-                dnssec_ok: true
+                dnssec_ok: true,
+                nsid: false,
             }
         );
         let e = Edns::parse(4096, 0x0000_7fff, &[]).unwrap();
@@ -96,7 +134,10 @@ mod tests {
     fn options_are_checked_then_ignored() {
         // Cookie (10) with 8 bytes, then an unknown option 65001 with 0 bytes.
         let opts = b"\x00\x0a\x00\x08abcdefgh\xfd\xe9\x00\x00";
-        assert!(Edns::parse(512, 0, opts).is_ok());
+        assert!(!Edns::parse(512, 0, opts).unwrap().nsid);
+        // NSID (3), empty as RFC 5001 asks, among others.
+        let opts = b"\x00\x0a\x00\x08abcdefgh\x00\x03\x00\x00";
+        assert!(Edns::parse(512, 0, opts).unwrap().nsid);
         // Option longer than the RDATA.
         assert_eq!(
             Edns::parse(512, 0, b"\x00\x0a\x00\x09abcdefgh"),
@@ -112,5 +153,16 @@ mod tests {
         assert_eq!(write_opt(&mut b, 1232, 16, true), Some(11));
         assert_eq!(&b[..11], b"\x00\x00\x29\x04\xd0\x01\x00\x80\x00\x00\x00");
         assert_eq!(write_opt(&mut b[..10], 1232, 0, false), None);
+    }
+
+    #[test]
+    fn writes_nsid_option() {
+        let mut b = [0xffu8; 32];
+        assert_eq!(write_opt_nsid(&mut b, 1232, 0, false, b"sky1"), Some(19));
+        assert_eq!(
+            &b[..19],
+            b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x08\x00\x03\x00\x04sky1"
+        );
+        assert_eq!(write_opt_nsid(&mut b[..18], 1232, 0, false, b"sky1"), None);
     }
 }

@@ -9,11 +9,14 @@
 //! - records in the answer or authority section of a query: FORMERR (RFC
 //!   1035 gives them no meaning in a QUERY; rejecting keeps parsing simple);
 //! - more than one OPT, an OPT with a non-root owner, or badly formed EDNS
-//!   options: FORMERR (RFC 6891 §6.1.1). An OPT can only be found in the
-//!   additional section since the other two must be empty.
+//!   options: FORMERR (RFC 6891 §6.1.1). An OPT is only looked for in the
+//!   additional section.
 //!
 //! Other additional records (e.g. TSIG, unsupported) are checked for shape
-//! and ignored. Bytes after the last counted record are ignored.
+//! and ignored. Bytes after the last counted record are ignored. A rejected
+//! query keeps the first well-formed OPT read before the problem was found
+//! (its records are still walked when the answer or authority section is not
+//! empty), so a FORMERR or NOTIMP answers with an OPT when one was parsed.
 
 use super::header::HEADER_LEN;
 use super::name::{read_name, NameBuf};
@@ -56,7 +59,7 @@ pub fn parse_query(msg: &[u8], qname: &mut NameBuf) -> Result<ParsedQuery, Query
     if header.opcode() != opcode::QUERY {
         let (question, edns) = match parsed {
             Ok(p) => (Some(p.question), p.edns),
-            Err(q) => (q, None),
+            Err(f) => (f.question, f.edns),
         };
         return Err(QueryError::Reject {
             rcode: rcode::NOTIMP,
@@ -64,49 +67,89 @@ pub fn parse_query(msg: &[u8], qname: &mut NameBuf) -> Result<ParsedQuery, Query
             edns,
         });
     }
-    parsed.map_err(|question| QueryError::Reject {
+    parsed.map_err(|f| QueryError::Reject {
         rcode: rcode::FORMERR,
-        question,
-        edns: None,
+        question: f.question,
+        edns: f.edns,
     })
 }
 
-/// Parses the sections; on error returns the question if it was readable.
+/// What a malformed query still gave.
+#[derive(Debug, Clone, Copy, Default)]
+struct Failed {
+    question: Option<Question>,
+    edns: Option<Edns>,
+}
+
+/// Parses the sections; on error returns the question and OPT read so far.
 fn parse_sections(
     msg: &[u8],
     header: &Header<&[u8]>,
     qname: &mut NameBuf,
-) -> Result<ParsedQuery, Option<Question>> {
+) -> Result<ParsedQuery, Failed> {
     if header.qdcount() != 1 {
-        return Err(None);
+        return Err(Failed::default());
     }
-    let question = Question::parse(msg, HEADER_LEN, HEADER_LEN, qname).map_err(|_| None)?;
-    if header.ancount() != 0 || header.nscount() != 0 {
-        return Err(Some(question));
-    }
-    let mut edns = None;
+    let question =
+        Question::parse(msg, HEADER_LEN, HEADER_LEN, qname).map_err(|_| Failed::default())?;
+    let mut failed = Failed {
+        question: Some(question),
+        edns: None,
+    };
     let mut pos = question.end;
     let mut scratch = NameBuf::new();
-    for _ in 0..header.arcount() {
-        let after_name =
-            read_name(msg, pos, HEADER_LEN, &mut scratch).map_err(|_| Some(question))?;
-        let rr_type = read_u16(msg, after_name).ok_or(Some(question))?;
-        let class = read_u16(msg, after_name + 2).ok_or(Some(question))?;
-        let ttl = read_u32(msg, after_name + 4).ok_or(Some(question))?;
-        let rdlen = read_u16(msg, after_name + 8).ok_or(Some(question))? as usize;
-        let rdata_start = after_name + RR_FIXED_LEN;
-        let rdata = msg
-            .get(rdata_start..rdata_start + rdlen)
-            .ok_or(Some(question))?;
-        if rr_type == rtype::OPT {
-            if edns.is_some() || scratch.as_wire() != b"\x00" {
-                return Err(Some(question));
-            }
-            edns = Some(Edns::parse(class, ttl, rdata).map_err(|_| Some(question))?);
+    let before = u32::from(header.ancount()) + u32::from(header.nscount());
+    let total = before + u32::from(header.arcount());
+    for i in 0..total {
+        let Some((rr, next)) = read_record(msg, pos, &mut scratch) else {
+            return Err(failed);
+        };
+        pos = next;
+        if rr.rr_type != rtype::OPT || i < before {
+            continue;
         }
-        pos = rdata_start + rdlen;
+        if failed.edns.is_some() || scratch.as_wire() != b"\x00" {
+            return Err(failed);
+        }
+        failed.edns = Some(Edns::parse(rr.class, rr.ttl, rr.rdata).map_err(|_| failed)?);
     }
-    Ok(ParsedQuery { question, edns })
+    if before != 0 {
+        return Err(failed);
+    }
+    Ok(ParsedQuery {
+        question,
+        edns: failed.edns,
+    })
+}
+
+/// The fixed fields and RDATA of one record.
+struct RawRecord<'m> {
+    rr_type: u16,
+    class: u16,
+    ttl: u32,
+    rdata: &'m [u8],
+}
+
+/// Reads the record at `pos` (owner into `owner`); returns it and the offset after it.
+fn read_record<'m>(
+    msg: &'m [u8],
+    pos: usize,
+    owner: &mut NameBuf,
+) -> Option<(RawRecord<'m>, usize)> {
+    let after_name = read_name(msg, pos, HEADER_LEN, owner).ok()?;
+    let rr_type = read_u16(msg, after_name)?;
+    let class = read_u16(msg, after_name + 2)?;
+    let ttl = read_u32(msg, after_name + 4)?;
+    let rdlen = read_u16(msg, after_name + 8)? as usize;
+    let rdata_start = after_name + RR_FIXED_LEN;
+    let rdata = msg.get(rdata_start..rdata_start + rdlen)?;
+    let rr = RawRecord {
+        rr_type,
+        class,
+        ttl,
+        rdata,
+    };
+    Some((rr, rdata_start + rdlen))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 //! (additional).
 
 use super::compress::{Compressor, MAX_POINTER};
-use super::edns::{write_opt, OPT_LEN};
+use super::edns::{write_opt_nsid, OPTION_HEADER_LEN, OPT_LEN};
 use super::header::{flags, HEADER_LEN};
 use super::{class, Header};
 use crate::record::rtype;
@@ -71,8 +71,9 @@ pub struct Response<'a> {
 
 impl<'a> Response<'a> {
     /// Starts a response over `buf`, keeping `buf[..keep]` (the header and,
-    /// when `keep > 12`, the single question). Sets QR, keeps ID, opcode and
-    /// RD, clears every other flag, the rcode and the counts.
+    /// when `keep > 12`, the single question). Sets QR, keeps ID, opcode, RD
+    /// and CD (copied as BIND, Knot and NSD do), clears every other flag, the
+    /// rcode and the counts.
     ///
     /// Returns `None` when `buf` cannot even hold a header or `keep`.
     pub fn start(buf: &'a mut [u8], keep: usize, limit: usize) -> Option<Response<'a>> {
@@ -82,7 +83,7 @@ impl<'a> Response<'a> {
         }
         let limit = limit.min(buf.len()).max(keep);
         let mut h = Header::new_checked(&mut buf[..]).ok()?;
-        let f = h.flags() & (flags::OPCODE_MASK | flags::RD);
+        let f = h.flags() & (flags::OPCODE_MASK | flags::RD | flags::CD);
         h.set_flags(f | flags::QR);
         h.set_qdcount(u16::from(keep > HEADER_LEN));
         h.set_ancount(0);
@@ -105,6 +106,19 @@ impl<'a> Response<'a> {
     pub fn reserve_opt(&mut self) -> bool {
         if self.len + OPT_LEN <= self.limit {
             self.reserved = OPT_LEN;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Keeps room for an NSID option of `len` bytes in the reserved OPT
+    /// (after [`Response::reserve_opt`]). Returns false (and reserves
+    /// nothing) without an OPT or when it does not fit.
+    pub fn reserve_nsid(&mut self, len: usize) -> bool {
+        let more = OPTION_HEADER_LEN + len;
+        if self.reserved == OPT_LEN && self.len + self.reserved + more <= self.limit {
+            self.reserved += more;
             true
         } else {
             false
@@ -280,10 +294,21 @@ impl<'a> Response<'a> {
     /// Writes the counts and, with `opt = Some((udp_size, dnssec_ok))`, the
     /// OPT record (version 0, extended rcode from [`Response::set_rcode`]).
     /// Returns the message length.
-    pub fn finish(mut self, opt: Option<(u16, bool)>) -> usize {
+    pub fn finish(self, opt: Option<(u16, bool)>) -> usize {
+        self.finish_with_nsid(opt, &[])
+    }
+
+    /// [`Response::finish`] with an NSID option carrying `nsid` in the OPT
+    /// when it is not empty and [`Response::reserve_nsid`] kept room for it.
+    pub fn finish_with_nsid(mut self, opt: Option<(u16, bool)>, nsid: &[u8]) -> usize {
+        let nsid = if self.reserved == OPT_LEN + OPTION_HEADER_LEN + nsid.len() {
+            nsid
+        } else {
+            &[]
+        };
         if let (Some((udp_size, dnssec_ok)), true) = (opt, self.reserved > 0) {
             if let Some(dst) = self.buf.get_mut(self.len..) {
-                if let Some(n) = write_opt(dst, udp_size, self.rcode, dnssec_ok) {
+                if let Some(n) = write_opt_nsid(dst, udp_size, self.rcode, dnssec_ok, nsid) {
                     self.len += n;
                     self.counts[Section::Additional as usize] =
                         self.counts[Section::Additional as usize].saturating_add(1);
@@ -337,8 +362,8 @@ mod tests {
         let r = Response::start(&mut b, 27, 512).unwrap();
         let n = r.finish(None);
         assert_eq!(n, 27);
-        // QR set, RD kept, AD (0x20) and CD (0x10) cleared, ARCOUNT reset.
-        assert_eq!(&b[..12], &[0xab, 0xcd, 0x81, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+        // QR set, RD and CD (0x10) kept, AD (0x20) cleared, ARCOUNT reset.
+        assert_eq!(&b[..12], &[0xab, 0xcd, 0x81, 0x10, 0, 1, 0, 0, 0, 0, 0, 0]);
         assert_eq!(&b[12..27], b"\x03Www\x05Local\x00\x00\x01\x00\x01");
     }
 
