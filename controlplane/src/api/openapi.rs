@@ -8,18 +8,29 @@
 use super::schema::*;
 use super::{cache, compat, health, import, list, records, reload, server, stats, status};
 use axum::Json;
+use utoipa::openapi::schema::{AdditionalProperties, Schema};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 
-/// The bearer scheme every `/v1/*` and `/skydns/api/*` route requires.
-struct Bearer;
+/// Adds the bearer scheme every `/v1/*` and `/skydns/api/*` route requires, and closes each
+/// [`RecordSet`] variant to unknown keys (serde's `deny_unknown_fields` on the enum does not
+/// reach utoipa's per-variant objects).
+struct Finish;
 
-impl Modify for Bearer {
+impl Modify for Finish {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build();
-        doc.components
-            .get_or_insert_with(Default::default)
-            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+        if let Some(RefOr::T(Schema::OneOf(sets))) = components.schemas.get_mut("RecordSet") {
+            for variant in &mut sets.items {
+                if let RefOr::T(Schema::Object(obj)) = variant {
+                    obj.additional_properties =
+                        Some(Box::new(AdditionalProperties::FreeForm(false)));
+                }
+            }
+        }
     }
 }
 
@@ -30,7 +41,7 @@ impl Modify for Bearer {
         description = "Records in SkyDNS layout, health status, bulk import, statistics, live reload."
     ),
     security(("bearer" = [])),
-    modifiers(&Bearer),
+    modifiers(&Finish),
     paths(
         list::list_records,
         records::get_name,
@@ -72,4 +83,37 @@ pub fn document() -> utoipa::openapi::OpenApi {
     responses((status = 200, description = "This document (OpenAPI 3.1)", body = Object)))]
 pub(crate) async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(document())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    #[test]
+    fn open_routes_need_no_token_and_record_sets_are_closed() {
+        let doc: Value = serde_json::to_value(document()).unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(doc["security"], serde_json::json!([{"bearer": []}]));
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+        for open in ["/health", "/ready", "/metrics", "/v1/openapi.json"] {
+            let sec = &doc["paths"][open]["get"]["security"];
+            assert_eq!(sec, &serde_json::json!([{}]), "{open}: {sec}");
+        }
+        assert!(doc["paths"]["/v1/reload"]["post"]["security"].is_null());
+        let sets = doc["components"]["schemas"]["RecordSet"]["oneOf"]
+            .as_array()
+            .unwrap();
+        assert_eq!(sets.len(), 7);
+        for s in sets {
+            assert_eq!(s["additionalProperties"], false, "{s}");
+            assert!(
+                s["required"].as_array().unwrap().contains(&"type".into()),
+                "{s}"
+            );
+        }
+    }
 }
