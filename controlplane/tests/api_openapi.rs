@@ -51,6 +51,33 @@ fn template<'a>(doc: &'a Value, path: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{path} is not documented"))
 }
 
+/// Where the JSON text `body` breaks `schema` (a schema of `doc`, `$ref`s resolved).
+fn violations(doc: &Value, schema: &Value, body: &str) -> Vec<String> {
+    let root = json!({
+        "allOf": [json_schema(schema)],
+        "components": json_schema(&doc["components"]),
+    });
+    let instance: Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
+    let validator = jsonschema::validator_for(&root).expect("the schema compiles");
+    validator
+        .iter_errors(&instance)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect()
+}
+
+/// A request body the server accepted must match the documented request schema.
+fn check_request(doc: &Value, method: &str, path: &str, body: &str) {
+    let op = &doc["paths"][template(doc, path)][method.to_ascii_lowercase()];
+    if let Some(schema) = op["requestBody"]["content"]["application/json"].get("schema") {
+        let errors = violations(doc, schema, body);
+        assert!(
+            errors.is_empty(),
+            "{method} {path} request: {errors:?}\n{body}"
+        );
+    }
+}
+
 /// Checks one answer against the document.
 fn check(doc: &Value, method: &str, path: &str, status: u16, body: &str) -> (String, String) {
     let t = template(doc, path);
@@ -62,17 +89,7 @@ fn check(doc: &Value, method: &str, path: &str, status: u16, body: &str) -> (Str
         "{method} {path}: status {status} not documented: {body}"
     );
     if let Some(schema) = resp["content"]["application/json"].get("schema") {
-        let root = json!({
-            "allOf": [json_schema(schema)],
-            "components": json_schema(&doc["components"]),
-        });
-        let instance: Value = serde_json::from_str(body)
-            .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {body}"));
-        let validator = jsonschema::validator_for(&root).expect("the schema compiles");
-        let errors: Vec<String> = validator
-            .iter_errors(&instance)
-            .map(|e| format!("{} at {}", e, e.instance_path))
-            .collect();
+        let errors = violations(doc, schema, body);
         assert!(
             errors.is_empty(),
             "{method} {path} {status}: {errors:?}\n{body}"
@@ -181,6 +198,9 @@ fn every_documented_operation_answers_as_documented() {
         let method = method.trim_start_matches('-');
         assert_eq!(status, want, "{line}: {text}");
         covered.insert(check(&doc, method, &path, status, &text));
+        if let (true, Some(body)) = ((200..300).contains(&status), body) {
+            check_request(&doc, method, &path, body);
+        }
     }
     // A route documented later needs a case here.
     for (path, item) in doc["paths"].as_object().unwrap() {

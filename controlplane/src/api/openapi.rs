@@ -8,14 +8,15 @@
 use super::schema::*;
 use super::{cache, compat, health, import, list, records, reload, server, stats, status};
 use axum::Json;
-use utoipa::openapi::schema::{AdditionalProperties, Schema};
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 
 /// Adds the bearer scheme every `/v1/*` and `/skydns/api/*` route requires, and closes each
 /// [`RecordSet`] variant to unknown keys (serde's `deny_unknown_fields` on the enum does not
-/// reach utoipa's per-variant objects).
+/// reach utoipa's per-variant objects). [`NamedRecordSet`] becomes the same variants plus a
+/// required `name` (a closed object cannot be extended through `allOf`).
 struct Finish;
 
 impl Modify for Finish {
@@ -23,14 +24,24 @@ impl Modify for Finish {
         let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build();
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
-        if let Some(RefOr::T(Schema::OneOf(sets))) = components.schemas.get_mut("RecordSet") {
-            for variant in &mut sets.items {
-                if let RefOr::T(Schema::Object(obj)) = variant {
-                    obj.additional_properties =
-                        Some(Box::new(AdditionalProperties::FreeForm(false)));
-                }
+        let Some(RefOr::T(Schema::OneOf(sets))) = components.schemas.get_mut("RecordSet") else {
+            return;
+        };
+        let mut named = OneOfBuilder::new();
+        for variant in &mut sets.items {
+            if let RefOr::T(Schema::Object(obj)) = variant {
+                obj.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+                let mut with_name = obj.clone();
+                let name = ObjectBuilder::new().schema_type(Type::String).build();
+                with_name.properties.insert("name".into(), name.into());
+                with_name.required.push("name".into());
+                named = named.item(Schema::Object(with_name));
             }
         }
+        let named = Schema::OneOf(named.build());
+        components
+            .schemas
+            .insert("NamedRecordSet".into(), RefOr::T(named));
     }
 }
 

@@ -103,7 +103,8 @@ pub enum RecordSets {
     Many(Vec<RecordSet>),
 }
 
-/// A record set with its owner name (`/v1/import` entries).
+/// A record set with its owner name (`/v1/import` entries); openapi.rs documents it as the
+/// [`RecordSet`] variants with a required `name`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NamedRecordSet {
     pub name: String,
