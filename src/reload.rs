@@ -7,6 +7,11 @@
 //!   a fully rebuilt snapshot; the data plane serves the old snapshot until then. The API's
 //!   zone view is swapped at once.
 //! - `[health]` (while the agent runs): the health agent restarts with the new settings.
+//! - `[forward]` (while forwarding runs): upstreams, stub domains, policy, timeout,
+//!   outstanding limit, cache size and TTL limits are swapped into the running forwarder
+//!   (see `skylane_controlplane::forward::live`); the cache is purged when the upstreams or
+//!   stub domains change. `allow`, `serve-stale`, `prefetch` and turning forwarding on or off
+//!   need a restart: the data-plane cores hold them from start-up.
 //!
 //! Everything else that changed is reported as "restart required" (log and reply) and keeps
 //! its running value: see [`restart_required`]. A config that fails to load, validate or
@@ -20,6 +25,7 @@ use anyhow::Context;
 use arc_swap::ArcSwap;
 use skylane_controlplane::api::reload::ReloadReply;
 use skylane_controlplane::config::Config;
+use skylane_controlplane::forward::{Forwarder, Settings};
 use skylane_controlplane::health::HealthConfig;
 use skylane_controlplane::sync::SyncMetrics;
 use skylane_dataplane::record::Record;
@@ -54,6 +60,8 @@ pub struct LiveHandles {
     pub health: Option<watch::Sender<HealthInputs>>,
     /// The API's view of the served zones.
     pub api_zone: Arc<ArcSwap<ZoneConfig>>,
+    /// The running forwarder (`None`: forwarding is off in this process).
+    pub forwarder: Option<Arc<Forwarder>>,
 }
 
 fn differs<T: Debug>(a: &T, b: &T) -> bool {
@@ -79,7 +87,6 @@ pub fn restart_required(running: &Config, new: &Config) -> Vec<&'static str> {
         ("store", r.store != n.store),
         ("etcd", r.etcd != n.etcd),
         ("api", r.api != n.api),
-        ("forward", differs(&r.forward, &n.forward)),
         ("kubernetes", differs(&r.kubernetes, &n.kubernetes)),
         ("health.enabled", r.health.enabled != n.health.enabled),
         (
@@ -98,12 +105,19 @@ pub fn restart_required(running: &Config, new: &Config) -> Vec<&'static str> {
         .collect()
 }
 
+/// A new config, its static data and its forwarding settings.
+pub struct Prepared {
+    pub cfg: Config,
+    pub data: StaticData,
+    pub forward: Option<Settings>,
+}
+
 /// Loads a new config and its static data (blocking: file reads, zone parsing).
-pub fn prepare(args: &ServeArgs) -> anyhow::Result<(Config, StaticData)> {
+pub fn prepare(args: &ServeArgs) -> anyhow::Result<Prepared> {
     let cfg = args.resolve()?;
     let data = load_static(&cfg)?;
-    crate::settings::forward_settings(&cfg)?;
-    Ok((cfg, data))
+    let forward = crate::settings::forward_settings(&cfg)?;
+    Ok(Prepared { cfg, data, forward })
 }
 
 /// Owns the running config and applies reloads.
@@ -145,7 +159,7 @@ impl Reloader {
             .context("reload task")
             .and_then(|r| r);
         let reply = match prepared {
-            Ok((cfg, data)) => self.apply(cfg, data),
+            Ok(p) => self.apply(p),
             Err(e) => {
                 error!("reload rejected, the running configuration is kept: {e:#}");
                 ReloadReply {
@@ -167,8 +181,13 @@ impl Reloader {
         reply
     }
 
-    fn apply(&mut self, new: Config, data: StaticData) -> ReloadReply {
-        let restart: Vec<String> = restart_required(&self.running, &new)
+    fn apply(&mut self, prepared: Prepared) -> ReloadReply {
+        let Prepared {
+            cfg: new,
+            data,
+            forward,
+        } = prepared;
+        let mut restart: Vec<String> = restart_required(&self.running, &new)
             .into_iter()
             .map(str::to_owned)
             .collect();
@@ -196,6 +215,9 @@ impl Reloader {
                 applied.push("health".to_string());
             }
         }
+        if let Some(done) = self.apply_forward(&new, forward, &mut restart) {
+            applied.push(done);
+        }
         for key in &restart {
             warn!("reload: {key} changed: restart required (the running value is kept until then)");
         }
@@ -212,6 +234,49 @@ impl Reloader {
             restart_required: restart,
             error: None,
         }
+    }
+}
+
+impl Reloader {
+    /// Swaps the new `[forward]` into the running forwarder; `Some("forward")` when
+    /// something changed. Keys that cannot change live are added to `restart`.
+    fn apply_forward(
+        &mut self,
+        new: &Config,
+        settings: Option<Settings>,
+        restart: &mut Vec<String>,
+    ) -> Option<String> {
+        if !differs(&self.running.forward, &new.forward) {
+            return None;
+        }
+        let (fwd, settings) = match (&self.live.forwarder, settings) {
+            (Some(fwd), Some(s)) => (fwd, s),
+            (None, None) => {
+                self.running.forward = new.forward.clone();
+                return None;
+            }
+            _ => {
+                restart.push("forward.enabled".to_string());
+                return None;
+            }
+        };
+        let done = fwd.reconfigure(settings);
+        restart.extend(done.restart_required.iter().map(|k| k.to_string()));
+        let (allow, stale, prefetch) = {
+            let f = &self.running.forward;
+            (f.allow.clone(), f.serve_stale, f.prefetch)
+        };
+        self.running.forward = new.forward.clone();
+        self.running.forward.allow = allow;
+        self.running.forward.serve_stale = stale;
+        self.running.forward.prefetch = prefetch;
+        if !done.changed {
+            return None;
+        }
+        let now = fwd.settings();
+        info!(upstreams = ?now.upstreams, stubs = now.stubs.len(), purged = done.purged,
+            "forwarding reconfigured");
+        Some("forward".to_string())
     }
 }
 

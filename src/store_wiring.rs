@@ -91,7 +91,7 @@ pub async fn spawn(
     let state = ApiState::new(store, shared.snapshot.clone(), zone, metrics.clone())
         .with_stats(shared.stats.clone())
         .with_health(&cfg.health, health_metrics)
-        .with_forwarder(shared.forwarder)
+        .with_forwarder(shared.forwarder.clone())
         .with_reload(shared.reload);
     let api_zone = state.zone.clone();
     let (api_cfg, data_dir, rx) = (cfg.api.clone(), cfg.store.data_dir(), stop.clone());
@@ -101,5 +101,6 @@ pub async fn spawn(
         statics: statics_tx,
         health: health_tx,
         api_zone,
+        forwarder: shared.forwarder,
     })
 }

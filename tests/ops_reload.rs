@@ -7,20 +7,16 @@ mod ops_support;
 
 use common::{free_port, udp};
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{RData, RecordType};
-use ops_support::{text, wait_for, Appliance, ZONE};
+use hickory_proto::rr::RecordType;
+use ops_support::{a_addrs, text, wait_for, Appliance, ZONE};
 use std::net::IpAddr;
 
 /// The A addresses `name` answers with (empty for none).
 fn a_of(app: &Appliance, name: &str) -> Vec<IpAddr> {
-    let r = udp(app.server.addr4(), &common::query(name, RecordType::A));
-    r.answers()
-        .iter()
-        .filter_map(|rr| match rr.data() {
-            RData::A(a) => Some(IpAddr::V4(a.0)),
-            _ => None,
-        })
-        .collect()
+    a_addrs(&udp(
+        app.server.addr4(),
+        &common::query(name, RecordType::A),
+    ))
 }
 
 #[test]

@@ -12,7 +12,7 @@ fn openapi_lists_every_routed_path() {
     let (status, text) = s.call("GET", "/v1/openapi.json", None, None);
     assert_eq!(status, 200);
     let doc: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(doc["openapi"], "3.0.3");
+    assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().unwrap();
     for p in [
         "/v1/records",
@@ -21,6 +21,8 @@ fn openapi_lists_every_routed_path() {
         "/v1/status/{ip}",
         "/v1/import",
         "/v1/stats",
+        "/v1/reload",
+        "/v1/cache",
         "/v1/openapi.json",
         "/health",
         "/ready",

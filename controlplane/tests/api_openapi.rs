@@ -6,6 +6,7 @@ mod api_common;
 
 use api_common::{TestServer, TOKEN};
 use serde_json::{json, Map, Value};
+use skylane_controlplane::api::reload::{ReloadReply, ReloadSender};
 use std::collections::BTreeSet;
 
 /// An OpenAPI 3.0 schema as JSON Schema: `nullable: true` becomes a `null` alternative.
@@ -50,6 +51,33 @@ fn template<'a>(doc: &'a Value, path: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{path} is not documented"))
 }
 
+/// Where the JSON text `body` breaks `schema` (a schema of `doc`, `$ref`s resolved).
+fn violations(doc: &Value, schema: &Value, body: &str) -> Vec<String> {
+    let root = json!({
+        "allOf": [json_schema(schema)],
+        "components": json_schema(&doc["components"]),
+    });
+    let instance: Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
+    let validator = jsonschema::validator_for(&root).expect("the schema compiles");
+    validator
+        .iter_errors(&instance)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect()
+}
+
+/// A request body the server accepted must match the documented request schema.
+fn check_request(doc: &Value, method: &str, path: &str, body: &str) {
+    let op = &doc["paths"][template(doc, path)][method.to_ascii_lowercase()];
+    if let Some(schema) = op["requestBody"]["content"]["application/json"].get("schema") {
+        let errors = violations(doc, schema, body);
+        assert!(
+            errors.is_empty(),
+            "{method} {path} request: {errors:?}\n{body}"
+        );
+    }
+}
+
 /// Checks one answer against the document.
 fn check(doc: &Value, method: &str, path: &str, status: u16, body: &str) -> (String, String) {
     let t = template(doc, path);
@@ -61,17 +89,7 @@ fn check(doc: &Value, method: &str, path: &str, status: u16, body: &str) -> (Str
         "{method} {path}: status {status} not documented: {body}"
     );
     if let Some(schema) = resp["content"]["application/json"].get("schema") {
-        let root = json!({
-            "allOf": [json_schema(schema)],
-            "components": json_schema(&doc["components"]),
-        });
-        let instance: Value = serde_json::from_str(body)
-            .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {body}"));
-        let validator = jsonschema::validator_for(&root).expect("the schema compiles");
-        let errors: Vec<String> = validator
-            .iter_errors(&instance)
-            .map(|e| format!("{} at {}", e, e.instance_path))
-            .collect();
+        let errors = violations(doc, schema, body);
         assert!(
             errors.is_empty(),
             "{method} {path} {status}: {errors:?}\n{body}"
@@ -86,7 +104,7 @@ fn check(doc: &Value, method: &str, path: &str, status: u16, body: &str) -> (Str
 }
 
 /// `METHOD PATH STATUS [BODY]`, in order (later calls see earlier writes); `TOKEN` in a
-/// path is the API token.
+/// path is the API token; `-METHOD` calls without the bearer header.
 const CASES: &str = r#"
 PUT /v1/records/web 200 {"type":"A","ips":["10.0.0.1","10.0.0.2"]}
 POST /v1/records/web 200 [{"type":"TXT","texts":["hi"],"ttl":60}]
@@ -110,6 +128,13 @@ GET /v1/health 200
 GET /v1/health/agents 200
 POST /v1/import 200 {"records":[{"name":"imp","type":"A","ips":["10.1.0.1"]}],"statuses":[{"ip":"10.1.0.1","status":"UP"}]}
 GET /v1/stats 200
+GET /v1/stats?top=2000 400
+GET /v1/cache?name=example.org 200
+GET /v1/cache 400
+DELETE /v1/cache?name=example.org 200 {}
+DELETE /v1/cache 200 {}
+POST /v1/reload 200 {}
+POST /v1/reload 422 {}
 GET /v1/openapi.json 200
 GET /health 200
 GET /ready 200
@@ -120,12 +145,43 @@ PUT /skydns/api/cctv2?token=TOKEN 200 {"type":"A","update":{"192.168.10.1":"192.
 GET /skydns/api/cctv2?token=TOKEN 200
 DELETE /skydns/api/cctv2?token=TOKEN 200
 GET /skydns/api/cctv2?token=TOKEN 404
+-GET /skydns/api/cctv2?token=wrong 403
 "#;
+
+/// A reload channel whose first request is applied and second rejected, as the
+/// process's reloader answers (src/reload.rs).
+fn reloader() -> ReloadSender {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<tokio::sync::oneshot::Sender<ReloadReply>>(1);
+    std::thread::spawn(move || {
+        let applied = ReloadReply {
+            ok: true,
+            applied: vec!["dns".into(), "forward".into()],
+            restart_required: vec!["dataplane.listen".into()],
+            error: None,
+        };
+        let rejected = ReloadReply {
+            ok: false,
+            error: Some("dns.default-ttl: must be at least 1".into()),
+            ..ReloadReply::default()
+        };
+        for reply in [applied, rejected] {
+            let Some(answer) = rx.blocking_recv() else {
+                return;
+            };
+            let _ = answer.send(reply);
+        }
+    });
+    tx
+}
+
+/// The API with the forward cache (an unused upstream) and a reloader.
+fn full_server() -> TestServer {
+    api_common::start_forwarding(|state| state.with_reload(reloader()))
+}
 
 #[test]
 fn every_documented_operation_answers_as_documented() {
-    let s = TestServer::start();
-    s.wait_ready();
+    let s = full_server();
     let (_, text) = s.call("GET", "/v1/openapi.json", None, None);
     let doc: Value = serde_json::from_str(&text).unwrap();
     let mut covered = BTreeSet::new();
@@ -135,9 +191,16 @@ fn every_documented_operation_answers_as_documented() {
         let want: u16 = f.next().unwrap().parse().unwrap();
         let body = f.next();
         let path = path.replace("TOKEN", TOKEN);
-        let (status, text) = s.auth(method, &path, body);
+        let (status, text) = match method.strip_prefix('-') {
+            Some(m) => s.call(m, &path, body, None),
+            None => s.auth(method, &path, body),
+        };
+        let method = method.trim_start_matches('-');
         assert_eq!(status, want, "{line}: {text}");
         covered.insert(check(&doc, method, &path, status, &text));
+        if let (true, Some(body)) = ((200..300).contains(&status), body) {
+            check_request(&doc, method, &path, body);
+        }
     }
     // A route documented later needs a case here.
     for (path, item) in doc["paths"].as_object().unwrap() {

@@ -3,6 +3,9 @@
 #![allow(dead_code)]
 
 use crate::common::{bin, Server};
+use hickory_proto::op::Message;
+use hickory_proto::rr::RData;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -22,14 +25,18 @@ pub struct Appliance {
     pub zone: PathBuf,
 }
 
-/// The config file for `dir` and the given ports, with `extra` TOML appended.
-pub fn config_text(dir: &Path, port: u16, api_port: u16, extra: &str) -> String {
+/// `[forward]` of the tests that do not forward.
+pub const NO_FORWARD: &str = "enabled = false\n";
+
+/// The config file for `dir` and the given ports, with `extra` TOML in `[dns]` and
+/// `forward` as the `[forward]` section.
+pub fn config_text(dir: &Path, port: u16, api_port: u16, extra: &str, forward: &str) -> String {
     format!(
         "[dns]\nzone-files = [\"{zone}\"]\nexample-records = false\n{extra}\n\
          [dataplane]\nlisten = [\"127.0.0.1:{port}\"]\ncores = [0]\n\
          [api]\nlisten = \"127.0.0.1:{api_port}\"\ntoken = \"{TOKEN}\"\n\
          [store]\ndata-dir = \"{data}\"\n\
-         [forward]\nenabled = false\n",
+         [forward]\n{forward}\n",
         zone = dir.join("z.zone").display(),
         data = dir.join("data").display(),
     )
@@ -38,13 +45,19 @@ pub fn config_text(dir: &Path, port: u16, api_port: u16, extra: &str) -> String 
 impl Appliance {
     /// Starts `skylane serve --config` with [`ZONE`] and `envs` in its environment.
     pub fn start(envs: &[(&str, &Path)]) -> Appliance {
+        Appliance::start_forwarding(envs, NO_FORWARD)
+    }
+
+    /// [`Appliance::start`] with `forward` as the `[forward]` section.
+    pub fn start_forwarding(envs: &[(&str, &Path)], forward: &str) -> Appliance {
+        let forward = forward.to_string();
         let dir = tempfile::tempdir().unwrap();
         let base = dir.path().to_path_buf();
         let (config, zone) = (base.join("skylane.toml"), base.join("z.zone"));
         std::fs::write(&zone, ZONE).unwrap();
         let cfg = config.clone();
         let server = Server::launch_env(dir, Some(TOKEN), envs, move |port, api_port| {
-            std::fs::write(&cfg, config_text(&base, port, api_port, "")).unwrap();
+            std::fs::write(&cfg, config_text(&base, port, api_port, "", &forward)).unwrap();
             vec!["serve".into(), "--config".into(), cfg.display().to_string()]
         });
         server.wait_until_ready();
@@ -57,7 +70,20 @@ impl Appliance {
 
     /// Rewrites the config file with `extra` in `[dns]` (and `port` as the listen port).
     pub fn rewrite_config(&self, port: u16, extra: &str) {
-        let text = config_text(self.server.dir(), port, self.server.api_port, extra);
+        let text = config_text(
+            self.server.dir(),
+            port,
+            self.server.api_port,
+            extra,
+            NO_FORWARD,
+        );
+        std::fs::write(&self.config, text).unwrap();
+    }
+
+    /// Rewrites the config file with `forward` as the `[forward]` section (same ports).
+    pub fn rewrite_forward(&self, forward: &str) {
+        let (dir, port) = (self.server.dir(), self.server.port);
+        let text = config_text(dir, port, self.server.api_port, "", forward);
         std::fs::write(&self.config, text).unwrap();
     }
 
@@ -80,6 +106,25 @@ impl Appliance {
     pub fn alive(&mut self) -> bool {
         self.server.child.try_wait().unwrap().is_none()
     }
+}
+
+/// The A addresses of an answer (empty for none).
+pub fn a_addrs(msg: &Message) -> Vec<IpAddr> {
+    msg.answers()
+        .iter()
+        .filter_map(|rr| match rr.data() {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `skylane reload` of the rewritten config: its output, asserting success (`ok`) or failure.
+pub fn reload_expecting(app: &Appliance, ok: bool) -> String {
+    let out = app.reload();
+    let said = text(&out);
+    assert_eq!(out.status.success(), ok, "{said}");
+    said
 }
 
 /// stdout and stderr of a finished command, for assertions.

@@ -7,17 +7,19 @@
 //!
 //! 404 when forwarding is off.
 
+use super::schema::{AuthErrors, CacheShow, CacheUsage, ErrorBody, Purged};
 use super::{ApiError, ApiState};
 use crate::forward::Forwarder;
 use axum::extract::{Query, State};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
 use skylane_dataplane::name::Name;
 use std::sync::Arc;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct NameQuery {
+    /// A name (trailing dot optional); required by GET, optional for DELETE.
     name: Option<String>,
 }
 
@@ -41,32 +43,44 @@ fn wire_name(name: &str) -> Result<Vec<u8>, ApiError> {
 }
 
 /// `GET /v1/cache?name=N`.
+#[utoipa::path(get, path = "/v1/cache", params(NameQuery), summary = "The forward cache's entries of a name",
+    responses((status = 200, description = "Entries", body = CacheShow),
+        (status = 400, description = "No or a bad name.", body = ErrorBody),
+        (status = 404, description = "Forwarding is off.", body = ErrorBody), AuthErrors))]
 pub(crate) async fn show(
     State(state): State<ApiState>,
     Query(q): Query<NameQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CacheShow>, ApiError> {
     let f = forwarder(&state)?;
     let name = q
         .name
         .ok_or_else(|| ApiError::field("name", "the name query parameter is required"))?;
     let entries = f.cache.show(&wire_name(&name)?);
     let (count, bytes) = f.cache.usage();
-    Ok(Json(json!({
-        "name": name,
-        "entries": entries,
-        "cache": { "entries": count, "bytes": bytes },
-    })))
+    Ok(Json(CacheShow {
+        name,
+        entries,
+        cache: CacheUsage {
+            entries: count,
+            bytes,
+        },
+    }))
 }
 
 /// `DELETE /v1/cache[?name=N]`.
+#[utoipa::path(delete, path = "/v1/cache", params(NameQuery),
+    summary = "Purge the forward cache (everything, or one name's entries)",
+    responses((status = 200, description = "Purged entries", body = Purged),
+        (status = 400, description = "A bad name.", body = ErrorBody),
+        (status = 404, description = "Forwarding is off.", body = ErrorBody), AuthErrors))]
 pub(crate) async fn purge(
     State(state): State<ApiState>,
     Query(q): Query<NameQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Purged>, ApiError> {
     let f = forwarder(&state)?;
     let purged = match q.name {
         Some(name) => f.cache.purge_name(&wire_name(&name)?),
         None => f.cache.purge_all(),
     };
-    Ok(Json(json!({ "purged": purged })))
+    Ok(Json(Purged { purged }))
 }

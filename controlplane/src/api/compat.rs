@@ -19,6 +19,7 @@ use super::error::{ApiError, TextError};
 use super::list::list_names;
 use super::names;
 use super::records::{self, load_own, owner, remove, store_sets, Removal};
+use super::schema::{CompatErrors, NamePath, RecordSet, TokenQuery};
 use super::ApiState;
 use crate::layout::SkyValue;
 use axum::body::Bytes;
@@ -84,6 +85,10 @@ fn cname_set(target: &Name, v: &Value) -> Result<body::RecordSet, ApiError> {
 }
 
 /// `POST /skydns/api/{name}`.
+#[utoipa::path(post, path = "/skydns/api/{name}", params(NamePath, TokenQuery),
+    summary = "ContainerDNS: add values, or `{\"type\":\"cname\",\"alias\":A}` to make A a CNAME to {name}",
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, description = "`OK`", body = String, content_type = "text/plain"), CompatErrors))]
 pub(crate) async fn post(
     State(state): State<ApiState>,
     Path(name): Path<String>,
@@ -135,6 +140,10 @@ fn parse_update(t: u16, update: &Map<String, Value>) -> Result<Vec<(RData, RData
 }
 
 /// `PUT /skydns/api/{name}`.
+#[utoipa::path(put, path = "/skydns/api/{name}", params(NamePath, TokenQuery),
+    summary = "ContainerDNS: `{\"type\":\"A\",\"update\":{\"old\":\"new\"}}` swaps addresses; other bodies replace",
+    request_body(content = Object, content_type = "application/json"),
+    responses((status = 200, description = "`OK`", body = String, content_type = "text/plain"), CompatErrors))]
 pub(crate) async fn put(
     State(state): State<ApiState>,
     Path(name): Path<String>,
@@ -198,6 +207,10 @@ fn ip_text(d: &RData) -> String {
 }
 
 /// `DELETE /skydns/api/{name}`.
+#[utoipa::path(delete, path = "/skydns/api/{name}", params(NamePath, TokenQuery),
+    summary = "ContainerDNS: remove listed values, an alias, or (no body) every value of the name",
+    request_body(content = Option<Object>, content_type = "application/json"),
+    responses((status = 200, description = "`OK`", body = String, content_type = "text/plain"), CompatErrors))]
 pub(crate) async fn delete(
     State(state): State<ApiState>,
     Path(name): Path<String>,
@@ -219,6 +232,9 @@ pub(crate) async fn delete(
 }
 
 /// `GET /skydns/api/`: `{"<name>": [record sets], ...}`.
+#[utoipa::path(get, path = "/skydns/api/", params(TokenQuery),
+    summary = "ContainerDNS: every name with its record sets",
+    responses((status = 200, description = "Name → record sets", body = BTreeMap<String, Vec<RecordSet>>), CompatErrors))]
 pub(crate) async fn list(State(state): State<ApiState>) -> TextResult<Json<Value>> {
     let (all, _) = list_names(&state, None, None).await?;
     let map: Map<String, Value> = all
@@ -229,6 +245,9 @@ pub(crate) async fn list(State(state): State<ApiState>) -> TextResult<Json<Value
 }
 
 /// `GET /skydns/api/{name}`.
+#[utoipa::path(get, path = "/skydns/api/{name}", params(NamePath, TokenQuery),
+    summary = "ContainerDNS: one name",
+    responses((status = 200, description = "Name → record sets", body = BTreeMap<String, Vec<RecordSet>>), CompatErrors))]
 pub(crate) async fn show(
     State(state): State<ApiState>,
     Path(name): Path<String>,

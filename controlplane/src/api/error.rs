@@ -5,7 +5,6 @@
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 /// A failed API call. Nothing was written when one of these is returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,9 +100,9 @@ impl std::fmt::Display for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = match &self.field {
-            Some(field) => json!({ "error": self.message, "field": field }),
-            None => json!({ "error": self.message }),
+        let body = super::schema::ErrorBody {
+            error: self.message,
+            field: self.field,
         };
         let mut resp = (self.status, axum::Json(body)).into_response();
         add_auth_challenge(&mut resp, self.status);

@@ -3,6 +3,7 @@
 //! any appliance shows the work of every agent, in-process or `skylane scan`).
 
 use super::error::ApiError;
+use super::schema::{AgentList, HealthList, StoreErrors};
 use super::ApiState;
 use crate::health::StatusDoc;
 use crate::layout::{status_key_to_ip, Health};
@@ -13,7 +14,10 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// `GET /v1/health`: each address with a status or a report.
-pub(crate) async fn health(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/v1/health",
+    summary = "Each address's status and last health check (from the scanners' reports)",
+    responses((status = 200, description = "Addresses", body = HealthList), StoreErrors))]
+pub(crate) async fn health(State(state): State<ApiState>) -> Result<Json<HealthList>, ApiError> {
     let report_prefix = state.health.report_prefix.clone();
     let (reports, _) = state
         .store
@@ -56,12 +60,16 @@ pub(crate) async fn health(State(state): State<ApiState>) -> Result<Json<Value>,
         row["reason"] = json!(doc.reason);
         row["manual"] = json!(doc.manual);
     }
-    let list: Vec<Value> = rows.into_values().collect();
-    Ok(Json(json!({ "addresses": list, "revision": revision })))
+    Ok(Json(HealthList {
+        addresses: rows.into_values().collect(),
+        revision,
+    }))
 }
 
 /// `GET /v1/health/agents`: the live agents (heart keys) and their address counts.
-pub(crate) async fn agents(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/v1/health/agents", summary = "Live health agents and their address counts",
+    responses((status = 200, description = "Agents", body = AgentList), StoreErrors))]
+pub(crate) async fn agents(State(state): State<ApiState>) -> Result<Json<AgentList>, ApiError> {
     let prefix = format!("{}/", state.health.heart_prefix);
     let (kvs, revision) = state.store.list(&prefix).await.map_err(ApiError::store)?;
     let agents: Vec<Value> = kvs
@@ -77,5 +85,5 @@ pub(crate) async fn agents(State(state): State<ApiState>) -> Result<Json<Value>,
             })
         })
         .collect();
-    Ok(Json(json!({ "agents": agents, "revision": revision })))
+    Ok(Json(AgentList { agents, revision }))
 }

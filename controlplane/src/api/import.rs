@@ -19,6 +19,7 @@ use super::cas::{self, Written};
 use super::error::ApiError;
 use super::fields::{typed, StatusEntryIn};
 use super::records::{check_types, load_own, merge_values, owner, values_records};
+use super::schema::{ErrorBody, ImportBody, Imported, StoreErrors};
 use super::status::status_put;
 use super::ApiState;
 use crate::layout::{Health, SkyValue};
@@ -27,7 +28,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
+use serde_json::Value;
 use skylane_dataplane::name::Name;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -124,10 +125,16 @@ fn parse_status_entry(v: &Value, prefix: &str) -> Result<(IpAddr, Health), ApiEr
 }
 
 /// `POST /v1/import`: one at a time, off the async workers.
+#[utoipa::path(post, path = "/v1/import", request_body = ImportBody,
+    summary = "Many names and statuses in one atomic store batch",
+    responses((status = 200, description = "Imported", body = Imported),
+        (status = 409, description = "A CNAME cannot share its name, or another import is running.", body = ErrorBody),
+        (status = 413, description = "Body over 64 MiB, or more operations than the store takes in one transaction.", body = ErrorBody),
+        StoreErrors))]
 pub(crate) async fn import(
     State(state): State<ApiState>,
     bytes: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Imported>, ApiError> {
     let Ok(permit) = state.import_slot.clone().try_acquire_owned() else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -256,7 +263,7 @@ async fn next_chunk(
 /// Validates, plans and applies one import (runs on a blocking thread): transactions of at
 /// most the store's `max_txn_ops`, each guarded by the revisions it read and retried on a
 /// conflict.
-async fn run_import(state: &ApiState, bytes: &[u8]) -> Result<Json<Value>, ApiError> {
+async fn run_import(state: &ApiState, bytes: &[u8]) -> Result<Json<Imported>, ApiError> {
     let import = parse_import(state, bytes)?;
     // Every entry's own types first, so a bad one fails before any chunk is written.
     for (name, (index, sets)) in &import.names {
@@ -287,15 +294,15 @@ async fn run_import(state: &ApiState, bytes: &[u8]) -> Result<Json<Value>, ApiEr
             })?;
         rest = &rest[step..];
     }
-    Ok(Json(json!({
-        "names": import.names.len(),
-        "values": totals.values,
-        "statuses": import.statuses.len(),
-        "puts": totals.puts,
-        "deletes": totals.deletes,
-        "chunks": totals.chunks,
-        "revision": totals.revision,
-    })))
+    Ok(Json(Imported {
+        names: import.names.len(),
+        values: totals.values,
+        statuses: import.statuses.len(),
+        puts: totals.puts,
+        deletes: totals.deletes,
+        chunks: totals.chunks,
+        revision: totals.revision,
+    }))
 }
 
 /// Commits the next chunk of `items` (retrying on conflicts); returns how many it covered.
@@ -359,7 +366,7 @@ mod tests {
         assert!(state.store.list("/").await.unwrap().0.is_empty());
         drop(held);
         let Json(v) = import(State(state.clone()), body).await.unwrap();
-        assert_eq!(v["names"], 1, "{v}");
+        assert_eq!(v.names, 1, "{v:?}");
         assert_eq!(state.import_slot.available_permits(), 1, "slot released");
     }
 }

@@ -16,10 +16,11 @@
 //!
 //! [`list_names`] (the ContainerDNS routes) still reads a whole scope, sorted by name.
 
-use super::body::{self, parse_type};
+use super::body::parse_type;
 use super::book::is_value_id;
 use super::error::ApiError;
-use super::records::owner;
+use super::records::{name_json, owner};
+use super::schema::{NameRecords, NamesPage, StoreErrors};
 use super::ApiState;
 use crate::layout::{
     classify_key, is_reverse_name, name_to_key, value_to_records, KeyKind, SkyValue,
@@ -28,7 +29,6 @@ use crate::store::{range_end, KeyValue};
 use axum::extract::{Query, State};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
 use skylane_dataplane::name::Name;
 use skylane_dataplane::record::Record;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -39,15 +39,17 @@ pub const DEFAULT_PAGE: usize = 1000;
 pub const MAX_PAGE: usize = 10_000;
 
 /// Query of the list call.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
     /// Only names at or below this name (completed like an owner name).
     pub domain: Option<String>,
     /// Only records of this type.
     #[serde(rename = "type")]
     pub rtype: Option<String>,
-    /// Names per page.
+    /// Names per page (default 1000).
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<usize>,
     /// The `continue` token of the previous page.
     #[serde(rename = "continue")]
@@ -155,10 +157,13 @@ fn owner_records(
 }
 
 /// `GET /v1/records`.
+#[utoipa::path(get, path = "/v1/records", params(ListQuery),
+    summary = "List names and their record sets",
+    responses((status = 200, description = "Names", body = NamesPage), StoreErrors))]
 pub(crate) async fn list_records(
     State(state): State<ApiState>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NamesPage>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
     let domain = match &q.domain {
         Some(d) => Some(owner(&state, d, "domain")?),
@@ -184,16 +189,17 @@ pub(crate) async fn list_records(
     };
     let reader = KeyReader::new(&state, &scope, q.cont.as_deref(), limit)?;
     let page = read_page(&state, reader, rtype, limit).await?;
-    let list: Vec<Value> = page
+    let names: Vec<NameRecords> = page
         .names
         .iter()
-        .map(|(n, recs)| json!({ "name": n.to_string(), "records": body::sets_json(recs) }))
+        .map(|(n, recs)| name_json(n, recs, None))
         .collect();
-    let mut v = json!({ "count": list.len(), "names": list, "revision": page.revision });
-    if let Some(next) = page.next {
-        v["continue"] = json!(encode_token(&next));
-    }
-    Ok(Json(v))
+    Ok(Json(NamesPage {
+        count: names.len(),
+        names,
+        revision: page.revision,
+        next: page.next.map(|next| encode_token(&next)),
+    }))
 }
 
 /// One page of the list.

@@ -34,6 +34,7 @@ pub mod openapi;
 mod oversize;
 mod records;
 pub mod reload;
+pub mod schema;
 mod server;
 mod stats;
 mod status;

@@ -10,6 +10,9 @@ use super::book::{self, Plan};
 use super::cas::{self, Written};
 use super::error::ApiError;
 use super::names;
+use super::schema::{
+    Deleted, ErrorBody, NamePath, NameRecords, RecordSets, StoreErrors, TypeQuery,
+};
 use super::ApiState;
 use crate::layout::{name_to_key, value_to_records, SkyValue};
 use crate::store::{Guard, KeyValue};
@@ -17,7 +20,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
 use skylane_dataplane::name::Name;
 use skylane_dataplane::record::{rtype, RData, Record};
 
@@ -157,12 +159,12 @@ pub(crate) fn values_records(name: &Name, values: &[SkyValue], default_ttl: u32)
 }
 
 /// The JSON answer of a read or write of one name.
-pub(crate) fn name_json(name: &Name, records: &[Record], revision: Option<i64>) -> Value {
-    let mut v = json!({ "name": name.to_string(), "records": body::sets_json(records) });
-    if let Some(rev) = revision {
-        v["revision"] = json!(rev);
+pub(crate) fn name_json(name: &Name, records: &[Record], revision: Option<i64>) -> NameRecords {
+    NameRecords {
+        name: name.to_string(),
+        records: body::sets_json(records),
+        revision,
     }
-    v
 }
 
 /// Replaces (`add` = false) or extends the own values of `name` with `sets`.
@@ -195,10 +197,14 @@ pub(crate) async fn store_sets(
 }
 
 /// `GET /v1/records/{name}`.
+#[utoipa::path(get, path = "/v1/records/{name}", params(NamePath),
+    summary = "The name's own record sets",
+    responses((status = 200, description = "The name's records.", body = NameRecords),
+        (status = 404, description = "No records at this name.", body = ErrorBody), StoreErrors))]
 pub(crate) async fn get_name(
     State(state): State<ApiState>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NameRecords>, ApiError> {
     let name = owner(&state, &name, "name")?;
     let owned = load_own(&state, &name).await?;
     let records = owned.records(state.zone().default_ttl);
@@ -209,11 +215,15 @@ pub(crate) async fn get_name(
 }
 
 /// `PUT /v1/records/{name}`: the body's sets become all of the name's records.
+#[utoipa::path(put, path = "/v1/records/{name}", params(NamePath), request_body = RecordSets,
+    summary = "Replace all of the name's own records",
+    responses((status = 200, description = "The name's records after the call.", body = NameRecords),
+        (status = 409, description = "A CNAME cannot share its name.", body = ErrorBody), StoreErrors))]
 pub(crate) async fn put_name(
     State(state): State<ApiState>,
     Path(name): Path<String>,
     bytes: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NameRecords>, ApiError> {
     let name = owner(&state, &name, "name")?;
     let sets = body::parse_body(&bytes)?;
     let (records, rev) = store_sets(&state, &name, &sets, false).await?;
@@ -221,11 +231,15 @@ pub(crate) async fn put_name(
 }
 
 /// `POST /v1/records/{name}`: the body's values are added to the name's records.
+#[utoipa::path(post, path = "/v1/records/{name}", params(NamePath), request_body = RecordSets,
+    summary = "Add values to the name's records",
+    responses((status = 200, description = "The name's records after the call.", body = NameRecords),
+        (status = 409, description = "A CNAME cannot share its name.", body = ErrorBody), StoreErrors))]
 pub(crate) async fn post_name(
     State(state): State<ApiState>,
     Path(name): Path<String>,
     bytes: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NameRecords>, ApiError> {
     let name = owner(&state, &name, "name")?;
     let sets = body::parse_body(&bytes)?;
     let (records, rev) = store_sets(&state, &name, &sets, true).await?;
@@ -293,12 +307,17 @@ pub(crate) enum Removal {
 }
 
 /// `DELETE /v1/records/{name}[?type=T]` with an optional body listing values.
+#[utoipa::path(delete, path = "/v1/records/{name}", params(NamePath, TypeQuery),
+    summary = "Delete the name's own values (never names below it)",
+    request_body(content = Option<RecordSets>, description = "Optional: only these values."),
+    responses((status = 200, description = "Deleted", body = Deleted),
+        (status = 404, description = "Nothing to delete.", body = ErrorBody), StoreErrors))]
 pub(crate) async fn delete_name(
     State(state): State<ApiState>,
     Path(name): Path<String>,
     query: Result<Query<DeleteQuery>, axum::extract::rejection::QueryRejection>,
     bytes: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Deleted>, ApiError> {
     let name = owner(&state, &name, "name")?;
     let Query(query) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
     let has_body = !bytes.iter().all(u8::is_ascii_whitespace);
@@ -322,7 +341,9 @@ pub(crate) async fn delete_name(
         (None, false) => Removal::All,
     };
     let (deleted, rev) = remove(&state, &name, which).await?;
-    Ok(Json(
-        json!({ "name": name.to_string(), "deleted": deleted, "revision": rev }),
-    ))
+    Ok(Json(Deleted {
+        name: name.to_string(),
+        deleted,
+        revision: rev,
+    }))
 }

@@ -6,6 +6,7 @@
 //! config is in force, 422 when it was rejected, 503 when this process has no reloader.
 
 use super::error::ApiError;
+use super::schema::{AuthErrors, ErrorBody};
 use super::ApiState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -18,11 +19,11 @@ use tokio::sync::{mpsc, oneshot};
 pub type ReloadSender = mpsc::Sender<oneshot::Sender<ReloadReply>>;
 
 /// The outcome of one reload (also the `POST /v1/reload` reply body).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReloadReply {
     /// True when the new config is in force (possibly with `restart_required` entries).
     pub ok: bool,
-    /// Sections swapped in live (`dns`, `zone-files`, `health`).
+    /// Sections swapped in live (`dns`, `zone-files`, `health`, `forward`).
     pub applied: Vec<String>,
     /// Changed keys that only take effect after a restart (`dataplane.listen`, …).
     pub restart_required: Vec<String>,
@@ -32,6 +33,11 @@ pub struct ReloadReply {
 }
 
 /// `POST /v1/reload`.
+#[utoipa::path(post, path = "/v1/reload", summary = "Re-read the config file and zone files (live reload)",
+    responses((status = 200, description = "The new config is in force (`restart_required` lists what waits for a restart).", body = ReloadReply),
+        (status = 422, description = "The new config was rejected; the old one stays in force.", body = ReloadReply),
+        (status = 503, description = "No live reload in this process, or shutting down.", body = ErrorBody),
+        AuthErrors))]
 pub async fn reload(State(state): State<ApiState>) -> Response {
     let Some(sender) = state.reload.clone() else {
         return ApiError::new(

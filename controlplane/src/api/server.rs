@@ -5,6 +5,7 @@ use super::config::ApiConfig;
 use super::conn_limit::LimitAcceptor;
 use super::error::ApiError;
 use super::guard::{self, HostPolicy};
+use super::schema::{Alive, Readiness};
 use super::{
     auth, cache, compat, health, import, list, openapi, oversize, records, reload, stats, status,
     ApiState,
@@ -18,7 +19,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use axum_server::accept::DefaultAcceptor;
 use axum_server::tls_rustls::RustlsConfig;
-use serde_json::json;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -103,19 +103,33 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
+/// `GET /health`.
+#[utoipa::path(get, path = "/health", security(()), summary = "Liveness",
+    responses((status = 200, description = "Alive", body = Alive)))]
+pub(crate) async fn health() -> Json<Alive> {
+    Json(Alive {
+        status: "ok".into(),
+    })
 }
 
-async fn ready(State(state): State<ApiState>) -> Response {
+/// `GET /ready`.
+#[utoipa::path(get, path = "/ready", security(()),
+    summary = "Readiness: the first snapshot from the store is live",
+    responses((status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Not ready yet", body = Readiness)))]
+pub(crate) async fn ready(State(state): State<ApiState>) -> Response {
     if state.is_ready() {
-        Json(json!({ "ready": true })).into_response()
+        Json(Readiness {
+            ready: true,
+            reason: None,
+        })
+        .into_response()
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "ready": false, "reason": "no snapshot from the store yet" })),
-        )
-            .into_response()
+        let not_yet = Readiness {
+            ready: false,
+            reason: Some("no snapshot from the store yet".into()),
+        };
+        (StatusCode::SERVICE_UNAVAILABLE, Json(not_yet)).into_response()
     }
 }
 

@@ -1,6 +1,7 @@
 //! `/v1/stats` (JSON per-core figures and top names) and `/metrics` (Prometheus).
 
 use super::error::ApiError;
+use super::schema::StoreErrors;
 use super::ApiState;
 use crate::metrics::{self, MetricsSources};
 use axum::extract::{Query, State};
@@ -15,9 +16,12 @@ use skylane_dataplane::stats::{CounterSnapshot, QTYPE_LABELS, RCODE_LABELS};
 const DEFAULT_TOP: usize = 10;
 const MAX_TOP: usize = 1000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct StatsQuery {
+    /// Top names to show (default 10).
+    #[param(minimum = 0, maximum = 1000)]
     top: Option<usize>,
 }
 
@@ -47,6 +51,9 @@ fn counters_json(c: &CounterSnapshot) -> Value {
 }
 
 /// `GET /v1/stats[?top=N]`.
+#[utoipa::path(get, path = "/v1/stats", params(StatsQuery),
+    summary = "Per-core counters, latency, top names, snapshot and sync figures",
+    responses((status = 200, description = "Statistics", body = Object), StoreErrors))]
 pub(crate) async fn stats(
     State(state): State<ApiState>,
     query: Result<Query<StatsQuery>, axum::extract::rejection::QueryRejection>,
@@ -115,6 +122,9 @@ pub(crate) async fn stats(
 }
 
 /// `GET /metrics`: OpenMetrics text (Prometheus scrapes it), rendered by the collectors.
+#[utoipa::path(get, path = "/metrics", security(()), summary = "Prometheus metrics",
+    responses((status = 200, description = "OpenMetrics 1.0 text (docs/api.md lists the metrics)",
+        body = String, content_type = metrics::CONTENT_TYPE)))]
 pub(crate) async fn prometheus(State(state): State<ApiState>) -> impl IntoResponse {
     let text = metrics::render(MetricsSources {
         stats: state.stats.clone(),

@@ -8,26 +8,21 @@
 use super::body::parse_json;
 use super::error::ApiError;
 use super::fields::{typed, StatusIn};
+use super::schema::{
+    ErrorBody, HealthWord, IpPath, StatusBody, StatusList, StatusOut, StoreErrors,
+};
 use super::ApiState;
 use crate::health::StatusDoc;
 use crate::layout::{status_key, status_key_to_ip, Health, StatusValue};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::Json;
-use serde_json::{json, Value};
 use std::net::IpAddr;
 
 fn parse_ip(text: &str) -> Result<IpAddr, ApiError> {
     text.trim()
         .parse()
         .map_err(|_| ApiError::field("ip", format!("{text:?} is not an IP address")))
-}
-
-fn health_str(h: Health) -> &'static str {
-    match h {
-        Health::Up => "UP",
-        Health::Down => "DOWN",
-    }
 }
 
 /// Parses `{"status":"UP"|"DOWN", "manual": true|false}` (`manual` optional).
@@ -37,33 +32,46 @@ pub(crate) fn parse_status_request(bytes: &[u8]) -> Result<(Health, bool), ApiEr
 }
 
 /// `GET /v1/status`: every address with a status key.
-pub(crate) async fn list_status(State(state): State<ApiState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/v1/status", summary = "Every address with a stored status",
+    responses((status = 200, description = "Statuses", body = StatusList), StoreErrors))]
+pub(crate) async fn list_status(
+    State(state): State<ApiState>,
+) -> Result<Json<StatusList>, ApiError> {
     let (kvs, revision) = state
         .store
         .list(&format!("{}/", state.monitor_prefix))
         .await
         .map_err(ApiError::store)?;
-    let mut entries: Vec<(IpAddr, &'static str)> = kvs
+    let mut entries: Vec<(IpAddr, Health)> = kvs
         .iter()
         .filter_map(|kv| {
             let ip = status_key_to_ip(&state.monitor_prefix, &kv.key)?;
             let v = StatusValue::from_json(&kv.value).ok()?;
-            Some((ip, health_str(v.status)))
+            Some((ip, v.status))
         })
         .collect();
-    entries.sort();
-    let list: Vec<Value> = entries
+    entries.sort_by_key(|(ip, _)| *ip);
+    let statuses = entries
         .into_iter()
-        .map(|(ip, s)| json!({ "ip": ip.to_string(), "status": s }))
+        .map(|(ip, s)| StatusOut {
+            ip: ip.to_string(),
+            status: s.into(),
+            explicit: None,
+            manual: None,
+            revision: None,
+        })
         .collect();
-    Ok(Json(json!({ "statuses": list, "revision": revision })))
+    Ok(Json(StatusList { statuses, revision }))
 }
 
 /// `GET /v1/status/{ip}`: `explicit` is false when no key exists (UP by default).
+#[utoipa::path(get, path = "/v1/status/{ip}", params(IpPath),
+    summary = "Status of an address (UP when none is stored)",
+    responses((status = 200, description = "Status", body = StatusOut), StoreErrors))]
 pub(crate) async fn get_status(
     State(state): State<ApiState>,
     Path(ip): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<StatusOut>, ApiError> {
     let ip = parse_ip(&ip)?;
     let key = status_key(&state.monitor_prefix, &ip);
     let kv = state.store.get(&key).await.map_err(ApiError::store)?;
@@ -79,10 +87,13 @@ pub(crate) async fn get_status(
         },
         None => (Health::Up, false, false),
     };
-    Ok(Json(json!({
-        "ip": ip.to_string(), "status": health_str(status), "explicit": explicit,
-        "manual": manual
-    })))
+    Ok(Json(StatusOut {
+        ip: ip.to_string(),
+        status: status.into(),
+        explicit: Some(explicit),
+        manual: Some(manual),
+        revision: None,
+    }))
 }
 
 /// Writes one status (used by PUT and the import).
@@ -95,11 +106,14 @@ pub(crate) fn status_put(state: &ApiState, ip: &IpAddr, status: Health) -> (Stri
 
 /// `PUT /v1/status/{ip}` with `{"status":"UP"|"DOWN"}`; `"manual": true` pins it (health
 /// scanners never overwrite a manual status until an operator clears it).
+#[utoipa::path(put, path = "/v1/status/{ip}", params(IpPath), request_body = StatusBody,
+    summary = "Mark an address UP or DOWN (manual: health scanners never overwrite it)",
+    responses((status = 200, description = "Stored", body = StatusOut), StoreErrors))]
 pub(crate) async fn put_status(
     State(state): State<ApiState>,
     Path(ip): Path<String>,
     bytes: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<StatusOut>, ApiError> {
     let ip = parse_ip(&ip)?;
     let (status, manual) = parse_status_request(&bytes)?;
     let (key, mut value) = status_put(&state, &ip, status);
@@ -119,24 +133,36 @@ pub(crate) async fn put_status(
         .put(&key, value)
         .await
         .map_err(ApiError::store)?;
-    Ok(Json(json!({
-        "ip": ip.to_string(), "status": health_str(status), "manual": manual, "revision": rev
-    })))
+    Ok(Json(StatusOut {
+        ip: ip.to_string(),
+        status: status.into(),
+        explicit: None,
+        manual: Some(manual),
+        revision: Some(rev),
+    }))
 }
 
 /// `DELETE /v1/status/{ip}`: forget the status (the address counts as UP).
+#[utoipa::path(delete, path = "/v1/status/{ip}", params(IpPath),
+    summary = "Forget the stored status (the address counts as UP)",
+    responses((status = 200, description = "Removed", body = StatusOut),
+        (status = 404, description = "No status stored.", body = ErrorBody), StoreErrors))]
 pub(crate) async fn delete_status(
     State(state): State<ApiState>,
     Path(ip): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<StatusOut>, ApiError> {
     let ip = parse_ip(&ip)?;
     let key = status_key(&state.monitor_prefix, &ip);
     if !state.store.delete(&key).await.map_err(ApiError::store)? {
         return Err(ApiError::not_found(format!("no status stored for {ip}")));
     }
-    Ok(Json(
-        json!({ "ip": ip.to_string(), "status": "UP", "explicit": false }),
-    ))
+    Ok(Json(StatusOut {
+        ip: ip.to_string(),
+        status: HealthWord::Up,
+        explicit: Some(false),
+        manual: None,
+        revision: None,
+    }))
 }
 
 #[cfg(test)]

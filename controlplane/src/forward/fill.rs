@@ -12,7 +12,7 @@
 use crossbeam::queue::ArrayQueue;
 use skylane_dataplane::cache::{now_secs, CacheShared, Command, Entry, Key};
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Commands a core's ring holds before the master falls back to a full
@@ -35,12 +35,13 @@ pub struct Cache {
     inner: Mutex<Master>,
     rings: Vec<Arc<ArrayQueue<Command>>>,
     pub shared: Arc<CacheShared>,
-    budget: usize,
+    /// Bytes the master index may hold (0: the cache is off); set by a live reload.
+    budget: AtomicUsize,
     pub evictions: AtomicU64,
 }
 
 /// An entry as the API shows it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct EntryView {
     pub name: String,
     #[serde(rename = "type")]
@@ -63,13 +64,25 @@ impl Cache {
                 .map(|_| Arc::new(ArrayQueue::new(RING_CAPACITY)))
                 .collect(),
             shared: CacheShared::new(cores),
-            budget,
+            budget: AtomicUsize::new(budget),
             evictions: AtomicU64::new(0),
         })
     }
 
     pub fn enabled(&self) -> bool {
-        self.budget > 0
+        self.budget.load(Ordering::Relaxed) > 0
+    }
+
+    /// A new byte budget (live reload): entries over it are evicted now; 0 empties and
+    /// turns off the cache.
+    pub fn set_budget(&self, budget: usize) {
+        self.budget.store(budget, Ordering::Relaxed);
+        if budget == 0 {
+            self.purge_all();
+        } else {
+            let mut m = self.lock();
+            self.evict(&mut m, now_secs());
+        }
     }
 
     /// Core `i`'s command ring.
@@ -124,7 +137,8 @@ impl Cache {
     /// CLOCK until within budget (bounded: two passes over the ring).
     fn evict(&self, m: &mut Master, now: u32) {
         let mut steps = 2 * m.clock.len() + 1;
-        while m.bytes > self.budget && steps > 0 {
+        let budget = self.budget.load(Ordering::Relaxed);
+        while m.bytes > budget && steps > 0 {
             steps -= 1;
             let Some(h) = m.clock.pop_front() else {
                 break;

@@ -8,6 +8,7 @@
 //!   (engine states for the data plane) and the miss channel.
 //! - [`Forwarding::start`]: the intake thread (misses → tokio tasks) and the
 //!   maintenance task (cache sweep, probing of down upstreams).
+//! - [`Forwarder::reconfigure`] ([`live`]): a live reload's new `[forward]` swapped in.
 //! - [`upstream`]: selection (stub domains, policy, health); [`exchange`]:
 //!   one upstream exchange (UDP, TCP on TC=1); [`fill`]: the master cache,
 //!   eviction and fan-out to the cores; [`resolver`]: dedup, failover,
@@ -16,6 +17,7 @@
 pub mod config;
 pub mod exchange;
 pub mod fill;
+pub mod live;
 pub mod metrics;
 pub mod resolver;
 pub mod upstream;
@@ -218,7 +220,8 @@ async fn maintain(fwd: Arc<Forwarder>, stop: Arc<AtomicBool>) {
         tick += 1;
         fwd.cache.sweep();
         if tick.is_multiple_of(2) {
-            for up in fwd.upstreams.all().iter().filter(|u| u.is_down()) {
+            let upstreams = fwd.upstreams.load_full();
+            for up in upstreams.all().iter().filter(|u| u.is_down()) {
                 if exchange::probe(up.addr, Duration::from_secs(1)).await {
                     up.succeeded();
                 }

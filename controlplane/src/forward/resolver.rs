@@ -8,6 +8,7 @@ use super::fill::Cache;
 use super::metrics::{rcode_label, ForwardMetrics};
 use super::upstream::Upstreams;
 use super::Settings;
+use arc_swap::ArcSwap;
 use skylane_dataplane::cache::{now_secs, Entry, ForwardRequest, Key, ReplyParams, ReplySink};
 use skylane_dataplane::wire::rcode;
 use std::collections::HashMap;
@@ -32,11 +33,12 @@ impl Waiter {
     }
 }
 
-/// The forwarder (one per appliance).
+/// The forwarder (one per appliance). Its settings and upstreams are swapped by a live
+/// reload ([`Forwarder::reconfigure`]); a resolution uses the ones it started with.
 pub struct Forwarder {
-    pub(super) settings: Settings,
+    pub(super) settings: ArcSwap<Settings>,
     pub cache: Arc<Cache>,
-    pub upstreams: Upstreams,
+    pub upstreams: ArcSwap<Upstreams>,
     inflight: Mutex<HashMap<Key, Vec<Waiter>>>,
     outstanding: AtomicUsize,
     sink: OnceLock<Arc<dyn ReplySink>>,
@@ -48,9 +50,9 @@ impl Forwarder {
         let cache = Cache::new(cores, settings.cache_bytes);
         let upstreams = Upstreams::new(settings.policy, &settings.upstreams, &settings.stubs);
         Forwarder {
-            settings,
+            settings: ArcSwap::from_pointee(settings),
             cache,
-            upstreams,
+            upstreams: ArcSwap::from_pointee(upstreams),
             inflight: Mutex::new(HashMap::new()),
             outstanding: AtomicUsize::new(0),
             sink: OnceLock::new(),
@@ -91,7 +93,8 @@ impl Forwarder {
                 return;
             }
         }
-        if self.outstanding.load(Ordering::Relaxed) >= self.settings.max_outstanding {
+        let settings = self.settings.load_full();
+        if self.outstanding.load(Ordering::Relaxed) >= settings.max_outstanding {
             self.metrics.overflows.fetch_add(1, Ordering::Relaxed);
             let fail = Entry::failure(key, rcode::SERVFAIL, 0, now);
             self.answer(waiter, &fail, None);
@@ -118,7 +121,7 @@ impl Forwarder {
             inflight.insert(key.clone(), first);
         }
         self.outstanding.fetch_add(1, Ordering::Relaxed);
-        let (entry, stale) = self.resolve(&req, &key).await;
+        let (entry, stale) = self.resolve(&req, &key, &settings).await;
         let waiters = self
             .inflight
             .lock()
@@ -126,7 +129,7 @@ impl Forwarder {
             .remove(&key)
             .unwrap_or_default();
         self.outstanding.fetch_sub(1, Ordering::Relaxed);
-        let stale_ttl = stale.then_some(self.settings.stale_answer_ttl);
+        let stale_ttl = stale.then_some(settings.stale_answer_ttl);
         for w in waiters {
             if stale {
                 self.metrics.stale_answers.fetch_add(1, Ordering::Relaxed);
@@ -137,13 +140,19 @@ impl Forwarder {
 
     /// Asks the upstreams; returns the entry to answer with and whether it
     /// is a stale one.
-    async fn resolve(&self, req: &ForwardRequest, key: &Key) -> (Arc<Entry>, bool) {
+    async fn resolve(
+        &self,
+        req: &ForwardRequest,
+        key: &Key,
+        settings: &Settings,
+    ) -> (Arc<Entry>, bool) {
         let cd = req.flags & skylane_dataplane::wire::header::flags::CD != 0;
-        let limits = self.settings.limits;
-        for up in self.upstreams.select(&key.name) {
+        let limits = settings.limits;
+        let servers = self.upstreams.load().select(&key.name);
+        for up in servers {
             let started = Instant::now();
             let mut seen = Seen::default();
-            let deadline = started + self.settings.timeout;
+            let deadline = started + settings.timeout;
             let result = exchange(up.addr, key, cd, deadline, &mut seen).await;
             self.metrics
                 .mismatched
@@ -179,26 +188,26 @@ impl Forwarder {
                 }
             }
         }
-        self.failed(key)
+        self.failed(key, settings)
     }
 
     /// Every upstream failed: stale data if allowed, else a short-lived
     /// SERVFAIL (RFC 9520), never in place of data still servable stale.
-    fn failed(&self, key: &Key) -> (Arc<Entry>, bool) {
+    fn failed(&self, key: &Key, settings: &Settings) -> (Arc<Entry>, bool) {
         let now = now_secs();
         let old = self.cache.get(key);
         if let Some(e) = &old {
             if e.remaining(now).is_some() {
                 return (e.clone(), false);
             }
-            if self.settings.serve_stale && e.stale_usable(now) {
+            if settings.serve_stale && e.stale_usable(now) {
                 return (e.clone(), true);
             }
         }
         let fail = Entry::failure(
             key.clone(),
             rcode::SERVFAIL,
-            self.settings.limits.failure_ttl,
+            settings.limits.failure_ttl,
             now,
         );
         if old.is_some_and(|e| e.stale_usable(now)) {
@@ -215,7 +224,7 @@ impl Forwarder {
             id: req.id,
             query_flags: req.flags,
             edns: req.edns,
-            max_udp: self.settings.max_udp,
+            max_udp: self.settings.load().max_udp,
             limit: usize::from(req.limit),
             now: now_secs(),
             stale_ttl,
