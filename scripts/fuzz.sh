@@ -54,8 +54,9 @@ fi
 target_dir=${CARGO_TARGET_DIR:-$fuzz/target}/$kind
 # --target: RUSTFLAGS then reach the targets' crates only, not build scripts and proc macros.
 triple=$(rustc +nightly -vV | sed -n 's/^host: //p')
+# Not --locked: fuzz/Cargo.lock follows a dependency the data plane gains.
 cargo_fuzz() {
-  RUSTFLAGS="${flags[*]}" cargo +nightly "$@" --locked --release \
+  RUSTFLAGS="${flags[*]}" cargo +nightly "$@" --release \
     --manifest-path "$fuzz/Cargo.toml" --target "$triple" --target-dir "$target_dir" \
     --config 'profile.release.debug="line-tables-only"'
 }
