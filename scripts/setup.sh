@@ -5,21 +5,24 @@
 #
 #   scripts/setup.sh            build prerequisites (protoc, libclang, DPDK, pkg-config)
 #   scripts/setup.sh --test     + test tools (kdig/dig, etcd, iproute2, NSD/Unbound/Knot upstreams)
-#   scripts/setup.sh --fuzz     + the nightly toolchain and cargo-fuzz (scripts/fuzz.sh)
+#                                 and the nightly toolchain (scripts/fuzz.sh, test.sh's fuzz stage)
+#   scripts/setup.sh --fuzz     + the nightly toolchain and cargo-fuzz (`cargo fuzz cmin`,
+#                                 `cargo fuzz coverage`; scripts/fuzz.sh needs only nightly)
 #   scripts/setup.sh --bench    + peer servers and load generators (knot, nsd, dnsperf)
 #   scripts/setup.sh --package  + packaging tools (cargo-deb, cargo-generate-rpm, rpm,
 #                                 systemd-analyze); --test includes them (tests/package.rs)
 set -euo pipefail
 
 fuzz_tools=0
+nightly=0
 pkgs=(protobuf-compiler libclang-dev libdpdk-dev dpdk pkg-config build-essential)
 package_tools=(rpm systemd binutils dpkg-dev)
 packaging=0
 for arg in "$@"; do
   case "$arg" in
-    --test) pkgs+=(knot-dnsutils dnsutils etcd-server etcd-client iproute2 iputils-ping curl ethtool perl nsd unbound knot "${package_tools[@]}"); packaging=1 ;;
+    --test) pkgs+=(knot-dnsutils dnsutils etcd-server etcd-client iproute2 iputils-ping curl ethtool perl nsd unbound knot "${package_tools[@]}"); packaging=1; nightly=1 ;;
     --package) pkgs+=("${package_tools[@]}"); packaging=1 ;;
-    --fuzz) fuzz_tools=1 ;;
+    --fuzz) fuzz_tools=1; nightly=1 ;;
     --bench) pkgs+=(knot-dnsutils dnsutils iproute2 knot nsd dnsperf) ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
@@ -49,8 +52,15 @@ if ((packaging)); then
   command -v cargo-generate-rpm >/dev/null || cargo install cargo-generate-rpm --locked
 fi
 
-# The fuzz targets (fuzz/, scripts/fuzz.sh) build with cargo-fuzz on nightly.
+# The fuzz targets (fuzz/, scripts/fuzz.sh) build on nightly (libFuzzer's coverage flags).
+if ((nightly)) && ! cargo +nightly --version >/dev/null 2>&1; then
+  command -v rustup >/dev/null && rustup toolchain install nightly --profile minimal || true
+  cargo +nightly --version >/dev/null 2>&1 || {
+    echo "setup.sh: the nightly toolchain is missing and could not be installed:" \
+      "run 'rustup toolchain install nightly --profile minimal' (the fuzz targets need it)" >&2
+    exit 1
+  }
+fi
 if ((fuzz_tools)); then
-  rustup toolchain list 2>/dev/null | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
   cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 fi

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need, then runs every test: formatting and lints,
 # unit/property tests, end-to-end tests against the real binaries (kdig/dig,
-# a real etcd, network namespaces), and the DPDK tests (feature `dpdk`; they
-# need root and skip with a message otherwise).
+# a real etcd, network namespaces), the DPDK tests (feature `dpdk`; they
+# need root and skip with a message otherwise), and a brief run of every fuzz target.
 #
 # Every stage runs even when an earlier one failed, and every test binary runs
 # even when an earlier one failed (`--no-fail-fast`), so a red run shows every
@@ -31,8 +31,9 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 stage tests bash -c 'set -o pipefail; cargo test --workspace --features dpdk --no-fail-fast -- --test-threads=2 2>&1 | tee "$0"' "$log"
 stage "release build" cargo build --release --features dpdk --bins
-# The fuzz targets (fuzz/, nightly) are not run here yet: their cold sanitizer build costs more
-# than the CI budget allows. Run them with `scripts/setup.sh --fuzz && scripts/fuzz.sh 60`.
+# The fuzz targets (fuzz/, nightly): one build of them all (no sanitizer, no cargo-fuzz), then
+# each replays its seed corpus and fuzzes for a few seconds; a crash fails the stage.
+stage fuzz scripts/fuzz.sh "${FUZZ_CI_SECONDS:-10}"
 
 # `test result: ok. 12 passed; 0 failed; 1 ignored; ...` per test binary.
 read -r passed failed ignored < <(awk '/^test result:/ {

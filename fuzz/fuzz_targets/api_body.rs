@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use skylane_controlplane::api::body::{parse_body, parse_type};
+use skylane_fuzz::api::body::{parse_body, parse_type};
 
 fuzz_target!(|data: &[u8]| {
     let _ = parse_body(data);

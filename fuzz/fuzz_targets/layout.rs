@@ -2,11 +2,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use skylane_controlplane::layout::{
+use skylane_dataplane::Name;
+use skylane_fuzz::layout::{
     classify_key, key_to_name, name_to_key, status_key_to_ip, value_to_records, KeyKind, SkyValue,
     StatusValue,
 };
-use skylane_dataplane::Name;
 
 const PREFIX: &str = "/skydns";
 const MONITOR: &str = "/skydns/monitor/status";

@@ -2,8 +2,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use skylane_controlplane::zonefile::{parse_ttl, parse_zone};
 use skylane_dataplane::Name;
+use skylane_fuzz::zonefile::{parse_ttl, parse_zone};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

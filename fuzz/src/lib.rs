@@ -1,11 +1,25 @@
 //! Shared pieces of the fuzz targets: a small snapshot built through the data plane's
 //! public API, the engine call the data planes make, and Ethernet/IP/UDP framing with
 //! valid checksums so fuzzed DNS payloads reach the DPDK responder's DNS path.
+//!
+//! It also compiles skylane-controlplane's pure parsing modules (the SkyDNS layout, the
+//! zone-file reader, the REST API's body parsers) from their sources, so the fuzz build
+//! does not build the control plane's server dependencies (docs/testing.md, "Fuzzing").
 
 use skylane_dataplane::engine::{self, Client, EngineState, Transport, Verdict};
 use skylane_dataplane::{Name, RData, Record, Snapshot, ZoneConfig};
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
+
+#[path = "../../controlplane/src/layout.rs"]
+#[rustfmt::skip] // formatted in skylane-controlplane
+pub mod layout;
+#[path = "../../controlplane/src/zonefile.rs"]
+#[rustfmt::skip] // formatted in skylane-controlplane
+pub mod zonefile;
+
+pub mod api;
+pub mod run;
 
 /// The responder's MAC and addresses in the frame targets.
 pub const OUR_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
@@ -18,7 +32,8 @@ fn name(s: &str) -> Name {
 }
 
 /// A snapshot with one zone (`svc.test.`) holding one record of each kind, a union
-/// (`grp` with children), a CNAME chain, a wildcard and a delegation.
+/// (`grp` with children), a CNAME chain, a wildcard, a delegation and an A RRset too
+/// large for a 512-byte response.
 pub fn snapshot() -> &'static Snapshot {
     static SNAP: OnceLock<Snapshot> = OnceLock::new();
     SNAP.get_or_init(|| {
@@ -28,7 +43,7 @@ pub fn snapshot() -> &'static Snapshot {
         };
         let api = name("api.svc.test.");
         let rec = |n: &str, data: RData| Record::new(name(n), 30, data);
-        let records = vec![
+        let mut records = vec![
             Record::new(api.clone(), 30, RData::A("10.1.2.3".parse().unwrap())),
             Record::new(api.clone(), 60, RData::Aaaa("fd00::123".parse().unwrap())),
             rec("a1.grp.svc.test.", RData::A("10.1.0.1".parse().unwrap())),
@@ -61,6 +76,13 @@ pub fn snapshot() -> &'static Snapshot {
                 RData::Txt(vec![b"hello".to_vec(), vec![b'x'; 255]]),
             ),
         ];
+        // An RRset too large for 512 bytes: truncation over UDP.
+        records.extend((1..=40u8).map(|i| {
+            rec(
+                "big.svc.test.",
+                RData::A(std::net::Ipv4Addr::new(10, 2, 0, i)),
+            )
+        }));
         Snapshot::build(Arc::new(zone), records)
     })
 }

@@ -233,6 +233,10 @@ impl Responder {
                 let query_len = udp.len() - udp::HEADER_LEN;
                 let payload = l4 + udp::HEADER_LEN;
                 let end = buf.len().min(l2 + IP_MTU);
+                if payload + query_len > end {
+                    // Larger than our MTU: the engine would read a cut query.
+                    return Action::Drop(DropCause::Malformed);
+                }
                 let client = SocketAddr::new(IpAddr::V4(Ipv4Addr::from(src)), udp.src_port());
                 let (headers, room) = buf.split_at_mut(payload);
                 let room = &mut room[..end - payload];
@@ -356,6 +360,9 @@ impl Responder {
                 let query_len = udp.len() - udp::HEADER_LEN;
                 let payload = l4 + udp::HEADER_LEN;
                 let room_end = buf.len().min(l2 + IP_MTU);
+                if payload + query_len > room_end {
+                    return Action::Drop(DropCause::Malformed);
+                }
                 let client = SocketAddr::new(IpAddr::V6(Ipv6Addr::from(src)), udp.src_port());
                 let (headers, room) = buf.split_at_mut(payload);
                 let room = &mut room[..room_end - payload];

@@ -205,6 +205,34 @@ fn dns_over_ipv4_answered_in_place_longer_and_shorter() {
     }
 }
 
+/// Found by the dpdk_responder fuzz target: a (VLAN-tagged) query in an IP packet larger
+/// than the MTU reached the engine with a query longer than its room, cut short.
+#[test]
+fn dns_query_larger_than_the_mtu_is_dropped_before_the_engine() {
+    let r = responder(HwChecksum::default());
+    let query = vec![0u8; IP_MTU - 20 - 8 + 1];
+    for frame in [
+        dns_query_v4(None, &query),
+        dns_query_v4(Some(7), &query),
+        dns_query_v6(&query[40 - 20..]),
+    ] {
+        assert!(frame.len() <= ROOM);
+        let (action, _, seen) = run(&r, &frame, Some(&[0u8; 12]));
+        assert_eq!(action, Action::Drop(DropCause::Malformed));
+        assert!(seen.is_none(), "the engine saw a cut query");
+    }
+    // At the MTU exactly, it is answered.
+    let (action, _, seen) = run(&r, &dns_query_v4(Some(7), &query[1..]), Some(&[0u8; 12]));
+    assert!(matches!(
+        action,
+        Action::Reply {
+            kind: ReplyKind::Dns,
+            ..
+        }
+    ));
+    assert_eq!(seen.unwrap().0.len(), query.len() - 1);
+}
+
 #[test]
 fn dns_over_ipv6_has_valid_mandatory_checksum() {
     let r = responder(HwChecksum::default());
