@@ -5,6 +5,8 @@
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// A failed API call. Nothing was written when one of these is returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,9 +100,18 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// `{"error": "...", "field": "ips[1]"}`: every `/v1/*` error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
+    /// Path of the offending input field, e.g. `ips[1]`, `records[3].ttl`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = super::schema::ErrorBody {
+        let body = ErrorBody {
             error: self.message,
             field: self.field,
         };

@@ -8,14 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::{IntoResponses, ToSchema};
 
-/// `{"error": "...", "field": "ips[1]"}`: every `/v1/*` error.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: String,
-    /// Path of the offending input field, e.g. `ips[1]`, `records[3].ttl`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-}
+pub use super::error::ErrorBody;
 
 /// One SRV value.
 #[derive(Debug, Serialize, ToSchema)]
