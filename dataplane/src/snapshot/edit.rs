@@ -23,6 +23,7 @@ use std::collections::hash_map::Entry as MapEntry;
 /// A record's type and RDATA (what makes two records the same).
 type RecordKey = (u16, u8, Box<[u8]>);
 
+mod delta;
 mod subtree;
 
 pub use subtree::MAX_SUBTREE_RRS;

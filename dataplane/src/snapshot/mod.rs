@@ -184,7 +184,7 @@ impl Snapshot {
         let table = Table::from_shards(built.shards);
         // Subtree answers: the same pass as `apply`, over every given name.
         let mut ed = Editor::new(&rules, &table, built.counters);
-        ed.refresh_subtrees(keys.iter().map(|k| &**k));
+        ed.refresh_subtrees(keys.iter().map(|k| &**k), false);
         let (table, counters) = ed.finish();
         Self::assemble(
             rules,
@@ -261,7 +261,7 @@ impl Snapshot {
             ed.set_name(&ch.name, &ch.records);
         }
         let touched: Vec<Box<[u8]>> = ed.touched_names().map(Into::into).collect();
-        ed.refresh_subtrees(touched.iter().map(|k| &**k));
+        ed.refresh_subtrees(touched.iter().map(|k| &**k), true);
         let serial = if changes.is_empty() {
             self.serial
         } else {

@@ -21,9 +21,12 @@
 //!   and NS from the names at or below `ns.dns.<apex>` holding A/AAAA records (their
 //!   addresses are the glue), else the synthetic `ns.<apex>`.
 //!
-//! Cost: an update recomputes the touched names and their ancestors, deepest first; each
-//! reads its children's stored sets (`children × MAX_SUBTREE_RRS` RDATAs at most) and is
-//! written only when its answer changed.
+//! Cost: the bulk build computes every name from its children's stored sets, deepest first
+//! (`children × MAX_SUBTREE_RRS` RDATAs at most per name). An update walks the touched names
+//! and their ancestors, deepest first, and updates each stored answer from the old and new
+//! sets of the contributors that changed (`edit::delta`), falling back to the full
+//! computation only where a removed record may have been given by that contributor alone; a
+//! name is written only when its answer changed.
 
 use super::{is_address, Editor, View};
 use crate::record::rtype;
@@ -45,16 +48,21 @@ pub(crate) const SUBTREE_TYPES: [u16; 5] =
 
 /// The smallest [`MAX_SUBTREE_RRS`] distinct RDATAs seen, each with its smallest TTL.
 #[derive(Default)]
-struct Bounded(BTreeMap<Box<[u8]>, u32>);
+pub(super) struct Bounded(pub(super) BTreeMap<Box<[u8]>, u32>);
 
 impl Bounded {
+    /// True when it holds [`MAX_SUBTREE_RRS`] RDATAs (more would push the largest out).
+    pub(super) fn is_full(&self) -> bool {
+        self.0.len() >= MAX_SUBTREE_RRS
+    }
+
     /// True when full and every RDATA from `rdata` on (bytewise) would be left out.
     fn rejects(&self, rdata: &[u8]) -> bool {
         self.0.len() >= MAX_SUBTREE_RRS
             && self.0.last_key_value().is_some_and(|(k, _)| rdata >= &**k)
     }
 
-    fn add(&mut self, ttl: u32, rdata: &[u8]) {
+    pub(super) fn add(&mut self, ttl: u32, rdata: &[u8]) {
         // Full: anything above the largest kept RDATA is out (one comparison, the common case).
         if self.0.len() >= MAX_SUBTREE_RRS {
             if let Some((last, t)) = self.0.last_key_value() {
@@ -92,15 +100,34 @@ impl Bounded {
     }
 }
 
+/// The kind of the stored subtree set of type `t` a parent composes (raw weights for SRV).
+pub(super) fn subtree_kind(t: u16) -> u8 {
+    if t == rtype::SRV {
+        KIND_SUBTREE_RAW
+    } else {
+        KIND_SUBTREE
+    }
+}
+
+/// What `v` gives its parent's answer of type `t`: at-or-below(`v`, t).
+pub(super) fn contribution(v: &View<'_>, t: u16) -> Bounded {
+    let mut set = Bounded::default();
+    add_below(v, t, &mut set);
+    set
+}
+
+/// `v`'s own records of type `t` (zone-file SRV records included, raw).
+pub(super) fn given(v: &View<'_>, t: u16) -> Bounded {
+    let mut set = Bounded::default();
+    add_given(v, t, &mut set);
+    set
+}
+
 /// Adds at-or-below(`v`, t) to `set`; true when it held records. A stored subtree set is
 /// sorted, so reading it stops at the first RDATA a full `set` leaves out: a parent reads
 /// only what can still enter its answer.
 fn add_below(v: &View<'_>, t: u16, set: &mut Bounded) -> bool {
-    let kind = if t == rtype::SRV {
-        KIND_SUBTREE_RAW
-    } else {
-        KIND_SUBTREE
-    };
+    let kind = subtree_kind(t);
     if v.has(t, kind) {
         let mut any = false;
         v.each(t, kind, |ttl, rdata| {
@@ -187,7 +214,14 @@ fn prefixed(prefix: &[u8], key: &[u8]) -> Option<Vec<u8>> {
 
 impl Editor<'_> {
     /// Recomputes the subtree answers of `keys` and of all their ancestors, deepest first.
-    pub(crate) fn refresh_subtrees<'k>(&mut self, keys: impl IntoIterator<Item = &'k [u8]>) {
+    /// `incremental`: the base table holds consistent answers (an update), so each name is
+    /// updated from the changes of its contributors (`edit::delta`); else (the bulk build)
+    /// every name is computed from its children.
+    pub(crate) fn refresh_subtrees<'k>(
+        &mut self,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+        incremental: bool,
+    ) {
         let mut all: FxHashSet<Box<[u8]>> = FxHashSet::default();
         for key in keys {
             let mut k = key;
@@ -201,8 +235,26 @@ impl Editor<'_> {
         // Children before parents (siblings are independent: any order among them).
         let mut order: Vec<Box<[u8]>> = all.into_iter().collect();
         order.sort_by_cached_key(|k| std::cmp::Reverse(label_count(k)));
+        // Per parent: its children whose contribution changed.
+        let mut changed: FxHashMap<Box<[u8]>, Vec<Box<[u8]>>> = FxHashMap::default();
         for key in &order {
-            self.refresh_subtree(key);
+            if !incremental {
+                self.refresh_subtree(key);
+                continue;
+            }
+            let children = changed.remove(key).unwrap_or_default();
+            if !self.refresh_by_delta(key, &children) {
+                self.refresh_subtree(key);
+            }
+            let wildcard = key.starts_with(b"\x01*");
+            if let Some(p) = self.rules.parent_offset(key).filter(|_| !wildcard) {
+                if self.contribution_changed(key) {
+                    changed
+                        .entry(key[p..].into())
+                        .or_default()
+                        .push(key.clone());
+                }
+            }
         }
     }
 
@@ -252,6 +304,17 @@ impl Editor<'_> {
                 }
             }
         }
+        let mut derived = Self::derived_sets(sets, below);
+        if is_apex {
+            derived.extend(self.ns_from_dns(key));
+        }
+        self.store_derived(key, derived);
+    }
+
+    /// The stored sets of a name from its bounded unions per type of [`SUBTREE_TYPES`] and
+    /// whether each holds records from below (only then is a set stored; SRV is always shown
+    /// normalised).
+    pub(super) fn derived_sets(sets: [Bounded; 5], below: [bool; 5]) -> Vec<RrData> {
         let mut derived = Vec::new();
         for ((set, t), below) in sets.into_iter().zip(SUBTREE_TYPES).zip(below) {
             if t == rtype::SRV && !set.0.is_empty() {
@@ -264,9 +327,14 @@ impl Editor<'_> {
                 derived.push(set.into_rrdata(t, KIND_SUBTREE));
             }
         }
-        if is_apex {
-            derived.extend(self.ns_from_dns(key));
-        }
+        derived
+    }
+
+    /// Replaces `key`'s derived sets with `derived` when they differ.
+    pub(super) fn store_derived(&mut self, key: &[u8], mut derived: Vec<RrData>) {
+        let Some(node) = self.peek(key) else {
+            return;
+        };
         derived.sort_by_key(|r| (r.rtype, r.kind));
         let mut old = node.derived();
         old.sort_by_key(|r| (r.rtype, r.kind));
