@@ -15,8 +15,9 @@
 //!
 //! So an update costs the sizes of the changed sets along the path to the apex, plus a full
 //! recompute only of the names where a removed record was in the answer and may have come from
-//! the changed contributor alone. Zone apexes are always recomputed in full (`apex.dns` and
-//! `ns.dns` rules).
+//! the changed contributor alone. Zone apexes are always recomputed in full
+//! (`apex.dns` and `ns.dns` rules), and so are names with a group at or below them
+//! (`edit::group`).
 
 use super::subtree::{contribution, given, subtree_kind, Bounded, SUBTREE_TYPES};
 use super::{Editor, View};
@@ -72,6 +73,11 @@ impl Editor<'_> {
             // A new name: full. A removed one: nothing to store.
             return self.peek(key).is_none();
         };
+        // Groups at or below: the answer depends on more than a union (`edit::group`).
+        let grouped = |v: Option<View<'_>>| v.is_some_and(|v| v.is_grouped());
+        if base.is_grouped() || node.is_grouped() || changed.iter().any(|c| grouped(self.peek(c))) {
+            return false;
+        }
         let mut sets: [Bounded; 5] = Default::default();
         let mut below = [false; 5];
         for (i, &t) in SUBTREE_TYPES.iter().enumerate() {
@@ -93,7 +99,7 @@ impl Editor<'_> {
                 }
             }
         }
-        let derived = Self::derived_sets(sets, below);
+        let derived = Self::derived_sets(sets, below, Default::default());
         self.store_derived(key, derived);
         true
     }

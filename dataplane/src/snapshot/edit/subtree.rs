@@ -17,6 +17,9 @@
 //!   `max(1, floor(100 / sum * w))`, a raw weight of 0 counting as 100.
 //!   Zone-file SRV records ([`KIND_VERBATIM`]) are served as written at their own name
 //!   (shown over the subtree answer) and enter their ancestors' sets with their raw weights.
+//! - Where a `group` is at or below a name, the shown sets keep only the records of the
+//!   services the group rule answers (`edit::group`); the unfiltered set is then kept hidden
+//!   as [`KIND_SUBTREE_RAW`] for every type, and parents compose that.
 //! - At a zone apex, A/AAAA come from `apex.dns.<apex>` (at or below) when that name exists,
 //!   and NS from the names at or below `ns.dns.<apex>` holding A/AAAA records (their
 //!   addresses are the glue), else the synthetic `ns.<apex>`.
@@ -32,7 +35,8 @@ use super::{is_address, Editor, View};
 use crate::record::rtype;
 use crate::snapshot::node::is_derived;
 use crate::snapshot::rrset::{
-    Item, RrData, KIND_EXPLICIT, KIND_SUBTREE, KIND_SUBTREE_RAW, KIND_VERBATIM,
+    Item, RrData, RrSet, GROUP_RTYPE, KIND_EXPLICIT, KIND_GROUP, KIND_GROUPED, KIND_SUBTREE,
+    KIND_SUBTREE_RAW, KIND_VERBATIM,
 };
 use crate::wire::name::label_count;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -100,7 +104,8 @@ impl Bounded {
     }
 }
 
-/// The kind of the stored subtree set of type `t` a parent composes (raw weights for SRV).
+/// The kind of the stored subtree set of type `t` (raw weights for SRV; without a group
+/// below, what a parent composes).
 pub(super) fn subtree_kind(t: u16) -> u8 {
     if t == rtype::SRV {
         KIND_SUBTREE_RAW
@@ -127,7 +132,12 @@ pub(super) fn given(v: &View<'_>, t: u16) -> Bounded {
 /// sorted, so reading it stops at the first RDATA a full `set` leaves out: a parent reads
 /// only what can still enter its answer.
 fn add_below(v: &View<'_>, t: u16, set: &mut Bounded) -> bool {
-    let kind = subtree_kind(t);
+    // The unfiltered set when the shown one is filtered by group (always for SRV).
+    let kind = if v.has(t, KIND_SUBTREE_RAW) {
+        KIND_SUBTREE_RAW
+    } else {
+        subtree_kind(t)
+    };
     if v.has(t, kind) {
         let mut any = false;
         v.each(t, kind, |ttl, rdata| {
@@ -143,8 +153,98 @@ fn add_below(v: &View<'_>, t: u16, set: &mut Bounded) -> bool {
     add_given(v, t, set)
 }
 
+/// A stored RRset of either kind of view.
+#[derive(Clone, Copy)]
+enum Src<'a> {
+    Base(RrSet<'a>),
+    Dirty(&'a RrData),
+}
+
+impl Src<'_> {
+    /// Calls `f(ttl, rdata)` per record, in stored order, until it returns false.
+    fn each(self, mut f: impl FnMut(u32, &[u8]) -> bool) {
+        match self {
+            Src::Base(r) => {
+                for i in 0..r.len() {
+                    if !f(r.record_ttl(i), r.rdata(i)) {
+                        return;
+                    }
+                }
+            }
+            Src::Dirty(d) => {
+                for i in &d.items {
+                    if !f(i.ttl, &i.rdata) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Per type of [`SUBTREE_TYPES`], `v`'s sets a parent may compose: raw (unfiltered),
+/// subtree, explicit, verbatim. One pass over the node's RRsets.
+fn sources<'a>(v: &View<'a>) -> [[Option<Src<'a>>; 4]; 5] {
+    let mut out: [[Option<Src<'a>>; 4]; 5] = Default::default();
+    let mut put = |t: u16, kind: u8, src: Src<'a>| {
+        let slot = match kind {
+            KIND_SUBTREE_RAW => 0,
+            KIND_SUBTREE => 1,
+            KIND_EXPLICIT => 2,
+            KIND_VERBATIM => 3,
+            _ => return,
+        };
+        if let Some(i) = SUBTREE_TYPES.iter().position(|&x| x == t) {
+            out[i][slot] = Some(src);
+        }
+    };
+    match v {
+        View::Base(n) => n
+            .all_rrsets()
+            .for_each(|r| put(r.rtype(), r.kind(), Src::Base(r))),
+        View::Dirty(n) => n
+            .rrsets
+            .iter()
+            .for_each(|r| put(r.rtype, r.kind, Src::Dirty(r))),
+    }
+    out
+}
+
+/// [`add_below`] for every type `wanted` at once, in one pass over `v`'s RRsets; per type,
+/// true when `v` held records.
+fn add_below_all(v: &View<'_>, sets: &mut [Bounded; 5], wanted: impl Fn(u16) -> bool) -> [bool; 5] {
+    let mut below = [false; 5];
+    let all = SUBTREE_TYPES.iter().zip(sources(v)).zip(sets.iter_mut());
+    for (((&t, [raw, sub, exp, verb]), set), any) in all.zip(below.iter_mut()) {
+        if !wanted(t) {
+            continue;
+        }
+        // A stored set is sorted: stop at the first RDATA a full `set` leaves out.
+        match raw.or(if t == rtype::SRV { None } else { sub }) {
+            Some(c) => c.each(|ttl, rdata| {
+                *any = true;
+                if set.rejects(rdata) {
+                    return false;
+                }
+                set.add(ttl, rdata);
+                true
+            }),
+            None => {
+                for g in [exp, verb].into_iter().flatten() {
+                    g.each(|ttl, rdata| {
+                        *any = true;
+                        set.add(ttl, rdata);
+                        true
+                    });
+                }
+            }
+        }
+    }
+    below
+}
+
 /// Adds `v`'s own records of type `t` (zone-file SRV records included, raw); true when any.
-fn add_given(v: &View<'_>, t: u16, set: &mut Bounded) -> bool {
+pub(super) fn add_given(v: &View<'_>, t: u16, set: &mut Bounded) -> bool {
     let mut any = false;
     for kind in [KIND_EXPLICIT, KIND_VERBATIM] {
         v.each(t, kind, |ttl, rdata| {
@@ -207,7 +307,7 @@ pub(crate) fn normalise_srv(raw: &RrData) -> RrData {
 }
 
 /// `prefix` (wire labels) followed by `key`, when that is a valid name length.
-fn prefixed(prefix: &[u8], key: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn prefixed(prefix: &[u8], key: &[u8]) -> Option<Vec<u8>> {
     let total = prefix.len() + key.len();
     (total <= crate::name::MAX_NAME_LEN).then(|| [prefix, key].concat())
 }
@@ -281,6 +381,8 @@ impl Editor<'_> {
             .then(|| prefixed(b"\x04apex\x03dns", key))
             .flatten()
             .filter(|k| self.peek(k).is_some());
+        // Its own group, or a child's (whose mark is current: children come first).
+        let mut grouped = node.child_chunks() > 0 && node.has(GROUP_RTYPE, KIND_GROUP);
         let mut ck = Vec::with_capacity(crate::name::MAX_NAME_LEN);
         for label in self.peek_children(key, node.child_chunks()) {
             ck.clear();
@@ -291,40 +393,79 @@ impl Editor<'_> {
             let Some(child) = fits.then(|| self.peek(&ck)).flatten() else {
                 continue;
             };
-            for (i, &t) in SUBTREE_TYPES.iter().enumerate() {
-                if !(apex_dns.is_some() && is_address(t)) {
-                    below[i] |= add_below(&child, t, &mut sets[i]);
-                }
+            grouped |= child.is_grouped();
+            let from_child = add_below_all(&child, &mut sets, |t| {
+                !(apex_dns.is_some() && is_address(t))
+            });
+            for (b, c) in below.iter_mut().zip(from_child) {
+                *b |= c;
             }
         }
         if let Some(src) = apex_dns.as_deref().and_then(|k| self.peek(k)) {
-            for (i, &t) in SUBTREE_TYPES.iter().enumerate() {
-                if is_address(t) {
-                    below[i] |= add_below(&src, t, &mut sets[i]);
+            for (b, c) in below
+                .iter_mut()
+                .zip(add_below_all(&src, &mut sets, is_address))
+            {
+                *b |= c;
+            }
+        }
+        // The group rule (`edit::group`); at an apex answering from `apex.dns`, A/AAAA keep
+        // that rule.
+        let mut shown: [Option<Bounded>; 5] = Default::default();
+        if let Some(filtered) = grouped.then(|| self.group_filtered(key)).flatten() {
+            for ((slot, f), t) in shown.iter_mut().zip(filtered).zip(SUBTREE_TYPES) {
+                if !(apex_dns.is_some() && is_address(t)) {
+                    *slot = Some(f);
                 }
             }
         }
-        let mut derived = Self::derived_sets(sets, below);
+        let mut derived = Self::derived_sets(sets, below, shown);
+        if grouped {
+            let mut mark = RrData::new(GROUP_RTYPE, KIND_GROUPED);
+            mark.items.push(Item {
+                ttl: 0,
+                rdata: [1u8][..].into(),
+            });
+            derived.push(mark);
+        }
         if is_apex {
             derived.extend(self.ns_from_dns(key));
         }
         self.store_derived(key, derived);
     }
 
-    /// The stored sets of a name from its bounded unions per type of [`SUBTREE_TYPES`] and
+    /// The stored sets of a name from its bounded unions per type of [`SUBTREE_TYPES`],
     /// whether each holds records from below (only then is a set stored; SRV is always shown
-    /// normalised).
-    pub(super) fn derived_sets(sets: [Bounded; 5], below: [bool; 5]) -> Vec<RrData> {
+    /// normalised), and the answers the group rule leaves (`Some`: shown instead of the
+    /// union, which is kept hidden for the parent).
+    pub(super) fn derived_sets(
+        sets: [Bounded; 5],
+        below: [bool; 5],
+        shown: [Option<Bounded>; 5],
+    ) -> Vec<RrData> {
         let mut derived = Vec::new();
-        for ((set, t), below) in sets.into_iter().zip(SUBTREE_TYPES).zip(below) {
+        let all = sets.into_iter().zip(shown).zip(SUBTREE_TYPES).zip(below);
+        for (((set, shown), t), below) in all {
             if t == rtype::SRV && !set.0.is_empty() {
                 let raw = set.into_rrdata(t, KIND_SUBTREE_RAW);
-                derived.push(normalise_srv(&raw));
+                match shown {
+                    Some(f) if f.0.is_empty() => {}
+                    Some(f) => derived.push(normalise_srv(&f.into_rrdata(t, KIND_SUBTREE_RAW))),
+                    None => derived.push(normalise_srv(&raw)),
+                }
                 if below {
                     derived.push(raw);
                 }
             } else if below {
-                derived.push(set.into_rrdata(t, KIND_SUBTREE));
+                match shown {
+                    Some(f) => {
+                        if !f.0.is_empty() {
+                            derived.push(f.into_rrdata(t, KIND_SUBTREE));
+                        }
+                        derived.push(set.into_rrdata(t, KIND_SUBTREE_RAW));
+                    }
+                    None => derived.push(set.into_rrdata(t, KIND_SUBTREE)),
+                }
             }
         }
         derived
