@@ -183,10 +183,13 @@ impl Src<'_> {
 }
 
 /// Per type of [`SUBTREE_TYPES`], `v`'s sets a parent may compose: raw (unfiltered),
-/// subtree, explicit, verbatim. One pass over the node's RRsets.
-fn sources<'a>(v: &View<'a>) -> [[Option<Src<'a>>; 4]; 5] {
+/// subtree, explicit, verbatim; and whether `v` is grouped (`edit::group`). One pass over
+/// the node's RRsets.
+fn sources<'a>(v: &View<'a>) -> ([[Option<Src<'a>>; 4]; 5], bool) {
     let mut out: [[Option<Src<'a>>; 4]; 5] = Default::default();
+    let mut grouped = false;
     let mut put = |t: u16, kind: u8, src: Src<'a>| {
+        grouped |= kind == KIND_GROUP || kind == KIND_GROUPED;
         let slot = match kind {
             KIND_SUBTREE_RAW => 0,
             KIND_SUBTREE => 1,
@@ -207,14 +210,19 @@ fn sources<'a>(v: &View<'a>) -> [[Option<Src<'a>>; 4]; 5] {
             .iter()
             .for_each(|r| put(r.rtype, r.kind, Src::Dirty(r))),
     }
-    out
+    (out, grouped)
 }
 
 /// [`add_below`] for every type `wanted` at once, in one pass over `v`'s RRsets; per type,
-/// true when `v` held records.
-fn add_below_all(v: &View<'_>, sets: &mut [Bounded; 5], wanted: impl Fn(u16) -> bool) -> [bool; 5] {
+/// true when `v` held records; and whether `v` is grouped.
+fn add_below_all(
+    v: &View<'_>,
+    sets: &mut [Bounded; 5],
+    wanted: impl Fn(u16) -> bool,
+) -> ([bool; 5], bool) {
     let mut below = [false; 5];
-    let all = SUBTREE_TYPES.iter().zip(sources(v)).zip(sets.iter_mut());
+    let (src, grouped) = sources(v);
+    let all = SUBTREE_TYPES.iter().zip(src).zip(sets.iter_mut());
     for (((&t, [raw, sub, exp, verb]), set), any) in all.zip(below.iter_mut()) {
         if !wanted(t) {
             continue;
@@ -240,7 +248,7 @@ fn add_below_all(v: &View<'_>, sets: &mut [Bounded; 5], wanted: impl Fn(u16) -> 
             }
         }
     }
-    below
+    (below, grouped)
 }
 
 /// Adds `v`'s own records of type `t` (zone-file SRV records included, raw); true when any.
@@ -393,19 +401,17 @@ impl Editor<'_> {
             let Some(child) = fits.then(|| self.peek(&ck)).flatten() else {
                 continue;
             };
-            grouped |= child.is_grouped();
-            let from_child = add_below_all(&child, &mut sets, |t| {
+            let (from_child, child_grouped) = add_below_all(&child, &mut sets, |t| {
                 !(apex_dns.is_some() && is_address(t))
             });
+            grouped |= child_grouped;
             for (b, c) in below.iter_mut().zip(from_child) {
                 *b |= c;
             }
         }
         if let Some(src) = apex_dns.as_deref().and_then(|k| self.peek(k)) {
-            for (b, c) in below
-                .iter_mut()
-                .zip(add_below_all(&src, &mut sets, is_address))
-            {
+            let (from_src, _) = add_below_all(&src, &mut sets, is_address);
+            for (b, c) in below.iter_mut().zip(from_src) {
                 *b |= c;
             }
         }
