@@ -1,7 +1,7 @@
 //! Drop-in compatibility with SkyDNS and CoreDNS's etcd plugin: a table of cases in the spirit
 //! of CoreDNS's own plugin tests, written from its documented rules (subtree answers, `*`/`any`
 //! labels anywhere, SRV priority 10 / weight normalisation / port 0 / targetstrip, apex NS from
-//! `ns.dns` with glue, apex A from `apex.dns`, PTR from host names). Keys are put with
+//! `ns.dns` with glue, apex A from `apex.dns`, PTR from host names, `group`). Keys are put with
 //! `etcdctl` (API v3) into a real etcd; answers are read from the real `skylane` binary with
 //! `kdig`, over UDP and over TCP. Skipped (with a message) when no etcd binary is installed.
 
@@ -54,6 +54,37 @@ const KEYS: &[(&str, &str)] = &[
     ("local/skydns/dns/ns/a", r#"{"host":"10.0.0.53"}"#),
     ("local/skydns/dns/ns/b", r#"{"host":"10.0.0.54"}"#),
     ("local/skydns/dns/apex/x", r#"{"host":"10.0.0.100"}"#),
+    // `group` (CoreDNS's group tests): one group at two depths; the shortest key's group
+    // plus group-less services; another group deeper (left out); two groups at one depth.
+    (
+        "local/skydns/grp/dom/a",
+        r#"{"host":"10.3.0.1","group":"g1"}"#,
+    ),
+    (
+        "local/skydns/grp/dom/sub/b",
+        r#"{"host":"10.3.0.2","group":"g1"}"#,
+    ),
+    (
+        "local/skydns/grp/dom2/a",
+        r#"{"host":"10.3.2.1","group":"g1"}"#,
+    ),
+    ("local/skydns/grp/dom2/sub/b", r#"{"host":"10.3.2.2"}"#),
+    (
+        "local/skydns/grp/dom1/a",
+        r#"{"host":"10.3.1.1","group":"g1"}"#,
+    ),
+    (
+        "local/skydns/grp/dom1/sub/b",
+        r#"{"host":"10.3.1.2","group":"g2"}"#,
+    ),
+    (
+        "local/skydns/grp/dom3/a",
+        r#"{"host":"10.3.3.1","group":"g1"}"#,
+    ),
+    (
+        "local/skydns/grp/dom3/b",
+        r#"{"host":"10.3.3.2","group":"g2"}"#,
+    ),
     (
         "arpa/in-addr/10/0/0/1",
         r#"{"host":"reverse.skydns.local"}"#,
@@ -215,6 +246,43 @@ const CASES: &[Case] = &[
         &["reverse.skydns.local."],
         None,
     ),
+    // `group`: services of the shortest key's group plus those without one; all when two
+    // groups meet at the shortest depth.
+    (
+        "dom.grp.skydns.local.",
+        "A",
+        "NOERROR",
+        &["10.3.0.1", "10.3.0.2"],
+        None,
+    ),
+    (
+        "dom2.grp.skydns.local.",
+        "A",
+        "NOERROR",
+        &["10.3.2.1", "10.3.2.2"],
+        None,
+    ),
+    (
+        "dom1.grp.skydns.local.",
+        "A",
+        "NOERROR",
+        &["10.3.1.1"],
+        None,
+    ),
+    (
+        "dom1.grp.skydns.local.",
+        "SRV",
+        "NOERROR",
+        &["10 100 0 a.dom1.grp.skydns.local."],
+        Some(&["10.3.1.1"]),
+    ),
+    (
+        "dom3.grp.skydns.local.",
+        "A",
+        "NOERROR",
+        &["10.3.3.1", "10.3.3.2"],
+        None,
+    ),
     // NXDOMAIN only when nothing exists at or below; NODATA otherwise.
     ("nothere.region1.skydns.local.", "A", "NXDOMAIN", &[], None),
     ("region1.skydns.local.", "TXT", "NOERROR", &[], None),
@@ -328,5 +396,22 @@ fn coredns_etcd_cases_over_udp_and_tcp() {
     etcd.etcdctl_ok(&["del", "/skydns/local/skydns/region1/prod/server1/b"]);
     eventually("b gone from the subtree", || {
         ask(&s, "prod.region1.skydns.local.", "A", false).1 == ["10.0.0.1"]
+    });
+    // Groups follow updates; health filtering applies after the group rule.
+    etcd.etcdctl_ok(&[
+        "put",
+        "/skydns/local/skydns/grp/dom1/sub/b",
+        r#"{"host":"10.3.1.2","group":"g1"}"#,
+    ]);
+    eventually("dom1 agrees on g1: both", || {
+        ask(&s, "dom1.grp.skydns.local.", "A", false).1 == ["10.3.1.1", "10.3.1.2"]
+    });
+    etcd.etcdctl_ok(&[
+        "put",
+        "/skydns/monitor/status/10.3.1.1",
+        r#"{"status":"DOWN"}"#,
+    ]);
+    eventually("10.3.1.1 is left out of the group's answer", || {
+        ask(&s, "dom1.grp.skydns.local.", "A", true).1 == ["10.3.1.2"]
     });
 }

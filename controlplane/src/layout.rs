@@ -59,8 +59,9 @@ pub struct SkyValue {
     /// Labels stripped from the left of SRV/MX targets.
     #[serde(skip_serializing_if = "is_zero_u32")]
     pub targetstrip: u32,
-    /// Accepted for compatibility; CoreDNS's query-time group filter is not applied
-    /// (docs/api.md "Storage layout").
+    /// Services with a group are answered together: a name's answer keeps the services of
+    /// the group of its shortest key holding one, plus those without a group (CoreDNS
+    /// `msg.Group`; docs/api.md "Storage layout").
     #[serde(skip_serializing_if = "String::is_empty")]
     pub group: String,
 }
@@ -271,7 +272,7 @@ pub fn value_to_records(
         return Err(LayoutError::Empty);
     }
     let mut out = Vec::with_capacity(2);
-    let rec = |data| Record::new(name.clone(), ttl, data);
+    let rec = |data| Record::new(name.clone(), ttl, data).with_group(&value.group);
     if !host.is_empty() {
         let ip_text = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
         if let Ok(ip) = ip_text.unwrap_or(host).parse::<IpAddr>() {
@@ -341,7 +342,7 @@ pub fn served_records(
     if is_ip && value.port == 0 {
         let ttl = out.first().map_or(default_ttl, |r| r.ttl);
         let target = strip_labels(name, value.targetstrip);
-        out.push(Record::new(name.clone(), ttl, srv(value, target)));
+        out.push(Record::new(name.clone(), ttl, srv(value, target)).with_group(&value.group));
     }
     Ok(out)
 }

@@ -132,6 +132,10 @@ pub struct Record {
     /// Records without it (the store's SkyDNS layout) follow CoreDNS's etcd plugin: SRV
     /// weights are normalised per answer (`snapshot::edit::subtree`).
     pub as_written: bool,
+    /// The SkyDNS / CoreDNS `group` of the value this record comes from (`None`: no group).
+    /// A name's subtree answer keeps only the services of one group (CoreDNS `msg.Group`,
+    /// `snapshot::edit::group`).
+    pub group: Option<Box<str>>,
 }
 
 impl Record {
@@ -142,7 +146,14 @@ impl Record {
             ttl,
             data,
             as_written: false,
+            group: None,
         }
+    }
+
+    /// The same record, from a value of this `group` (empty: no group).
+    pub fn with_group(mut self, group: &str) -> Record {
+        self.group = (!group.is_empty()).then(|| group.into());
+        self
     }
 
     /// The same record, served exactly as given (zone-file records).

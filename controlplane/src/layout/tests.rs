@@ -295,3 +295,14 @@ fn normalised_weights_are_at_least_one() {
     normalize_srv_weights(&mut rs);
     assert!(matches!(rs[0].data, RData::Srv { weight: 1, .. }));
 }
+
+#[test]
+fn the_group_goes_with_every_record_of_a_value() {
+    let v = SkyValue::from_json(br#"{"host":"10.0.0.1","group":"g1","text":"t"}"#).unwrap();
+    let recs = served_records(&n("a.skydns.local."), &v, 30).unwrap();
+    assert_eq!(recs.len(), 3, "A, TXT and the port-0 SRV");
+    assert!(recs.iter().all(|r| r.group.as_deref() == Some("g1")));
+    assert!(records("a.skydns.local.", r#"{"host":"10.0.0.1"}"#)
+        .iter()
+        .all(|r| r.group.is_none()));
+}

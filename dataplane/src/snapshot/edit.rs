@@ -12,7 +12,9 @@ use super::children::{
 use super::hash::key_hash;
 use super::node::{is_derived, NodeData, NodeRef};
 use super::reverse::reverse_name;
-use super::rrset::{is_given, kind_of, Item, RrData, KIND_AUTO_PTR, KIND_SYNTHETIC};
+use super::rrset::{
+    is_given, kind_of, Item, RrData, GROUP_RTYPE, KIND_AUTO_PTR, KIND_GROUP, KIND_SYNTHETIC,
+};
 use super::shard::{begin_entry, end_entry, shard_of, Table};
 use super::zone::ZoneRules;
 use crate::name::Name;
@@ -23,8 +25,11 @@ use std::collections::hash_map::Entry as MapEntry;
 /// A record's type and RDATA (what makes two records the same).
 type RecordKey = (u16, u8, Box<[u8]>);
 
+mod delta;
+mod group;
 mod subtree;
 
+pub(crate) use group::name_group;
 pub use subtree::MAX_SUBTREE_RRS;
 
 /// A decoded table entry.
@@ -295,8 +300,10 @@ impl<'a> Editor<'a> {
                     .into_iter()
                     .partition(|r| is_given(r.kind));
                 n.rrsets = keep;
-                // Subtree answers are recomputed once every change is in (`subtree`).
-                n.rrsets.retain(|r| !is_derived(r.kind));
+                // Subtree answers are recomputed once every change is in (`subtree`); the
+                // group goes with the records.
+                n.rrsets
+                    .retain(|r| !is_derived(r.kind) && r.kind != KIND_GROUP);
                 old
             }
             None => Vec::new(),
@@ -339,6 +346,11 @@ impl<'a> Editor<'a> {
             if let Some(n) = self.node_mut(&key) {
                 n.owner = owner.into();
                 n.rrsets.extend(new);
+            }
+            if configured {
+                if let Some(g) = name_group(records.iter()) {
+                    self.set_group(&key, g);
+                }
             }
             self.counters.records += new_count;
             self.counters.names += 1;
@@ -413,6 +425,19 @@ impl<'a> Editor<'a> {
             n.rrsets.retain(|r| r.kind != KIND_SYNTHETIC);
         }
         self.prune(apex_key);
+    }
+
+    /// Marks the name at `key` (holding records) as one of `group`'s services.
+    pub(crate) fn set_group(&mut self, key: &[u8], group: &str) {
+        if let Some(n) = self.node_mut(key) {
+            n.rrsets.retain(|r| r.kind != KIND_GROUP);
+            let mut set = RrData::new(GROUP_RTYPE, KIND_GROUP);
+            set.items.push(Item {
+                ttl: 0,
+                rdata: group.as_bytes().into(),
+            });
+            n.rrsets.push(set);
+        }
     }
 
     /// Keys of every node touched so far.

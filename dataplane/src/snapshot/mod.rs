@@ -58,16 +58,37 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use zone::{ZoneRules, ZoneTable};
 
-/// The lowercased keys of the names owning `records` (deduplicated), for the subtree pass.
-fn subtree_keys(rules: &ZoneRules, records: &[Record]) -> Vec<Box<[u8]>> {
+/// Names (lowercased keys) with their group.
+type NameGroups = Vec<(Box<[u8]>, String)>;
+
+/// The lowercased keys of the names owning `records` (deduplicated), for the subtree pass,
+/// and the group of each name with one (`edit::name_group`).
+fn subtree_keys(rules: &ZoneRules, records: &[Record]) -> (Vec<Box<[u8]>>, NameGroups) {
     let mut keys: rustc_hash::FxHashSet<Box<[u8]>> = rustc_hash::FxHashSet::default();
+    // Names with a grouped record, and then all their records (groups are rare).
+    let mut grouped: rustc_hash::FxHashMap<Box<[u8]>, Vec<&Record>> = Default::default();
     for r in records {
         let key = r.name.as_wire().to_ascii_lowercase();
         if rules.is_configured(&key) {
+            if r.group.is_some() {
+                grouped.entry(key.as_slice().into()).or_default();
+            }
             keys.insert(key.into());
         }
     }
-    keys.into_iter().collect()
+    if !grouped.is_empty() {
+        for r in records {
+            let key = r.name.as_wire().to_ascii_lowercase();
+            if let Some(v) = grouped.get_mut(key.as_slice()) {
+                v.push(r);
+            }
+        }
+    }
+    let groups = grouped
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, edit::name_group(v.into_iter())?.to_string())))
+        .collect();
+    (keys.into_iter().collect(), groups)
 }
 
 /// The live snapshot: loaded lock-free by every core, stored by the control plane.
@@ -188,12 +209,15 @@ impl Snapshot {
     pub fn build(config: Arc<ZoneConfig>, records: Vec<Record>) -> Snapshot {
         let rules = Arc::new(ZoneRules::new(config));
         let serial = next_serial(0);
-        let keys = subtree_keys(&rules, &records);
+        let (keys, groups) = subtree_keys(&rules, &records);
         let built = bulk::build(&rules, records, serial);
         let table = Table::from_shards(built.shards);
         // Subtree answers: the same pass as `apply`, over every given name.
         let mut ed = Editor::new(&rules, &table, built.counters);
-        ed.refresh_subtrees(keys.iter().map(|k| &**k));
+        for (key, group) in &groups {
+            ed.set_group(key, group);
+        }
+        ed.refresh_subtrees(keys.iter().map(|k| &**k), false);
         let (table, counters) = ed.finish();
         Self::assemble(
             rules,
@@ -270,7 +294,7 @@ impl Snapshot {
             ed.set_name(&ch.name, &ch.records);
         }
         let touched: Vec<Box<[u8]>> = ed.touched_names().map(Into::into).collect();
-        ed.refresh_subtrees(touched.iter().map(|k| &**k));
+        ed.refresh_subtrees(touched.iter().map(|k| &**k), true);
         let serial = if changes.is_empty() {
             self.serial
         } else {

@@ -15,7 +15,8 @@
 
 use super::children::ChildIter;
 use super::rrset::{
-    RrData, RrSet, RrSlice, KIND_EXPLICIT, KIND_SUBTREE, KIND_SUBTREE_RAW, KIND_VERBATIM,
+    RrData, RrSet, RrSlice, KIND_EXPLICIT, KIND_GROUP, KIND_GROUPED, KIND_SUBTREE,
+    KIND_SUBTREE_RAW, KIND_VERBATIM,
 };
 use super::shard::{read_u16, read_u32, Table};
 use crate::record::rtype;
@@ -26,7 +27,7 @@ const FLAG_OWNER_DIFFERS: u8 = 1;
 /// Which RRset of a type is shown (highest rank); rank 0 is never shown.
 fn rank(kind: u8, rtype: u16) -> u8 {
     match kind {
-        KIND_SUBTREE_RAW => 0,
+        KIND_SUBTREE_RAW | KIND_GROUP | KIND_GROUPED => 0,
         KIND_VERBATIM => 5,
         KIND_SUBTREE if rtype != rtype::NS => 4,
         KIND_EXPLICIT => 3,
@@ -37,7 +38,7 @@ fn rank(kind: u8, rtype: u16) -> u8 {
 
 /// True for the kinds derived from other names (recomputed, never given).
 pub(crate) fn is_derived(kind: u8) -> bool {
-    kind == KIND_SUBTREE || kind == KIND_SUBTREE_RAW
+    kind == KIND_SUBTREE || kind == KIND_SUBTREE_RAW || kind == KIND_GROUPED
 }
 
 fn policy_code(p: Policy) -> u8 {

@@ -19,9 +19,18 @@ pub(crate) const KIND_SYNTHETIC: u8 = 2;
 /// `snapshot::edit::subtree`): shown instead of the name's own records of that type. For
 /// SRV the weights are normalised; NS at an apex comes from `ns.dns.<apex>`.
 pub(crate) const KIND_SUBTREE: u8 = 3;
-/// SRV records at or below a name with their raw weights, never shown: what the parent's
-/// subtree answer is composed from.
+/// Records at or below a name unfiltered, never shown: what the parent's subtree answer is
+/// composed from. Always there for SRV (raw weights); for other types only when the shown
+/// answer is filtered by group (`edit::group`).
 pub(crate) const KIND_SUBTREE_RAW: u8 = 4;
+/// The `group` of a name's values (one item: the group's bytes, TTL 0; type
+/// [`GROUP_RTYPE`]), never shown: what `edit::group` filters subtree answers by.
+pub(crate) const KIND_GROUP: u8 = 6;
+/// Set (one empty item, type [`GROUP_RTYPE`]) on a name with children when it or a name
+/// below it has a group, never shown: its answers are filtered by group (`edit::group`).
+pub(crate) const KIND_GROUPED: u8 = 7;
+/// The record type of the [`KIND_GROUP`] and [`KIND_GROUPED`] sets (no real type).
+pub(crate) const GROUP_RTYPE: u16 = 0;
 /// SRV records given as written (zone files, [`crate::record::Record::as_written`]): shown
 /// over a subtree answer, weights untouched; a parent's subtree answer composes them raw.
 pub(crate) const KIND_VERBATIM: u8 = 5;

@@ -17,19 +17,26 @@
 //!   `max(1, floor(100 / sum * w))`, a raw weight of 0 counting as 100.
 //!   Zone-file SRV records ([`KIND_VERBATIM`]) are served as written at their own name
 //!   (shown over the subtree answer) and enter their ancestors' sets with their raw weights.
+//! - Where a `group` is at or below a name, the shown sets keep only the records of the
+//!   services the group rule answers (`edit::group`); the unfiltered set is then kept hidden
+//!   as [`KIND_SUBTREE_RAW`] for every type, and parents compose that.
 //! - At a zone apex, A/AAAA come from `apex.dns.<apex>` (at or below) when that name exists,
 //!   and NS from the names at or below `ns.dns.<apex>` holding A/AAAA records (their
 //!   addresses are the glue), else the synthetic `ns.<apex>`.
 //!
-//! Cost: an update recomputes the touched names and their ancestors, deepest first; each
-//! reads its children's stored sets (`children × MAX_SUBTREE_RRS` RDATAs at most) and is
-//! written only when its answer changed.
+//! Cost: the bulk build computes every name from its children's stored sets, deepest first
+//! (`children × MAX_SUBTREE_RRS` RDATAs at most per name). An update walks the touched names
+//! and their ancestors, deepest first, and updates each stored answer from the old and new
+//! sets of the contributors that changed (`edit::delta`), falling back to the full
+//! computation only where a removed record may have been given by that contributor alone; a
+//! name is written only when its answer changed.
 
 use super::{is_address, Editor, View};
 use crate::record::rtype;
 use crate::snapshot::node::is_derived;
 use crate::snapshot::rrset::{
-    Item, RrData, KIND_EXPLICIT, KIND_SUBTREE, KIND_SUBTREE_RAW, KIND_VERBATIM,
+    Item, RrData, RrSet, GROUP_RTYPE, KIND_EXPLICIT, KIND_GROUP, KIND_GROUPED, KIND_SUBTREE,
+    KIND_SUBTREE_RAW, KIND_VERBATIM,
 };
 use crate::wire::name::label_count;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -45,16 +52,21 @@ pub(crate) const SUBTREE_TYPES: [u16; 5] =
 
 /// The smallest [`MAX_SUBTREE_RRS`] distinct RDATAs seen, each with its smallest TTL.
 #[derive(Default)]
-struct Bounded(BTreeMap<Box<[u8]>, u32>);
+pub(super) struct Bounded(pub(super) BTreeMap<Box<[u8]>, u32>);
 
 impl Bounded {
+    /// True when it holds [`MAX_SUBTREE_RRS`] RDATAs (more would push the largest out).
+    pub(super) fn is_full(&self) -> bool {
+        self.0.len() >= MAX_SUBTREE_RRS
+    }
+
     /// True when full and every RDATA from `rdata` on (bytewise) would be left out.
     fn rejects(&self, rdata: &[u8]) -> bool {
         self.0.len() >= MAX_SUBTREE_RRS
             && self.0.last_key_value().is_some_and(|(k, _)| rdata >= &**k)
     }
 
-    fn add(&mut self, ttl: u32, rdata: &[u8]) {
+    pub(super) fn add(&mut self, ttl: u32, rdata: &[u8]) {
         // Full: anything above the largest kept RDATA is out (one comparison, the common case).
         if self.0.len() >= MAX_SUBTREE_RRS {
             if let Some((last, t)) = self.0.last_key_value() {
@@ -92,14 +104,39 @@ impl Bounded {
     }
 }
 
+/// The kind of the stored subtree set of type `t` (raw weights for SRV; without a group
+/// below, what a parent composes).
+pub(super) fn subtree_kind(t: u16) -> u8 {
+    if t == rtype::SRV {
+        KIND_SUBTREE_RAW
+    } else {
+        KIND_SUBTREE
+    }
+}
+
+/// What `v` gives its parent's answer of type `t`: at-or-below(`v`, t).
+pub(super) fn contribution(v: &View<'_>, t: u16) -> Bounded {
+    let mut set = Bounded::default();
+    add_below(v, t, &mut set);
+    set
+}
+
+/// `v`'s own records of type `t` (zone-file SRV records included, raw).
+pub(super) fn given(v: &View<'_>, t: u16) -> Bounded {
+    let mut set = Bounded::default();
+    add_given(v, t, &mut set);
+    set
+}
+
 /// Adds at-or-below(`v`, t) to `set`; true when it held records. A stored subtree set is
 /// sorted, so reading it stops at the first RDATA a full `set` leaves out: a parent reads
 /// only what can still enter its answer.
 fn add_below(v: &View<'_>, t: u16, set: &mut Bounded) -> bool {
-    let kind = if t == rtype::SRV {
+    // The unfiltered set when the shown one is filtered by group (always for SRV).
+    let kind = if v.has(t, KIND_SUBTREE_RAW) {
         KIND_SUBTREE_RAW
     } else {
-        KIND_SUBTREE
+        subtree_kind(t)
     };
     if v.has(t, kind) {
         let mut any = false;
@@ -116,8 +153,106 @@ fn add_below(v: &View<'_>, t: u16, set: &mut Bounded) -> bool {
     add_given(v, t, set)
 }
 
+/// A stored RRset of either kind of view.
+#[derive(Clone, Copy)]
+enum Src<'a> {
+    Base(RrSet<'a>),
+    Dirty(&'a RrData),
+}
+
+impl Src<'_> {
+    /// Calls `f(ttl, rdata)` per record, in stored order, until it returns false.
+    fn each(self, mut f: impl FnMut(u32, &[u8]) -> bool) {
+        match self {
+            Src::Base(r) => {
+                for i in 0..r.len() {
+                    if !f(r.record_ttl(i), r.rdata(i)) {
+                        return;
+                    }
+                }
+            }
+            Src::Dirty(d) => {
+                for i in &d.items {
+                    if !f(i.ttl, &i.rdata) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Per type of [`SUBTREE_TYPES`], `v`'s sets a parent may compose: raw (unfiltered),
+/// subtree, explicit, verbatim; and whether `v` is grouped (`edit::group`). One pass over
+/// the node's RRsets.
+fn sources<'a>(v: &View<'a>) -> ([[Option<Src<'a>>; 4]; 5], bool) {
+    let mut out: [[Option<Src<'a>>; 4]; 5] = Default::default();
+    let mut grouped = false;
+    let mut put = |t: u16, kind: u8, src: Src<'a>| {
+        grouped |= kind == KIND_GROUP || kind == KIND_GROUPED;
+        let slot = match kind {
+            KIND_SUBTREE_RAW => 0,
+            KIND_SUBTREE => 1,
+            KIND_EXPLICIT => 2,
+            KIND_VERBATIM => 3,
+            _ => return,
+        };
+        if let Some(i) = SUBTREE_TYPES.iter().position(|&x| x == t) {
+            out[i][slot] = Some(src);
+        }
+    };
+    match v {
+        View::Base(n) => n
+            .all_rrsets()
+            .for_each(|r| put(r.rtype(), r.kind(), Src::Base(r))),
+        View::Dirty(n) => n
+            .rrsets
+            .iter()
+            .for_each(|r| put(r.rtype, r.kind, Src::Dirty(r))),
+    }
+    (out, grouped)
+}
+
+/// [`add_below`] for every type `wanted` at once, in one pass over `v`'s RRsets; per type,
+/// true when `v` held records; and whether `v` is grouped.
+fn add_below_all(
+    v: &View<'_>,
+    sets: &mut [Bounded; 5],
+    wanted: impl Fn(u16) -> bool,
+) -> ([bool; 5], bool) {
+    let mut below = [false; 5];
+    let (src, grouped) = sources(v);
+    let all = SUBTREE_TYPES.iter().zip(src).zip(sets.iter_mut());
+    for (((&t, [raw, sub, exp, verb]), set), any) in all.zip(below.iter_mut()) {
+        if !wanted(t) {
+            continue;
+        }
+        // A stored set is sorted: stop at the first RDATA a full `set` leaves out.
+        match raw.or(if t == rtype::SRV { None } else { sub }) {
+            Some(c) => c.each(|ttl, rdata| {
+                *any = true;
+                if set.rejects(rdata) {
+                    return false;
+                }
+                set.add(ttl, rdata);
+                true
+            }),
+            None => {
+                for g in [exp, verb].into_iter().flatten() {
+                    g.each(|ttl, rdata| {
+                        *any = true;
+                        set.add(ttl, rdata);
+                        true
+                    });
+                }
+            }
+        }
+    }
+    (below, grouped)
+}
+
 /// Adds `v`'s own records of type `t` (zone-file SRV records included, raw); true when any.
-fn add_given(v: &View<'_>, t: u16, set: &mut Bounded) -> bool {
+pub(super) fn add_given(v: &View<'_>, t: u16, set: &mut Bounded) -> bool {
     let mut any = false;
     for kind in [KIND_EXPLICIT, KIND_VERBATIM] {
         v.each(t, kind, |ttl, rdata| {
@@ -180,14 +315,21 @@ pub(crate) fn normalise_srv(raw: &RrData) -> RrData {
 }
 
 /// `prefix` (wire labels) followed by `key`, when that is a valid name length.
-fn prefixed(prefix: &[u8], key: &[u8]) -> Option<Vec<u8>> {
+pub(super) fn prefixed(prefix: &[u8], key: &[u8]) -> Option<Vec<u8>> {
     let total = prefix.len() + key.len();
     (total <= crate::name::MAX_NAME_LEN).then(|| [prefix, key].concat())
 }
 
 impl Editor<'_> {
     /// Recomputes the subtree answers of `keys` and of all their ancestors, deepest first.
-    pub(crate) fn refresh_subtrees<'k>(&mut self, keys: impl IntoIterator<Item = &'k [u8]>) {
+    /// `incremental`: the base table holds consistent answers (an update), so each name is
+    /// updated from the changes of its contributors (`edit::delta`); else (the bulk build)
+    /// every name is computed from its children.
+    pub(crate) fn refresh_subtrees<'k>(
+        &mut self,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+        incremental: bool,
+    ) {
         let mut all: FxHashSet<Box<[u8]>> = FxHashSet::default();
         for key in keys {
             let mut k = key;
@@ -201,8 +343,26 @@ impl Editor<'_> {
         // Children before parents (siblings are independent: any order among them).
         let mut order: Vec<Box<[u8]>> = all.into_iter().collect();
         order.sort_by_cached_key(|k| std::cmp::Reverse(label_count(k)));
+        // Per parent: its children whose contribution changed.
+        let mut changed: FxHashMap<Box<[u8]>, Vec<Box<[u8]>>> = FxHashMap::default();
         for key in &order {
-            self.refresh_subtree(key);
+            if !incremental {
+                self.refresh_subtree(key);
+                continue;
+            }
+            let children = changed.remove(key).unwrap_or_default();
+            if !self.refresh_by_delta(key, &children) {
+                self.refresh_subtree(key);
+            }
+            let wildcard = key.starts_with(b"\x01*");
+            if let Some(p) = self.rules.parent_offset(key).filter(|_| !wildcard) {
+                if self.contribution_changed(key) {
+                    changed
+                        .entry(key[p..].into())
+                        .or_default()
+                        .push(key.clone());
+                }
+            }
         }
     }
 
@@ -229,6 +389,8 @@ impl Editor<'_> {
             .then(|| prefixed(b"\x04apex\x03dns", key))
             .flatten()
             .filter(|k| self.peek(k).is_some());
+        // Its own group, or a child's (whose mark is current: children come first).
+        let mut grouped = node.child_chunks() > 0 && node.has(GROUP_RTYPE, KIND_GROUP);
         let mut ck = Vec::with_capacity(crate::name::MAX_NAME_LEN);
         for label in self.peek_children(key, node.child_chunks()) {
             ck.clear();
@@ -239,34 +401,87 @@ impl Editor<'_> {
             let Some(child) = fits.then(|| self.peek(&ck)).flatten() else {
                 continue;
             };
-            for (i, &t) in SUBTREE_TYPES.iter().enumerate() {
-                if !(apex_dns.is_some() && is_address(t)) {
-                    below[i] |= add_below(&child, t, &mut sets[i]);
-                }
+            let (from_child, child_grouped) = add_below_all(&child, &mut sets, |t| {
+                !(apex_dns.is_some() && is_address(t))
+            });
+            grouped |= child_grouped;
+            for (b, c) in below.iter_mut().zip(from_child) {
+                *b |= c;
             }
         }
         if let Some(src) = apex_dns.as_deref().and_then(|k| self.peek(k)) {
-            for (i, &t) in SUBTREE_TYPES.iter().enumerate() {
-                if is_address(t) {
-                    below[i] |= add_below(&src, t, &mut sets[i]);
+            let (from_src, _) = add_below_all(&src, &mut sets, is_address);
+            for (b, c) in below.iter_mut().zip(from_src) {
+                *b |= c;
+            }
+        }
+        // The group rule (`edit::group`); at an apex answering from `apex.dns`, A/AAAA keep
+        // that rule.
+        let mut shown: [Option<Bounded>; 5] = Default::default();
+        if let Some(filtered) = grouped.then(|| self.group_filtered(key)).flatten() {
+            for ((slot, f), t) in shown.iter_mut().zip(filtered).zip(SUBTREE_TYPES) {
+                if !(apex_dns.is_some() && is_address(t)) {
+                    *slot = Some(f);
                 }
             }
         }
-        let mut derived = Vec::new();
-        for ((set, t), below) in sets.into_iter().zip(SUBTREE_TYPES).zip(below) {
-            if t == rtype::SRV && !set.0.is_empty() {
-                let raw = set.into_rrdata(t, KIND_SUBTREE_RAW);
-                derived.push(normalise_srv(&raw));
-                if below {
-                    derived.push(raw);
-                }
-            } else if below {
-                derived.push(set.into_rrdata(t, KIND_SUBTREE));
-            }
+        let mut derived = Self::derived_sets(sets, below, shown);
+        if grouped {
+            let mut mark = RrData::new(GROUP_RTYPE, KIND_GROUPED);
+            mark.items.push(Item {
+                ttl: 0,
+                rdata: [1u8][..].into(),
+            });
+            derived.push(mark);
         }
         if is_apex {
             derived.extend(self.ns_from_dns(key));
         }
+        self.store_derived(key, derived);
+    }
+
+    /// The stored sets of a name from its bounded unions per type of [`SUBTREE_TYPES`],
+    /// whether each holds records from below (only then is a set stored; SRV is always shown
+    /// normalised), and the answers the group rule leaves (`Some`: shown instead of the
+    /// union, which is kept hidden for the parent).
+    pub(super) fn derived_sets(
+        sets: [Bounded; 5],
+        below: [bool; 5],
+        shown: [Option<Bounded>; 5],
+    ) -> Vec<RrData> {
+        let mut derived = Vec::new();
+        let all = sets.into_iter().zip(shown).zip(SUBTREE_TYPES).zip(below);
+        for (((set, shown), t), below) in all {
+            if t == rtype::SRV && !set.0.is_empty() {
+                let raw = set.into_rrdata(t, KIND_SUBTREE_RAW);
+                match shown {
+                    Some(f) if f.0.is_empty() => {}
+                    Some(f) => derived.push(normalise_srv(&f.into_rrdata(t, KIND_SUBTREE_RAW))),
+                    None => derived.push(normalise_srv(&raw)),
+                }
+                if below {
+                    derived.push(raw);
+                }
+            } else if below {
+                match shown {
+                    Some(f) => {
+                        if !f.0.is_empty() {
+                            derived.push(f.into_rrdata(t, KIND_SUBTREE));
+                        }
+                        derived.push(set.into_rrdata(t, KIND_SUBTREE_RAW));
+                    }
+                    None => derived.push(set.into_rrdata(t, KIND_SUBTREE)),
+                }
+            }
+        }
+        derived
+    }
+
+    /// Replaces `key`'s derived sets with `derived` when they differ.
+    pub(super) fn store_derived(&mut self, key: &[u8], mut derived: Vec<RrData>) {
+        let Some(node) = self.peek(key) else {
+            return;
+        };
         derived.sort_by_key(|r| (r.rtype, r.kind));
         let mut old = node.derived();
         old.sort_by_key(|r| (r.rtype, r.kind));

@@ -326,11 +326,9 @@ proptest::proptest! {
         for _ in 0..25 {
             let batch: Vec<_> = (0..1 + rng.next(3)).map(|_| {
                 let name = NAMES[rng.next(NAMES.len() as u64) as usize];
-                let recs = random_records(&mut rng, name);
-                state.insert(name.to_string(), recs.clone());
-                change(name, recs)
+                (name.to_string(), random_records(&mut rng, name))
             }).collect();
-            snap = snap.apply(&batch);
+            snap = apply_batch(&snap, &mut state, batch);
         }
         let all: Vec<Record> = state.values().flatten().cloned().collect();
         let fresh = Snapshot::build(config, all);
@@ -340,4 +338,68 @@ proptest::proptest! {
             proptest::prop_assert_eq!(got, model_a(&state, name), "{}", name);
         }
     }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+    /// Incremental updates past the bound (`edit::delta`): 320 names over two parents share
+    /// addresses and TTLs, so removals hit RDATAs other names still give, RDATAs at the
+    /// bound's edge, and TTLs given by one name only. After every batch the applied snapshot
+    /// equals a fresh build.
+    #[test]
+    fn updates_past_the_bound_agree_with_fresh_builds(seed in 0u64..u64::MAX) {
+        let config = cfg(&["skydns.local."], false);
+        let mut rng = Lcg(seed);
+        let name = |i: u64| format!("h{i}.p{}.big.skydns.local.", i % 2);
+        let rec = |rng: &mut Lcg, i: u64| {
+            let ip = format!("10.2.{}.{}", rng.next(2), rng.next(200));
+            vec![a(&name(i), &ip, 20 + rng.next(3) as u32)]
+        };
+        let mut state: BTreeMap<String, Vec<Record>> = Default::default();
+        for i in 0..320 {
+            state.insert(name(i), rec(&mut rng, i));
+        }
+        let all = |s: &BTreeMap<String, Vec<Record>>| s.values().flatten().cloned().collect();
+        let mut snap = Snapshot::build(config.clone(), all(&state));
+        for _ in 0..6 {
+            let batch: Vec<_> = (0..1 + rng.next(4)).map(|_| {
+                let i = rng.next(330);
+                (name(i), if rng.next(3) == 0 { vec![] } else { rec(&mut rng, i) })
+            }).collect();
+            snap = apply_batch(&snap, &mut state, batch);
+            let fresh = Snapshot::build(config.clone(), all(&state));
+            proptest::prop_assert_eq!(dump(&snap), dump(&fresh));
+            for p in ["p0.big.skydns.local.", "p1.big.skydns.local.", "big.skydns.local."] {
+                proptest::prop_assert_eq!(stored(&snap, p), stored(&fresh, p), "{}", p);
+            }
+        }
+    }
+}
+
+/// `snap` with `batch` applied (each name's records replaced), recorded in `state`.
+fn apply_batch(
+    snap: &Snapshot,
+    state: &mut BTreeMap<String, Vec<Record>>,
+    batch: Vec<(String, Vec<Record>)>,
+) -> Snapshot {
+    let changes: Vec<_> = batch.iter().map(|(n, r)| change(n, r.clone())).collect();
+    state.extend(batch);
+    snap.apply(&changes)
+}
+
+/// One stored RRset: type, kind, and each record's (TTL, RDATA).
+type StoredSet = (u16, u8, Vec<(u32, Vec<u8>)>);
+
+/// Every RRset stored at `name`, hidden ones included, with each record's own TTL.
+fn stored(s: &Snapshot, name: &str) -> Vec<StoredSet> {
+    let node = s.node(&k(name)).expect("node");
+    let mut v: Vec<_> = node
+        .all_rrsets()
+        .map(|r| {
+            let items = (0..r.len()).map(|i| (r.record_ttl(i), r.rdata(i).to_vec()));
+            (r.rtype(), r.kind(), items.collect())
+        })
+        .collect();
+    v.sort();
+    v
 }

@@ -1,0 +1,106 @@
+//! Incremental subtree answers: a name's stored answer updated from the change of the
+//! contributors that changed (its own records, its changed children) instead of re-reading
+//! every child.
+//!
+//! A name's answer per type is the bounded union ([`Bounded`]) of its contributors' sets.
+//! For each changed contributor, with its set before (`old`, read from the base table) and
+//! after (`new`, read from the edited table):
+//! - every RDATA of `new` is added (an RDATA new to the union, or a smaller TTL): the union
+//!   only grows, so adding is exact, bound included;
+//! - an RDATA of `old` that `new` lacks, or holds with a larger TTL, changes nothing when the
+//!   answer holds it with a smaller TTL than `old` (another contributor gives that TTL) or
+//!   does not hold it at all (a full answer whose bound leaves it out); otherwise this
+//!   contributor may have been the one giving it, and the name is recomputed from all its
+//!   children (the full pass).
+//!
+//! So an update costs the sizes of the changed sets along the path to the apex, plus a full
+//! recompute only of the names where a removed record was in the answer and may have come from
+//! the changed contributor alone. Zone apexes are always recomputed in full
+//! (`apex.dns` and `ns.dns` rules), and so are names with a group at or below them
+//! (`edit::group`).
+
+use super::subtree::{contribution, given, subtree_kind, Bounded, SUBTREE_TYPES};
+use super::{Editor, View};
+use crate::snapshot::hash::key_hash;
+use crate::snapshot::node::NodeRef;
+use crate::snapshot::shard::shard_of;
+
+/// Applies one contributor's change (`old` → `new`) to `set`; false when `set` cannot be
+/// updated without the other contributors (a full recompute is needed).
+fn apply_change(set: &mut Bounded, old: &Bounded, new: &Bounded) -> bool {
+    for (rdata, &ot) in &old.0 {
+        if new.0.get(rdata).is_some_and(|&nt| nt <= ot) {
+            continue;
+        }
+        match set.0.get(rdata) {
+            Some(&st) if st >= ot => return false,
+            Some(_) => {}
+            None if !set.is_full() => return false,
+            None => {}
+        }
+    }
+    for (rdata, &nt) in &new.0 {
+        set.add(nt, rdata);
+    }
+    true
+}
+
+impl Editor<'_> {
+    /// The node at `key` in the base table (before this edit).
+    fn base_view(&self, key: &[u8]) -> Option<View<'_>> {
+        let h = key_hash(key);
+        let e = self.base.get(shard_of(h)).and_then(|s| s.find(h, key))?;
+        Some(View::Base(NodeRef::new(self.base, e)))
+    }
+
+    /// What `key` contributes to its parent's answer, before and after the edit, per type.
+    pub(super) fn contribution_changed(&self, key: &[u8]) -> bool {
+        let (before, after) = (self.base_view(key), self.peek(key));
+        SUBTREE_TYPES.iter().any(|&t| {
+            let read = |v: &Option<View<'_>>| v.as_ref().map(|v| contribution(v, t).0);
+            read(&before).unwrap_or_default() != read(&after).unwrap_or_default()
+        })
+    }
+
+    /// Recomputes `key`'s subtree answers from its stored ones and the changes of its own
+    /// records and of `changed` (its children whose contribution changed). False when a full
+    /// recompute is needed (see the module docs).
+    pub(super) fn refresh_by_delta(&mut self, key: &[u8], changed: &[Box<[u8]>]) -> bool {
+        if self.rules.domains.iter().any(|(k, _)| **k == *key) {
+            return false;
+        }
+        let (Some(base), Some(node)) = (self.base_view(key), self.peek(key)) else {
+            // A new name: full. A removed one: nothing to store.
+            return self.peek(key).is_none();
+        };
+        // Groups at or below: the answer depends on more than a union (`edit::group`).
+        let grouped = |v: Option<View<'_>>| v.is_some_and(|v| v.is_grouped());
+        if base.is_grouped() || node.is_grouped() || changed.iter().any(|c| grouped(self.peek(c))) {
+            return false;
+        }
+        let mut sets: [Bounded; 5] = Default::default();
+        let mut below = [false; 5];
+        for (i, &t) in SUBTREE_TYPES.iter().enumerate() {
+            below[i] = base.has(t, subtree_kind(t));
+            sets[i] = contribution(&base, t);
+            if !apply_change(&mut sets[i], &given(&base, t), &given(&node, t)) {
+                return false;
+            }
+            for c in changed {
+                let read = |v: Option<View<'_>>| v.map(|v| contribution(&v, t)).unwrap_or_default();
+                let (old, new) = (read(self.base_view(c)), read(self.peek(c)));
+                if below[i] && !old.0.is_empty() && new.0.is_empty() {
+                    // Maybe the last child contributing: only a full pass can tell.
+                    return false;
+                }
+                below[i] |= !new.0.is_empty();
+                if !apply_change(&mut sets[i], &old, &new) {
+                    return false;
+                }
+            }
+        }
+        let derived = Self::derived_sets(sets, below, Default::default());
+        self.store_derived(key, derived);
+        true
+    }
+}
