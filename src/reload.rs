@@ -179,6 +179,7 @@ impl Reloader {
         let data = Arc::new(data);
         self.live.api_zone.store(data.zone.clone());
         self.live.statics.send_replace(data.clone());
+        crate::dataplane::reload_rrl(&mut self.running, &new, &mut applied);
 
         let health_live = self.running.health.enabled
             && new.health.enabled
