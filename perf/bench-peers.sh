@@ -282,9 +282,9 @@ run_tool() {
 # The [rrl] lab (issue 10 targets), Skylane only, in one run:
 #  (a) one source (10.99.0.2) floods one name at RRL_FLOOD_QPS [200000] with skylane-perf
 #      while a second client in another /24 (10.99.1.2, addresses added to the veth pair)
-#      sends the normal query mix at RRL_OTHER_QPS [5000]; reported: the flooder's full
+#      sends hit-only queries (all names) at RRL_OTHER_QPS [5000]; reported: the flooder's full
 #      answers and slips per second, the other client's answered share;
-#  (b) kxdpgun from RRL_SOURCES [10.100.0.0/16] (routed to the client namespace) at
+#  (b) kxdpgun, hit-only queries from RRL_SOURCES [10.100.0.0/16] (routed to the client ns) at
 #      KXDP_QPS, saturating, with [rrl] off and on (default rates), RRL_ROUNDS [2] times
 #      each, alternating: answered qps.
 source "$REPO/perf/bench-rrl.sh"
