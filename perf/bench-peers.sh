@@ -290,7 +290,7 @@ run_tool() {
 source "$REPO/perf/bench-rrl.sh"
 
 main() {
-    [[ ${1:-} == -h || ${1:-} == --help ]] && { sed -n '2,45p' "$0"; exit 0; }
+    [[ ${1:-} == -h || ${1:-} == --help ]] && { sed -n '2,31p' "$0"; exit 0; }
     check_tools
     build
     mkdir -p "$RAW"
