@@ -4,6 +4,7 @@
 #
 #   sudo perf/bench-peers.sh            # everything, 10 s per (server, tool)
 #   sudo SERVERS="nsd knot" TOOLS="skylane-perf dnsperf" DURATION=5 perf/bench-peers.sh
+#   sudo perf/bench-peers.sh rrl    # Skylane's [rrl] lab targets (issue 10), see rrl_lab below
 #
 # Topology: netns "skyperf-client" holds veth skyperf1 (10.99.0.2/24, fd00:99::2/64); the root
 # namespace holds its peer skyperf0 (10.99.0.1/24, fd00:99::1/64) where the servers listen.
@@ -25,7 +26,8 @@
 #   SERVER_CPU [1] CLIENT_CPU [0]
 #   CLIENTS [8] OUTSTANDING [1000] TIMEOUT [2]   skylane-perf and dnsperf socket settings
 #   KXDP_QPS [500000]      offered load of kxdpgun (it sends at a fixed rate)
-#   SKYLANE_BIN [target/release/skylane]   NO_BUILD [unset]: do not run cargo
+#   SKYLANE_BIN [target/release/skylane]  PERF_BIN [target/release/skylane-perf]
+#   NO_BUILD [unset]: do not run cargo
 #   KEEP_WORK [unset]      keep the temporary work directory (configs, logs)
 set -euo pipefail
 
@@ -45,7 +47,7 @@ TIMEOUT=${TIMEOUT:-2}
 KXDP_QPS=${KXDP_QPS:-500000}
 FIXED_QPS=${FIXED_QPS:-50000}
 SKYLANE_BIN=${SKYLANE_BIN:-$REPO/target/release/skylane}
-PERF_BIN=$REPO/target/release/skylane-perf
+PERF_BIN=${PERF_BIN:-$REPO/target/release/skylane-perf}
 RESULTS_DIR=${RESULTS_DIR:-$REPO/perf/results}
 
 NETNS=skyperf-client
@@ -277,13 +279,27 @@ run_tool() {
         >"$out.drops"
 }
 
+# The [rrl] lab (issue 10 targets), Skylane only, in one run:
+#  (a) one source (10.99.0.2) floods one name at RRL_FLOOD_QPS [200000] with skylane-perf
+#      while a second client in another /24 (10.99.1.2, addresses added to the veth pair)
+#      sends hit-only queries (all names) at RRL_OTHER_QPS [5000]; reported: the flooder's full
+#      answers and slips per second, the other client's answered share;
+#  (b) kxdpgun, hit-only queries from RRL_SOURCES [10.100.0.0/16] (routed to the client ns) at
+#      KXDP_QPS, saturating, with [rrl] off and on (default rates), RRL_ROUNDS [2] times
+#      each, alternating: answered qps.
+source "$REPO/perf/bench-rrl.sh"
+
 main() {
-    [[ ${1:-} == -h || ${1:-} == --help ]] && { sed -n '2,35p' "$0"; exit 0; }
+    [[ ${1:-} == -h || ${1:-} == --help ]] && { sed -n '2,31p' "$0"; exit 0; }
     check_tools
     build
     mkdir -p "$RAW"
     make_data
     setup_net
+    if [[ ${1:-} == rrl ]]; then
+        rrl_lab
+        return
+    fi
     cp "$WORK/queries.txt" "$RAW/queries.txt"
     for server in $SERVERS; do
         cmd=$(server_command "$server")

@@ -3,7 +3,8 @@
 #
 #   sudo scripts/bench-dpdk.sh memif   # Skylane (DPDK, 1 lcore) <-memif-> skylane-perf DPDK mode
 #   sudo scripts/bench-dpdk.sh veth    # veth lab: Skylane DPDK af_xdp vs Knot DNS XDP, kxdpgun
-#   sudo scripts/bench-dpdk.sh all
+#   sudo scripts/bench-dpdk.sh exflood # veth lab: DNS load with and without an exception-path flood
+#   sudo scripts/bench-dpdk.sh all      # memif and veth
 #
 # memif: both processes run --no-huge, Skylane's lcore on CPU $SERVER_CPU, the load generator
 #   on CPU $CLIENT_CPU, unlimited rate with $OUTSTANDING queries in flight.
@@ -13,6 +14,10 @@
 #   of $RATES. Every run has a fixed duration; an EXIT trap stops what the script started
 #   (by PID) and deletes the namespaces.
 #
+# exflood: the veth lab with Skylane's exception path on (TAP, [dpdk] exception-pps default):
+#   kxdpgun at FLOOD_DNS_QPS [300000] for DURATION s, alternately without and with a flood of
+#   other-port UDP to 10.99.0.1:9999 and broadcasts to 10.99.0.255:9999 sent as fast as perl
+#   can from the client namespace (the flood of tests/dpdk_flood), FLOOD_ROUNDS [2] times.
 # Environment: DURATION [10] NAMES [100000] QUERIES [100000] MISS_PERCENT [10]
 #   RATES ["500000 1000000 2000000"] OUTSTANDING [4096] CLIENTS [16] SERVER_CPU [1]
 #   CLIENT_CPU [0] SKYLANE_BIN, PERF_BIN [target/release/...] NO_BUILD [unset]
@@ -81,7 +86,7 @@ grep -v '^#' "$OUT/queries.txt" >"$OUT/queries-kxdpgun.txt"
 
 # skylane serve on the DPDK backend with EAL args $1 and addresses $2; PID in SKY_PID.
 start_skylane() {
-    local eal=$1 addrs=$2 ns=${3:-}
+    local eal=$1 addrs=$2 ns=${3:-} exception=${4:-none}
     cat >"$OUT/skylane.toml" <<EOF
 [dns]
 zone-files = ["$OUT/perf.zone"]
@@ -95,7 +100,7 @@ enabled = false
 eal-args = [$eal]
 port = 0
 addresses = [$addrs]
-exception-path = "none"
+exception-path = "$exception"
 EOF
     local -a pre=()
     [ -n "$ns" ] && pre=(ip netns exec "$ns")
@@ -228,10 +233,51 @@ EOF
     grep -i "xdp" "$OUT/knot.log" | head -3 >&2 || true
 }
 
+# Other-port UDP and broadcasts, as fast as perl sends, for $3 seconds; prints the count.
+FLOOD_PERL='use Socket; my ($dst, $bcast, $secs) = @ARGV;
+socket(my $s, AF_INET, SOCK_DGRAM, 0) or die; setsockopt($s, SOL_SOCKET, SO_BROADCAST, 1) or die;
+my @to = (pack_sockaddr_in(9999, inet_aton($dst)), pack_sockaddr_in(9999, inet_aton($bcast)));
+my ($n, $end) = (0, time + $secs);
+while (time < $end) { for (1 .. 500) { for my $t (@to) { $n++ if send($s, "x" x 64, 0, $t) } } }
+print "$n\n";'
+
+bench_exflood() {
+    setup_veth
+    RUN=exflood
+    echo "== exflood: Skylane DPDK (net_af_xdp, 1 lcore, exception path tap), kxdpgun ${FLOOD_DNS_QPS:=300000} qps, without / with flood"
+    start_skylane "\"--no-huge\", \"--no-pci\", \"-m\", \"512\", \"--file-prefix=skybench-sky\", \"--vdev=net_af_xdp0,iface=vbs\"" \
+        "\"10.99.0.1/24\"" "$NS_S" tap
+    local round flood out fpid
+    for round in $(seq "${FLOOD_ROUNDS:-2}"); do
+        for flood in without with; do
+            ip netns exec "$NS_C" kdig +short +time=1 +retry=2 @10.99.0.1 host1.perf.test. A >/dev/null || true
+            fpid=""
+            if [ "$flood" = with ]; then
+                ip netns exec "$NS_C" taskset -c "$CLIENT_CPU" perl -e "$FLOOD_PERL" 10.99.0.1 10.99.0.255 \
+                    "$((DURATION + 1))" >"$OUT/exflood-flood-$round.out" 2>&1 &
+                fpid=$!
+                PIDS+=("$fpid")
+            fi
+            out=$OUT/exflood-$flood-$round.out
+            ip netns exec "$NS_C" taskset -c "$CLIENT_CPU" kxdpgun -t "$DURATION" -Q "$FLOOD_DNS_QPS" \
+                -i "$OUT/queries-kxdpgun.txt" -I vbc -F "${CLIENT_CPU}s1" 10.99.0.1 >"$out" 2>&1 || true
+            [ -n "$fpid" ] && wait "$fpid"
+            printf 'round %s %-7s flood: %s | %s | flood datagrams %s\n' "$round" "$flood" \
+                "$(grep -m1 'total queries' "$out" | tr -s ' ')" "$(grep -m1 'total replies' "$out" | tr -s ' ')" \
+                "$(cat "$OUT/exflood-flood-$round.out" 2>/dev/null | tail -1)"
+            sleep 1
+        done
+    done
+    detach_xdp
+    stop_pid "$SKY_PID"
+    grep -o "DPDK data plane stopped.*" "$OUT/skylane-exflood.log" | sed 's/\x1b\[[0-9;]*m//g' || true
+}
+
 case $MODE in
     memif) bench_memif ;;
     veth) bench_veth ;;
+    exflood) bench_exflood ;;
     all) bench_memif; bench_veth ;;
-    *) log "unknown mode $MODE (memif, veth, all)"; exit 2 ;;
+    *) log "unknown mode $MODE (memif, veth, exflood, all)"; exit 2 ;;
 esac
 log "raw output in $OUT"

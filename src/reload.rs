@@ -12,6 +12,8 @@
 //!   (see `skylane_controlplane::forward::live`); the cache is purged when the upstreams or
 //!   stub domains change. `allow`, `serve-stale`, `prefetch` and turning forwarding on or off
 //!   need a restart: the data-plane cores hold them from start-up.
+//! - `[rrl]`: the settings are swapped into a shared handle; each data-plane core takes them
+//!   at its next batch, with an empty account table.
 //!
 //! Everything else that changed is reported as "restart required" (log and reply) and keeps
 //! its running value: see [`restart_required`]. A config that fails to load, validate or
@@ -198,6 +200,7 @@ impl Reloader {
         let data = Arc::new(data);
         self.live.api_zone.store(data.zone.clone());
         self.live.statics.send_replace(data.clone());
+        crate::dataplane::reload_rrl(&mut self.running, &new, &mut applied);
 
         let health_live = self.running.health.enabled
             && new.health.enabled

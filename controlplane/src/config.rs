@@ -1,10 +1,12 @@
 //! The TOML configuration file.
 //!
 //! One [`Config`] with a section per concern (`[dns]`, `[dataplane]`,
-//! `[tcp]`, `[dpdk]`, `[store]`, `[etcd]`, `[api]`, `[health]`). Every key has a default,
+//! `[tcp]`, `[dpdk]`, `[store]`, `[etcd]`, `[api]`, `[health]`, `[rrl]` in [`rrl`]). Every key has a default,
 //! so an empty file (or no file) is a working appliance. Unknown keys and bad
 //! values are errors that name the file, line and key. docs/config.md is the
 //! reference for every key; keep it true when changing this file.
+
+mod rrl;
 
 use crate::api::ApiConfig;
 pub use crate::dns_keys::{parse_nsid, parse_reverse_zones, MAX_NSID_LEN};
@@ -12,6 +14,7 @@ pub use crate::forward::config::{parse_upstream, ForwardSection, UpstreamPolicy}
 use crate::health::HealthConfig;
 pub use crate::k8s::config::KubernetesSection;
 use crate::store::{EtcdConfig, StoreConfig};
+pub use rrl::RrlSection;
 use serde::{Deserialize, Deserializer};
 use skylane_dataplane::name::Name;
 use skylane_dataplane::record::Policy;
@@ -52,6 +55,7 @@ pub struct Config {
     pub health: HealthConfig,
     pub forward: ForwardSection,
     pub kubernetes: KubernetesSection,
+    pub rrl: RrlSection,
 }
 
 /// `[dns]`: what is served and how.
@@ -289,6 +293,7 @@ impl Config {
         self.health.validate()?;
         self.forward.validate()?;
         self.kubernetes.validate()?;
+        self.rrl.validate()?;
         self.api.validate().map_err(|e| format!("api: {e}"))?;
         for (name, policy) in &self.dns.policies {
             Name::from_ascii(name).map_err(|e| format!("policies: bad name {name:?}: {e}"))?;

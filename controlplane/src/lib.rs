@@ -9,6 +9,7 @@ pub mod k8s;
 pub mod layout;
 pub mod metrics;
 pub mod metrics_dpdk;
+pub mod metrics_rrl;
 pub mod store;
 pub mod sync;
 pub mod tcp;

@@ -67,6 +67,7 @@ pub fn render(sources: MetricsSources) -> String {
     }
     registry.register_collector(Box::new(Scrape(Arc::new(sources))));
     registry.register_collector(Box::new(crate::metrics_dpdk::DpdkCollector));
+    registry.register_collector(Box::new(crate::metrics_rrl::RrlCollector));
     let mut out = String::with_capacity(16 << 10);
     if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &registry) {
         tracing::warn!(error = %e, "encoding /metrics failed");

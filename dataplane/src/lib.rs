@@ -6,6 +6,7 @@
 //! - [`engine`]: the one answer engine every backend (socket, DPDK, TCP) calls.
 //! - [`cache`]: the forward cache cores answer from, and the hand-off of misses.
 //! - [`stats`]: per-core counters and sampled processing-time histograms.
+//! - [`rrl`]: response rate limiting for every UDP path.
 //! - [`socket`]: the kernel-socket backend (per-core pinned recvmmsg/sendmmsg loops).
 //! - `dpdk` (feature `dpdk`): the kernel-bypass backend.
 
@@ -15,6 +16,7 @@ pub mod dpdk;
 pub mod engine;
 pub mod name;
 pub mod record;
+pub mod rrl;
 pub mod snapshot;
 pub mod socket;
 pub mod stats;

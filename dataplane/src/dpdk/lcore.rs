@@ -1,5 +1,6 @@
 //! The per-lcore run-to-completion loop (modelled on DPDK's examples/l3fwd):
-//! `rx_burst(32)` → prefetch ahead → [`Responder::handle`] each frame in place →
+//! `rx_burst(32)` → prefetch ahead → [`Responder::handle`] each frame in place (DNS answers
+//! through the engine, then the lcore's response rate [`Limiter`]) →
 //! buffered `tx_burst`; frames for the kernel go to the TAP queue of the same index, and
 //! the TAP queue is polled every [`TAP_POLL_MICROS`] for frames the kernel sends out.
 //! Full TX rings are retried a bounded number of times, then the rest is dropped and
@@ -16,6 +17,7 @@ use super::forward::{Returned, Stash};
 use super::policer::Policer;
 use super::responder::{Action, DropCause, ReplyKind, Responder};
 use crate::engine::{self, Client, EngineState, Transport, Verdict};
+use crate::rrl::Limiter;
 use crate::snapshot::SharedSnapshot;
 use crate::stats::{CoreCounters, QueryRecorder, SlotId, Stats};
 use crossbeam::queue::ArrayQueue;
@@ -101,6 +103,8 @@ pub(crate) struct LcoreLoop {
     pub stats: Arc<Stats>,
     pub slot: SlotId,
     pub state: EngineState,
+    /// The response rate limiter of this lcore.
+    pub limiter: Limiter,
     pub counters: Arc<LcoreCounters>,
     /// The token bucket in front of the TAP.
     pub policer: Policer,
@@ -217,6 +221,7 @@ impl LcoreLoop {
             stats,
             slot,
             mut state,
+            mut limiter,
             counters,
             mut policer,
             shutdown,
@@ -258,6 +263,7 @@ impl LcoreLoop {
                 LcoreCounters::add(&counters.rx, n as u64);
                 let snap = snapshot.load();
                 state.maintain();
+                limiter.tick();
                 let mut dns = |payload: &mut [u8],
                                query_len: usize,
                                peer: std::net::SocketAddr,
@@ -273,7 +279,7 @@ impl LcoreLoop {
                     let verdict = engine::answer(&snap, payload, query_len, &client, &mut state);
                     recorder.record(&verdict, sample);
                     match verdict {
-                        Verdict::Reply(r) => Some(r.len),
+                        Verdict::Reply(r) => limiter.limit(payload, &r, &client),
                         Verdict::Forward(_) => {
                             // Kept for the reply; the forwarder has not seen it yet
                             // (this lcore drains its replies later).

@@ -6,7 +6,8 @@
 //! [`lcore`]'s poll loop. Each loop answers, in place in the received mbuf:
 //! ARP requests and IPv6 neighbour solicitations for our addresses, ICMP/ICMPv6 echo
 //! requests, and UDP DNS queries to port 53 (through [`crate::engine::answer`] on the
-//! shared snapshot). Everything else goes to the kernel through the TAP
+//! shared snapshot, each response passed through the lcore's [`crate::rrl::Limiter`]).
+//! Everything else goes to the kernel through the TAP
 //! ([`exception`]) or is dropped when there is no exception path.
 //!
 //! - [`net`]: typed views over Ethernet/ARP/IPv4/IPv6/UDP/ICMP headers and checksums.
@@ -65,6 +66,8 @@ pub struct DpdkOptions {
     /// Frames per second each lcore hands to the exception path at most
     /// (`[dpdk] exception-pps`); the rest is dropped and counted as policed.
     pub exception_pps: u32,
+    /// Response rate limiting (`[rrl]`): lcore `i` limits with `rrl.limiter(i)`.
+    pub rrl: Arc<crate::rrl::RrlHandle>,
 }
 
 /// Why the DPDK backend could not start.
@@ -195,6 +198,7 @@ pub fn spawn_forwarding(
             slot,
             state: EngineState::new(seed, opts.max_udp)
                 .with_forward(modes.next().unwrap_or(ForwardMode::Off)),
+            limiter: opts.rrl.limiter(i),
             counters: counters.clone(),
             policer: policer::Policer::new(opts.exception_pps, tsc_hz, eal::rdtsc()),
             shutdown: shutdown.clone(),

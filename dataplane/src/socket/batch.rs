@@ -7,6 +7,7 @@
 //! the stack for every call.
 
 use crate::engine::{answer, Client, EngineState, Transport, Verdict};
+use crate::rrl::Limiter;
 use crate::snapshot::Snapshot;
 use crate::stats::{CoreCounters, QueryRecorder};
 use nix::errno::Errno;
@@ -103,8 +104,9 @@ impl Batch {
         Ok(n)
     }
 
-    /// Answers the `n` datagrams received on the `via`-th socket; returns
-    /// how many replies to send.
+    /// Answers the `n` datagrams received on the `via`-th socket, each
+    /// response passed through the core's rate `limiter`; returns how many
+    /// replies to send.
     pub fn answer_all(
         &mut self,
         via: usize,
@@ -112,6 +114,7 @@ impl Batch {
         snap: &Snapshot,
         state: &mut EngineState,
         recorder: &mut QueryRecorder,
+        limiter: &mut Limiter,
     ) -> usize {
         let mut out = 0;
         let bufs = self.bufs.chunks_exact_mut(BUF_SIZE);
@@ -135,7 +138,10 @@ impl Batch {
             let verdict = answer(snap, buf, len, &client, state);
             recorder.record(&verdict, sample);
             if let Verdict::Reply(reply) = verdict {
-                self.out[out] = (i * BUF_SIZE, reply.len.min(BUF_SIZE));
+                let Some(len) = limiter.limit(buf, &reply, &client) else {
+                    continue;
+                };
+                self.out[out] = (i * BUF_SIZE, len.min(BUF_SIZE));
                 self.out_peers[out] = Some(peer);
                 out += 1;
             }

@@ -4,7 +4,8 @@
 //! `SO_REUSEPORT` UDP socket per listen address ([`bind`]). Each thread runs
 //! a run-to-completion loop ([`worker`]): `recvmmsg` a batch, answer every
 //! datagram in place with [`crate::engine::answer`] against the snapshot
-//! loaded once per batch, `sendmmsg` the replies ([`batch`]). Counters go
+//! loaded once per batch, pass each reply through the core's response rate
+//! limiter ([`crate::rrl`]), `sendmmsg` the replies ([`batch`]). Counters go
 //! to the core's [`crate::stats`] slot. Setting the shutdown flag stops every
 //! thread within ~100 ms; [`SocketDataPlane::join`] waits for them.
 
@@ -17,6 +18,7 @@ pub use bind::{bind_tcp, RECV_TIMEOUT};
 
 use crate::cache::ReplySink;
 use crate::engine::{EngineState, ForwardMode};
+use crate::rrl::RrlHandle;
 use crate::snapshot::SharedSnapshot;
 use crate::stats::{QueryRecorder, Stats};
 use std::net::{SocketAddr, UdpSocket};
@@ -140,6 +142,20 @@ pub fn spawn_forwarding(
     shutdown: Arc<AtomicBool>,
     modes: Vec<ForwardMode>,
 ) -> Result<SocketDataPlane, SocketError> {
+    let rrl = RrlHandle::disabled(cfg.cores.len());
+    spawn_limited(cfg, snapshot, stats, shutdown, modes, rrl)
+}
+
+/// [`spawn_forwarding`] with response rate limiting: core `i` limits with
+/// `rrl.limiter(i)`.
+pub fn spawn_limited(
+    cfg: SocketConfig,
+    snapshot: SharedSnapshot,
+    stats: Arc<Stats>,
+    shutdown: Arc<AtomicBool>,
+    modes: Vec<ForwardMode>,
+    rrl: Arc<RrlHandle>,
+) -> Result<SocketDataPlane, SocketError> {
     if cfg.listen.is_empty() {
         return Err(SocketError::NoListenAddress);
     }
@@ -181,6 +197,7 @@ pub fn spawn_forwarding(
             cfg.max_udp,
         )
         .with_forward(modes.next().unwrap_or(ForwardMode::Off));
+        let limiter = rrl.limiter(i);
         let batch_size = cfg.batch;
         let spawned = std::thread::Builder::new()
             .name(format!("skylane-udp-{core}"))
@@ -193,6 +210,7 @@ pub fn spawn_forwarding(
                     snapshot,
                     recorder,
                     state,
+                    limiter,
                     batch,
                     shutdown: shutdown_flag,
                 }

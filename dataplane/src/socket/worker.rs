@@ -8,6 +8,7 @@
 use super::batch::Batch;
 use super::bind::RECV_TIMEOUT;
 use crate::engine::EngineState;
+use crate::rrl::Limiter;
 use crate::snapshot::SharedSnapshot;
 use crate::stats::QueryRecorder;
 use nix::errno::Errno;
@@ -26,6 +27,8 @@ pub struct Worker {
     pub snapshot: SharedSnapshot,
     pub recorder: QueryRecorder,
     pub state: EngineState,
+    /// The core's response rate limiter.
+    pub limiter: Limiter,
     pub batch: Box<Batch>,
     pub shutdown: Arc<AtomicBool>,
 }
@@ -123,10 +126,16 @@ impl Worker {
     fn serve(&mut self, index: usize, socket: &UdpSocket, n: usize) {
         self.recorder.counters().add_rx(n as u64);
         self.state.maintain();
+        self.limiter.tick();
         let snap = self.snapshot.load();
-        let out = self
-            .batch
-            .answer_all(index, n, &snap, &mut self.state, &mut self.recorder);
+        let out = self.batch.answer_all(
+            index,
+            n,
+            &snap,
+            &mut self.state,
+            &mut self.recorder,
+            &mut self.limiter,
+        );
         drop(snap);
         self.batch.send(socket, out, self.recorder.counters());
     }

@@ -1,0 +1,178 @@
+//! What a response is accounted as: its class, the client prefix and the name hashed
+//! into the account key, read from the response the engine wrote; and the truncated
+//! form a slipped response takes.
+
+use crate::wire::header::{flags, HEADER_LEN};
+use crate::wire::name::read_name;
+use crate::wire::{rcode, NameBuf};
+use rustc_hash::FxHasher;
+use std::hash::Hasher;
+use std::net::IpAddr;
+use std::time::Instant;
+
+/// Header count offsets (RFC 1035 §4.1.1).
+pub(crate) const QDCOUNT: usize = 4;
+const ANCOUNT: usize = 6;
+const NSCOUNT: usize = 8;
+
+/// The RRL response classes (BIND's, without the ones Skylane does not produce).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// NOERROR (answers, NODATA, referrals): keyed by qname and qtype.
+    Response,
+    /// NXDOMAIN: keyed by the zone (the authority SOA's owner).
+    Nxdomain,
+    /// Any other rcode: keyed by the client prefix alone.
+    Error,
+}
+
+impl Class {
+    /// The class of a response with `rc` (the full 12-bit rcode).
+    pub fn of(rc: u16) -> Class {
+        match rc {
+            rcode::NOERROR => Class::Response,
+            rcode::NXDOMAIN => Class::Nxdomain,
+            _ => Class::Error,
+        }
+    }
+
+    fn tag(self) -> u8 {
+        match self {
+            Class::Response => 1,
+            Class::Nxdomain => 2,
+            Class::Error => 3,
+        }
+    }
+}
+
+/// `addr` masked to its family's prefix length, as 16 bytes (IPv4 in the first four)
+/// plus the family.
+pub fn prefix(addr: IpAddr, v4_len: u8, v6_len: u8) -> (u8, u128) {
+    match addr {
+        IpAddr::V4(a) => (4, u128::from(u32::from(a) & mask32(v4_len))),
+        IpAddr::V6(a) => (6, u128::from(a) & mask128(v6_len)),
+    }
+}
+
+fn mask32(len: u8) -> u32 {
+    u32::MAX
+        .checked_shl(32 - u32::from(len.min(32)))
+        .unwrap_or(0)
+}
+
+fn mask128(len: u8) -> u128 {
+    u128::MAX
+        .checked_shl(128 - u32::from(len.min(128)))
+        .unwrap_or(0)
+}
+
+/// Whether `addr` is in one of the `exempt` networks.
+pub fn exempt(exempt: &[(IpAddr, u8)], addr: IpAddr) -> bool {
+    exempt.iter().any(|&(net, len)| match (net, addr) {
+        (IpAddr::V4(n), IpAddr::V4(a)) => {
+            let m = mask32(len);
+            u32::from(n) & m == u32::from(a) & m
+        }
+        (IpAddr::V6(n), IpAddr::V6(a)) => {
+            let m = mask128(len);
+            u128::from(n) & m == u128::from(a) & m
+        }
+        _ => false,
+    })
+}
+
+/// A per-process, per-core hash seed.
+pub fn seed(epoch: &Instant, core: usize) -> u64 {
+    let mut h = FxHasher::default();
+    h.write_usize(core);
+    h.write_usize(epoch as *const Instant as usize);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    h.write_u64(nanos);
+    h.finish()
+}
+
+/// The account key of response `msg` in `class` to a client in `prefix`.
+pub fn key(seed: u64, prefix: (u8, u128), class: Class, msg: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write_u64(seed);
+    h.write_u8(class.tag());
+    h.write_u8(prefix.0);
+    h.write_u128(prefix.1);
+    let mut name = NameBuf::new();
+    match class {
+        Class::Response => {
+            if let Some(end) = question(msg, &mut name) {
+                h.write(name.as_wire());
+                h.write(msg.get(end..end + 2).unwrap_or_default());
+            }
+        }
+        Class::Nxdomain => {
+            if zone(msg, &mut name).is_some() || question(msg, &mut name).is_some() {
+                h.write(name.as_wire());
+            }
+        }
+        Class::Error => {}
+    }
+    // Spread the bits: the table picks a set from the high half.
+    let k = h.finish();
+    (k ^ (k >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9)
+}
+
+fn u16_at(msg: &[u8], at: usize) -> usize {
+    msg.get(at..at + 2)
+        .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+}
+
+/// Reads the (first) question's name; returns the offset of its QTYPE.
+fn question(msg: &[u8], name: &mut NameBuf) -> Option<usize> {
+    if u16_at(msg, QDCOUNT) == 0 {
+        return None;
+    }
+    read_name(msg, HEADER_LEN, HEADER_LEN, name).ok()
+}
+
+/// Reads the owner of the first SOA in the authority section (the zone of a negative
+/// answer), skipping the question and answer records.
+fn zone(msg: &[u8], name: &mut NameBuf) -> Option<()> {
+    let mut at = question(msg, name)? + 4;
+    let answers = u16_at(msg, ANCOUNT);
+    let authority = u16_at(msg, NSCOUNT);
+    // Bounded: each record advances `at`, and the counts are at most 65535 each.
+    for i in 0..answers + authority {
+        let start = at;
+        at = read_name(msg, at, HEADER_LEN, name).ok()?;
+        let rtype = u16_at(msg, at);
+        let rdlen = u16_at(msg, at + 8);
+        if i >= answers && rtype == usize::from(crate::record::rtype::SOA) {
+            read_name(msg, start, HEADER_LEN, name).ok()?;
+            return Some(());
+        }
+        at += 10 + rdlen;
+        if at > msg.len() {
+            return None;
+        }
+    }
+    None
+}
+
+/// Rewrites the response in `buf[..len]` into its slipped form: the header with TC=1
+/// and the question, no records. Returns the new length.
+pub fn truncate(buf: &mut [u8], len: usize) -> usize {
+    let len = len.min(buf.len());
+    if len < HEADER_LEN {
+        return len;
+    }
+    let mut name = NameBuf::new();
+    let end = match question(&buf[..len], &mut name) {
+        Some(qtype_at) if qtype_at + 4 <= len => qtype_at + 4,
+        _ => HEADER_LEN,
+    };
+    let qdcount: u16 = if end > HEADER_LEN { 1 } else { 0 };
+    let f = u16::from_be_bytes([buf[2], buf[3]]) | flags::TC;
+    buf[2..4].copy_from_slice(&f.to_be_bytes());
+    buf[QDCOUNT..QDCOUNT + 2].copy_from_slice(&qdcount.to_be_bytes());
+    buf[ANCOUNT..HEADER_LEN].fill(0);
+    end
+}

@@ -1,0 +1,142 @@
+//! Response rate limiting through the real binary: `[rrl]` enabled by `skylane reload`,
+//! one client flooding one name gets at most `responses-per-second` full answers plus
+//! TC=1 slips, kdig over TCP still answers it, a second client is unaffected, and
+//! `skylane_rrl_dropped_total` / `skylane_rrl_slipped_total` count.
+
+mod common;
+mod ops_support;
+
+use common::{kdig, query};
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::RecordType;
+use ops_support::{text, wait_for, Appliance, TOKEN};
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+/// The rate the test configures.
+const RATE: usize = 5;
+/// Queries in one burst (their replies fit the client socket's default receive buffer).
+const BURST: usize = 150;
+
+/// What one burst got back.
+#[derive(Debug, Default)]
+struct Burst {
+    full: usize,
+    slipped: usize,
+    /// Seconds the burst's replies span (rounded up).
+    seconds: usize,
+}
+
+/// Sends [`BURST`] queries for `a.ex.test.` A from `from` as fast as possible and
+/// collects the replies until none has come for 2 s.
+fn burst(server: SocketAddr, from: &str) -> Burst {
+    let sock = UdpSocket::bind((from, 0)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut q = query("a.ex.test.", RecordType::A);
+    let started = Instant::now();
+    for id in 0..BURST {
+        q.set_id(id as u16);
+        sock.send_to(&q.to_vec().unwrap(), server).unwrap();
+    }
+    let mut got = Burst::default();
+    let mut buf = [0u8; 4096];
+    let mut last = started;
+    while let Ok((n, _)) = sock.recv_from(&mut buf) {
+        last = Instant::now();
+        let m = Message::from_vec(&buf[..n]).expect("a DNS reply");
+        assert_eq!(m.response_code(), ResponseCode::NoError);
+        if m.truncated() {
+            assert!(m.answers().is_empty(), "a slip carries no records: {m:?}");
+            got.slipped += 1;
+        } else {
+            assert_eq!(m.answers().len(), 1, "{m:?}");
+            got.full += 1;
+        }
+    }
+    got.seconds = last.duration_since(started).as_secs() as usize + 1;
+    got
+}
+
+/// A few queries from `from`, spaced out, all answered in full.
+fn polite(server: SocketAddr, from: &str) {
+    for _ in 0..3 {
+        let r = common::udp_exchange_from(
+            server,
+            &query("a.ex.test.", RecordType::A),
+            from.parse().unwrap(),
+            10_000,
+        )
+        .unwrap_or_else(|| panic!("{from} got no answer"));
+        assert!(!r.truncated(), "{from} was limited: {r:?}");
+        assert_eq!(r.answers().len(), 1);
+    }
+}
+
+fn metric(app: &Appliance, name: &str) -> u64 {
+    let url = format!("http://127.0.0.1:{}/metrics", app.server.api_port);
+    let mut resp = ureq::get(&url)
+        .header("Authorization", &format!("Bearer {TOKEN}"))
+        .call()
+        .expect("GET /metrics");
+    let body = resp.body_mut().read_to_string().unwrap();
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} not in /metrics:\n{body}"))
+}
+
+#[test]
+fn a_flooding_client_is_limited_and_slipped_others_are_not() {
+    let app = Appliance::start(&[]);
+    let server = app.server.addr4();
+    // Off by default: a burst is answered in full.
+    let b = burst(server, "127.0.0.2");
+    assert_eq!((b.full, b.slipped), (BURST, 0), "{b:?}");
+    assert_eq!(metric(&app, "skylane_rrl_dropped_total"), 0);
+
+    // Enabled live: per /32 so that 127.0.0.2 and 127.0.0.3 are separate clients.
+    let rrl = format!(
+        "[rrl]\nenabled = true\nresponses-per-second = {RATE}\nwindow = 2\nslip = 2\n\
+         ipv4-prefix-length = 32\n"
+    );
+    app.rewrite_config(app.server.port, &rrl);
+    let out = app.reload();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("rrl"), "{}", text(&out));
+
+    let mut b = Burst::default();
+    wait_for("the burst limited", || {
+        b = burst(server, "127.0.0.2");
+        b.full < BURST
+    });
+    assert!(b.full >= 1, "the first answers are within the rate: {b:?}");
+    // At most the rate per second the burst lasted, plus the first second's credit.
+    assert!(b.full <= RATE * (b.seconds + 1), "{b:?}");
+    assert!(b.slipped >= 1, "every 2nd limited response slips: {b:?}");
+    let limited = BURST - b.full;
+    // The first and every 2nd limited response slips; the count starts afresh in each
+    // second that had credit again.
+    assert!(b.slipped * 2 >= limited, "{b:?}");
+    assert!(b.slipped <= limited / 2 + b.seconds + 1, "{b:?}");
+
+    // TCP is never limited: kdig over TCP from the flooding address answers.
+    for _ in 0..3 {
+        let out = kdig(&app.server, &["-b", "127.0.0.2", "+tcp", "a.ex.test.", "A"]);
+        assert!(out.contains("10.1.1.1"), "kdig +tcp: {out}");
+    }
+    // A second client is unaffected.
+    polite(server, "127.0.0.3");
+
+    let dropped = metric(&app, "skylane_rrl_dropped_total");
+    let slipped = metric(&app, "skylane_rrl_slipped_total");
+    assert!(slipped >= b.slipped as u64, "{slipped} < {b:?}");
+    assert!(dropped >= (limited - b.slipped) as u64, "{dropped}: {b:?}");
+
+    // Disabled again live: answered in full once more.
+    app.rewrite_config(app.server.port, "");
+    let out = app.reload();
+    assert!(out.status.success(), "{}", text(&out));
+    wait_for("the burst answered in full", || {
+        let b = burst(server, "127.0.0.2");
+        b.full == BURST
+    });
+}
