@@ -17,6 +17,7 @@
 # share the zone's pages with the parent); pss_mb sums Pss (smaps_rollup) over the whole
 # process tree, counting each shared page once.
 #
+# Needs kdig, knotd, nsd, python3, ss (scripts/setup.sh --bench).
 # Environment: NAMES [1000000] SETTLE [5] LOAD_TIMEOUT [900] SKYLANE_BIN
 #   [target/release/skylane] KNOTD [knotd] NSD [nsd] NO_BUILD [unset]
 # Output: the zone, configs and logs under $OUT [/tmp/skylane-bench-memory-<stamp>].
@@ -107,7 +108,9 @@ measure() {
     local name=$1 pid=$2 port=$3 started=$4 loaded=
     local deadline=$((SECONDS + LOAD_TIMEOUT))
     while [ "$SECONDS" -lt "$deadline" ]; do
-        if kdig +short +time=1 +retry=0 -p "$port" @127.0.0.1 "$LAST" A 2>/dev/null | grep -q '^10\.'; then
+        # Ask only once the port is bound: kdig waits its whole timeout on a closed port.
+        if ss -Hlun "sport = :$port" | grep -q . &&
+            kdig +short +time=1 +retry=0 -p "$port" @127.0.0.1 "$LAST" A 2>/dev/null | grep -q '^10\.'; then
             loaded=$(date +%s.%N)
             break
         fi
@@ -127,7 +130,8 @@ measure() {
         pss=$((pss + $(proc_kb "$p" Pss)))
     done
     printf '%-8s load_s=%.1f vmrss_mb=%d vmhwm_mb=%d pss_mb=%d procs=%d\n' "$name" \
-        "$(echo "$loaded - $started" | bc -l)" $((rss / 1024)) $((hwm / 1024)) $((pss / 1024)) "$procs"
+        "$(awk -v a="$loaded" -v b="$started" 'BEGIN { print a - b }')" \
+        $((rss / 1024)) $((hwm / 1024)) $((pss / 1024)) "$procs"
 }
 
 # Runs "$@" in the background as server $1 on port $2 and measures it.
