@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Benchmarks of the DPDK backend (root; see docs/dpdk.md).
 #
-#   sudo scripts/bench-dpdk.sh memif   # Skylane (DPDK, 1 lcore) <-memif-> skylane-perf DPDK mode
+#   sudo scripts/bench-dpdk.sh memif   # Skylane (DPDK, 1 lcore) <-memif-> skylane-perf DPDK mode,
+#                                      # then the ceiling: dpdk-testpmd macswap in Skylane's place
 #   sudo scripts/bench-dpdk.sh veth    # veth lab: Skylane DPDK af_xdp vs Knot DNS XDP, kxdpgun
 #   sudo scripts/bench-dpdk.sh exflood # veth lab: DNS load with and without an exception-path flood
 #   sudo scripts/bench-dpdk.sh all      # memif and veth
 #
 # memif: both processes run --no-huge, Skylane's lcore on CPU $SERVER_CPU, the load generator
-#   on CPU $CLIENT_CPU, unlimited rate with $OUTSTANDING queries in flight.
+#   on CPU $CLIENT_CPU, unlimited rate with $OUTSTANDING queries in flight. Then dpdk-testpmd
+#   (--forward-mode=macswap, forwarding lcore on $SERVER_CPU) reflects the same query frames
+#   from skylane-perf (--dpdk-reflector) over a memif pair: the transport's ceiling and the
+#   generator's calibration. Last line: `memif: ceiling_pps=<N> skylane_qps=<N> ratio=<F>`.
 # veth: namespaces skybench-s / skybench-c joined by veth vbs/vbc. The server (Skylane with
 #   net_af_xdp on vbs, or knotd with `xdp: listen: vbs`) runs on CPU $SERVER_CPU; kxdpgun
 #   (and skylane-perf in DPDK mode over net_af_xdp on vbc) on CPU $CLIENT_CPU, at each rate
@@ -116,22 +120,87 @@ EOF
     return 1
 }
 
+# skylane-perf against the memif socket $1 (server MAC resolved, or given with extra flags),
+# output in $OUT/$2-perf.out.
+run_perf_memif() {
+    local sock=$1 name=$2
+    shift 2
+    local cmd=("$PERF" -s 10.98.0.1 -d "$OUT/queries.txt" -l "$DURATION" -q "$OUTSTANDING"
+        -c "$CLIENTS" -t 2
+        --dpdk-eal "--no-huge --no-pci -m 1024 --file-prefix=skybench-perf --vdev=net_memif0,role=client,socket=$sock"
+        --dpdk-src-ip 10.98.0.2 --dpdk-cores "$CLIENT_CPU" "$@")
+    echo "${cmd[*]}" >"$OUT/$name-perf.cmd"
+    "${cmd[@]}" >"$OUT/$name-perf.out" 2>"$OUT/$name-perf.err" || log "skylane-perf ($name) failed: $(tail -2 "$OUT/$name-perf.err")"
+}
+
+# Field $2 of the first line of file $1 matching $3 (empty when none matches).
+perf_field() { { grep -m1 "$3" "$1" || true; } | awk -v f="$2" '{print $f}'; }
+
+# The memif ceiling: dpdk-testpmd reflects (macswap) on the server's CPU what skylane-perf
+# sends from the client's, same frames; testpmd's main lcore shares the client's CPU and
+# sleeps in read(2) on a FIFO until told to stop. Sets CEILING_PPS.
+memif_ceiling() {
+    local sock=$OUT/memif-testpmd.sock fifo=$OUT/testpmd.stdin
+    local mac=02:00:00:00:00:01
+    command -v dpdk-testpmd >/dev/null || { log "dpdk-testpmd missing (apt-get install dpdk-dev)"; return 1; }
+    rm -f "$fifo"
+    mkfifo "$fifo"
+    log "memif ceiling: dpdk-testpmd macswap forwarding on CPU $SERVER_CPU"
+    dpdk-testpmd -l "$CLIENT_CPU,$SERVER_CPU" --main-lcore="$CLIENT_CPU" --no-huge --no-pci -m 512 \
+        --file-prefix=skybench-testpmd --vdev="net_memif0,role=server,socket=$sock,mac=$mac" -- \
+        --forward-mode=macswap --nb-cores=1 --rxq=1 --txq=1 --total-num-mbufs=16384 \
+        <>"$fifo" >"$OUT/testpmd.log" 2>&1 &
+    local tpmd=$!
+    PIDS+=("$tpmd")
+    for _ in $(seq 150); do
+        grep -q "Press enter to exit" "$OUT/testpmd.log" && break
+        kill -0 "$tpmd" 2>/dev/null || { log "testpmd exited: $(tail -3 "$OUT/testpmd.log")"; return 1; }
+        sleep 0.2
+    done
+    run_perf_memif "$sock" memif-ceiling --dpdk-reflector --dpdk-dst-mac "$mac"
+    echo >"$fifo"
+    for _ in $(seq 100); do kill -0 "$tpmd" 2>/dev/null || break; sleep 0.1; done
+    stop_pid "$tpmd"
+    # The ceiling is what came back through testpmd, counted by the generator: testpmd's own
+    # forward statistics of a memif server port read 0 after its peer connects.
+    local fwd secs sent full offered
+    fwd=$(perf_field "$OUT/memif-ceiling-perf.out" 3 "Queries completed")
+    secs=$(perf_field "$OUT/memif-ceiling-perf.out" 4 "Run time (s)")
+    sent=$(perf_field "$OUT/memif-ceiling-perf.out" 3 "Queries sent")
+    full=$(perf_field "$OUT/memif-ceiling-perf.out" 4 "TX ring full")
+    [ -n "$fwd" ] && [ -n "$secs" ] || { log "no skylane-perf figures (see $OUT)"; return 1; }
+    CEILING_PPS=$(awk -v f="$fwd" -v s="$secs" 'BEGIN { printf "%.0f", f / s }')
+    offered=$(awk -v a="$sent" -v b="${full:-0}" -v s="$secs" 'BEGIN { printf "%.0f", (a + b) / s }')
+    echo "== memif ceiling: dpdk-testpmd --forward-mode=macswap (1 lcore) <- skylane-perf (DPDK mode, --dpdk-reflector)"
+    grep -E "Queries (sent|completed|lost)|TX ring full|Queries per second" "$OUT/memif-ceiling-perf.out" || true
+    echo "testpmd reflected $fwd frames back in ${secs}s: $CEILING_PPS pps"
+    if [ "$offered" -gt "$CEILING_PPS" ] && [ "${full:-0}" -gt 0 ]; then
+        echo "calibration: skylane-perf offered $offered frames/s > ceiling $CEILING_PPS pps (its TX ring to testpmd was full ${full} times): the reflector, not the generator, set the ceiling"
+    else
+        echo "calibration: skylane-perf offered only $offered frames/s (TX ring never full): the generator, not testpmd, limited this run; ceiling_pps is a lower bound of the memif ceiling"
+    fi
+}
+
 bench_memif() {
     RUN=memif
     local sock=$OUT/memif.sock
     log "memif: skylane lcore on CPU $SERVER_CPU, skylane-perf on CPU $CLIENT_CPU, ${DURATION}s"
     start_skylane "\"--no-huge\", \"--no-pci\", \"-m\", \"512\", \"--file-prefix=skybench-sky\", \"--vdev=net_memif0,role=server,socket=$sock\"" \
         "\"10.98.0.1/24\""
-    local cmd=("$PERF" -s 10.98.0.1 -d "$OUT/queries.txt" -l "$DURATION" -q "$OUTSTANDING"
-        -c "$CLIENTS" -t 2
-        --dpdk-eal "--no-huge --no-pci -m 1024 --file-prefix=skybench-perf --vdev=net_memif0,role=client,socket=$sock"
-        --dpdk-src-ip 10.98.0.2 --dpdk-cores "$CLIENT_CPU")
-    echo "${cmd[*]}" >"$OUT/memif-perf.cmd"
-    "${cmd[@]}" >"$OUT/memif-perf.out" 2>"$OUT/memif-perf.err" || log "skylane-perf failed: $(tail -2 "$OUT/memif-perf.err")"
+    run_perf_memif "$sock" memif
     stop_pid "$SKY_PID"
     echo "== memif: skylane (DPDK, 1 lcore) <- skylane-perf (DPDK mode)"
-    grep -E "Queries (sent|completed|lost)|Queries per second|Latency \(us\)" "$OUT/memif-perf.out" || true
+    grep -E "Queries (sent|completed|lost)|TX ring full|Queries per second|Latency \(us\)" "$OUT/memif-perf.out" || true
     grep -o "DPDK data plane stopped.*" "$OUT/skylane-memif.log" | sed 's/\x1b\[[0-9;]*m//g' || true
+    local qps
+    qps=$(perf_field "$OUT/memif-perf.out" 4 "Queries per second" | awk '{printf "%.0f", $1}')
+    CEILING_PPS=
+    memif_ceiling || log "memif ceiling not measured"
+    if [ -n "$CEILING_PPS" ] && [ "$CEILING_PPS" -gt 0 ] && [ -n "$qps" ]; then
+        echo "memif: ceiling_pps=$CEILING_PPS skylane_qps=$qps ratio=$(awk -v q="$qps" -v c="$CEILING_PPS" 'BEGIN { printf "%.2f", q / c }')"
+    else
+        echo "memif: ceiling_pps=0 skylane_qps=${qps:-0} ratio=0.00"
+    fi
 }
 
 setup_veth() {

@@ -23,7 +23,7 @@ for arg in "$@"; do
     --test) pkgs+=(knot-dnsutils dnsutils etcd-server etcd-client iproute2 iputils-ping curl ethtool perl nsd unbound knot "${package_tools[@]}"); packaging=1; nightly=1 ;;
     --package) pkgs+=("${package_tools[@]}"); packaging=1 ;;
     --fuzz) fuzz_tools=1; nightly=1 ;;
-    --bench) pkgs+=(knot-dnsutils dnsutils iproute2 knot nsd dnsperf) ;;
+    --bench) pkgs+=(knot-dnsutils dnsutils iproute2 knot nsd dnsperf dpdk-dev) ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done

@@ -12,7 +12,7 @@
 
 use crate::dpdk_frame::{self, Endpoints, HeaderTemplate, Incoming};
 use crate::dpdk_window::Window;
-use crate::inflight::match_response;
+use crate::inflight::{match_reflected, match_response};
 use crate::options::{share, DpdkArgs, Options, RunLength};
 use crate::report::{Report, Stats};
 use crate::wire::QueryTemplate;
@@ -58,6 +58,8 @@ struct Worker<'a> {
     server_port: u16,
     our_ip: IpAddr,
     our_mac: [u8; 6],
+    /// `--dpdk-reflector`: our own queries come back as the answers.
+    reflector: bool,
     next_query: usize,
     next_client: usize,
     remaining: Option<u64>,
@@ -131,19 +133,29 @@ impl Worker<'_> {
                     src_port,
                     dst_port,
                     payload,
-                } if src == self.server && src_port == self.server_port => {
-                    let index = usize::from(dst_port.wrapping_sub(self.first_port));
+                } => {
+                    // Answers come from the server's port to the client's; with a reflector
+                    // our own queries come back, still addressed to the server.
+                    let (client_port, reflected) = if src == self.server
+                        && src_port == self.server_port
+                    {
+                        (dst_port, false)
+                    } else if self.reflector && src == self.our_ip && dst_port == self.server_port {
+                        (src_port, true)
+                    } else {
+                        continue;
+                    };
+                    let index = usize::from(client_port.wrapping_sub(self.first_port));
                     let Some(client) = self.clients.get_mut(index) else {
                         self.stats.unexpected += 1;
                         continue;
                     };
-                    match_response(
-                        &mut client.inflight,
-                        &mut self.stats,
-                        self.templates,
-                        payload,
-                        now,
-                    );
+                    let stats = &mut self.stats;
+                    if reflected {
+                        match_reflected(&mut client.inflight, stats, self.templates, payload, now);
+                    } else {
+                        match_response(&mut client.inflight, stats, self.templates, payload, now);
+                    }
                 }
                 Incoming::ArpRequest { target } if IpAddr::from(target) == self.our_ip => {
                     let len = m.data_len();
@@ -205,6 +217,7 @@ impl Worker<'_> {
         }
         let sent = self.queue.tx_burst(tx);
         // Not sent (ring full): give the IDs back and free the frames.
+        self.stats.tx_full += (queued - sent) as u64;
         for &(ci, id) in &ids[sent..queued] {
             self.clients[usize::from(ci)].inflight.cancel(id);
         }
@@ -388,6 +401,7 @@ fn run_with_eal(
             server_port: options.server.port(),
             our_ip,
             our_mac,
+            reflector: args.dpdk_reflector,
             next_query: t * templates.len() / threads,
             next_client: 0,
             remaining: total.map(|n| share(n, threads, t)),

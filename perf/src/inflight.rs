@@ -200,6 +200,33 @@ pub fn match_response(
     }
 }
 
+/// Matches a query that came back unchanged from a reflector (dpdk-testpmd macswap): the
+/// ID of an outstanding query followed by its question. Counted as a NOERROR answer.
+pub fn match_reflected(
+    outstanding: &mut impl Outstanding,
+    stats: &mut Stats,
+    templates: &[QueryTemplate],
+    payload: &[u8],
+    now: Instant,
+) {
+    let Some(id) = payload.get(..2).map(|b| u16::from_be_bytes([b[0], b[1]])) else {
+        stats.unexpected += 1;
+        return;
+    };
+    let matched = outstanding.pending(id).filter(|p| {
+        let question = templates[p.query as usize].question();
+        payload.get(12..12 + question.len()) == Some(question)
+    });
+    match matched {
+        Some(pending) => {
+            outstanding.finish(id);
+            let latency = now.saturating_duration_since(pending.sent_at);
+            stats.record_response(0, false, latency);
+        }
+        None => stats.unexpected += 1,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,5 +318,42 @@ mod tests {
             })
         );
         assert_eq!(t.start(7, now), Some(42));
+    }
+
+    #[test]
+    fn reflected_query_counts_only_with_its_own_id_and_question() {
+        use crate::queryfile::{parse_name, QuerySpec};
+        use crate::wire::QueryFlags;
+        let spec = |name: &str| QuerySpec {
+            name: parse_name(name).unwrap(),
+            qtype: 1,
+        };
+        let templates = [
+            QueryTemplate::new(&spec("a.example"), QueryFlags::default()),
+            QueryTemplate::new(&spec("b.example"), QueryFlags::default()),
+        ];
+        let mut t = InFlight::new(7);
+        let mut stats = Stats::new();
+        let now = Instant::now();
+        let id = t.start(0, now).unwrap();
+        let mut frame = [0u8; 512];
+        // The other question under the right ID, then a foreign ID: both unexpected.
+        let n = templates[1].write_with_id(id, &mut frame).unwrap();
+        match_reflected(&mut t, &mut stats, &templates, &frame[..n], now);
+        let n = templates[0].write_with_id(id + 1, &mut frame).unwrap();
+        match_reflected(&mut t, &mut stats, &templates, &frame[..n], now);
+        assert_eq!(
+            (stats.completed, stats.unexpected, t.outstanding()),
+            (0, 2, 1)
+        );
+        let n = templates[0].write_with_id(id, &mut frame).unwrap();
+        match_reflected(&mut t, &mut stats, &templates, &frame[..n], now);
+        assert_eq!(
+            (stats.completed, stats.rcodes[0], t.outstanding()),
+            (1, 1, 0)
+        );
+        // A second copy finds nothing outstanding.
+        match_reflected(&mut t, &mut stats, &templates, &frame[..n], now);
+        assert_eq!(stats.unexpected, 3);
     }
 }

@@ -82,6 +82,11 @@ pub struct DpdkArgs {
     /// CPUs for the sender threads, comma-separated (default: not pinned).
     #[arg(long = "dpdk-cores", value_name = "LIST", value_delimiter = ',')]
     pub dpdk_cores: Vec<usize>,
+    /// The far end reflects frames unchanged (dpdk-testpmd `--forward-mode=macswap`): count a
+    /// returning copy of an outstanding query as its answer, to measure the link's ceiling and
+    /// calibrate the generator. Needs `--dpdk-dst-mac` (a reflector answers no ARP).
+    #[arg(long = "dpdk-reflector", requires = "dpdk_dst_mac")]
+    pub dpdk_reflector: bool,
 }
 
 #[cfg(feature = "dpdk")]

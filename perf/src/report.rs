@@ -27,6 +27,9 @@ pub struct Stats {
     pub unexpected: u64,
     /// Send calls that failed with an error other than "would block".
     pub send_errors: u64,
+    /// Queries refused by a full TX ring (DPDK mode): offered, but the far end was not
+    /// draining the link fast enough.
+    pub tx_full: u64,
     /// Completed responses with the TC bit.
     pub truncated: u64,
     /// Completed responses per header RCODE.
@@ -50,6 +53,7 @@ impl Stats {
             lost: 0,
             unexpected: 0,
             send_errors: 0,
+            tx_full: 0,
             truncated: 0,
             rcodes: [0; 16],
             latency_ns: Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3)
@@ -75,6 +79,7 @@ impl Stats {
         self.lost += other.lost;
         self.unexpected += other.unexpected;
         self.send_errors += other.send_errors;
+        self.tx_full += other.tx_full;
         self.truncated += other.truncated;
         for (a, b) in self.rcodes.iter_mut().zip(other.rcodes.iter()) {
             *a += b;
@@ -118,6 +123,8 @@ pub struct Report {
     pub lost: u64,
     pub unexpected: u64,
     pub send_errors: u64,
+    /// Queries refused by a full TX ring (DPDK mode).
+    pub tx_full: u64,
     pub truncated: u64,
     pub completed_pct: f64,
     pub lost_pct: f64,
@@ -184,6 +191,7 @@ impl Report {
             lost: stats.lost,
             unexpected: stats.unexpected,
             send_errors: stats.send_errors,
+            tx_full: stats.tx_full,
             truncated: stats.truncated,
             completed_pct: percent(stats.completed, stats.sent),
             lost_pct: percent(stats.lost, stats.sent),
@@ -227,6 +235,9 @@ impl Report {
         }
         if self.send_errors > 0 {
             writeln!(out, "  Send errors:          {}", self.send_errors)?;
+        }
+        if self.tx_full > 0 {
+            writeln!(out, "  TX ring full:         {}", self.tx_full)?;
         }
         if self.truncated > 0 {
             writeln!(out, "  Truncated (TC):       {}", self.truncated)?;
