@@ -387,3 +387,63 @@ fn the_cost_of_any_one_query_is_bounded() {
         "every member visited once at least: {cost}"
     );
 }
+
+#[test]
+fn reverse_zones_are_real_authoritative_zones() {
+    // Derived /24 zone of 10.0.0.1: SOA and NS at its apex (as Knot and NSD answer a
+    // minimal reverse zone), and negative answers carry that zone's own SOA.
+    let s = snapshot();
+    let (r, m) = ask(&s, &query("0.0.10.in-addr.arpa.", rtype::SOA, None));
+    assert_eq!((r.rcode, m.aa()), (0, true));
+    let soa = &m.answer[0];
+    assert_eq!(
+        (soa.rtype, soa.name.as_str()),
+        (rtype::SOA, "0.0.10.in-addr.arpa.")
+    );
+    assert!(
+        soa.data
+            .starts_with("ns.0.0.10.in-addr.arpa. hostmaster.0.0.10.in-addr.arpa. "),
+        "{}",
+        soa.data
+    );
+    let (r, m) = ask(&s, &query("0.0.10.in-addr.arpa.", rtype::NS, None));
+    assert_eq!((r.rcode, m.aa()), (0, true));
+    assert_eq!(m.answer_data(rtype::NS), vec!["ns.0.0.10.in-addr.arpa."]);
+    // Other types at the apex: NODATA with the zone's SOA, not a union of its PTRs.
+    for qt in [A, PTR] {
+        let (r, m) = ask(&s, &query("0.0.10.in-addr.arpa.", qt, None));
+        assert_eq!(
+            (r.rcode, m.answer.len()),
+            (0, 0),
+            "{qt} at the apex: NODATA"
+        );
+        assert_eq!(m.authority[0].name, "0.0.10.in-addr.arpa.");
+    }
+    let (r, m) = ask(&s, &query("200.0.0.10.in-addr.arpa.", PTR, None));
+    assert_eq!(r.rcode, 3);
+    let neg = &m.authority[0];
+    assert!(
+        neg.data
+            .starts_with("ns.0.0.10.in-addr.arpa. hostmaster.0.0.10.in-addr.arpa. "),
+        "negative SOA of the reverse zone itself: {}",
+        neg.data
+    );
+    // auto-ptr off, no PTR records: a configured reverse zone is still ours.
+    let cfg = ZoneConfig {
+        auto_ptr: false,
+        reverse_zones: Some(vec![n("2.0.192.in-addr.arpa.")]),
+        ..(*config()).clone()
+    };
+    let s = Snapshot::build(Arc::new(cfg), records());
+    let (r, m) = ask(&s, &query("5.2.0.192.in-addr.arpa.", PTR, None));
+    assert_eq!((r.rcode, m.aa()), (3, true), "NXDOMAIN, not REFUSED");
+    assert_eq!(m.authority[0].name, "2.0.192.in-addr.arpa.");
+    let (r, m) = ask(&s, &query("2.0.192.in-addr.arpa.", rtype::SOA, None));
+    assert_eq!((r.rcode, m.answer.len()), (0, 1));
+    let (r, _) = ask(&s, &query("1.0.0.10.in-addr.arpa.", PTR, None));
+    assert_eq!(r.rcode, 5, "outside the configured zones");
+    // The same through `apply` (the incremental path).
+    let s = s.apply(&[]);
+    let (r, _) = ask(&s, &query("5.2.0.192.in-addr.arpa.", PTR, None));
+    assert_eq!(r.rcode, 3);
+}

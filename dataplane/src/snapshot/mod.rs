@@ -194,6 +194,14 @@ impl Snapshot {
         // Subtree answers: the same pass as `apply`, over every given name.
         let mut ed = Editor::new(&rules, &table, built.counters);
         ed.refresh_subtrees(keys.iter().map(|k| &**k));
+        // Reverse trees wanted for configured reverse zones alone (auto-PTR off, no PTR).
+        let mut reverse_active = built.reverse_active;
+        for (f, apex) in REVERSE_APEXES.iter().enumerate() {
+            if !reverse_active[f] && Self::reverse_wanted(&rules, &ed.counters, f) {
+                ed.set_synthetic(apex, apex, serial);
+                reverse_active[f] = true;
+            }
+        }
         let (table, counters) = ed.finish();
         Self::assemble(
             rules,
@@ -202,7 +210,7 @@ impl Snapshot {
             0,
             serial,
             counters,
-            built.reverse_active,
+            reverse_active,
         )
     }
 
@@ -211,9 +219,16 @@ impl Snapshot {
         Snapshot::build(config, Vec::new())
     }
 
+    /// The synthetic reverse tree of `family` is served: not covered by a domain, and
+    /// auto-PTR on, PTR records given, or a `dns.reverse-zones` entry in that family.
     fn reverse_wanted(rules: &ZoneRules, counters: &Counters, family: usize) -> bool {
+        let configured = rules.reverse_zones.as_ref().is_some_and(|zones| {
+            zones
+                .iter()
+                .any(|z| rules.reverse_family(z) == Some(family))
+        });
         !rules.reverse_covered[family]
-            && (rules.config.auto_ptr || counters.reverse_explicit[family] > 0)
+            && (rules.config.auto_ptr || counters.reverse_explicit[family] > 0 || configured)
     }
 
     fn assemble(
