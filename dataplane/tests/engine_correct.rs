@@ -447,3 +447,49 @@ fn reverse_zones_are_real_authoritative_zones() {
     let (r, _) = ask(&s, &query("5.2.0.192.in-addr.arpa.", PTR, None));
     assert_eq!(r.rcode, 3);
 }
+
+#[test]
+fn the_ns_cut_walk_is_free_in_zones_without_cuts() {
+    use skylane_dataplane::NameChange;
+    let deep = "_http._tcp.web.default.svc.zf.test.";
+    let s = zone_snapshot(ZoneConfig::default(), vec![a(deep, "10.1.1.1")]);
+    // The zone, then the exact node: no lookup per label between apex and name.
+    let (cost, m) = cost_of(&s, &query(deep, A, None));
+    assert_eq!(m.answer_data(A), vec!["10.1.1.1"]);
+    assert_eq!(cost, 2, "lookups for {deep} in a zone without cuts");
+    // A cut elsewhere in the zone, added incrementally: one lookup more at most, and a
+    // name below the cut gets its referral.
+    let ns = |owner: &str| NameChange {
+        name: n(owner),
+        records: vec![rec(owner, RData::Ns(n("ns.other.test.")))],
+    };
+    let s = s.apply(&[ns("sub.zf.test.")]);
+    let (cost, m) = cost_of(&s, &query(deep, A, None));
+    assert_eq!(m.answer_data(A), vec!["10.1.1.1"]);
+    assert!(cost <= 3, "{cost} lookups with one cut elsewhere");
+    let (r, m) = ask(&s, &query("www.sub.zf.test.", A, None));
+    assert_eq!(
+        (r.rcode, m.aa(), m.authority[0].rtype),
+        (0, false, rtype::NS)
+    );
+    // Many cuts (built in bulk): referrals still found.
+    let mut records: Vec<Record> = (0..40)
+        .map(|i| rec(&format!("d{i}.zf.test."), RData::Ns(n("ns.other.test."))))
+        .collect();
+    records.push(a(deep, "10.1.1.1"));
+    let many = zone_snapshot(ZoneConfig::default(), records);
+    let (r, m) = ask(&many, &query("x.y.d39.zf.test.", A, None));
+    assert_eq!(
+        (r.rcode, m.aa(), m.authority[0].name.as_str()),
+        (0, false, "d39.zf.test.")
+    );
+    // Removing the cut (incremental) makes the names below it ours again.
+    let s = s.apply(&[NameChange {
+        name: n("sub.zf.test."),
+        records: Vec::new(),
+    }]);
+    let (r, m) = ask(&s, &query("www.sub.zf.test.", A, None));
+    assert_eq!((r.rcode, m.aa()), (3, true));
+    let (cost, _) = cost_of(&s, &query(deep, A, None));
+    assert_eq!(cost, 2, "free again once the last cut is gone");
+}

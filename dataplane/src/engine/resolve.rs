@@ -229,7 +229,7 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         qt: u16,
     ) -> Step<'s> {
         let first = owner.at == Some(HEADER_LEN);
-        if let Some(cut) = referral::find_cut(self.snap, zone.apex().len(), cur, &mut self.cost) {
+        if let Some(cut) = referral::find_cut(self.snap, zone, cur, &mut self.cost) {
             return self.referral(cut, first);
         }
         let rev_apex = self.at_reverse_apex(first);

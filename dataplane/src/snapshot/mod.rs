@@ -44,7 +44,7 @@ pub use edit::MAX_SUBTREE_RRS;
 pub use node::{NodeRef, RrSetIter};
 pub use rrset::RrSet;
 pub(crate) use zone::is_within;
-pub use zone::ZoneRef;
+pub use zone::{Cuts, ZoneRef, MAX_LISTED_CUTS};
 
 use crate::name::Name;
 use crate::record::{Policy, Record};
@@ -56,7 +56,7 @@ use rrset::{is_given, KIND_VERBATIM};
 use shard::{find_in, Table};
 use std::net::IpAddr;
 use std::sync::Arc;
-use zone::{ZoneRules, ZoneTable};
+use zone::{CutSet, ZoneRules, ZoneTable};
 
 /// The lowercased keys of the names owning `records` (deduplicated), for the subtree pass.
 fn subtree_keys(rules: &ZoneRules, records: &[Record]) -> Vec<Box<[u8]>> {
@@ -68,6 +68,15 @@ fn subtree_keys(rules: &ZoneRules, records: &[Record]) -> Vec<Box<[u8]>> {
         }
     }
     keys.into_iter().collect()
+}
+
+/// True when the node at `key` in `table` holds an NS RRset.
+fn has_ns(table: &Table, key: &[u8]) -> bool {
+    find_in(table, key).is_some_and(|e| {
+        NodeRef::new(table, e)
+            .rrset(crate::record::rtype::NS)
+            .is_some()
+    })
 }
 
 /// The live snapshot: loaded lock-free by every core, stored by the control plane.
@@ -154,6 +163,8 @@ pub struct Snapshot {
     serial: u32,
     counters: Counters,
     reverse_active: [bool; 2],
+    /// The NS cuts below the apexes (each zone's share is in `zones`).
+    cuts: Arc<CutSet>,
     /// The record store has not been loaded yet (neither listed nor read from last-known):
     /// negative answers would be wrong, the engine answers SERVFAIL instead.
     store_pending: bool,
@@ -189,6 +200,11 @@ impl Snapshot {
         let rules = Arc::new(ZoneRules::new(config));
         let serial = next_serial(0);
         let keys = subtree_keys(&rules, &records);
+        let ns_owners: Vec<Box<[u8]>> = records
+            .iter()
+            .filter(|r| r.data.rtype() == crate::record::rtype::NS)
+            .map(|r| r.name.as_wire().to_ascii_lowercase().into())
+            .collect();
         let built = bulk::build(&rules, records, serial);
         let table = Table::from_shards(built.shards);
         // Subtree answers: the same pass as `apply`, over every given name.
@@ -203,7 +219,12 @@ impl Snapshot {
             }
         }
         let (table, counters) = ed.finish();
-        Self::assemble(
+        let cuts = CutSet::default()
+            .updated(&rules, ns_owners.iter().map(|k| &**k), |k| {
+                has_ns(&table, k)
+            })
+            .unwrap_or_default();
+        let mut snap = Self::assemble(
             rules,
             table,
             Arc::new(DownSet::default()),
@@ -211,7 +232,9 @@ impl Snapshot {
             serial,
             counters,
             reverse_active,
-        )
+        );
+        snap.set_cuts(Arc::new(cuts));
+        snap
     }
 
     /// A table without records (only the synthetic apexes).
@@ -246,7 +269,7 @@ impl Snapshot {
                 apexes.push((*apex).into());
             }
         }
-        let zones = Arc::new(ZoneTable::new(apexes, &shards));
+        let zones = Arc::new(ZoneTable::new(apexes, &shards, std::iter::empty()));
         Snapshot {
             rules,
             shards,
@@ -256,8 +279,16 @@ impl Snapshot {
             serial,
             counters,
             reverse_active,
+            cuts: Arc::default(),
             store_pending: false,
         }
+    }
+
+    /// Sets the NS cuts and gives each zone its share.
+    fn set_cuts(&mut self, cuts: Arc<CutSet>) {
+        let apexes = self.zones.slots().iter().map(|s| s.apex.clone()).collect();
+        self.zones = Arc::new(ZoneTable::new(apexes, &self.shards, cuts.iter()));
+        self.cuts = cuts;
     }
 
     /// This snapshot marked as built before the record store was loaded: until a snapshot
@@ -321,6 +352,16 @@ impl Snapshot {
             }
         }
         let (shards, counters) = ed.finish();
+        let changed = changes
+            .iter()
+            .map(|c| c.name.to_lowercase().as_wire().to_vec());
+        let changed: Vec<Vec<u8>> = changed.collect();
+        let cuts = self
+            .cuts
+            .updated(&self.rules, changed.iter().map(|k| &**k), |k| {
+                has_ns(&shards, k)
+            })
+            .map_or_else(|| self.cuts.clone(), Arc::new);
         let mut next = Self::assemble(
             self.rules.clone(),
             shards,
@@ -331,6 +372,7 @@ impl Snapshot {
             reverse_active,
         );
         next.store_pending = self.store_pending;
+        next.set_cuts(cuts);
         next
     }
 
@@ -345,6 +387,7 @@ impl Snapshot {
             serial: self.serial,
             counters: self.counters,
             reverse_active: self.reverse_active,
+            cuts: self.cuts.clone(),
             store_pending: self.store_pending,
         }
     }
