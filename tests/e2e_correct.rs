@@ -1,5 +1,6 @@
 //! DNS correctness through the real `skylane serve` binary (issue 10): NSID
-//! (RFC 5001) with kdig over UDP and TCP and its live reload, reverse zones,
+//! (RFC 5001) with kdig over UDP and TCP and its live reload, reverse zones
+//! (their apex SOA/NS and own negative SOA),
 //! delegations and the advertised EDNS sizes.
 
 mod common;
@@ -99,6 +100,38 @@ fn reverse_names_outside_served_reverse_zones_are_refused() {
         ptr_status(s, "1.2.1.10.in-addr.arpa.") == "NXDOMAIN"
     });
     assert_eq!(ptr_status(s, "4.3.2.1.in-addr.arpa."), "REFUSED");
+    assert!(app.server.stop().success());
+}
+
+#[test]
+fn a_served_reverse_zone_answers_soa_and_ns_at_its_apex() {
+    let app = Appliance::start(&[]);
+    let s = &app.server;
+    // As Knot and NSD answer a minimal reverse zone: SOA and NS at the apex, the
+    // negative answers' SOA owned and named by that zone.
+    let zone = "1.1.10.in-addr.arpa.";
+    let soa = kdig(s, &[zone, "SOA"]);
+    assert!(
+        soa.contains("status: NOERROR") && soa.contains(" aa"),
+        "{soa}"
+    );
+    let answer = soa.split(";; ANSWER SECTION:").nth(1).unwrap_or("");
+    assert!(
+        answer.contains(&format!("{zone} ")) && answer.contains(&format!("ns.{zone}")),
+        "{soa}"
+    );
+    let ns = kdig(s, &[zone, "NS"]);
+    let answer = ns.split(";; ANSWER SECTION:").nth(1).unwrap_or("");
+    assert!(answer.contains(&format!("{zone}\t")), "{ns}");
+    assert!(answer.contains(&format!("NS\tns.{zone}")), "{ns}");
+    let nx = kdig(s, &[&format!("2.{zone}"), "PTR"]);
+    assert!(nx.contains("status: NXDOMAIN"), "{nx}");
+    let authority = nx.split(";; AUTHORITY SECTION:").nth(1).unwrap_or("");
+    assert!(
+        authority.contains(&format!("hostmaster.{zone}"))
+            && !authority.contains("ns.in-addr.arpa."),
+        "{nx}"
+    );
     assert!(app.server.stop().success());
 }
 
