@@ -1,5 +1,6 @@
 //! DNS correctness through the real `skylane serve` binary (issue 10): NSID
-//! (RFC 5001) with kdig over UDP and TCP and its live reload, reverse zones,
+//! (RFC 5001) with kdig over UDP and TCP and its live reload, reverse zones
+//! (their apex SOA/NS and own negative SOA),
 //! delegations and the advertised EDNS sizes.
 
 mod common;
@@ -102,6 +103,107 @@ fn reverse_names_outside_served_reverse_zones_are_refused() {
     assert!(app.server.stop().success());
 }
 
+#[test]
+fn a_served_reverse_zone_answers_soa_and_ns_at_its_apex() {
+    let app = Appliance::start(&[]);
+    let s = &app.server;
+    // As Knot and NSD answer a minimal reverse zone: SOA and NS at the apex, the
+    // negative answers' SOA owned and named by that zone.
+    let zone = "1.1.10.in-addr.arpa.";
+    let soa = kdig(s, &[zone, "SOA"]);
+    assert!(
+        soa.contains("status: NOERROR") && soa.contains(" aa"),
+        "{soa}"
+    );
+    let answer = soa.split(";; ANSWER SECTION:").nth(1).unwrap_or("");
+    assert!(
+        answer.contains(&format!("{zone} ")) && answer.contains(&format!("ns.{zone}")),
+        "{soa}"
+    );
+    let ns = kdig(s, &[zone, "NS"]);
+    let answer = ns.split(";; ANSWER SECTION:").nth(1).unwrap_or("");
+    assert!(answer.contains(&format!("{zone}\t")), "{ns}");
+    assert!(answer.contains(&format!("NS\tns.{zone}")), "{ns}");
+    let nx = kdig(s, &[&format!("2.{zone}"), "PTR"]);
+    assert!(nx.contains("status: NXDOMAIN"), "{nx}");
+    let authority = nx.split(";; AUTHORITY SECTION:").nth(1).unwrap_or("");
+    assert!(
+        authority.contains(&format!("hostmaster.{zone}"))
+            && !authority.contains("ns.in-addr.arpa."),
+        "{nx}"
+    );
+    assert!(app.server.stop().success());
+}
+
+/// The minimal reverse zone Skylane derives for `a.ex.test. A 10.1.1.1`, written for NSD
+/// (`ns1` is what the harness probes).
+const REVERSE: &str = "$ORIGIN 1.1.10.in-addr.arpa.
+@ 30 IN SOA ns hostmaster 1 3600 600 86400 30
+@ 30 IN NS ns
+1 30 IN PTR a.ex.test.
+ns1 30 IN TXT \"probe\"
+";
+
+/// Rcode, AA and each section as sorted texts of its records (`text` renders one).
+type Summary = (String, bool, [Vec<String>; 3]);
+
+fn summary(
+    m: &hickory_proto::op::Message,
+    text: fn(&hickory_proto::rr::Record) -> String,
+) -> Summary {
+    let texts = |rrs: &[hickory_proto::rr::Record]| {
+        let mut v: Vec<String> = rrs.iter().map(text).collect();
+        v.sort();
+        v
+    };
+    (
+        format!("{:?}", m.response_code()),
+        m.authoritative(),
+        [
+            texts(m.answers()),
+            texts(m.name_servers()),
+            texts(m.additionals()),
+        ],
+    )
+}
+
+/// Owners and types only: what is compared with NSD where serials and TTLs differ by design.
+fn layout(m: &hickory_proto::op::Message) -> Summary {
+    summary(m, |r| {
+        format!("{} {}", r.name().to_lowercase(), r.record_type())
+    })
+}
+
+#[test]
+fn a_derived_reverse_zone_is_laid_out_as_nsd_serves_it() {
+    use hickory_proto::rr::RecordType;
+    let nsd = common::nsd::Nsd::start("1.1.10.in-addr.arpa.", REVERSE);
+    let app = Appliance::start(&[]);
+    let ask = |name: &str, t: RecordType| {
+        let q = common::query(name, t);
+        let theirs = layout(&common::udp(nsd.addr(), &q));
+        (layout(&common::udp(app.server.addr4(), &q)), theirs)
+    };
+    // Positive answers: the same answer section (NSD adds the apex NS in authority, by design).
+    for t in [RecordType::SOA, RecordType::NS] {
+        let (ours, theirs) = ask("1.1.10.in-addr.arpa.", t);
+        assert_eq!(
+            (&ours.0, ours.1, &ours.2[0]),
+            (&theirs.0, theirs.1, &theirs.2[0]),
+            "apex {t}: Skylane vs NSD"
+        );
+    }
+    for (name, t) in [
+        ("1.1.10.in-addr.arpa.", RecordType::A),
+        ("2.1.1.10.in-addr.arpa.", RecordType::PTR),
+        ("1.1.1.10.in-addr.arpa.", RecordType::TXT),
+    ] {
+        let (ours, theirs) = ask(name, t);
+        assert_eq!(ours, theirs, "{name} {t}: Skylane vs NSD");
+    }
+    assert!(app.server.stop().success());
+}
+
 /// A zone with a delegation (in- and out-of-bailiwick servers) and occluded data.
 const DELEGATING: &str = "$ORIGIN zf.test.
 @ 3600 IN SOA ns1 hostmaster 1 3600 600 86400 300
@@ -116,21 +218,8 @@ www.sub 60 IN A 10.9.9.9
 ";
 
 /// What a comparison looks at: rcode, AA and each section as sorted record texts.
-fn shape(m: &hickory_proto::op::Message) -> (String, bool, [Vec<String>; 3]) {
-    let texts = |rrs: &[hickory_proto::rr::Record]| {
-        let mut v: Vec<String> = rrs.iter().map(|r| r.to_string().to_lowercase()).collect();
-        v.sort();
-        v
-    };
-    (
-        format!("{:?}", m.response_code()),
-        m.authoritative(),
-        [
-            texts(m.answers()),
-            texts(m.name_servers()),
-            texts(m.additionals()),
-        ],
-    )
+fn shape(m: &hickory_proto::op::Message) -> Summary {
+    summary(m, |r| r.to_string().to_lowercase())
 }
 
 #[test]

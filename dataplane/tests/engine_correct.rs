@@ -387,3 +387,109 @@ fn the_cost_of_any_one_query_is_bounded() {
         "every member visited once at least: {cost}"
     );
 }
+
+#[test]
+fn reverse_zones_are_real_authoritative_zones() {
+    // Derived /24 zone of 10.0.0.1: SOA and NS at its apex (as Knot and NSD answer a
+    // minimal reverse zone), and negative answers carry that zone's own SOA.
+    let s = snapshot();
+    let (r, m) = ask(&s, &query("0.0.10.in-addr.arpa.", rtype::SOA, None));
+    assert_eq!((r.rcode, m.aa()), (0, true));
+    let soa = &m.answer[0];
+    assert_eq!(
+        (soa.rtype, soa.name.as_str()),
+        (rtype::SOA, "0.0.10.in-addr.arpa.")
+    );
+    assert!(
+        soa.data
+            .starts_with("ns.0.0.10.in-addr.arpa. hostmaster.0.0.10.in-addr.arpa. "),
+        "{}",
+        soa.data
+    );
+    let (r, m) = ask(&s, &query("0.0.10.in-addr.arpa.", rtype::NS, None));
+    assert_eq!((r.rcode, m.aa()), (0, true));
+    assert_eq!(m.answer_data(rtype::NS), vec!["ns.0.0.10.in-addr.arpa."]);
+    // Other types at the apex: NODATA with the zone's SOA, not a union of its PTRs.
+    for qt in [A, PTR] {
+        let (r, m) = ask(&s, &query("0.0.10.in-addr.arpa.", qt, None));
+        assert_eq!(
+            (r.rcode, m.answer.len()),
+            (0, 0),
+            "{qt} at the apex: NODATA"
+        );
+        assert_eq!(m.authority[0].name, "0.0.10.in-addr.arpa.");
+    }
+    let (r, m) = ask(&s, &query("200.0.0.10.in-addr.arpa.", PTR, None));
+    assert_eq!(r.rcode, 3);
+    let neg = &m.authority[0];
+    assert!(
+        neg.data
+            .starts_with("ns.0.0.10.in-addr.arpa. hostmaster.0.0.10.in-addr.arpa. "),
+        "negative SOA of the reverse zone itself: {}",
+        neg.data
+    );
+    // auto-ptr off, no PTR records: a configured reverse zone is still ours.
+    let cfg = ZoneConfig {
+        auto_ptr: false,
+        reverse_zones: Some(vec![n("2.0.192.in-addr.arpa.")]),
+        ..(*config()).clone()
+    };
+    let s = Snapshot::build(Arc::new(cfg), records());
+    let (r, m) = ask(&s, &query("5.2.0.192.in-addr.arpa.", PTR, None));
+    assert_eq!((r.rcode, m.aa()), (3, true), "NXDOMAIN, not REFUSED");
+    assert_eq!(m.authority[0].name, "2.0.192.in-addr.arpa.");
+    let (r, m) = ask(&s, &query("2.0.192.in-addr.arpa.", rtype::SOA, None));
+    assert_eq!((r.rcode, m.answer.len()), (0, 1));
+    let (r, _) = ask(&s, &query("1.0.0.10.in-addr.arpa.", PTR, None));
+    assert_eq!(r.rcode, 5, "outside the configured zones");
+    // The same through `apply` (the incremental path).
+    let s = s.apply(&[]);
+    let (r, _) = ask(&s, &query("5.2.0.192.in-addr.arpa.", PTR, None));
+    assert_eq!(r.rcode, 3);
+}
+
+#[test]
+fn the_ns_cut_walk_is_free_in_zones_without_cuts() {
+    use skylane_dataplane::NameChange;
+    let deep = "_http._tcp.web.default.svc.zf.test.";
+    let s = zone_snapshot(ZoneConfig::default(), vec![a(deep, "10.1.1.1")]);
+    // The zone, then the exact node: no lookup per label between apex and name.
+    let (cost, m) = cost_of(&s, &query(deep, A, None));
+    assert_eq!(m.answer_data(A), vec!["10.1.1.1"]);
+    assert_eq!(cost, 2, "lookups for {deep} in a zone without cuts");
+    // A cut elsewhere in the zone, added incrementally: one lookup more at most, and a
+    // name below the cut gets its referral.
+    let ns = |owner: &str| NameChange {
+        name: n(owner),
+        records: vec![rec(owner, RData::Ns(n("ns.other.test.")))],
+    };
+    let s = s.apply(&[ns("sub.zf.test.")]);
+    let (cost, m) = cost_of(&s, &query(deep, A, None));
+    assert_eq!(m.answer_data(A), vec!["10.1.1.1"]);
+    assert!(cost <= 3, "{cost} lookups with one cut elsewhere");
+    let (r, m) = ask(&s, &query("www.sub.zf.test.", A, None));
+    assert_eq!(
+        (r.rcode, m.aa(), m.authority[0].rtype),
+        (0, false, rtype::NS)
+    );
+    // Many cuts (built in bulk): referrals still found.
+    let mut records: Vec<Record> = (0..40)
+        .map(|i| rec(&format!("d{i}.zf.test."), RData::Ns(n("ns.other.test."))))
+        .collect();
+    records.push(a(deep, "10.1.1.1"));
+    let many = zone_snapshot(ZoneConfig::default(), records);
+    let (r, m) = ask(&many, &query("x.y.d39.zf.test.", A, None));
+    assert_eq!(
+        (r.rcode, m.aa(), m.authority[0].name.as_str()),
+        (0, false, "d39.zf.test.")
+    );
+    // Removing the cut (incremental) makes the names below it ours again.
+    let s = s.apply(&[NameChange {
+        name: n("sub.zf.test."),
+        records: Vec::new(),
+    }]);
+    let (r, m) = ask(&s, &query("www.sub.zf.test.", A, None));
+    assert_eq!((r.rcode, m.aa()), (3, true));
+    let (cost, _) = cost_of(&s, &query(deep, A, None));
+    assert_eq!(cost, 2, "free again once the last cut is gone");
+}

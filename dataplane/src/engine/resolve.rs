@@ -22,7 +22,10 @@
 //!    chain is the one of the last name looked up (RFC 6604).
 //!
 //! Before all of this, a name at or below an NS cut below the apex gets a
-//! referral ([`referral`]; DS at the cut excepted).
+//! referral ([`referral`]; DS at the cut excepted). In the synthetic reverse
+//! tree, the apex of the reverse zone serving the QNAME answers SOA and NS and
+//! exists even without a node, negative answers carry that zone's own SOA
+//! ([`reverse_zone`]), and ENTs form no union (NODATA).
 //!
 //! QTYPE ANY gets the RFC 8482 §4.1 answer: ONE RRset of the name, the
 //! first present among A, AAAA, CNAME, SRV, TXT, MX, PTR, NS, SOA (else
@@ -30,6 +33,7 @@
 
 mod lookup;
 mod referral;
+mod reverse_zone;
 
 pub use referral::MAX_GLUE_TARGETS;
 
@@ -225,8 +229,12 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         qt: u16,
     ) -> Step<'s> {
         let first = owner.at == Some(HEADER_LEN);
-        if let Some(cut) = referral::find_cut(self.snap, zone.apex().len(), cur, &mut self.cost) {
+        if let Some(cut) = referral::find_cut(self.snap, zone, cur, &mut self.cost) {
             return self.referral(cut, first);
+        }
+        let rev_apex = self.at_reverse_apex(first);
+        if rev_apex && (qt == rtype::NS || qt == rtype::SOA) {
+            return self.reverse_apex_answer(zone, owner, qt);
         }
         if cur == zone.apex() && (qt == rtype::NS || qt == rtype::SOA) {
             let rs = if qt == rtype::NS {
@@ -241,6 +249,8 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         }
         let mut matches = Matches::new();
         match lookup(self.snap, zone, cur, &mut matches, &mut self.cost) {
+            // A reverse zone's apex exists whether or not a node holds it.
+            Found::Missing if rev_apex => self.negative_answer(zone, rcode::NOERROR),
             Found::Missing => self.negative_answer(zone, rcode::NXDOMAIN),
             Found::Data(node) if referral::is_cut_at(node, cur, zone.apex(), qt) => {
                 self.referral(node, first)
@@ -276,6 +286,8 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
                 }
                 self.negative_answer(zone, rcode::NOERROR)
             }
+            // No SkyDNS unions in the reverse tree: its inner names are plain ENTs.
+            Found::Union(_) if self.soa_at.is_some() => self.negative_answer(zone, rcode::NOERROR),
             Found::Union(node) => {
                 self.answer_union(zone, owner, qt, node.policy(), || union_children(node))
             }
@@ -479,20 +491,21 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
     /// NODATA / NXDOMAIN authority: the zone SOA with the negative TTL.
     fn negative(&mut self, zone: ZoneRef<'s>) {
         let soa = zone.soa();
-        if soa.is_empty() {
+        if soa.is_empty() || (self.soa_at.is_some() && self.reverse_negative(zone)) {
             return;
         }
+        self.push_negative_soa(zone, soa.rdata(0));
+    }
+
+    /// Writes `rdata` as the negative answer's SOA (owner: the zone, or the
+    /// reverse zone at `soa_at`; TTL: the zone's negative TTL).
+    fn push_negative_soa(&mut self, zone: ZoneRef<'s>, rdata: &[u8]) {
         let owner = Owner {
             name: zone.apex(),
             at: self.soa_at,
         };
-        self.push(
-            Section::Authority,
-            owner,
-            rtype::SOA,
-            zone.negative_ttl(),
-            soa.rdata(0),
-        );
+        let ttl = zone.negative_ttl();
+        self.push(Section::Authority, owner, rtype::SOA, ttl, rdata);
     }
 
     /// A/AAAA of the SRV and NS targets written in the answer, when we have them.

@@ -44,7 +44,7 @@ pub use edit::MAX_SUBTREE_RRS;
 pub use node::{NodeRef, RrSetIter};
 pub use rrset::RrSet;
 pub(crate) use zone::is_within;
-pub use zone::ZoneRef;
+pub use zone::{Cuts, ZoneRef, MAX_LISTED_CUTS};
 
 use crate::name::Name;
 use crate::record::{Policy, Record};
@@ -56,7 +56,7 @@ use rrset::{is_given, KIND_VERBATIM};
 use shard::{find_in, Table};
 use std::net::IpAddr;
 use std::sync::Arc;
-use zone::{ZoneRules, ZoneTable};
+use zone::{CutSet, ZoneRules, ZoneTable};
 
 /// Names (lowercased keys) with their group.
 type NameGroups = Vec<(Box<[u8]>, String)>;
@@ -89,6 +89,15 @@ fn subtree_keys(rules: &ZoneRules, records: &[Record]) -> (Vec<Box<[u8]>>, NameG
         .filter_map(|(k, v)| Some((k, edit::name_group(v.into_iter())?.to_string())))
         .collect();
     (keys.into_iter().collect(), groups)
+}
+
+/// True when the node at `key` in `table` holds an NS RRset.
+fn has_ns(table: &Table, key: &[u8]) -> bool {
+    find_in(table, key).is_some_and(|e| {
+        NodeRef::new(table, e)
+            .rrset(crate::record::rtype::NS)
+            .is_some()
+    })
 }
 
 /// The live snapshot: loaded lock-free by every core, stored by the control plane.
@@ -175,6 +184,8 @@ pub struct Snapshot {
     serial: u32,
     counters: Counters,
     reverse_active: [bool; 2],
+    /// The NS cuts below the apexes (each zone's share is in `zones`).
+    cuts: Arc<CutSet>,
     /// The record store has not been loaded yet (neither listed nor read from last-known):
     /// negative answers would be wrong, the engine answers SERVFAIL instead.
     store_pending: bool,
@@ -210,6 +221,11 @@ impl Snapshot {
         let rules = Arc::new(ZoneRules::new(config));
         let serial = next_serial(0);
         let (keys, groups) = subtree_keys(&rules, &records);
+        let ns_owners: Vec<Box<[u8]>> = records
+            .iter()
+            .filter(|r| r.data.rtype() == crate::record::rtype::NS)
+            .map(|r| r.name.as_wire().to_ascii_lowercase().into())
+            .collect();
         let built = bulk::build(&rules, records, serial);
         let table = Table::from_shards(built.shards);
         // Subtree answers: the same pass as `apply`, over every given name.
@@ -218,16 +234,31 @@ impl Snapshot {
             ed.set_group(key, group);
         }
         ed.refresh_subtrees(keys.iter().map(|k| &**k), false);
+        // Reverse trees wanted for configured reverse zones alone (auto-PTR off, no PTR).
+        let mut reverse_active = built.reverse_active;
+        for (f, apex) in REVERSE_APEXES.iter().enumerate() {
+            if !reverse_active[f] && Self::reverse_wanted(&rules, &ed.counters, f) {
+                ed.set_synthetic(apex, apex, serial);
+                reverse_active[f] = true;
+            }
+        }
         let (table, counters) = ed.finish();
-        Self::assemble(
+        let cuts = CutSet::default()
+            .updated(&rules, ns_owners.iter().map(|k| &**k), |k| {
+                has_ns(&table, k)
+            })
+            .unwrap_or_default();
+        let mut snap = Self::assemble(
             rules,
             table,
             Arc::new(DownSet::default()),
             0,
             serial,
             counters,
-            built.reverse_active,
-        )
+            reverse_active,
+        );
+        snap.set_cuts(Arc::new(cuts));
+        snap
     }
 
     /// A table without records (only the synthetic apexes).
@@ -235,9 +266,16 @@ impl Snapshot {
         Snapshot::build(config, Vec::new())
     }
 
+    /// The synthetic reverse tree of `family` is served: not covered by a domain, and
+    /// auto-PTR on, PTR records given, or a `dns.reverse-zones` entry in that family.
     fn reverse_wanted(rules: &ZoneRules, counters: &Counters, family: usize) -> bool {
+        let configured = rules.reverse_zones.as_ref().is_some_and(|zones| {
+            zones
+                .iter()
+                .any(|z| rules.reverse_family(z) == Some(family))
+        });
         !rules.reverse_covered[family]
-            && (rules.config.auto_ptr || counters.reverse_explicit[family] > 0)
+            && (rules.config.auto_ptr || counters.reverse_explicit[family] > 0 || configured)
     }
 
     fn assemble(
@@ -255,7 +293,7 @@ impl Snapshot {
                 apexes.push((*apex).into());
             }
         }
-        let zones = Arc::new(ZoneTable::new(apexes, &shards));
+        let zones = Arc::new(ZoneTable::new(apexes, &shards, std::iter::empty()));
         Snapshot {
             rules,
             shards,
@@ -265,8 +303,16 @@ impl Snapshot {
             serial,
             counters,
             reverse_active,
+            cuts: Arc::default(),
             store_pending: false,
         }
+    }
+
+    /// Sets the NS cuts and gives each zone its share.
+    fn set_cuts(&mut self, cuts: Arc<CutSet>) {
+        let apexes = self.zones.slots().iter().map(|s| s.apex.clone()).collect();
+        self.zones = Arc::new(ZoneTable::new(apexes, &self.shards, cuts.iter()));
+        self.cuts = cuts;
     }
 
     /// This snapshot marked as built before the record store was loaded: until a snapshot
@@ -330,6 +376,16 @@ impl Snapshot {
             }
         }
         let (shards, counters) = ed.finish();
+        let changed = changes
+            .iter()
+            .map(|c| c.name.to_lowercase().as_wire().to_vec());
+        let changed: Vec<Vec<u8>> = changed.collect();
+        let cuts = self
+            .cuts
+            .updated(&self.rules, changed.iter().map(|k| &**k), |k| {
+                has_ns(&shards, k)
+            })
+            .map_or_else(|| self.cuts.clone(), Arc::new);
         let mut next = Self::assemble(
             self.rules.clone(),
             shards,
@@ -340,6 +396,7 @@ impl Snapshot {
             reverse_active,
         );
         next.store_pending = self.store_pending;
+        next.set_cuts(cuts);
         next
     }
 
@@ -354,6 +411,7 @@ impl Snapshot {
             serial: self.serial,
             counters: self.counters,
             reverse_active: self.reverse_active,
+            cuts: self.cuts.clone(),
             store_pending: self.store_pending,
         }
     }

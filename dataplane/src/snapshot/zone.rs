@@ -1,6 +1,6 @@
 //! Served zones: which names the snapshot is authoritative for, the synthetic
-//! SOA/NS at each apex, and the zone lookup ([`ZoneRef`]) the engine uses to
-//! choose between an answer and REFUSED.
+//! SOA/NS at each apex, the zone lookup ([`ZoneRef`]) the engine uses to
+//! choose between an answer and REFUSED, and each zone's NS cuts ([`Cuts`]).
 
 use super::hash::key_hash;
 use super::node::NodeRef;
@@ -10,7 +10,7 @@ use super::shard::{shard_of, Table};
 use super::ZoneConfig;
 use crate::name::Name;
 use crate::record::{rtype, Policy};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::Arc;
 
 /// True when `name` equals `apex` or lies below it (both lowercased wire).
@@ -84,6 +84,11 @@ impl ZoneRules {
         self.domains.iter().any(|(d, _)| is_within(key, d))
     }
 
+    /// True when `key` is the apex of a configured domain or of a reverse tree.
+    pub(crate) fn is_apex(&self, key: &[u8]) -> bool {
+        self.domains.iter().any(|(d, _)| **d == *key) || REVERSE_APEXES.contains(&key)
+    }
+
     /// The reverse family (0 = IPv4, 1 = IPv6) whose tree holds `key`.
     pub(crate) fn reverse_family(&self, key: &[u8]) -> Option<usize> {
         REVERSE_APEXES.iter().position(|apex| is_within(key, apex))
@@ -152,12 +157,29 @@ fn prefixed(label: &[u8], apex: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// Most NS cuts of a zone listed in its [`Cuts`]; beyond, the engine walks.
+pub const MAX_LISTED_CUTS: usize = 8;
+
+/// The NS cuts (non-apex names holding NS) below one zone's apex, kept with
+/// the zone so that a query in a zone without cuts pays no lookup for them.
+#[derive(Debug, Clone, Default)]
+pub enum Cuts {
+    /// No delegation in the zone.
+    #[default]
+    None,
+    /// At most [`MAX_LISTED_CUTS`] cuts (lowercased wire keys).
+    Few(Box<[Box<[u8]>]>),
+    /// More: found by walking the name's ancestors.
+    Many,
+}
+
 /// Where an active zone's apex node sits in the shard table.
 #[derive(Debug, Clone)]
 pub(crate) struct ZoneSlot {
     pub(crate) apex: Box<[u8]>,
     shard: u16,
     off: u32,
+    cuts: Cuts,
 }
 
 /// The active zones of one snapshot, longest apex first.
@@ -167,20 +189,43 @@ pub(crate) struct ZoneTable {
 }
 
 impl ZoneTable {
-    /// Locates each apex in `shards` (apexes without a node are skipped).
-    pub(crate) fn new(mut apexes: Vec<Box<[u8]>>, shards: &Table) -> ZoneTable {
+    /// Locates each apex in `shards` (apexes without a node are skipped) and
+    /// gives each zone the `cuts` lying strictly below its apex and in no
+    /// longer zone.
+    pub(crate) fn new<'c>(
+        mut apexes: Vec<Box<[u8]>>,
+        shards: &Table,
+        cuts: impl Iterator<Item = &'c [u8]>,
+    ) -> ZoneTable {
         apexes.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
         apexes.dedup();
+        let mut per_zone: Vec<Vec<Box<[u8]>>> = vec![Vec::new(); apexes.len()];
+        for cut in cuts {
+            let zone = apexes.iter().position(|a| is_within(cut, a));
+            // One more than listed is enough to know there are many.
+            if let Some(list) = zone.and_then(|z| per_zone.get_mut(z)) {
+                if list.len() <= MAX_LISTED_CUTS {
+                    list.push(cut.into());
+                }
+            }
+        }
         let slots = apexes
             .into_iter()
-            .filter_map(|apex| {
+            .zip(per_zone)
+            .filter_map(|(apex, list)| {
                 let h = key_hash(&apex);
                 let s = shard_of(h);
                 let off = shards.get(s)?.find_offset(h, &apex)?;
+                let cuts = match list.len() {
+                    0 => Cuts::None,
+                    n if n <= MAX_LISTED_CUTS => Cuts::Few(list.into()),
+                    _ => Cuts::Many,
+                };
                 Some(ZoneSlot {
                     apex,
                     shard: s as u16,
                     off,
+                    cuts,
                 })
             })
             .collect();
@@ -198,6 +243,7 @@ impl ZoneTable {
         let e = shards.get(slot.shard as usize)?.entry(slot.off);
         Some(ZoneRef {
             node: NodeRef::new(shards, e),
+            cuts: &slot.cuts,
         })
     }
 }
@@ -206,6 +252,7 @@ impl ZoneTable {
 #[derive(Clone, Copy, Debug)]
 pub struct ZoneRef<'a> {
     node: NodeRef<'a>,
+    cuts: &'a Cuts,
 }
 
 impl<'a> ZoneRef<'a> {
@@ -219,6 +266,12 @@ impl<'a> ZoneRef<'a> {
     #[inline]
     pub fn apex_node(&self) -> NodeRef<'a> {
         self.node
+    }
+
+    /// The NS cuts below the apex (delegations), known when the snapshot was made.
+    #[inline]
+    pub fn cuts(&self) -> &'a Cuts {
+        self.cuts
     }
 
     /// The SOA RRset (from records, else synthetic).
@@ -246,5 +299,45 @@ impl<'a> ZoneRef<'a> {
             None => 0,
         };
         minimum.min(rs.ttl())
+    }
+}
+
+/// The NS cuts of one snapshot: names holding an NS RRset that are no zone
+/// apex. Kept up to date by `build` (every NS owner given) and `apply` (every
+/// changed name), and handed to [`ZoneTable::new`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CutSet {
+    keys: FxHashSet<Box<[u8]>>,
+}
+
+impl CutSet {
+    /// `self` with each of `keys` (lowercased wire) re-checked against the new
+    /// table (`has_ns`); `None` when nothing changed.
+    pub(crate) fn updated<'k>(
+        &self,
+        rules: &ZoneRules,
+        keys: impl Iterator<Item = &'k [u8]>,
+        has_ns: impl Fn(&[u8]) -> bool,
+    ) -> Option<CutSet> {
+        let mut next: Option<CutSet> = None;
+        for key in keys {
+            let is_cut = has_ns(key) && !rules.is_apex(key);
+            let current = next.as_ref().unwrap_or(self);
+            if current.keys.contains(key) == is_cut {
+                continue;
+            }
+            let set = &mut next.get_or_insert_with(|| self.clone()).keys;
+            if is_cut {
+                set.insert(key.into());
+            } else {
+                set.remove(key);
+            }
+        }
+        next
+    }
+
+    /// Every cut.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.keys.iter().map(|k| &**k)
     }
 }

@@ -5,16 +5,20 @@
 //! the NS targets inside the cut (in-bailiwick glue). DS at the cut itself
 //! belongs to the parent side and is answered normally.
 //!
-//! Cost: finding the cut looks up each ancestor of the name strictly below
-//! the apex and above the name (the name's own node is looked up anyway),
-//! from the apex down, and stops at the first missing one (nothing
-//! exists below it) or at the first holding NS: at most one lookup per
-//! label below the apex ([`crate::name::MAX_NAME_LEN`] / 2 = 127 at worst,
-//! one or two for service names). Glue: at most [`MAX_GLUE_TARGETS`] targets.
+//! Cost: each zone knows its cuts from when the snapshot was made
+//! ([`Cuts`]). A zone without cuts costs nothing; one with at most
+//! [`crate::snapshot::MAX_LISTED_CUTS`] compares the name with each (no
+//! lookup) and looks up the cut found (one lookup); only a zone with more
+//! walks the name's ancestors strictly below the apex and above the name
+//! (the name's own node is looked up anyway), from the apex down, stopping
+//! at the first missing one (nothing exists below it) or at the first
+//! holding NS: at most one lookup per label below the apex
+//! ([`crate::name::MAX_NAME_LEN`] / 2 = 127 at worst). Glue: at most
+//! [`MAX_GLUE_TARGETS`] targets.
 
 use super::{Ctx, Step};
 use crate::record::{rtype, Policy};
-use crate::snapshot::{is_within, NodeRef, Snapshot};
+use crate::snapshot::{is_within, Cuts, NodeRef, Snapshot, ZoneRef};
 use crate::wire::header::flags;
 use crate::wire::name::NameBuf;
 use crate::wire::rcode;
@@ -29,11 +33,32 @@ pub const MAX_GLUE_TARGETS: usize = 16;
 /// Most labels a wire name can have (1-byte labels and the root).
 const MAX_LABELS: usize = 128;
 
-/// The NS cut strictly above `cur` and strictly below the apex (`apex_len`
-/// bytes, a suffix of `cur`): the existing node closest to the apex that
-/// holds an NS RRset. A cut at `cur` itself is found on its own node
-/// ([`is_cut_at`]).
+/// The NS cut strictly above `cur` and strictly below the apex of `zone`
+/// (a suffix of `cur`): the existing node closest to the apex that holds an
+/// NS RRset. A cut at `cur` itself is found on its own node ([`is_cut_at`]).
 pub(crate) fn find_cut<'s>(
+    snap: &'s Snapshot,
+    zone: ZoneRef<'s>,
+    cur: &[u8],
+    cost: &mut u32,
+) -> Option<NodeRef<'s>> {
+    match zone.cuts() {
+        Cuts::None => None,
+        Cuts::Few(cuts) => {
+            let cut = cuts
+                .iter()
+                .map(|c| &**c)
+                .filter(|c| c.len() < cur.len() && is_within(cur, c))
+                .min_by_key(|c| c.len())?;
+            *cost += 1;
+            snap.node(cut)
+        }
+        Cuts::Many => walk_cut(snap, zone.apex().len(), cur, cost),
+    }
+}
+
+/// [`find_cut`] by looking up the ancestors of `cur` below the apex (`apex_len` bytes).
+fn walk_cut<'s>(
     snap: &'s Snapshot,
     apex_len: usize,
     cur: &[u8],
