@@ -68,17 +68,9 @@ fn mask128(len: u8) -> u128 {
 
 /// Whether `addr` is in one of the `exempt` networks.
 pub fn exempt(exempt: &[(IpAddr, u8)], addr: IpAddr) -> bool {
-    exempt.iter().any(|&(net, len)| match (net, addr) {
-        (IpAddr::V4(n), IpAddr::V4(a)) => {
-            let m = mask32(len);
-            u32::from(n) & m == u32::from(a) & m
-        }
-        (IpAddr::V6(n), IpAddr::V6(a)) => {
-            let m = mask128(len);
-            u128::from(n) & m == u128::from(a) & m
-        }
-        _ => false,
-    })
+    exempt
+        .iter()
+        .any(|&(net, len)| crate::cache::prefix_contains(net, len, addr))
 }
 
 /// A per-process, per-core hash seed.
