@@ -1,4 +1,4 @@
-//! `skylane serve`: assembles the appliance from a resolved [`Config`].
+//! `skylane serve`: assembles the appliance from a resolved [`Config`](skylane_controlplane::config::Config).
 //!
 //! Start-up order: zone files and example records are loaded (static
 //! records), the first snapshot is built and published, the data plane

@@ -6,7 +6,7 @@
 //! is not an error: the sync serves `<data-dir>/last-known` (SERVFAIL for
 //! missing names before anything is loaded) and keeps retrying.
 //!
-//! The sync and the health agent run as [`generations`](crate::generations): a live reload
+//! The sync and the health agent run as [`generations`]: a live reload
 //! publishes new inputs through the returned [`LiveHandles`] and they restart with them.
 
 use crate::generations;

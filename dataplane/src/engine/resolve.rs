@@ -22,10 +22,10 @@
 //!    chain is the one of the last name looked up (RFC 6604).
 //!
 //! Before all of this, a name at or below an NS cut below the apex gets a
-//! referral ([`referral`]; DS at the cut excepted). In the synthetic reverse
+//! referral (`referral`; DS at the cut excepted). In the synthetic reverse
 //! tree, the apex of the reverse zone serving the QNAME answers SOA and NS and
 //! exists even without a node, negative answers carry that zone's own SOA
-//! ([`reverse_zone`]), and ENTs form no union (NODATA).
+//! (`reverse_zone`), and ENTs form no union (NODATA).
 //!
 //! QTYPE ANY gets the RFC 8482 §4.1 answer: ONE RRset of the name, the
 //! first present among A, AAAA, CNAME, SRV, TXT, MX, PTR, NS, SOA (else
