@@ -20,7 +20,10 @@
 //! - `<kind>_rrl_engine_hash`: enabled, keyed by the name hash the engine passes;
 //! - `<kind>_rrl_reparse`: enabled, keyed by reading the response again (the question
 //!   name, and for NXDOMAIN the authority SOA's owner) as the limiter did before the
-//!   engine passed the hash: the old cost, measured in the same run.
+//!   engine passed the hash: the old cost, measured in the same run;
+//! - `<kind>_key_engine_hash` / `<kind>_key_reparse`: the limiter's step alone on
+//!   responses already written (1024 of them), keyed either way: the difference
+//!   without the engine's cost around it.
 //!
 //! Timings are THREAD CPU time (`CLOCK_THREAD_CPUTIME_ID`) per query, not
 //! wall time: the figure is the processing cost on one core, and time the
@@ -32,7 +35,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use nix::time::{clock_gettime, ClockId};
-use skylane_dataplane::engine::{answer, Client, EngineState, Transport, Verdict};
+use skylane_dataplane::engine::{answer, Client, EngineState, Reply, Transport, Verdict};
 use skylane_dataplane::record::{rtype, RData, Record};
 use skylane_dataplane::rrl::{classify, RrlHandle, RrlSettings};
 use skylane_dataplane::snapshot::{Snapshot, ZoneConfig};
@@ -260,8 +263,55 @@ fn engine_rrl(c: &mut Criterion) {
                 "{kind}_{mode}: nothing limited"
             );
         }
+        bench_keys(&mut g, kind, &written(&snap, qs), &clients, &modes[1].1);
     }
     g.finish();
+}
+
+/// The engine's replies to the first 1024 of `qs`, as written.
+fn written(snap: &Snapshot, qs: &[Vec<u8>]) -> Vec<(Vec<u8>, Reply)> {
+    let mut state = EngineState::new(1, 1232);
+    let client = Client::new("192.0.2.1".parse().unwrap(), Transport::Udp);
+    qs.iter()
+        .take(1024)
+        .map(|q| {
+            let mut buf = vec![0u8; 4096];
+            buf[..q.len()].copy_from_slice(q);
+            match answer(snap, &mut buf, q.len(), &client, &mut state) {
+                Verdict::Reply(r) => (buf[..r.len].to_vec(), r),
+                other => panic!("{other:?}"),
+            }
+        })
+        .collect()
+}
+
+/// The limiter's step alone on `replies`: keyed by the engine's hash, or by reading the
+/// response again.
+fn bench_keys(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    kind: &str,
+    replies: &[(Vec<u8>, Reply)],
+    clients: &[Client],
+    on: &RrlSettings,
+) {
+    for (mode, reparse) in [("key_engine_hash", false), ("key_reparse", true)] {
+        let rrl = RrlHandle::new(on.clone(), 1);
+        let mut limiter = rrl.limiter(0);
+        let mut i = 0usize;
+        g.bench_function(format!("{kind}_{mode}"), |b| {
+            b.iter_custom(|iters| {
+                cpu_timed(iters, || {
+                    let (msg, mut r) = (&replies[i & 1023].0, replies[i & 1023].1);
+                    let client = &clients[(i >> 3) & 4095];
+                    i = i.wrapping_add(1);
+                    if reparse {
+                        r.name_hash = classify::reply_of(black_box(msg)).name_hash;
+                    }
+                    limiter.judge(black_box(&r), client.addr)
+                })
+            })
+        });
+    }
 }
 
 criterion_group!(benches, engine_100k, engine_1m, engine_rrl);
