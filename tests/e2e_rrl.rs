@@ -204,8 +204,8 @@ fn limited_responses_are_counted_as_dropped_not_under_their_rcode() {
     );
 }
 
-/// An upstream that answers every query with one A record, TTL 0 (never cached).
-fn upstream() -> SocketAddr {
+/// An upstream that answers every query with one A record of TTL `ttl` (0: never cached).
+fn upstream(ttl: u32) -> SocketAddr {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = sock.local_addr().unwrap();
     std::thread::spawn(move || {
@@ -221,32 +221,64 @@ fn upstream() -> SocketAddr {
             r.add_queries(q.queries().to_vec());
             let name = q.queries()[0].name().clone();
             let a = RData::A(A(Ipv4Addr::new(192, 0, 2, 99)));
-            r.add_answer(Record::from_rdata(name, 0, a));
+            r.add_answer(Record::from_rdata(name, ttl, a));
             let _ = sock.send_to(&r.to_vec().unwrap(), from);
         }
     });
     addr
 }
 
-#[test]
-fn forwarded_answers_are_limited_too() {
-    let forward = format!("upstreams = [\"{}\"]\ncache-size-mb = 0\n", upstream());
-    let app = Appliance::start_forwarding(&[], &forward);
+/// The name the forwarding tests flood (answered by [`upstream`]).
+const FORWARDED: &str = "www.fwd.test.";
+
+/// Starts a server forwarding with `forward` (TOML) and `[rrl]` on; with `warm`, first
+/// waits until a core answers [`FORWARDED`] from its cache replica. Floods it, checks that
+/// it is limited, and returns the server and the cores' cache hits during the last flood.
+fn forwarded_flood_is_limited(forward: &str, warm: bool) -> (Appliance, u64) {
+    let app = Appliance::start_forwarding(&[], forward);
     let server = app.server.addr4();
+    if warm {
+        wait_for("a core cache hit", || {
+            let q = query(FORWARDED, RecordType::A);
+            common::udp_exchange_from(server, &q, "127.0.0.5".parse().unwrap(), 10_000);
+            metric(&app, "skylane_cache_hits_total") > 0
+        });
+    }
     let (dir, port, api) = (app.server.dir(), app.server.port, app.server.api_port);
-    std::fs::write(
-        &app.config,
-        config_text(dir, port, api, &rrl_section(), &forward),
-    )
-    .unwrap();
+    let cfg = config_text(dir, port, api, &rrl_section(), forward);
+    std::fs::write(&app.config, cfg).unwrap();
     let out = app.reload();
     assert!(out.status.success(), "{}", text(&out));
-    let mut b = Burst::default();
+    let (mut b, mut hits) = (Burst::default(), 0);
     wait_for("the forwarded burst limited", || {
-        b = burst(server, "127.0.0.2", "www.fwd.test.");
+        let before = metric(&app, "skylane_cache_hits_total");
+        b = burst(server, "127.0.0.2", FORWARDED);
+        hits = metric(&app, "skylane_cache_hits_total") - before;
         b.full < BURST
     });
     assert!(b.full <= RATE * (b.seconds + 1), "{b:?}");
     assert!(b.slipped >= 1, "every 2nd limited response slips: {b:?}");
     assert!(metric(&app, "skylane_rrl_slipped_total") >= b.slipped as u64);
+    (app, hits)
+}
+
+#[test]
+fn forwarded_answers_are_limited_too() {
+    // No cache: every answer comes from the upstream, sent by the forwarder.
+    let upstream = upstream(0);
+    let forward = format!("upstreams = [\"{upstream}\"]\ncache-size-mb = 0\n");
+    let (_, hits) = forwarded_flood_is_limited(&forward, false);
+    assert_eq!(hits, 0);
+}
+
+#[test]
+fn answers_from_the_forward_cache_are_limited_too() {
+    // Cached (TTL 300), and in the cores' replicas before the flood: they answer it.
+    let upstream = upstream(300);
+    let forward = format!("upstreams = [\"{upstream}\"]\n");
+    let (_, hits) = forwarded_flood_is_limited(&forward, true);
+    assert_eq!(
+        hits, BURST as u64,
+        "every query of the flood was a core cache hit"
+    );
 }
