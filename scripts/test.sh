@@ -25,6 +25,7 @@ stage() {
 
 stage rustfmt cargo fmt --all -- --check
 stage clippy cargo clippy --workspace --all-targets --features dpdk -- -D warnings
+stage rustdoc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --features dpdk
 
 # One build for everything: the workspace with the dpdk feature (ffi/ included).
 log=$(mktemp)

@@ -13,8 +13,10 @@ use crate::store_wiring::{self, Shared};
 use anyhow::Context;
 use skylane_controlplane::config::Config;
 use skylane_controlplane::forward::Forwarding;
+use skylane_controlplane::metrics::DataplaneSources;
 use skylane_controlplane::sync::SyncMetrics;
 use skylane_controlplane::tcp::{self, TcpConfig, TcpForward};
+use skylane_dataplane::rrl::RrlHandle;
 use skylane_dataplane::snapshot::SharedSnapshot;
 use skylane_dataplane::stats::Stats;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +36,10 @@ pub struct Parts {
     pub shared: SharedSnapshot,
     pub stats: Arc<Stats>,
     pub forwarding: Option<Forwarding>,
+    /// The data plane's rate limiter (a reload swaps its settings).
+    pub rrl: Arc<RrlHandle>,
+    /// The data plane's own `/metrics` sources.
+    pub dataplane_metrics: DataplaneSources,
     pub stop: Arc<AtomicBool>,
     pub notifier: Arc<Notifier>,
 }
@@ -69,6 +75,8 @@ pub async fn run(parts: Parts) -> anyhow::Result<()> {
         stats: stats.clone(),
         forwarder: forwarding.as_ref().map(|f| f.forwarder.clone()),
         reload: reload_tx,
+        rrl: parts.rrl,
+        dataplane_metrics: parts.dataplane_metrics,
     };
     notifier.status("opening the record store");
     let live = store_wiring::spawn(&cfg, parts.data, wired, &stop_rx, &mut tasks).await?;

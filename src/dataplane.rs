@@ -1,16 +1,19 @@
 //! Starts the configured UDP data plane (socket or DPDK) behind one handle, with the
-//! response rate limiter (`[rrl]`) both backends share; [`reload_rrl`] swaps its settings.
+//! response rate limiter (`[rrl]`) both backends share. The live handles travel as
+//! values: [`Started`] carries the limiter (a reload swaps its settings through
+//! [`reload_rrl`]) and the `/metrics` sources the API's state is built with.
 
 use anyhow::Context;
 use skylane_controlplane::config::{Backend, Config};
+use skylane_controlplane::metrics::DataplaneSources;
 use skylane_dataplane::cache::ReplySink;
 use skylane_dataplane::engine::ForwardMode;
-use skylane_dataplane::rrl::RrlHandle;
+use skylane_dataplane::rrl::{LimitedSink, RrlHandle};
 use skylane_dataplane::snapshot::SharedSnapshot;
 use skylane_dataplane::socket::{self, SocketConfig, SocketDataPlane};
 use skylane_dataplane::stats::Stats;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use tracing::info;
 
 /// A running data plane.
@@ -21,14 +24,15 @@ pub enum DataPlane {
 }
 
 impl DataPlane {
-    /// Where the forwarder sends replies to this backend's clients (`None`:
-    /// the backend does not forward).
-    pub fn reply_sink(&self) -> Option<Arc<dyn ReplySink>> {
-        match self {
-            DataPlane::Socket(s) => Some(s.reply_sink()),
+    /// Where the forwarder sends replies to this backend's clients, through `rrl`
+    /// (`None`: the backend does not forward).
+    pub fn reply_sink(&self, rrl: &Arc<RrlHandle>) -> Option<Arc<dyn ReplySink>> {
+        let backend: Arc<dyn ReplySink> = match self {
+            DataPlane::Socket(s) => s.reply_sink(),
             #[cfg(feature = "dpdk")]
-            DataPlane::Dpdk(d) => Some(d.reply_sink()),
-        }
+            DataPlane::Dpdk(d) => d.reply_sink(),
+        };
+        Some(Arc::new(LimitedSink::new(backend, rrl)))
     }
 
     /// Waits for the loops to exit (after the stop flag is set).
@@ -41,29 +45,33 @@ impl DataPlane {
     }
 }
 
-/// The running data plane's rate limiter (reloads swap its settings).
-static RRL: RwLock<Option<Arc<RrlHandle>>> = RwLock::new(None);
+/// A started data plane and the live handles the control plane takes from it.
+pub struct Started {
+    pub dataplane: DataPlane,
+    /// The rate limiter every core (and the forwarder's replies) share.
+    pub rrl: Arc<RrlHandle>,
+    /// Its `/metrics` sources (RRL, and DPDK's counters on that backend).
+    pub metrics: DataplaneSources,
+}
 
-/// Applies `new`'s `[rrl]` to the running data plane (live: each core picks it up at its
-/// next batch) and to `running`; adds "rrl" to `applied` when it changed.
-pub fn reload_rrl(running: &mut Config, new: &Config, applied: &mut Vec<String>) {
+/// Applies `new`'s `[rrl]` to the running data plane's limiter `rrl` (live: each core
+/// picks it up at its next batch) and to `running`; adds "rrl" to `applied` when it
+/// changed.
+pub fn reload_rrl(
+    rrl: Option<&RrlHandle>,
+    running: &mut Config,
+    new: &Config,
+    applied: &mut Vec<String>,
+) {
     if running.rrl == new.rrl {
         return;
     }
     running.rrl = new.rrl.clone();
-    if let Some(h) = RRL.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+    if let Some(h) = rrl {
         h.set(new.rrl.settings());
     }
     info!(enabled = new.rrl.enabled, "reload: [rrl] applied");
     applied.push("rrl".to_string());
-}
-
-/// The shared limiter for `cfg`'s cores, registered for `/metrics` and reloads.
-fn rate_limiter(cfg: &Config) -> Arc<RrlHandle> {
-    let rrl = RrlHandle::new(cfg.rrl.settings(), cfg.dataplane.cores.len());
-    skylane_controlplane::metrics_rrl::set_source(Some(rrl.clone()));
-    *RRL.write().unwrap_or_else(|e| e.into_inner()) = Some(rrl.clone());
-    rrl
 }
 
 /// Starts the backend named by `[dataplane] backend`; `modes[i]` is core
@@ -74,9 +82,14 @@ pub fn start(
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
     modes: Vec<ForwardMode>,
-) -> anyhow::Result<DataPlane> {
-    let rrl = rate_limiter(cfg);
-    match cfg.dataplane.backend {
+) -> anyhow::Result<Started> {
+    let rrl = RrlHandle::new(cfg.rrl.settings(), cfg.dataplane.cores.len());
+    #[cfg_attr(not(feature = "dpdk"), allow(unused_mut))]
+    let mut metrics = DataplaneSources {
+        rrl: Some(rrl.clone()),
+        dpdk: None,
+    };
+    let dataplane = match cfg.dataplane.backend {
         Backend::Socket => {
             let sc = SocketConfig {
                 listen: cfg.dataplane.listen.clone(),
@@ -84,10 +97,10 @@ pub fn start(
                 max_udp: cfg.dns.max_udp_size,
                 batch: cfg.dataplane.batch,
             };
-            let dp = socket::spawn_limited(sc, shared, stats, stop, modes, rrl)
+            let dp = socket::spawn_limited(sc, shared, stats, stop, modes, rrl.clone())
                 .context("starting the socket data plane")?;
             info!(listen = ?dp.local_addrs(), cores = ?cfg.dataplane.cores, "socket data plane running");
-            Ok(DataPlane::Socket(dp))
+            DataPlane::Socket(dp)
         }
         #[cfg(feature = "dpdk")]
         Backend::Dpdk => {
@@ -104,17 +117,22 @@ pub fn start(
                 cores: cfg.dataplane.cores.clone(),
                 max_udp: cfg.dns.max_udp_size,
                 exception_pps: cfg.dpdk.exception_pps,
-                rrl,
+                rrl: rrl.clone(),
             };
             let dp = dpdk::spawn_forwarding(opts, shared, stats, stop, modes)
                 .context("starting the DPDK data plane")?;
-            crate::dpdk_metrics::register(dp.reporter());
+            metrics.dpdk = Some(crate::dpdk_metrics::source(dp.reporter()));
             info!(cores = ?cfg.dataplane.cores, "DPDK data plane running");
-            Ok(DataPlane::Dpdk(dp))
+            DataPlane::Dpdk(dp)
         }
         #[cfg(not(feature = "dpdk"))]
         Backend::Dpdk => anyhow::bail!(
             "backend \"dpdk\" needs a build with the dpdk feature: cargo build --release --features dpdk"
         ),
-    }
+    };
+    Ok(Started {
+        dataplane,
+        rrl,
+        metrics,
+    })
 }

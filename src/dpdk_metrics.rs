@@ -1,8 +1,8 @@
 //! Hands the DPDK data plane's counters to `/metrics`: converts a
-//! [`DpdkReporter`]'s report into the control plane's [`DpdkMetrics`] and
-//! registers it as the scrape's source (`skylane_dpdk_*` families).
+//! [`DpdkReporter`]'s report into the control plane's [`DpdkMetrics`], as the
+//! [`DpdkSource`] the API's state reads on every scrape (`skylane_dpdk_*` families).
 
-use skylane_controlplane::metrics_dpdk::{self, DpdkMetrics, LcoreCounters, PortCounters};
+use skylane_controlplane::metrics_dpdk::{DpdkMetrics, DpdkSource, LcoreCounters, PortCounters};
 use skylane_dataplane::dpdk::{DpdkReporter, PortStats};
 use std::sync::Arc;
 
@@ -49,7 +49,7 @@ pub fn metrics(reporter: &DpdkReporter) -> Option<DpdkMetrics> {
     })
 }
 
-/// Make `/metrics` read `reporter` on every scrape.
-pub fn register(reporter: DpdkReporter) {
-    metrics_dpdk::set_source(Some(Arc::new(move || metrics(&reporter))));
+/// The source that reads `reporter` on every scrape.
+pub fn source(reporter: DpdkReporter) -> DpdkSource {
+    Arc::new(move || metrics(&reporter))
 }

@@ -31,6 +31,7 @@ use skylane_controlplane::forward::{Forwarder, Settings};
 use skylane_controlplane::health::HealthConfig;
 use skylane_controlplane::sync::SyncMetrics;
 use skylane_dataplane::record::Record;
+use skylane_dataplane::rrl::RrlHandle;
 use skylane_dataplane::snapshot::ZoneConfig;
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -64,6 +65,8 @@ pub struct LiveHandles {
     pub api_zone: Arc<ArcSwap<ZoneConfig>>,
     /// The running forwarder (`None`: forwarding is off in this process).
     pub forwarder: Option<Arc<Forwarder>>,
+    /// The data plane's response rate limiter (`None`: no data plane in this process).
+    pub rrl: Option<Arc<RrlHandle>>,
 }
 
 fn differs<T: Debug>(a: &T, b: &T) -> bool {
@@ -200,7 +203,12 @@ impl Reloader {
         let data = Arc::new(data);
         self.live.api_zone.store(data.zone.clone());
         self.live.statics.send_replace(data.clone());
-        crate::dataplane::reload_rrl(&mut self.running, &new, &mut applied);
+        crate::dataplane::reload_rrl(
+            self.live.rrl.as_deref(),
+            &mut self.running,
+            &new,
+            &mut applied,
+        );
 
         let health_live = self.running.health.enabled
             && new.health.enabled

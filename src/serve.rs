@@ -1,4 +1,4 @@
-//! `skylane serve`: assembles the appliance from a resolved [`Config`].
+//! `skylane serve`: assembles the appliance from a resolved [`Config`](skylane_controlplane::config::Config).
 //!
 //! Start-up order: zone files and example records are loaded (static
 //! records), the first snapshot is built and published, the data plane
@@ -61,9 +61,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .as_mut()
         .map(|f| std::mem::take(&mut f.core_modes))
         .unwrap_or_default();
-    let dataplane =
+    let started =
         crate::dataplane::start(&cfg, shared.clone(), stats.clone(), stop.clone(), modes)?;
-    if let (Some(f), Some(sink)) = (&forwarding, dataplane.reply_sink()) {
+    if let (Some(f), Some(sink)) = (&forwarding, started.dataplane.reply_sink(&started.rrl)) {
         f.forwarder.set_sink(sink);
     }
 
@@ -89,11 +89,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         shared,
         stats,
         forwarding,
+        rrl: started.rrl,
+        dataplane_metrics: started.metrics,
         stop: stop.clone(),
         notifier,
     }));
     stop.store(true, Ordering::SeqCst);
-    dataplane.join();
+    started.dataplane.join();
     runtime.shutdown_timeout(Duration::from_secs(2));
     if let Err(e) = &result {
         warn!("control plane stopped with an error: {e:#}");

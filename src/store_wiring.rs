@@ -6,7 +6,7 @@
 //! is not an error: the sync serves `<data-dir>/last-known` (SERVFAIL for
 //! missing names before anything is loaded) and keeps retrying.
 //!
-//! The sync and the health agent run as [`generations`](crate::generations): a live reload
+//! The sync and the health agent run as [`generations`]: a live reload
 //! publishes new inputs through the returned [`LiveHandles`] and they restart with them.
 
 use crate::generations;
@@ -18,10 +18,12 @@ use skylane_controlplane::api::{serve_api, ApiState};
 use skylane_controlplane::config::Config;
 use skylane_controlplane::forward::Forwarder;
 use skylane_controlplane::health::{run_agent, HealthMetrics};
+use skylane_controlplane::metrics::DataplaneSources;
 use skylane_controlplane::store::Store;
 use skylane_controlplane::sync::{
     run_sync_ext, SourceHub, SyncExtras, SyncMetrics, LAST_KNOWN_FILE,
 };
+use skylane_dataplane::rrl::RrlHandle;
 use skylane_dataplane::snapshot::SharedSnapshot;
 use skylane_dataplane::stats::Stats;
 use std::sync::Arc;
@@ -38,6 +40,10 @@ pub struct Shared {
     pub stats: Arc<Stats>,
     pub forwarder: Option<Arc<Forwarder>>,
     pub reload: ReloadSender,
+    /// The data plane's rate limiter (for reloads).
+    pub rrl: Arc<RrlHandle>,
+    /// The data plane's own `/metrics` sources (for the API's state).
+    pub dataplane_metrics: DataplaneSources,
 }
 
 /// Opens the store, spawns sync, the API (and the health agent) into `tasks`.
@@ -92,7 +98,8 @@ pub async fn spawn(
         .with_stats(shared.stats.clone())
         .with_health(&cfg.health, health_metrics)
         .with_forwarder(shared.forwarder.clone())
-        .with_reload(shared.reload);
+        .with_reload(shared.reload)
+        .with_dataplane_metrics(shared.dataplane_metrics);
     let api_zone = state.zone.clone();
     let (api_cfg, data_dir, rx) = (cfg.api.clone(), cfg.store.data_dir(), stop.clone());
     tasks.spawn(async move { ("api", serve_api(api_cfg, data_dir, state, rx).await) });
@@ -102,5 +109,6 @@ pub async fn spawn(
         health: health_tx,
         api_zone,
         forwarder: shared.forwarder,
+        rrl: Some(shared.rrl),
     })
 }

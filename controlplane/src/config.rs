@@ -1,7 +1,7 @@
 //! The TOML configuration file.
 //!
 //! One [`Config`] with a section per concern (`[dns]`, `[dataplane]`,
-//! `[tcp]`, `[dpdk]`, `[store]`, `[etcd]`, `[api]`, `[health]`, `[rrl]` in [`rrl`]). Every key has a default,
+//! `[tcp]`, `[dpdk]`, `[store]`, `[etcd]`, `[api]`, `[health]`, `[rrl]` in `rrl`). Every key has a default,
 //! so an empty file (or no file) is a working appliance. Unknown keys and bad
 //! values are errors that name the file, line and key. docs/config.md is the
 //! reference for every key; keep it true when changing this file.

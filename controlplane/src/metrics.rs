@@ -51,6 +51,19 @@ pub struct MetricsSources {
     pub forwarder: Option<Arc<Forwarder>>,
     /// An in-process health agent's metrics.
     pub health: Option<Arc<HealthMetrics>>,
+    /// The running data plane's own families (RRL, DPDK).
+    pub dataplane: DataplaneSources,
+}
+
+/// The running data plane's live counter sources, handed over once at start-up (the
+/// binary builds them with the data plane and passes them to the API's state); a `None`
+/// renders nothing (no data plane in this process, or the socket backend for DPDK).
+#[derive(Clone, Default)]
+pub struct DataplaneSources {
+    /// `skylane_rrl_*`: the response rate limiter's counters.
+    pub rrl: Option<Arc<skylane_dataplane::rrl::RrlHandle>>,
+    /// `skylane_dpdk_*`: the DPDK backend's port and lcore counters.
+    pub dpdk: Option<crate::metrics_dpdk::DpdkSource>,
 }
 
 /// The whole `/metrics` page (OpenMetrics text, ending in `# EOF`).
@@ -65,9 +78,14 @@ pub fn render(sources: MetricsSources) -> String {
     if let Some(h) = sources.health.clone() {
         registry.register_collector(Box::new(Scrape(h)));
     }
+    let dataplane = sources.dataplane.clone();
     registry.register_collector(Box::new(Scrape(Arc::new(sources))));
-    registry.register_collector(Box::new(crate::metrics_dpdk::DpdkCollector));
-    registry.register_collector(Box::new(crate::metrics_rrl::RrlCollector));
+    if let Some(d) = dataplane.dpdk {
+        registry.register_collector(Box::new(crate::metrics_dpdk::DpdkCollector(d)));
+    }
+    if let Some(r) = dataplane.rrl {
+        registry.register_collector(Box::new(crate::metrics_rrl::RrlCollector(r)));
+    }
     let mut out = String::with_capacity(16 << 10);
     if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &registry) {
         tracing::warn!(error = %e, "encoding /metrics failed");
@@ -196,7 +214,7 @@ fn counter_families(e: &mut DescriptorEncoder, slots: &[Slot]) -> fmt::Result {
         ),
         (
             "skylane_dns_dropped_total",
-            "Messages not answered (responses, unreadable headers, oversize).",
+            "Messages not answered (responses, unreadable headers, oversize, rate-limited by [rrl]).",
             |c| c.dropped,
         ),
         (
@@ -443,6 +461,7 @@ mod tests {
             store_connected: true,
             forwarder: None,
             health: Some(Arc::new(HealthMetrics::new())),
+            dataplane: DataplaneSources::default(),
         }
     }
 

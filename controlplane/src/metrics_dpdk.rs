@@ -2,16 +2,17 @@
 //! counters, read while the loops run.
 //!
 //! The control plane does not link DPDK; the binary (built with the `dpdk` feature)
-//! registers a [`DpdkSource`] with [`set_source`] that turns the data plane's lock-free
-//! counters into a [`DpdkMetrics`], and [`DpdkCollector`] encodes the families in a scrape.
-//! Nothing is rendered when no source is registered (socket backend).
+//! builds a [`DpdkSource`] that turns the data plane's lock-free counters into a
+//! [`DpdkMetrics`] and hands it to the API's state ([`crate::metrics::DataplaneSources`]);
+//! [`DpdkCollector`] encodes the families in a scrape. Nothing is rendered without a
+//! source (socket backend) or once it reads nothing.
 
 use crate::metrics::counters;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 /// A port's counters (`rte_eth_stats`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -55,27 +56,19 @@ pub struct DpdkMetrics {
 /// Reads the counters now (`None` once the data plane stopped).
 pub type DpdkSource = Arc<dyn Fn() -> Option<DpdkMetrics> + Send + Sync>;
 
-static SOURCE: RwLock<Option<DpdkSource>> = RwLock::new(None);
+/// The `skylane_dpdk_*` families of a source as a `/metrics` collector (nothing once the
+/// source reads nothing).
+pub struct DpdkCollector(pub DpdkSource);
 
-/// Register (or with `None`, remove) the process's DPDK counter source.
-pub fn set_source(source: Option<DpdkSource>) {
-    *SOURCE.write().unwrap_or_else(|e| e.into_inner()) = source;
+impl fmt::Debug for DpdkCollector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DpdkCollector")
+    }
 }
-
-/// The registered source's counters, read now (`None` without a source or once the data
-/// plane is torn down).
-fn current() -> Option<DpdkMetrics> {
-    let source = SOURCE.read().unwrap_or_else(|e| e.into_inner()).clone();
-    source.and_then(|s| s())
-}
-
-/// The `skylane_dpdk_*` families as a `/metrics` collector (nothing without a source).
-#[derive(Debug)]
-pub struct DpdkCollector;
 
 impl Collector for DpdkCollector {
     fn encode(&self, mut e: DescriptorEncoder) -> fmt::Result {
-        match current() {
+        match (self.0)() {
             Some(m) => encode_metrics(&mut e, &m),
             None => Ok(()),
         }
@@ -197,9 +190,9 @@ mod tests {
     use super::*;
     use prometheus_client::registry::Registry;
 
-    fn scrape() -> String {
+    fn scrape(source: DpdkSource) -> String {
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(DpdkCollector));
+        registry.register_collector(Box::new(DpdkCollector(source)));
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
         out
@@ -238,8 +231,7 @@ mod tests {
             }),
             lcores: vec![l],
         };
-        set_source(Some(Arc::new(move || Some(m.clone()))));
-        let out = scrape();
+        let out = scrape(Arc::new(move || Some(m.clone())));
         for line in [
             "skylane_dpdk_port_packets_total{device=\"port\",direction=\"rx\"} 100",
             "skylane_dpdk_port_packets_total{device=\"tap\",direction=\"tx\"} 5",
@@ -255,8 +247,7 @@ mod tests {
         ] {
             assert!(out.lines().any(|l| l == line), "missing {line}:\n{out}");
         }
-        // Without a source, a scrape encodes nothing.
-        set_source(None);
-        assert!(!scrape().contains("skylane_dpdk"));
+        // A source that reads nothing (the data plane torn down) encodes nothing.
+        assert!(!scrape(Arc::new(|| None)).contains("skylane_dpdk"));
     }
 }

@@ -280,7 +280,7 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: &Shared) 
         let reply_len = match verdict {
             Verdict::Reply(reply) => Some(reply.len),
             Verdict::Forward(_) => forward(shared, &mut buf, len, peer).await,
-            Verdict::Drop(DropReason::NotAQuery) => None,
+            Verdict::Drop(DropReason::NotAQuery | DropReason::RateLimited) => None,
             Verdict::Drop(DropReason::Malformed) => return Ok(()),
         };
         if let Some(reply_len) = reply_len {

@@ -13,20 +13,34 @@
 //!   the answer is cut by the UDP size (TC);
 //! - `lookups_only`: just the zone + node lookups of `a_hit_1` (reference).
 //!
+//! `rrl_100k` (response rate limiting, `[rrl]`): the engine's answer followed by the
+//! core's limiter, as the UDP loops run them, for `a_hit` and `nxdomain` queries from
+//! 4096 client /24s (every response accounted, none limited):
+//! - `<kind>_rrl_off`: `[rrl]` disabled (the limiter returns at once);
+//! - `<kind>_rrl_engine_hash`: enabled, keyed by the name hash the engine passes;
+//! - `<kind>_rrl_reparse`: enabled, keyed by reading the response again (the question
+//!   name, and for NXDOMAIN the authority SOA's owner) as the limiter did before the
+//!   engine passed the hash: the old cost, measured in the same run;
+//! - `<kind>_key_engine_hash` / `<kind>_key_reparse`: the limiter's step alone on
+//!   responses already written (1024 of them), keyed either way: the difference
+//!   without the engine's cost around it.
+//!
 //! Timings are THREAD CPU time (`CLOCK_THREAD_CPUTIME_ID`) per query, not
 //! wall time: the figure is the processing cost on one core, and time the
 //! thread spends preempted on a shared machine is not counted. On an idle
 //! machine both are the same.
 //!
 //! Run: `cargo bench -p skylane-dataplane --bench engine -- --measurement-time 3 --warm-up-time 1`
+//! (`-- rrl` for the RRL cases alone)
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use nix::time::{clock_gettime, ClockId};
-use skylane_dataplane::engine::{answer, Client, EngineState, Transport, Verdict};
+use skylane_dataplane::engine::{answer, Client, EngineState, Reply, Transport, Verdict};
 use skylane_dataplane::record::{rtype, RData, Record};
+use skylane_dataplane::rrl::{classify, RrlHandle, RrlSettings};
 use skylane_dataplane::snapshot::{Snapshot, ZoneConfig};
 use skylane_dataplane::Name;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -188,5 +202,117 @@ fn engine_1m(c: &mut Criterion) {
     bench_queries(c, "engine_1m", &snap, 1_000_000);
 }
 
-criterion_group!(benches, engine_100k, engine_1m);
+/// The answer and the limiter of one UDP response (see the module docs, `rrl_100k`).
+fn engine_rrl(c: &mut Criterion) {
+    let names = 100_000;
+    let snap = build(names);
+    let spread = |k: usize| (k.wrapping_mul(2_654_435_761)) % names;
+    let kinds = [
+        ("a_hit", queries(|k| svc_name((spread(k) / 10) * 10 + 1))),
+        (
+            "nxdomain",
+            queries(|k| format!("nope{}.ns{}.svc.cluster.local.", k, k % 1000)),
+        ),
+    ];
+    let clients: Vec<Client> = (0..4096u32)
+        .map(|k| Client {
+            addr: IpAddr::V4(Ipv4Addr::from(0xc000_0000 + (k << 8))),
+            transport: Transport::Udp,
+            port: 0,
+            via: 0,
+        })
+        .collect();
+    let on = RrlSettings {
+        enabled: true,
+        responses_per_second: 1_000_000,
+        nxdomains_per_second: 1_000_000,
+        ..RrlSettings::default()
+    };
+    let modes = [
+        ("rrl_off", RrlSettings::default(), false),
+        ("rrl_engine_hash", on.clone(), false),
+        ("rrl_reparse", on, true),
+    ];
+    let mut g = c.benchmark_group("rrl_100k");
+    g.throughput(Throughput::Elements(1));
+    for (kind, qs) in &kinds {
+        for (mode, settings, reparse) in &modes {
+            let rrl = RrlHandle::new(settings.clone(), 1);
+            let mut limiter = rrl.limiter(0);
+            limiter.tick();
+            let mut state = EngineState::new(1, 1232);
+            let mut buf = vec![0u8; 4096];
+            let mut i = 0usize;
+            g.bench_function(format!("{kind}_{mode}"), |b| {
+                b.iter_custom(|iters| {
+                    cpu_timed(iters, || {
+                        let (q, client) = (&qs[i & 4095], &clients[(i >> 3) & 4095]);
+                        i = i.wrapping_add(1);
+                        buf[..q.len()].copy_from_slice(q);
+                        let mut v = answer(&snap, black_box(&mut buf), q.len(), client, &mut state);
+                        if let (Verdict::Reply(r), true) = (&mut v, reparse) {
+                            r.name_hash = classify::reply_of(&buf[..r.len]).name_hash;
+                        }
+                        limiter.limit(&mut buf, v, client)
+                    })
+                })
+            });
+            assert_eq!(
+                rrl.dropped() + rrl.slipped(),
+                0,
+                "{kind}_{mode}: nothing limited"
+            );
+        }
+        bench_keys(&mut g, kind, &written(&snap, qs), &clients, &modes[1].1);
+    }
+    g.finish();
+}
+
+/// The engine's replies to the first 1024 of `qs`, as written.
+fn written(snap: &Snapshot, qs: &[Vec<u8>]) -> Vec<(Vec<u8>, Reply)> {
+    let mut state = EngineState::new(1, 1232);
+    let client = Client::new("192.0.2.1".parse().unwrap(), Transport::Udp);
+    qs.iter()
+        .take(1024)
+        .map(|q| {
+            let mut buf = vec![0u8; 4096];
+            buf[..q.len()].copy_from_slice(q);
+            match answer(snap, &mut buf, q.len(), &client, &mut state) {
+                Verdict::Reply(r) => (buf[..r.len].to_vec(), r),
+                other => panic!("{other:?}"),
+            }
+        })
+        .collect()
+}
+
+/// The limiter's step alone on `replies`: keyed by the engine's hash, or by reading the
+/// response again.
+fn bench_keys(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    kind: &str,
+    replies: &[(Vec<u8>, Reply)],
+    clients: &[Client],
+    on: &RrlSettings,
+) {
+    for (mode, reparse) in [("key_engine_hash", false), ("key_reparse", true)] {
+        let rrl = RrlHandle::new(on.clone(), 1);
+        let mut limiter = rrl.limiter(0);
+        let mut i = 0usize;
+        g.bench_function(format!("{kind}_{mode}"), |b| {
+            b.iter_custom(|iters| {
+                cpu_timed(iters, || {
+                    let (msg, mut r) = (&replies[i & 1023].0, replies[i & 1023].1);
+                    let client = &clients[(i >> 3) & 4095];
+                    i = i.wrapping_add(1);
+                    if reparse {
+                        r.name_hash = classify::reply_of(black_box(msg)).name_hash;
+                    }
+                    limiter.judge(black_box(&r), client.addr)
+                })
+            })
+        });
+    }
+}
+
+criterion_group!(benches, engine_100k, engine_1m, engine_rrl);
 criterion_main!(benches);

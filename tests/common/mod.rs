@@ -62,13 +62,21 @@ impl Server {
     }
 
     pub fn start_with(zone: &str, extra: &[&str], token: Option<&str>) -> Server {
+        let server = Server::launch_zone(zone, extra, token);
+        server.wait_until_ready();
+        server
+    }
+
+    /// [`Server::start_with`] without waiting for `/ready`: returns as soon as the server
+    /// answers DNS (from its static snapshot) and accepts API connections.
+    pub fn launch_zone(zone: &str, extra: &[&str], token: Option<&str>) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let zone_path = dir.path().join("test.zone");
         std::fs::write(&zone_path, zone).unwrap();
         let store = dir.path().join("store.redb");
         let data_dir = dir.path().join("data");
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
-        let server = Server::launch(dir, token, move |port, api_port| {
+        Server::launch(dir, token, move |port, api_port| {
             let mut args: Vec<String> = vec![
                 "serve".into(),
                 "--listen".into(),
@@ -88,9 +96,7 @@ impl Server {
             ];
             args.extend(extra.iter().cloned());
             args
-        });
-        server.wait_until_ready();
-        server
+        })
     }
 
     /// Waits until `GET /ready` answers 200: the first snapshot from the store is live (until

@@ -74,6 +74,8 @@ pub struct ApiState {
     pub forwarder: Option<Arc<Forwarder>>,
     /// Where `POST /v1/reload` sends its requests; `None`: no live reload (503).
     pub reload: Option<reload::ReloadSender>,
+    /// The running data plane's own `/metrics` families (RRL, DPDK).
+    pub dataplane: crate::metrics::DataplaneSources,
     pub(crate) token: Option<Arc<str>>,
     /// Host header values accepted (421 otherwise).
     pub(crate) hosts: Arc<guard::HostPolicy>,
@@ -102,6 +104,7 @@ impl ApiState {
             health: HealthView::from_config(&HealthConfig::default(), None),
             forwarder: None,
             reload: None,
+            dataplane: Default::default(),
             token: None,
             hosts: Arc::new(guard::HostPolicy::default()),
             import_slot: Arc::new(tokio::sync::Semaphore::new(1)),
@@ -123,6 +126,12 @@ impl ApiState {
     /// Adds the forwarder (its cache is shown and purged by `/v1/cache`).
     pub fn with_forwarder(mut self, forwarder: Option<Arc<Forwarder>>) -> ApiState {
         self.forwarder = forwarder;
+        self
+    }
+
+    /// Adds the running data plane's counter sources to `/metrics`.
+    pub fn with_dataplane_metrics(mut self, sources: crate::metrics::DataplaneSources) -> Self {
+        self.dataplane = sources;
         self
     }
 

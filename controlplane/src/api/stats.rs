@@ -134,6 +134,7 @@ pub(crate) async fn prometheus(State(state): State<ApiState>) -> impl IntoRespon
         store_connected: state.store.is_connected(),
         forwarder: state.forwarder.clone(),
         health: state.health.metrics.clone(),
+        dataplane: state.dataplane.clone(),
     });
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text)
 }

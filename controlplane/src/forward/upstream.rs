@@ -5,8 +5,8 @@
 //! matching suffix wins); every other name to the default upstreams. The
 //! order follows `[forward] policy`; servers marked down (after
 //! [`FAILS_TO_DOWN`] consecutive failures) are tried after the healthy ones,
-//! and the prober ([`Upstreams::probe_down`]) brings them back when they
-//! answer again.
+//! and the forwarder's prober (`forward::maintain`, [`super::exchange::probe`])
+//! brings them back when they answer again.
 
 use crate::config::UpstreamPolicy;
 use rand::seq::SliceRandom;

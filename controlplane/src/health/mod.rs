@@ -6,7 +6,7 @@
 //! - [`targets`]: the addresses, their ports and stored statuses, from the store.
 //! - [`assign`]: rendezvous hashing of addresses over the live agents.
 //! - [`membership`]: heart keys on etcd leases, the live set.
-//! - [`scheduler`]: the loop (interval, phase, concurrency, rise/fall, partition guard).
+//! - `scheduler`: the loop (interval, phase, concurrency, rise/fall, partition guard).
 //!
 //! [`run_agent`] runs one agent until shutdown; `skylane scan` and `skylane serve` call it.
 

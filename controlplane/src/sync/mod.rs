@@ -262,7 +262,9 @@ impl Sync {
             if let Some(lk) = &self.last_known {
                 lk.replace_all(kvs.clone(), revision);
             }
-            self.build_and_publish(kvs, revision).await?;
+            if !self.build_and_publish(kvs, revision).await? {
+                return Ok(false);
+            }
             self.metrics.set_source(DataSource::Store, now_unix_ms());
             self.metrics.full_build_done(started.elapsed());
             self.backoff.reset();
@@ -275,16 +277,18 @@ impl Sync {
     }
 
     /// Builds a full snapshot from `kvs` (static records merged in) and makes it live.
+    /// False when shutdown was requested meanwhile: the build (a blocking thread, seconds
+    /// for a million names) is left to finish on its own and nothing is published.
     async fn build_and_publish(
         &mut self,
         kvs: Vec<crate::store::KeyValue>,
         revision: i64,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<bool> {
         {
             let mut state =
                 std::mem::replace(&mut self.state, SyncState::new("/", "/", 0, Vec::new()));
             let zone = self.zone.clone();
-            let (state, snapshot) = tokio::task::spawn_blocking(move || {
+            let build = tokio::task::spawn_blocking(move || {
                 let records = state.full_records(kvs);
                 let snapshot = Snapshot::build(zone, records);
                 let down = state.down();
@@ -294,12 +298,15 @@ impl Sync {
                     snapshot.with_down(&down)
                 };
                 (state, snapshot)
-            })
-            .await?;
+            });
+            let (state, snapshot) = tokio::select! {
+                built = build => built?,
+                _ = shutdown_requested(&mut self.shutdown) => return Ok(false),
+            };
             self.state = state;
             self.revision = revision;
             self.publish(snapshot);
-            Ok(())
+            Ok(true)
         }
     }
 
@@ -318,7 +325,9 @@ impl Sync {
         };
         let started = Instant::now();
         let (keys, revision, written) = (loaded.kvs.len(), loaded.revision, loaded.written_unix_ms);
-        self.build_and_publish(loaded.kvs, revision).await?;
+        if !self.build_and_publish(loaded.kvs, revision).await? {
+            return Ok(());
+        }
         self.metrics.set_source(DataSource::LastKnown, written);
         self.metrics.full_build_done(started.elapsed());
         let age = Duration::from_millis(now_unix_ms().saturating_sub(written));

@@ -277,9 +277,11 @@ impl LcoreLoop {
                         via: stash.next_token(),
                     };
                     let verdict = engine::answer(&snap, payload, query_len, &client, &mut state);
+                    // Counted as it leaves: rate-limited as dropped, a slip as sent.
+                    let verdict = limiter.limit(payload, verdict, &client);
                     recorder.record(&verdict, sample);
                     match verdict {
-                        Verdict::Reply(r) => limiter.limit(payload, &r, &client),
+                        Verdict::Reply(r) => Some(r.len),
                         Verdict::Forward(_) => {
                             // Kept for the reply; the forwarder has not seen it yet
                             // (this lcore drains its replies later).

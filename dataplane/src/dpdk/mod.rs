@@ -3,12 +3,12 @@
 //! [`spawn`] initialises the EAL, configures one port with an RX/TX queue pair per
 //! data-plane core (RSS over IP+UDP when there are several), optionally creates the TAP
 //! exception path, and starts one pinned, EAL-registered thread per core running
-//! [`lcore`]'s poll loop. Each loop answers, in place in the received mbuf:
+//! `lcore`'s poll loop. Each loop answers, in place in the received mbuf:
 //! ARP requests and IPv6 neighbour solicitations for our addresses, ICMP/ICMPv6 echo
 //! requests, and UDP DNS queries to port 53 (through [`crate::engine::answer`] on the
 //! shared snapshot, each response passed through the lcore's [`crate::rrl::Limiter`]).
 //! Everything else goes to the kernel through the TAP
-//! ([`exception`]) or is dropped when there is no exception path.
+//! (`exception`) or is dropped when there is no exception path.
 //!
 //! - [`net`]: typed views over Ethernet/ARP/IPv4/IPv6/UDP/ICMP headers and checksums.
 //! - [`responder`]: the per-frame decision and in-place rewrite (no DPDK calls).

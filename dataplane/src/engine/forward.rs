@@ -90,6 +90,7 @@ pub(crate) fn route(
             qtype: q.qtype,
             truncated: buf.get(2).is_some_and(|b| b & 0x02 != 0),
             fail_open: false,
+            name_hash: hit_name_hash(buf.get(..len).unwrap_or_default(), rcode, asked.qname),
         };
         if prefetch {
             let mut req = request_for(buf, asked, client, replica.core(), query_flags, id);
@@ -110,6 +111,15 @@ pub(crate) fn route(
         cache::CoreCacheCounters::bump(&counters.overflows);
         Route::ServFail
     }
+}
+
+/// What RRL keys a cache hit by: the parsed QNAME, or for NXDOMAIN the zone of the
+/// cached negative answer (read from the reply: the cache does not keep it apart).
+fn hit_name_hash(reply: &[u8], rcode: u16, qname: &NameBuf) -> u64 {
+    if rcode == crate::wire::rcode::NXDOMAIN {
+        return crate::rrl::classify::reply_of(reply).name_hash;
+    }
+    crate::rrl::classify::name_hash(qname.as_wire())
 }
 
 /// The fixed-size hand-off copy of the query in `buf`.

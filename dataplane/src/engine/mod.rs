@@ -20,6 +20,7 @@ pub use resolve::{
 
 use crate::cache::{ForwardPolicy, Replica};
 use crate::record::rtype;
+use crate::rrl::classify::name_hash;
 use crate::snapshot::Snapshot;
 use crate::wire::header::{flags, HEADER_LEN};
 use crate::wire::{class, parse_query, qtype, rcode, Edns, NameBuf, QueryError, Response};
@@ -148,6 +149,11 @@ pub struct Reply {
     pub truncated: bool,
     /// Every address of an answered RRset was DOWN: all were returned.
     pub fail_open: bool,
+    /// What response rate limiting keys this response by
+    /// ([`crate::rrl::classify::name_hash`] of a lowercased name, hashed while the
+    /// engine has it parsed): for NXDOMAIN the zone of the negative answer (the owner of
+    /// its SOA), otherwise the QNAME; 0 when no question could be read.
+    pub name_hash: u64,
 }
 
 /// Why no response is sent.
@@ -157,6 +163,9 @@ pub enum DropReason {
     NotAQuery,
     /// Not even a header could be echoed.
     Malformed,
+    /// A UDP response withheld by response rate limiting ([`crate::rrl::Limiter::limit`]);
+    /// the engine itself never returns it.
+    RateLimited,
 }
 
 /// Answers the query in `buf[..query_len]` in place (see the module docs and
@@ -236,16 +245,24 @@ pub fn answer(
         (Some(e), Some(id)) if e.nsid && with_opt && resp.reserve_nsid(id.len()) => &id[..],
         _ => &[],
     };
-    let (rc, truncated, fail_open) = match early_rcode {
-        Some(rc) => (rc, false, false),
+    let (rc, truncated, fail_open, zone_hash) = match early_rcode {
+        Some(rc) => (rc, false, false, None),
         None => {
             let mut ctx = Ctx::new(snap, &mut resp, client.addr, state);
             let rc = ctx.resolve(&qname, qt);
-            let done = (rc, ctx.truncated, ctx.fail_open);
+            let zone_hash = (rc == rcode::NXDOMAIN)
+                .then(|| ctx.negative_zone_hash(&qname))
+                .flatten();
+            let done = (rc, ctx.truncated, ctx.fail_open, zone_hash);
             let cost = ctx.cost;
             state.lookups += u64::from(cost);
             done
         }
+    };
+    let name_hash = match (zone_hash, question) {
+        (Some(h), _) => h,
+        (None, Some(_)) => name_hash(qname.as_wire()),
+        (None, None) => 0,
     };
     resp.set_rcode(rc);
     resp.set_flag(flags::TC, truncated);
@@ -257,6 +274,7 @@ pub fn answer(
         qtype: qt,
         truncated,
         fail_open,
+        name_hash,
     })
 }
 

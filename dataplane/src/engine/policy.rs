@@ -107,7 +107,7 @@ pub fn hone_score(client: &[u8], addr: &[u8]) -> u64 {
     h ^ (h >> 31)
 }
 
-/// What [`select`] did.
+/// What [`select_indexed`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Selection {
     /// Candidates considered (0 = the set was empty: NODATA).

@@ -22,10 +22,10 @@
 //!    chain is the one of the last name looked up (RFC 6604).
 //!
 //! Before all of this, a name at or below an NS cut below the apex gets a
-//! referral ([`referral`]; DS at the cut excepted). In the synthetic reverse
+//! referral (`referral`; DS at the cut excepted). In the synthetic reverse
 //! tree, the apex of the reverse zone serving the QNAME answers SOA and NS and
 //! exists even without a node, negative answers carry that zone's own SOA
-//! ([`reverse_zone`]), and ENTs form no union (NODATA).
+//! (`reverse_zone`), and ENTs form no union (NODATA).
 //!
 //! QTYPE ANY gets the RFC 8482 §4.1 answer: ONE RRset of the name, the
 //! first present among A, AAAA, CNAME, SRV, TXT, MX, PTR, NS, SOA (else
@@ -109,8 +109,23 @@ pub(crate) struct Ctx<'s, 'r, 'b, 'e> {
     /// Where the owner of the negative answer's SOA is written, when it is not the
     /// zone apex: a reverse zone inside the QNAME ([`Snapshot::served_zone`]).
     soa_at: Option<usize>,
+    /// Wire length of the reverse zone that ends the QNAME (with `soa_at`).
+    rev_zone_len: usize,
+    /// The zone of the negative answer written, for response rate limiting.
+    neg_zone: NegZone<'s>,
     /// Names looked up and nodes visited so far (see [`MAX_QUERY_LOOKUPS`]).
     pub cost: u32,
+}
+
+/// The zone (SOA owner) of a negative answer.
+#[derive(Clone, Copy)]
+enum NegZone<'s> {
+    /// No negative answer written.
+    None,
+    /// The zone apex (lowercased, snapshot-owned).
+    Apex(&'s [u8]),
+    /// The reverse zone ending the QNAME: its wire length.
+    QnameSuffix(usize),
 }
 
 /// What the lookup of a name found.
@@ -150,8 +165,21 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
             srv_at: [0; MAX_SRV_TARGETS],
             srv_n: 0,
             soa_at: None,
+            rev_zone_len: 0,
+            neg_zone: NegZone::None,
             cost: 0,
         }
+    }
+
+    /// The RRL hash ([`crate::rrl::classify::name_hash`]) of the zone whose SOA the
+    /// negative answer carries (`None`: no negative answer); `qname` as resolved.
+    pub fn negative_zone_hash(&self, qname: &NameBuf) -> Option<u64> {
+        let zone = match self.neg_zone {
+            NegZone::None => return None,
+            NegZone::Apex(apex) => apex,
+            NegZone::QnameSuffix(n) => qname.as_wire().get(qname.len().checked_sub(n)?..)?,
+        };
+        Some(crate::rrl::classify::name_hash(zone))
     }
 
     /// Answers `qname` (lowercased) of type `qt`; returns the rcode.
@@ -162,6 +190,7 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         };
         if zone_len != zone.apex().len() {
             self.soa_at = Some(HEADER_LEN + qname.as_wire().len() - zone_len);
+            self.rev_zone_len = zone_len;
         }
         self.resp.set_flag(flags::AA, true);
         // Only written when a CNAME is followed (no 255-byte zeroing otherwise).
@@ -490,6 +519,10 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
 
     /// NODATA / NXDOMAIN authority: the zone SOA with the negative TTL.
     fn negative(&mut self, zone: ZoneRef<'s>) {
+        self.neg_zone = match self.soa_at {
+            Some(_) => NegZone::QnameSuffix(self.rev_zone_len),
+            None => NegZone::Apex(zone.apex()),
+        };
         let soa = zone.soa();
         if soa.is_empty() || (self.soa_at.is_some() && self.reverse_negative(zone)) {
             return;

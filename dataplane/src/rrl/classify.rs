@@ -1,7 +1,9 @@
-//! What a response is accounted as: its class, the client prefix and the name hashed
-//! into the account key, read from the response the engine wrote; and the truncated
-//! form a slipped response takes.
+//! What a response is accounted as: its class, the client prefix and the name hash
+//! the engine passed ([`crate::engine::Reply::name_hash`]) mixed into the account key;
+//! the same read from a whole message for replies that did not come from the engine
+//! ([`reply_of`]); and the truncated form a slipped response takes.
 
+use crate::engine::Reply;
 use crate::wire::header::{flags, HEADER_LEN};
 use crate::wire::name::read_name;
 use crate::wire::{rcode, NameBuf};
@@ -85,31 +87,59 @@ pub fn seed(epoch: &Instant, core: usize) -> u64 {
     h.finish()
 }
 
-/// The account key of response `msg` in `class` to a client in `prefix`.
-pub fn key(seed: u64, prefix: (u8, u128), class: Class, msg: &[u8]) -> u64 {
+/// The hash RRL keys a name by: `lname` is a lowercased wire name (the engine's parsed
+/// QNAME, or a zone apex). The engine hashes while it still has the name, so the limiter
+/// never reads the response again.
+#[inline]
+pub fn name_hash(lname: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(lname);
+    h.finish()
+}
+
+/// The account key of a response in `class` to a client in `prefix`; `name` is the
+/// engine's [`crate::engine::Reply::name_hash`] (QNAME, or the zone for NXDOMAIN).
+#[inline]
+pub fn key(seed: u64, prefix: (u8, u128), class: Class, name: u64, qtype: u16) -> u64 {
     let mut h = FxHasher::default();
     h.write_u64(seed);
     h.write_u8(class.tag());
     h.write_u8(prefix.0);
     h.write_u128(prefix.1);
-    let mut name = NameBuf::new();
     match class {
         Class::Response => {
-            if let Some(end) = question(msg, &mut name) {
-                h.write(name.as_wire());
-                h.write(msg.get(end..end + 2).unwrap_or_default());
-            }
+            h.write_u64(name);
+            h.write_u16(qtype);
         }
-        Class::Nxdomain => {
-            if zone(msg, &mut name).is_some() || question(msg, &mut name).is_some() {
-                h.write(name.as_wire());
-            }
-        }
+        Class::Nxdomain => h.write_u64(name),
         Class::Error => {}
     }
     // Spread the bits: the table picks a set from the high half.
     let k = h.finish();
     (k ^ (k >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9)
+}
+
+/// The [`Reply`] of a whole response message that did not come from the engine (the
+/// forwarder's replies, off-core): rcode and QTYPE from the message, the name hash read
+/// from it (the zone of an NXDOMAIN: the owner of its authority SOA, else the QNAME).
+pub fn reply_of(msg: &[u8]) -> Reply {
+    let mut name = NameBuf::new();
+    let rc = msg.get(3).map_or(0, |b| u16::from(b & 0x0f));
+    let qtype_at = question(msg, &mut name);
+    let qtype = qtype_at.map_or(0, |at| u16_at(msg, at) as u16);
+    let qname = qtype_at.map_or(0, |_| name_hash(name.as_wire()));
+    let name_hash = match Class::of(rc) {
+        Class::Nxdomain => zone(msg, &mut name).map_or(qname, |()| name_hash(name.as_wire())),
+        _ => qname,
+    };
+    Reply {
+        len: msg.len(),
+        rcode: rc,
+        qtype,
+        truncated: msg.get(2).is_some_and(|b| b & 0x02 != 0),
+        fail_open: false,
+        name_hash,
+    }
 }
 
 fn u16_at(msg: &[u8], at: usize) -> usize {

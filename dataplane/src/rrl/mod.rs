@@ -1,9 +1,11 @@
 //! Response rate limiting (RRL) for UDP answers, with BIND's and Knot's semantics.
 //!
-//! Every UDP path (the socket backend's batches and the DPDK lcore loop) calls
-//! [`Limiter::limit`] on each response the engine wrote, after [`crate::engine::answer`]:
-//! one implementation, one [`Limiter`] per core. TCP answers never pass through it, so
-//! TCP is never limited.
+//! Every UDP path (the socket backend's batches and the DPDK lcore loop) passes the
+//! engine's verdict through [`Limiter::limit`] after [`crate::engine::answer`], before it
+//! is counted and sent: one implementation, one [`Limiter`] per core. Answers a core
+//! gives from its forward-cache replica are verdicts like any other. The forwarder's
+//! replies (after an upstream round trip, sent off-core) go through a [`LimitedSink`]
+//! with its own limiter. TCP answers never pass through either, so TCP is never limited.
 //!
 //! - **Accounts** ([`table`]): a fixed-size, preallocated, set-associative table per core
 //!   ([`TABLE_ENTRIES`] entries, [`table::WAYS`]-way); a new account takes a free way or
@@ -11,7 +13,9 @@
 //!   them, by the client's prefix (`ipv4-prefix-length`, `ipv6-prefix-length`), the
 //!   response class and a name hash ([`classify`]): *responses* (NOERROR) by qname and
 //!   qtype, *nxdomains* by the zone (the owner of the SOA in the authority section), and
-//!   *errors* (every other rcode) by the client prefix alone.
+//!   *errors* (every other rcode) by the client prefix alone. The engine hashes the name
+//!   while it has it parsed ([`crate::engine::Reply::name_hash`]): the limiter never
+//!   reads the response.
 //! - **Credit and debt**: an account starts with one second of credit (the class's rate)
 //!   and gains the rate every second, capped at the rate; each response costs one. At or
 //!   below zero the response is limited; debt is bounded at `window` seconds of credit,
@@ -28,12 +32,17 @@
 //! ([`RrlHandle::set`]) and each core picks it up at its next batch ([`Limiter::tick`]),
 //! starting with an empty table. Per packet nothing allocates, locks or panics; the
 //! clock is read once per batch. Dropped and slipped responses are counted per core
-//! ([`RrlHandle::dropped`], [`RrlHandle::slipped`] sum them).
+//! ([`RrlHandle::dropped`], [`RrlHandle::slipped`] sum them). A dropped response becomes
+//! [`DropReason::RateLimited`], so the query statistics count it as dropped, never under
+//! its rcode; a slipped one is counted as the truncated response that was sent.
 
 pub mod classify;
+mod sink;
 pub mod table;
 
-use crate::engine::{Client, Reply, Transport};
+pub use sink::LimitedSink;
+
+use crate::engine::{Client, DropReason, Reply, Transport, Verdict};
 use arc_swap::ArcSwap;
 use crossbeam::utils::CachePadded;
 use std::net::IpAddr;
@@ -96,12 +105,13 @@ pub struct RrlHandle {
 }
 
 impl RrlHandle {
-    /// A handle for `cores` data-plane cores.
+    /// A handle for `cores` data-plane cores (and one more counter slot, for the
+    /// forwarder's [`LimitedSink`]).
     pub fn new(settings: RrlSettings, cores: usize) -> Arc<RrlHandle> {
         Arc::new(RrlHandle {
             settings: ArcSwap::from_pointee(settings),
             generation: AtomicU64::new(0),
-            cores: (0..cores.max(1)).map(|_| CachePadded::default()).collect(),
+            cores: (0..cores + 1).map(|_| CachePadded::default()).collect(),
         })
     }
 
@@ -139,6 +149,11 @@ impl RrlHandle {
     /// A limiter for core slot `core` (slots past the handle's count share the last).
     pub fn limiter(self: &Arc<Self>, core: usize) -> Limiter {
         Limiter::new(self.clone(), core, TABLE_ENTRIES)
+    }
+
+    /// The limiter of the forwarder's replies: the last counter slot.
+    pub fn off_core_limiter(self: &Arc<Self>) -> Limiter {
+        self.limiter(self.cores.len() - 1)
     }
 }
 
@@ -211,28 +226,46 @@ impl Limiter {
         self.now = seconds;
     }
 
-    /// Applies the limit to the response `reply` in `buf` for `client`; returns the
-    /// length to send (`None`: drop it). A slipped response is truncated in place.
+    /// Applies the limit to the engine's `verdict` for `client` (its response in `buf`);
+    /// returns what leaves the box: the reply as written, the reply truncated in place
+    /// (slipped: shorter, `truncated`), or [`DropReason::RateLimited`]. Verdicts other
+    /// than a UDP reply pass unchanged.
     #[inline]
-    pub fn limit(&mut self, buf: &mut [u8], reply: &Reply, client: &Client) -> Option<usize> {
-        if !self.settings.enabled || client.transport == Transport::Tcp {
-            return Some(reply.len);
-        }
-        match self.judge(buf.get(..reply.len).unwrap_or_default(), reply, client.addr) {
-            Outcome::Send => Some(reply.len),
+    pub fn limit(&mut self, buf: &mut [u8], verdict: Verdict, client: &Client) -> Verdict {
+        let mut reply = match verdict {
+            Verdict::Reply(r) if self.settings.enabled && client.transport == Transport::Udp => r,
+            other => return other,
+        };
+        let outcome = self.judge(&reply, client.addr);
+        self.count(outcome);
+        match outcome {
+            Outcome::Send => {}
             Outcome::Slip => {
-                self.handle.cores[self.core].slipped.fetch_add(1, Relaxed);
-                Some(classify::truncate(buf, reply.len))
+                reply.len = classify::truncate(buf, reply.len);
+                reply.truncated = true;
+            }
+            Outcome::Drop => return Verdict::Drop(DropReason::RateLimited),
+        }
+        Verdict::Reply(reply)
+    }
+
+    /// Counts a limited `outcome` in this limiter's slot.
+    #[inline]
+    fn count(&self, outcome: Outcome) {
+        let counters = &self.handle.cores[self.core];
+        match outcome {
+            Outcome::Send => {}
+            Outcome::Slip => {
+                counters.slipped.fetch_add(1, Relaxed);
             }
             Outcome::Drop => {
-                self.handle.cores[self.core].dropped.fetch_add(1, Relaxed);
-                None
+                counters.dropped.fetch_add(1, Relaxed);
             }
         }
     }
 
-    /// The outcome for response `msg` (with `reply`'s rcode) to `addr`, accounted.
-    pub fn judge(&mut self, msg: &[u8], reply: &Reply, addr: IpAddr) -> Outcome {
+    /// The outcome for `reply` (its rcode, QTYPE and name hash) to `addr`, accounted.
+    pub fn judge(&mut self, reply: &Reply, addr: IpAddr) -> Outcome {
         let s = &*self.settings;
         let class = classify::Class::of(reply.rcode);
         let rate = match class {
@@ -244,7 +277,7 @@ impl Limiter {
             return Outcome::Send;
         }
         let prefix = classify::prefix(addr, s.ipv4_prefix_length, s.ipv6_prefix_length);
-        let key = classify::key(self.seed, prefix, class, msg);
+        let key = classify::key(self.seed, prefix, class, reply.name_hash, reply.qtype);
         match self.table.debit(key, self.now, rate, s.window) {
             Debit::Ok => Outcome::Send,
             Debit::Limited { count } => {

@@ -4,7 +4,7 @@
 use super::classify::{self, Class};
 use super::table::{Debit, Table, WAYS};
 use super::*;
-use crate::engine::Reply;
+use crate::engine::{DropReason, Reply, Verdict};
 use crate::wire::header::flags;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -28,13 +28,23 @@ fn response(name: &[u8], rc: u16, zone_at: Option<usize>) -> Vec<u8> {
     m
 }
 
+/// The engine's reply for `msg` (its name hash as the engine computes it: the QNAME,
+/// the zone for NXDOMAIN).
 fn reply(msg: &[u8], rc: u16) -> Reply {
-    Reply {
-        len: msg.len(),
-        rcode: rc,
-        qtype: 1,
-        truncated: false,
-        fail_open: false,
+    let r = classify::reply_of(msg);
+    assert_eq!(r.rcode, rc);
+    r
+}
+
+/// The length [`Limiter::limit`] lets out for `msg` in `buf` (`None`: rate-limited).
+fn sent(l: &mut Limiter, buf: &mut [u8], msg: &[u8], client: &Client) -> Option<usize> {
+    match l.limit(buf, Verdict::Reply(reply(msg, 0)), client) {
+        Verdict::Reply(r) => {
+            assert_eq!(r.truncated, r.len < msg.len(), "a slip is marked truncated");
+            Some(r.len)
+        }
+        Verdict::Drop(DropReason::RateLimited) => None,
+        other => panic!("unexpected {other:?}"),
     }
 }
 
@@ -59,9 +69,7 @@ fn limiter(s: RrlSettings) -> Limiter {
 
 /// Outcomes of `n` responses `msg` to `addr` at the limiter's current second.
 fn run(l: &mut Limiter, msg: &[u8], rc: u16, addr: IpAddr, n: usize) -> Vec<Outcome> {
-    (0..n)
-        .map(|_| l.judge(msg, &reply(msg, rc), addr))
-        .collect()
+    (0..n).map(|_| l.judge(&reply(msg, rc), addr)).collect()
 }
 
 fn count(v: &[Outcome], o: Outcome) -> usize {
@@ -227,9 +235,9 @@ fn limit_truncates_slips_counts_and_spares_tcp() {
     let msg = response(WEB, 0, None);
     let udp = Client::new(A, Transport::Udp);
     let mut buf = msg.clone();
-    assert_eq!(l.limit(&mut buf, &reply(&msg, 0), &udp), Some(msg.len()));
+    assert_eq!(sent(&mut l, &mut buf, &msg, &udp), Some(msg.len()));
     let mut buf = msg.clone();
-    let slipped = l.limit(&mut buf, &reply(&msg, 0), &udp).unwrap();
+    let slipped = sent(&mut l, &mut buf, &msg, &udp).unwrap();
     assert_eq!(slipped, 12 + WEB.len() + 4, "header and question only");
     let f = u16::from_be_bytes([buf[2], buf[3]]);
     assert_ne!(f & flags::TC, 0);
@@ -238,7 +246,7 @@ fn limit_truncates_slips_counts_and_spares_tcp() {
     let tcp = Client::new(A, Transport::Tcp);
     for _ in 0..10 {
         let mut buf = msg.clone();
-        assert_eq!(l.limit(&mut buf, &reply(&msg, 0), &tcp), Some(msg.len()));
+        assert_eq!(sent(&mut l, &mut buf, &msg, &tcp), Some(msg.len()));
     }
     assert_eq!((handle.slipped(), handle.dropped()), (1, 0));
     // Reconfigured: slip 0 drops, and the table starts empty.
@@ -246,14 +254,14 @@ fn limit_truncates_slips_counts_and_spares_tcp() {
     assert!(!handle.set(settings(1, 15, 0)), "unchanged");
     l.tick();
     let mut buf = msg.clone();
-    assert_eq!(l.limit(&mut buf, &reply(&msg, 0), &udp), Some(msg.len()));
-    assert_eq!(l.limit(&mut buf, &reply(&msg, 0), &udp), None);
+    assert_eq!(sent(&mut l, &mut buf, &msg, &udp), Some(msg.len()));
+    assert_eq!(sent(&mut l, &mut buf, &msg, &udp), None);
     assert_eq!((handle.slipped(), handle.dropped()), (1, 1));
     // Disabled: everything goes.
     handle.set(RrlSettings::default());
     l.tick();
     for _ in 0..10 {
-        assert_eq!(l.limit(&mut buf, &reply(&msg, 0), &udp), Some(msg.len()));
+        assert_eq!(sent(&mut l, &mut buf, &msg, &udp), Some(msg.len()));
     }
 }
 
@@ -264,4 +272,58 @@ fn truncate_survives_garbage() {
         let n = classify::truncate(&mut buf, len);
         assert!(n <= len);
     }
+}
+
+/// A query for `name` A.
+fn query(name: &str) -> Vec<u8> {
+    let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    q.extend_from_slice(crate::Name::from_ascii(name).unwrap().as_wire());
+    q.extend_from_slice(&[0, 1, 0, 1]);
+    q
+}
+
+#[test]
+fn the_engine_passes_the_name_an_account_is_keyed_by() {
+    use crate::engine::{answer, EngineState};
+    use crate::record::{RData, Record};
+    use crate::snapshot::{Snapshot, ZoneConfig};
+    let config = std::sync::Arc::new(ZoneConfig {
+        domains: vec![crate::Name::from_ascii("skylane.local.").unwrap()],
+        auto_ptr: false,
+        ..ZoneConfig::default()
+    });
+    let web = crate::Name::from_ascii("web.skylane.local.").unwrap();
+    let a = RData::A(Ipv4Addr::new(10, 0, 0, 1));
+    let snap = Snapshot::build(config, vec![Record::new(web, 30, a)]);
+    let mut state = EngineState::new(1, 1232);
+    let client = Client::new(A, Transport::Udp);
+    let mut ask = |name: &str| {
+        let q = query(name);
+        let mut buf = vec![0u8; 1232];
+        buf[..q.len()].copy_from_slice(&q);
+        match answer(&snap, &mut buf, q.len(), &client, &mut state) {
+            Verdict::Reply(r) => (r, buf[..r.len].to_vec()),
+            other => panic!("{name}: {other:?}"),
+        }
+    };
+    // An answer: the QNAME, lowercased.
+    let (hit, msg) = ask("WEB.Skylane.local.");
+    assert_eq!(hit.rcode, 0);
+    assert_eq!(hit.name_hash, classify::name_hash(WEB));
+    assert_eq!(classify::reply_of(&msg).name_hash, hit.name_hash);
+    // NXDOMAIN: the zone, whatever the label.
+    let zone = classify::name_hash(b"\x07skylane\x05local\x00");
+    for name in ["aaa.skylane.local.", "BBB.skylane.local."] {
+        let (nx, msg) = ask(name);
+        assert_eq!(nx.rcode, 3);
+        assert_eq!(nx.name_hash, zone, "{name}");
+        assert_eq!(classify::reply_of(&msg).name_hash, zone, "read back alike");
+    }
+    // Outside our zones (REFUSED): the QNAME; the limiter ignores it for errors.
+    let (refused, _) = ask("web.example.");
+    assert_eq!(refused.rcode, 5);
+    assert_eq!(
+        refused.name_hash,
+        classify::name_hash(b"\x03web\x07example\x00")
+    );
 }

@@ -136,12 +136,11 @@ impl Batch {
                 via: via as u16,
             };
             let verdict = answer(snap, buf, len, &client, state);
+            // Counted as it leaves: a rate-limited response as dropped, a slip as sent.
+            let verdict = limiter.limit(buf, verdict, &client);
             recorder.record(&verdict, sample);
             if let Verdict::Reply(reply) = verdict {
-                let Some(len) = limiter.limit(buf, &reply, &client) else {
-                    continue;
-                };
-                self.out[out] = (i * BUF_SIZE, len.min(BUF_SIZE));
+                self.out[out] = (i * BUF_SIZE, reply.len.min(BUF_SIZE));
                 self.out_peers[out] = Some(peer);
                 out += 1;
             }

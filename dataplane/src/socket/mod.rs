@@ -1,11 +1,11 @@
 //! The kernel-socket data plane (Skylane's default backend).
 //!
 //! One thread per configured core, pinned to it, each with its own
-//! `SO_REUSEPORT` UDP socket per listen address ([`bind`]). Each thread runs
-//! a run-to-completion loop ([`worker`]): `recvmmsg` a batch, answer every
+//! `SO_REUSEPORT` UDP socket per listen address (`bind`). Each thread runs
+//! a run-to-completion loop (`worker`): `recvmmsg` a batch, answer every
 //! datagram in place with [`crate::engine::answer`] against the snapshot
 //! loaded once per batch, pass each reply through the core's response rate
-//! limiter ([`crate::rrl`]), `sendmmsg` the replies ([`batch`]). Counters go
+//! limiter ([`crate::rrl`]), `sendmmsg` the replies (`batch`). Counters go
 //! to the core's [`crate::stats`] slot. Setting the shutdown flag stops every
 //! thread within ~100 ms; [`SocketDataPlane::join`] waits for them.
 

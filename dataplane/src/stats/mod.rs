@@ -254,6 +254,7 @@ mod tests {
             qtype,
             truncated: false,
             fail_open: false,
+            name_hash: 0,
         })
     }
 

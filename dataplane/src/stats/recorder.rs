@@ -141,7 +141,7 @@ impl QueryRecorder {
         }
     }
 
-    /// Publishes buffered samples if any are older than [`PUBLISH_INTERVAL`].
+    /// Publishes buffered samples if any are older than `PUBLISH_INTERVAL`.
     /// Loops call this when idle so samples do not wait for more traffic.
     pub fn flush(&mut self) {
         if self.pending > 0 && self.last_publish.elapsed() >= PUBLISH_INTERVAL {
