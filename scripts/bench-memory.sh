@@ -8,7 +8,8 @@
 # Generates one zone file (`perf.test.`: SOA, NS, and `host<i>` A for every i < NAMES plus
 # AAAA for every fifth, i.e. 1.2 records per name), then starts each server in turn on a free
 # loopback port with that file, polls it with kdig until it answers the last name of the file,
-# waits $SETTLE seconds and reads /proc. One line per server:
+# (Skylane: waits until its store sync's full snapshot is live too, the log's `snapshot built
+# from` line), waits $SETTLE seconds and reads /proc. One line per server:
 #
 #   <server> load_s=<time from start to answering the last name> vmrss_mb=<VmRSS> \
 #       vmhwm_mb=<VmHWM> pss_mb=<Pss of all its processes> procs=<processes>
@@ -19,15 +20,18 @@
 #
 # Needs kdig, knotd, nsd, python3, ss (scripts/setup.sh --bench).
 # Environment: NAMES [1000000] SETTLE [5] LOAD_TIMEOUT [900] SKYLANE_BIN
-#   [target/release/skylane] KNOTD [knotd] NSD [nsd] NO_BUILD [unset]
+#   [$CARGO_TARGET_DIR or target, /release/skylane] KNOTD [knotd] NSD [nsd] NO_BUILD [unset]
+#   SERVERS ["skylane knot nsd"]: the servers to run, in this order
+#   SKYLANE_EXTRA [unset]: lines appended to Skylane's config (e.g. 'dns.auto-ptr = false')
 # Output: the zone, configs and logs under $OUT [/tmp/skylane-bench-memory-<stamp>].
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NAMES=${NAMES:-1000000}
 SETTLE=${SETTLE:-5}
+SERVERS=${SERVERS:-skylane knot nsd}
 LOAD_TIMEOUT=${LOAD_TIMEOUT:-900}
-SKYLANE_BIN=${SKYLANE_BIN:-$REPO/target/release/skylane}
+SKYLANE_BIN=${SKYLANE_BIN:-${CARGO_TARGET_DIR:-$REPO/target}/release/skylane}
 KNOTD=${KNOTD:-knotd}
 NSD=${NSD:-nsd}
 OUT=${OUT:-/tmp/skylane-bench-memory-$(date -u +%Y%m%dT%H%M%SZ)}
@@ -118,6 +122,15 @@ measure() {
         sleep 0.2
     done
     [ -n "$loaded" ] || { log "$name did not answer $LAST within ${LOAD_TIMEOUT}s"; return 1; }
+    # Skylane answers from its static snapshot first; its store sync then lists the store and
+    # builds the full snapshot once more. Resident size is read once that one is live.
+    if [ -n "${STEADY_LINE:-}" ]; then
+        while ! grep -q "$STEADY_LINE" "$OUT/$name.log"; do
+            [ "$SECONDS" -lt "$deadline" ] && kill -0 "$pid" 2>/dev/null ||
+                { log "$name: no '$STEADY_LINE' in its log"; return 1; }
+            sleep 0.2
+        done
+    fi
     sleep "$SETTLE"
     local rss=0 hwm=0 pss=0 procs=0 p r h
     for p in $(tree "$pid"); do
@@ -151,9 +164,13 @@ bench_skylane() {
     fresh skylane
     printf '%s\n' "dns.zone-files = [\"$ZONE\"]" "dns.example-records = false" \
         "dataplane.backend = \"socket\"" "dataplane.listen = [\"127.0.0.1:$PORT\"]" \
-        "tcp.enabled = false" >"$DIR/skylane.toml"
-    run_server skylane "$PORT" "$OUT/skylane-bin" serve --config "$DIR/skylane.toml" \
-        --store-path "$DIR/skylane.redb" --api-listen 127.0.0.1:0
+        "tcp.enabled = false" ${SKYLANE_EXTRA:+"$SKYLANE_EXTRA"} >"$DIR/skylane.toml"
+    STEADY_LINE="snapshot built from" run_server skylane "$PORT" "$OUT/skylane-bin" serve \
+        --config "$DIR/skylane.toml" --store-path "$DIR/skylane.redb" --api-listen 127.0.0.1:0
+    # Its own account of the load: parse, first build (table bytes), the sync's build.
+    sed 's/\x1b\[[0-9;]*m//g' "$OUT/skylane.log" |
+        grep -oE '(zone file loaded|static snapshot built|snapshot built from) .*' |
+        sed -E 's/ file=[^ ]*//; s/ domains=.*//; s/^/#   /' || true
 }
 
 # A fresh $OUT/$1 as DIR and a free port as PORT.
@@ -213,7 +230,10 @@ EOF
 }
 
 echo "== $NAMES names, $(grep -c ' IN ' "$ZONE") records: one server at a time, loopback"
-bench_skylane
-bench_knot
-bench_nsd
+for server in $SERVERS; do
+    case $server in
+        skylane | knot | nsd) "bench_$server" ;;
+        *) log "unknown server $server (skylane, knot, nsd)"; exit 2 ;;
+    esac
+done
 log "configs and logs in $OUT"

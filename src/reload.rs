@@ -49,7 +49,7 @@ impl HealthInputs {
     pub fn new(cfg: &HealthConfig, data: &StaticData) -> HealthInputs {
         HealthInputs {
             cfg: cfg.clone(),
-            statics: data.records[..data.zone_records].into(),
+            statics: data.zone_file_records().into(),
         }
     }
 }

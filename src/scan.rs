@@ -5,7 +5,7 @@
 
 use crate::cli::ScanArgs;
 use crate::generations;
-use crate::static_data::load_static;
+use crate::static_data::load_static_records;
 use anyhow::Context;
 use skylane_controlplane::config::Config;
 use skylane_controlplane::health::{run_agent, HealthMetrics};
@@ -33,9 +33,9 @@ fn statics(cfg: &Config) -> anyhow::Result<Vec<skylane_dataplane::record::Record
     if !cfg.health.zone_files {
         return Ok(Vec::new());
     }
-    let mut data = load_static(cfg)?;
-    data.records.truncate(data.zone_records);
-    Ok(data.records)
+    let (data, mut records) = load_static_records(cfg)?;
+    records.truncate(data.zone_records);
+    Ok(records)
 }
 
 /// Re-reads the config for a SIGHUP: the new agent inputs, or `None` (logged) when rejected.

@@ -14,7 +14,7 @@ use crate::cli::ServeArgs;
 use crate::control::Parts;
 use crate::notify::Notifier;
 use crate::settings::forward_settings;
-use crate::static_data::load_static;
+use crate::static_data::load_static_records;
 use anyhow::Context;
 use arc_swap::ArcSwap;
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
@@ -33,13 +33,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let cfg = args.resolve()?;
     let notifier = Arc::new(Notifier::from_env());
     notifier.status("loading zone files");
-    let data = load_static(&cfg)?;
+    let (data, records) = load_static_records(&cfg)?;
     let started = std::time::Instant::now();
-    // Until the store (or its last-known copy) is loaded, missing names get SERVFAIL.
-    let first = Snapshot::build(data.zone.clone(), data.records.clone()).with_store_pending();
+    // Until the store (or its last-known copy) is loaded, missing names get SERVFAIL. The
+    // parsed records move into the build (`data` keeps them compactly for the sync).
+    let first = Snapshot::build(data.zone.clone(), records).with_store_pending();
     info!(
         records = first.record_count(),
         elapsed_ms = started.elapsed().as_millis() as u64,
+        table_bytes = first.table_bytes(),
+        static_bytes = data.records.heap_bytes(),
         domains = ?data.zone.domains.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
         "static snapshot built"
     );
@@ -50,6 +53,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let stats = Arc::new(Stats::new(backend, &cfg.dataplane.cores));
     let stop = Arc::new(AtomicBool::new(false));
+    // Memory freed by snapshot builds goes back to the system (docs/performance.md, "Memory").
+    if let Err(e) = skylane_alloc::spawn_releaser(Duration::from_secs(1), stop.clone()) {
+        warn!("cannot start the memory releaser thread: {e}");
+    }
 
     let settings = forward_settings(&cfg)?;
     match &settings {

@@ -68,9 +68,10 @@ pub fn parse_zone(
         records: Vec::new(),
         soa_owner: None,
     };
-    for entry in logical_lines(text)? {
-        p.entry(&entry).map_err(|e| (entry.line, e))?;
-    }
+    // Each entry is parsed as soon as it is complete: no token list of the whole file lives on.
+    logical_lines(text, |entry| p.entry(entry).map_err(|e| (entry.line, e)))?;
+    // The records stay (for the snapshot builds): no growth slack with them.
+    p.records.shrink_to_fit();
     let apex = p
         .first_origin
         .or(p.soa_owner)
@@ -96,12 +97,16 @@ struct Token {
     quoted: bool,
 }
 
-/// Splits text into logical entries: handles comments, quotes, parentheses.
-fn logical_lines(text: &str) -> Result<Vec<Entry>, (usize, String)> {
-    let mut entries = Vec::new();
+/// Splits text into logical entries (handles comments, quotes, parentheses) and hands each
+/// one to `each` as soon as it is complete; the first error (by line) ends the walk.
+fn logical_lines(
+    text: &str,
+    mut each: impl FnMut(&Entry) -> Result<(), (usize, String)>,
+) -> Result<(), (usize, String)> {
     let mut current: Option<Entry> = None;
     let mut depth = 0usize;
     let mut open_line = 0;
+    let mut chars: Vec<char> = Vec::new();
     for (idx, raw) in text.lines().enumerate() {
         let line_no = idx + 1;
         if current.is_none() {
@@ -112,7 +117,8 @@ fn logical_lines(text: &str) -> Result<Vec<Entry>, (usize, String)> {
             });
         }
         let entry = current.as_mut().expect("set above");
-        let chars: Vec<char> = raw.chars().collect();
+        chars.clear();
+        chars.extend(raw.chars());
         let mut i = 0;
         while i < chars.len() {
             let c = chars[i];
@@ -189,14 +195,14 @@ fn logical_lines(text: &str) -> Result<Vec<Entry>, (usize, String)> {
         if depth == 0 {
             let e = current.take().expect("set above");
             if !e.tokens.is_empty() {
-                entries.push(e);
+                each(&e)?;
             }
         }
     }
     if depth > 0 {
         return Err((open_line, "unbalanced '(': missing ')'".into()));
     }
-    Ok(entries)
+    Ok(())
 }
 
 struct Parser {

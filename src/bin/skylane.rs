@@ -4,6 +4,12 @@ use clap::Parser;
 use skylane::cli::{Cli, Command};
 use std::process::ExitCode;
 
+/// See docs/performance.md, "Memory (issue 11)": with glibc's malloc, memory freed after a
+/// snapshot build stayed resident (per-thread arenas); mimalloc returns it
+/// (`skylane serve` runs [`skylane_alloc::spawn_releaser`]).
+#[global_allocator]
+static GLOBAL: skylane_alloc::MiMalloc = skylane_alloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -18,6 +18,7 @@ pub mod last_known;
 mod metrics;
 mod source;
 mod state;
+mod statics;
 
 pub use last_known::{LastKnown, LAST_KNOWN_FILE};
 pub use metrics::{DataSource, SyncMetrics};
@@ -25,9 +26,9 @@ pub use source::{
     source_channel, SourceHub, SourceReceiver, SourceSender, SourceUpdate, SyncExtras,
 };
 pub use state::{BatchOutcome, SyncState};
+pub use statics::StaticRecords;
 
 use crate::store::{Store, WatchEvent};
-use skylane_dataplane::record::Record;
 use skylane_dataplane::{SharedSnapshot, Snapshot, ZoneConfig};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -115,7 +116,7 @@ struct Sync {
 pub async fn run_sync(
     store: Arc<Store>,
     zone: Arc<ZoneConfig>,
-    static_records: Vec<Record>,
+    static_records: impl Into<StaticRecords>,
     shared: SharedSnapshot,
     metrics: Arc<SyncMetrics>,
     shutdown: watch::Receiver<bool>,
@@ -128,7 +129,7 @@ pub async fn run_sync(
 pub async fn run_sync_with(
     store: Arc<Store>,
     zone: Arc<ZoneConfig>,
-    static_records: Vec<Record>,
+    static_records: impl Into<StaticRecords>,
     shared: SharedSnapshot,
     metrics: Arc<SyncMetrics>,
     shutdown: watch::Receiver<bool>,
@@ -155,7 +156,7 @@ pub async fn run_sync_with(
 pub async fn run_sync_ext(
     store: Arc<Store>,
     zone: Arc<ZoneConfig>,
-    static_records: Vec<Record>,
+    static_records: impl Into<StaticRecords>,
     shared: SharedSnapshot,
     metrics: Arc<SyncMetrics>,
     shutdown: watch::Receiver<bool>,
@@ -285,8 +286,10 @@ impl Sync {
         revision: i64,
     ) -> anyhow::Result<bool> {
         {
-            let mut state =
-                std::mem::replace(&mut self.state, SyncState::new("/", "/", 0, Vec::new()));
+            let mut state = std::mem::replace(
+                &mut self.state,
+                SyncState::new("/", "/", 0, StaticRecords::default()),
+            );
             let zone = self.zone.clone();
             let build = tokio::task::spawn_blocking(move || {
                 let records = state.full_records(kvs);

@@ -7,6 +7,7 @@
 //! [`Snapshot::build`]: skylane_dataplane::Snapshot::build
 //! [`Snapshot::apply`]: skylane_dataplane::Snapshot::apply
 
+use super::StaticRecords;
 use crate::layout::{self, KeyKind, SkyValue, StatusValue};
 use crate::store::{KeyValue, WatchEvent};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -27,8 +28,8 @@ pub struct SyncState {
     prefix: String,
     monitor_prefix: String,
     default_ttl: u32,
-    static_by_name: FxHashMap<Name, Vec<Record>>,
-    static_count: usize,
+    /// Zone-file and example records, kept compactly (shared with the caller).
+    statics: StaticRecords,
     /// Records of the extra source (see `source.rs`), per name; merged like static records.
     source_by_name: FxHashMap<Name, Vec<Record>>,
     /// parent name → SRV-carrying child keys (their weights are normalised together).
@@ -60,22 +61,13 @@ impl SyncState {
         prefix: &str,
         monitor_prefix: &str,
         default_ttl: u32,
-        static_records: Vec<Record>,
+        static_records: impl Into<StaticRecords>,
     ) -> SyncState {
-        let static_count = static_records.len();
-        let mut static_by_name: FxHashMap<Name, Vec<Record>> = FxHashMap::default();
-        for r in static_records {
-            static_by_name
-                .entry(r.name.to_lowercase())
-                .or_default()
-                .push(r);
-        }
         SyncState {
             prefix: prefix.to_string(),
             monitor_prefix: monitor_prefix.to_string(),
             default_ttl,
-            static_by_name,
-            static_count,
+            statics: static_records.into(),
             source_by_name: FxHashMap::default(),
             srv_groups: FxHashMap::default(),
             down: BTreeSet::new(),
@@ -101,7 +93,7 @@ impl SyncState {
 
     /// Number of static (zone-file) records.
     pub fn static_count(&self) -> usize {
-        self.static_count
+        self.statics.len()
     }
 
     fn skip(&mut self, key: &str, why: &dyn std::fmt::Display) {
@@ -155,8 +147,8 @@ impl SyncState {
         self.srv_groups.clear();
         self.down.clear();
         self.bad_keys.clear();
-        let mut records: Vec<Record> = Vec::with_capacity(self.static_count + kvs.len());
-        records.extend(self.static_by_name.values().flatten().cloned());
+        let mut records: Vec<Record> = Vec::with_capacity(self.statics.len() + kvs.len());
+        self.statics.decode_into(&mut records);
         records.extend(self.source_by_name.values().flatten().cloned());
         for kv in &kvs {
             match layout::classify_key(&self.prefix, &self.monitor_prefix, &kv.key) {
@@ -256,7 +248,7 @@ impl SyncState {
             normalize_group(group);
             for (name, member) in group.iter() {
                 if before.get(name) != Some(&member.served) {
-                    let mut records = self.static_by_name.get(name).cloned().unwrap_or_default();
+                    let mut records = self.statics.records_of(name);
                     let source = self.source_by_name.get(name).into_iter().flatten();
                     records.extend(source.cloned());
                     records.extend(member.served.iter().cloned());
@@ -275,7 +267,7 @@ impl SyncState {
 
     /// Static and extra-source records of `name`.
     fn static_records(&self, name: &Name) -> Vec<Record> {
-        let mut out = self.static_by_name.get(name).cloned().unwrap_or_default();
+        let mut out = self.statics.records_of(name);
         out.extend(self.source_by_name.get(name).into_iter().flatten().cloned());
         out
     }
