@@ -7,7 +7,8 @@
 //! they fall in; every other shard is shared with the base.
 
 use super::children::{
-    chunk_key, chunk_of, decode_chunk, encode_chunk, is_chunk_key, CHUNK_TARGET, MAX_CHUNKS,
+    chunk_key, chunk_key_into, chunk_of, decode_chunk, each_chunk_label, encode_chunk,
+    is_chunk_key, CHUNK_TARGET, MAX_CHUNKS,
 };
 use super::hash::key_hash;
 use super::node::{is_derived, NodeData, NodeRef};
@@ -25,6 +26,7 @@ use std::collections::hash_map::Entry as MapEntry;
 /// A record's type and RDATA (what makes two records the same).
 type RecordKey = (u16, u8, Box<[u8]>);
 
+mod bounded;
 mod delta;
 mod group;
 mod subtree;
@@ -100,20 +102,27 @@ impl<'a> Editor<'a> {
     /// The child labels of `parent` (`chunks` chunks), read without loading them.
     fn peek_children(&self, parent: &[u8], chunks: u16) -> Vec<Box<[u8]>> {
         let mut out = Vec::new();
+        self.each_child(parent, chunks, |l| out.push(l.into()));
+        out
+    }
+
+    /// Calls `f` with each child label of `parent` (`chunks` chunks), without copying them.
+    fn each_child(&self, parent: &[u8], chunks: u16, mut f: impl FnMut(&[u8])) {
+        let mut buf = [0u8; crate::name::MAX_NAME_LEN + 3];
         for c in 0..chunks {
-            let ck = chunk_key(parent, c);
-            match self.dirty.get(&*ck) {
-                Some(Some(Entry::Chunk(labels))) => out.extend(labels.iter().cloned()),
+            let n = chunk_key_into(parent, c, &mut buf);
+            let ck = &buf[..n];
+            match self.dirty.get(ck) {
+                Some(Some(Entry::Chunk(labels))) => labels.iter().for_each(|l| f(l)),
                 Some(_) => {}
                 None => {
-                    let h = key_hash(&ck);
-                    if let Some(e) = self.base.get(shard_of(h)).and_then(|s| s.find(h, &ck)) {
-                        out.extend(decode_chunk(e));
+                    let h = key_hash(ck);
+                    if let Some(e) = self.base.get(shard_of(h)).and_then(|s| s.find(h, ck)) {
+                        each_chunk_label(e, &mut f);
                     }
                 }
             }
         }
-        out
     }
 
     fn node_mut(&mut self, key: &[u8]) -> Option<&mut NodeData> {

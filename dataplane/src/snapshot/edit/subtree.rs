@@ -31,6 +31,7 @@
 //! computation only where a removed record may have been given by that contributor alone; a
 //! name is written only when its answer changed.
 
+pub(super) use super::bounded::Bounded;
 use super::{is_address, Editor, View};
 use crate::record::rtype;
 use crate::snapshot::node::is_derived;
@@ -40,7 +41,6 @@ use crate::snapshot::rrset::{
 };
 use crate::wire::name::label_count;
 use rustc_hash::{FxHashMap, FxHashSet};
-use std::collections::BTreeMap;
 
 /// Most records of one type in a name's subtree answer (the bound on RRs per name; the
 /// engine writes at most this many per RRset).
@@ -49,60 +49,6 @@ pub const MAX_SUBTREE_RRS: usize = 256;
 /// The types answered from the subtree.
 pub(crate) const SUBTREE_TYPES: [u16; 5] =
     [rtype::A, rtype::AAAA, rtype::SRV, rtype::TXT, rtype::MX];
-
-/// The smallest [`MAX_SUBTREE_RRS`] distinct RDATAs seen, each with its smallest TTL.
-#[derive(Default)]
-pub(super) struct Bounded(pub(super) BTreeMap<Box<[u8]>, u32>);
-
-impl Bounded {
-    /// True when it holds [`MAX_SUBTREE_RRS`] RDATAs (more would push the largest out).
-    pub(super) fn is_full(&self) -> bool {
-        self.0.len() >= MAX_SUBTREE_RRS
-    }
-
-    /// True when full and every RDATA from `rdata` on (bytewise) would be left out.
-    fn rejects(&self, rdata: &[u8]) -> bool {
-        self.0.len() >= MAX_SUBTREE_RRS
-            && self.0.last_key_value().is_some_and(|(k, _)| rdata >= &**k)
-    }
-
-    pub(super) fn add(&mut self, ttl: u32, rdata: &[u8]) {
-        // Full: anything above the largest kept RDATA is out (one comparison, the common case).
-        if self.0.len() >= MAX_SUBTREE_RRS {
-            if let Some((last, t)) = self.0.last_key_value() {
-                match rdata.cmp(last) {
-                    std::cmp::Ordering::Greater => return,
-                    std::cmp::Ordering::Equal => {
-                        let t = (*t).min(ttl);
-                        if let Some(v) = self.0.get_mut(rdata) {
-                            *v = t;
-                        }
-                        return;
-                    }
-                    std::cmp::Ordering::Less => {}
-                }
-            }
-        }
-        if let Some(t) = self.0.get_mut(rdata) {
-            *t = (*t).min(ttl);
-            return;
-        }
-        self.0.insert(rdata.into(), ttl);
-        if self.0.len() > MAX_SUBTREE_RRS {
-            self.0.pop_last();
-        }
-    }
-
-    fn into_rrdata(self, rtype: u16, kind: u8) -> RrData {
-        let mut r = RrData::new(rtype, kind);
-        r.items = self
-            .0
-            .into_iter()
-            .map(|(rdata, ttl)| Item { ttl, rdata })
-            .collect();
-        r
-    }
-}
 
 /// The kind of the stored subtree set of type `t` (raw weights for SRV; without a group
 /// below, what a parent composes).
@@ -182,6 +128,43 @@ impl Src<'_> {
     }
 }
 
+impl<'a> Src<'a> {
+    fn len(self) -> usize {
+        match self {
+            Src::Base(r) => r.len(),
+            Src::Dirty(d) => d.items.len(),
+        }
+    }
+
+    /// Record `i`: (TTL, RDATA).
+    fn get(self, i: usize) -> (u32, &'a [u8]) {
+        match self {
+            Src::Base(r) => (r.record_ttl(i), r.rdata(i)),
+            Src::Dirty(d) => (d.items[i].ttl, &d.items[i].rdata),
+        }
+    }
+}
+
+/// The stored set of type index `i` a parent composes (raw when filtered; always raw for
+/// SRV), if any.
+fn stored<'a>(src: &[Option<Src<'a>>; 4], t: u16) -> Option<Src<'a>> {
+    let [raw, sub, ..] = *src;
+    raw.or(if t == rtype::SRV { None } else { sub })
+}
+
+/// True when `a` and `b` give a parent the same sets (at-or-below per type): stored sets
+/// are compared record by record, without building them.
+pub(super) fn same_contribution(a: &View<'_>, b: &View<'_>) -> bool {
+    let ((sa, _), (sb, _)) = (sources(a), sources(b));
+    SUBTREE_TYPES
+        .iter()
+        .enumerate()
+        .all(|(i, &t)| match (stored(&sa[i], t), stored(&sb[i], t)) {
+            (Some(x), Some(y)) => x.len() == y.len() && (0..x.len()).all(|j| x.get(j) == y.get(j)),
+            _ => contribution(a, t) == contribution(b, t),
+        })
+}
+
 /// Per type of [`SUBTREE_TYPES`], `v`'s sets a parent may compose: raw (unfiltered),
 /// subtree, explicit, verbatim; and whether `v` is grouped (`edit::group`). One pass over
 /// the node's RRsets.
@@ -228,7 +211,7 @@ fn add_below_all(
             continue;
         }
         // A stored set is sorted: stop at the first RDATA a full `set` leaves out.
-        match raw.or(if t == rtype::SRV { None } else { sub }) {
+        match stored(&[raw, sub, exp, verb], t) {
             Some(c) => c.each(|ttl, rdata| {
                 *any = true;
                 if set.rejects(rdata) {
@@ -392,14 +375,14 @@ impl Editor<'_> {
         // Its own group, or a child's (whose mark is current: children come first).
         let mut grouped = node.child_chunks() > 0 && node.has(GROUP_RTYPE, KIND_GROUP);
         let mut ck = Vec::with_capacity(crate::name::MAX_NAME_LEN);
-        for label in self.peek_children(key, node.child_chunks()) {
+        self.each_child(key, node.child_chunks(), |label| {
             ck.clear();
             ck.push(label.len() as u8);
-            ck.extend_from_slice(&label);
+            ck.extend_from_slice(label);
             ck.extend_from_slice(key);
             let fits = ck.len() <= crate::name::MAX_NAME_LEN && *label != *b"*";
             let Some(child) = fits.then(|| self.peek(&ck)).flatten() else {
-                continue;
+                return;
             };
             let (from_child, child_grouped) = add_below_all(&child, &mut sets, |t| {
                 !(apex_dns.is_some() && is_address(t))
@@ -408,7 +391,7 @@ impl Editor<'_> {
             for (b, c) in below.iter_mut().zip(from_child) {
                 *b |= c;
             }
-        }
+        });
         if let Some(src) = apex_dns.as_deref().and_then(|k| self.peek(k)) {
             let (from_src, _) = add_below_all(&src, &mut sets, is_address);
             for (b, c) in below.iter_mut().zip(from_src) {
@@ -452,11 +435,11 @@ impl Editor<'_> {
         let mut derived = Vec::new();
         let all = sets.into_iter().zip(shown).zip(SUBTREE_TYPES).zip(below);
         for (((set, shown), t), below) in all {
-            if t == rtype::SRV && !set.0.is_empty() {
-                let raw = set.into_rrdata(t, KIND_SUBTREE_RAW);
+            if t == rtype::SRV && !set.is_empty() {
+                let raw = set.to_rrdata(t, KIND_SUBTREE_RAW);
                 match shown {
-                    Some(f) if f.0.is_empty() => {}
-                    Some(f) => derived.push(normalise_srv(&f.into_rrdata(t, KIND_SUBTREE_RAW))),
+                    Some(f) if f.is_empty() => {}
+                    Some(f) => derived.push(normalise_srv(&f.to_rrdata(t, KIND_SUBTREE_RAW))),
                     None => derived.push(normalise_srv(&raw)),
                 }
                 if below {
@@ -465,12 +448,12 @@ impl Editor<'_> {
             } else if below {
                 match shown {
                     Some(f) => {
-                        if !f.0.is_empty() {
-                            derived.push(f.into_rrdata(t, KIND_SUBTREE));
+                        if !f.is_empty() {
+                            derived.push(f.to_rrdata(t, KIND_SUBTREE));
                         }
-                        derived.push(set.into_rrdata(t, KIND_SUBTREE_RAW));
+                        derived.push(set.to_rrdata(t, KIND_SUBTREE_RAW));
                     }
-                    None => derived.push(set.into_rrdata(t, KIND_SUBTREE)),
+                    None => derived.push(set.to_rrdata(t, KIND_SUBTREE)),
                 }
             }
         }
@@ -519,6 +502,6 @@ impl Editor<'_> {
                 }
             }
         }
-        (!set.0.is_empty()).then(|| set.into_rrdata(rtype::NS, KIND_SUBTREE))
+        (!set.is_empty()).then(|| set.to_rrdata(rtype::NS, KIND_SUBTREE))
     }
 }
