@@ -512,21 +512,28 @@ impl View<'_> {
         }
     }
 
-    /// The derived (subtree) RRsets, in stored order.
-    fn derived(&self) -> Vec<RrData> {
-        match self {
-            View::Dirty(n) => n
-                .rrsets
-                .iter()
-                .filter(|r| is_derived(r.kind))
-                .cloned()
-                .collect(),
-            View::Base(n) => n
-                .all_rrsets()
-                .filter(|r| is_derived(r.kind()))
-                .map(RrData::decode)
-                .collect(),
-        }
+    /// True when its derived (subtree) RRsets are exactly `sets` (in any order), compared
+    /// in place.
+    fn derived_equals(&self, sets: &[RrData]) -> bool {
+        let find = |t: u16, kind: u8| sets.iter().find(|d| d.rtype == t && d.kind == kind);
+        let mut count = 0;
+        let all_same = match self {
+            View::Dirty(n) => n.rrsets.iter().filter(|r| is_derived(r.kind)).all(|r| {
+                count += 1;
+                find(r.rtype, r.kind).is_some_and(|d| d.items == r.items)
+            }),
+            View::Base(n) => n.all_rrsets().filter(|r| is_derived(r.kind())).all(|r| {
+                count += 1;
+                find(r.rtype(), r.kind()).is_some_and(|d| {
+                    d.items.len() == r.len()
+                        && d.items
+                            .iter()
+                            .enumerate()
+                            .all(|(i, x)| x.ttl == r.record_ttl(i) && *x.rdata == *r.rdata(i))
+                })
+            }),
+        };
+        all_same && count == sets.len()
     }
 
     fn child_chunks(&self) -> u16 {

@@ -65,11 +65,17 @@ impl Editor<'_> {
         }
     }
 
+    /// True when `key` has a group at or below it, before or after the edit.
+    pub(super) fn grouped_here(&self, key: &[u8]) -> bool {
+        let grouped = |v: Option<View<'_>>| v.is_some_and(|v| v.is_grouped());
+        grouped(self.base_view(key)) || grouped(self.peek(key))
+    }
+
     /// Recomputes `key`'s subtree answers from its stored ones and the changes of its own
     /// records and of `changed` (its children whose contribution changed). False when a full
     /// recompute is needed (see the module docs).
     pub(super) fn refresh_by_delta(&mut self, key: &[u8], changed: &[Box<[u8]>]) -> bool {
-        if self.rules.domains.iter().any(|(k, _)| **k == *key) {
+        if self.is_apex(key) {
             return false;
         }
         let (Some(base), Some(node)) = (self.base_view(key), self.peek(key)) else {

@@ -314,7 +314,9 @@ impl Editor<'_> {
         incremental: bool,
     ) {
         let mut all: FxHashSet<Box<[u8]>> = FxHashSet::default();
+        let mut given: FxHashSet<&[u8]> = FxHashSet::default();
         for key in keys {
+            given.insert(key);
             let mut k = key;
             while self.rules.is_configured(k) && all.insert(k.into()) {
                 match self.rules.parent_offset(k) {
@@ -333,13 +335,19 @@ impl Editor<'_> {
                 self.refresh_subtree(key);
                 continue;
             }
-            let children = changed.remove(key).unwrap_or_default();
-            if !self.refresh_by_delta(key, &children) {
+            let children = changed.remove(key);
+            // Nothing changed at or below an ancestor no changed child leads to (zone apexes
+            // always recompute: their `ns.dns` and `apex.dns` rules read deeper names).
+            if children.is_none() && !given.contains(&**key) && !self.is_apex(key) {
+                continue;
+            }
+            if !self.refresh_by_delta(key, &children.unwrap_or_default()) {
                 self.refresh_subtree(key);
             }
             let wildcard = key.starts_with(b"\x01*");
             if let Some(p) = self.rules.parent_offset(key).filter(|_| !wildcard) {
-                if self.contribution_changed(key) {
+                // A grouped name's parent recomputes its group rule (`edit::group`).
+                if self.contribution_changed(key) || self.grouped_here(key) {
                     changed
                         .entry(key[p..].into())
                         .or_default()
@@ -349,12 +357,17 @@ impl Editor<'_> {
         }
     }
 
+    /// True when `key` is a served domain's apex.
+    pub(super) fn is_apex(&self, key: &[u8]) -> bool {
+        self.rules.domains.iter().any(|(k, _)| **k == *key)
+    }
+
     /// Recomputes the subtree answers of one node from its own records and its children's.
     fn refresh_subtree(&mut self, key: &[u8]) {
         let Some(node) = self.peek(key) else {
             return;
         };
-        let is_apex = self.rules.domains.iter().any(|(k, _)| **k == *key);
+        let is_apex = self.is_apex(key);
         // A leaf without SRV records has no subtree answer (the common case, checked cheaply).
         if node.child_chunks() == 0
             && !is_apex
@@ -465,12 +478,10 @@ impl Editor<'_> {
         let Some(node) = self.peek(key) else {
             return;
         };
-        derived.sort_by_key(|r| (r.rtype, r.kind));
-        let mut old = node.derived();
-        old.sort_by_key(|r| (r.rtype, r.kind));
-        if derived == old {
+        if node.derived_equals(&derived) {
             return;
         }
+        derived.sort_by_key(|r| (r.rtype, r.kind));
         if let Some(n) = self.node_mut(key) {
             n.rrsets.retain(|r| !is_derived(r.kind));
             n.rrsets.extend(derived);
