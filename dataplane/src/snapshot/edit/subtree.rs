@@ -35,6 +35,7 @@ pub(super) use super::bounded::Bounded;
 use super::{is_address, Editor, View};
 use crate::record::rtype;
 use crate::snapshot::node::is_derived;
+use crate::snapshot::parallel::parallel_each_mut;
 use crate::snapshot::rrset::{
     Item, RrData, RrSet, GROUP_RTYPE, KIND_EXPLICIT, KIND_GROUP, KIND_GROUPED, KIND_SUBTREE,
     KIND_SUBTREE_RAW, KIND_VERBATIM,
@@ -45,6 +46,9 @@ use rustc_hash::{FxHashMap, FxHashSet};
 /// Most records of one type in a name's subtree answer (the bound on RRs per name; the
 /// engine writes at most this many per RRset).
 pub const MAX_SUBTREE_RRS: usize = 256;
+
+/// Names of one depth from which the bulk pass computes them on several threads.
+const PARALLEL_LEVEL: usize = 512;
 
 /// The types answered from the subtree.
 pub(crate) const SUBTREE_TYPES: [u16; 5] =
@@ -330,11 +334,11 @@ impl Editor<'_> {
         order.sort_by_cached_key(|k| std::cmp::Reverse(label_count(k)));
         // Per parent: its children whose contribution changed.
         let mut changed: FxHashMap<Box<[u8]>, Vec<Box<[u8]>>> = FxHashMap::default();
+        if !incremental {
+            self.refresh_levels(&mut order);
+            return;
+        }
         for key in &order {
-            if !incremental {
-                self.refresh_subtree(key);
-                continue;
-            }
             let children = changed.remove(key);
             // Nothing changed at or below an ancestor no changed child leads to (zone apexes
             // always recompute: their `ns.dns` and `apex.dns` rules read deeper names).
@@ -357,6 +361,30 @@ impl Editor<'_> {
         }
     }
 
+    /// The bulk pass: every name of `order` (deepest first) computed from its children,
+    /// one depth at a time; the names of a depth are computed in parallel (they read only
+    /// the names below, already stored), then stored.
+    fn refresh_levels(&mut self, order: &mut [Box<[u8]>]) {
+        let mut rest = order;
+        while let Some(first) = rest.first() {
+            let depth = label_count(first);
+            let n = rest.iter().take_while(|k| label_count(k) == depth).count();
+            let (level, next) = rest.split_at_mut(n);
+            let this = &*self;
+            let computed = if level.len() >= PARALLEL_LEVEL {
+                parallel_each_mut(level, |k| this.subtree_sets(k))
+            } else {
+                level.iter().map(|k| this.subtree_sets(k)).collect()
+            };
+            for (key, derived) in level.iter().zip(computed) {
+                if let Some(derived) = derived {
+                    self.put_derived(key, derived);
+                }
+            }
+            rest = next;
+        }
+    }
+
     /// True when `key` is a served domain's apex.
     pub(super) fn is_apex(&self, key: &[u8]) -> bool {
         self.rules.domains.iter().any(|(k, _)| **k == *key)
@@ -364,9 +392,15 @@ impl Editor<'_> {
 
     /// Recomputes the subtree answers of one node from its own records and its children's.
     fn refresh_subtree(&mut self, key: &[u8]) {
-        let Some(node) = self.peek(key) else {
-            return;
-        };
+        if let Some(derived) = self.subtree_sets(key) {
+            self.store_derived(key, derived);
+        }
+    }
+
+    /// The subtree answers of one node computed from its own records and its children's
+    /// stored ones; `None` when they are already stored (or there are none to store).
+    fn subtree_sets(&self, key: &[u8]) -> Option<Vec<RrData>> {
+        let node = self.peek(key)?;
         let is_apex = self.is_apex(key);
         // A leaf without SRV records has no subtree answer (the common case, checked cheaply).
         if node.child_chunks() == 0
@@ -374,7 +408,7 @@ impl Editor<'_> {
             && !node.has(rtype::SRV, KIND_EXPLICIT)
             && !node.has_derived()
         {
-            return;
+            return None;
         }
         let mut sets: [Bounded; 5] = Default::default();
         let mut below = [false; 5];
@@ -433,7 +467,7 @@ impl Editor<'_> {
         if is_apex {
             derived.extend(self.ns_from_dns(key));
         }
-        self.store_derived(key, derived);
+        (!node.derived_equals(&derived)).then_some(derived)
     }
 
     /// The stored sets of a name from its bounded unions per type of [`SUBTREE_TYPES`],
@@ -474,13 +508,18 @@ impl Editor<'_> {
     }
 
     /// Replaces `key`'s derived sets with `derived` when they differ.
-    pub(super) fn store_derived(&mut self, key: &[u8], mut derived: Vec<RrData>) {
+    pub(super) fn store_derived(&mut self, key: &[u8], derived: Vec<RrData>) {
         let Some(node) = self.peek(key) else {
             return;
         };
         if node.derived_equals(&derived) {
             return;
         }
+        self.put_derived(key, derived);
+    }
+
+    /// Replaces `key`'s derived sets with `derived`.
+    fn put_derived(&mut self, key: &[u8], mut derived: Vec<RrData>) {
         derived.sort_by_key(|r| (r.rtype, r.kind));
         if let Some(n) = self.node_mut(key) {
             n.rrsets.retain(|r| !is_derived(r.kind));
