@@ -31,7 +31,9 @@ mod delta;
 mod group;
 mod subtree;
 
+pub(crate) use bounded::Bounded;
 pub(crate) use group::name_group;
+pub(crate) use subtree::normalise_srv;
 pub use subtree::MAX_SUBTREE_RRS;
 
 /// A decoded table entry.

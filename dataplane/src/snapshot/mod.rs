@@ -62,9 +62,9 @@ use zone::{CutSet, ZoneRules, ZoneTable};
 type NameGroups = Vec<(Box<[u8]>, String)>;
 
 /// The keys the subtree pass of a bulk build starts from (deduplicated): the parent of every
-/// name owning `records`, and the names owning SRV records; the pass adds their ancestors. A
-/// leaf without SRV records has no subtree answer, so the million leaves of a large table are
-/// never visited. Also the group of each name with one (`edit::name_group`).
+/// name owning `records`, and apexes owning SRV records; the pass adds their ancestors. A leaf
+/// has no subtree answer but for its own SRV records, which the bulk build makes itself
+/// (`bulk::leaf_srv_answer`), so the million leaves of a large table are never visited. Also the group of each name with one (`edit::name_group`).
 fn subtree_keys(rules: &ZoneRules, records: &[Record]) -> (Vec<Box<[u8]>>, NameGroups) {
     let mut keys: rustc_hash::FxHashSet<Box<[u8]>> = rustc_hash::FxHashSet::default();
     // Names with a grouped record, and then all their records (groups are rare).
@@ -79,7 +79,9 @@ fn subtree_keys(rules: &ZoneRules, records: &[Record]) -> (Vec<Box<[u8]>>, NameG
         if r.group.is_some() {
             grouped.entry(key.as_slice().into()).or_default();
         }
-        if r.data.rtype() == crate::record::rtype::SRV && !keys.contains(key.as_slice()) {
+        // A leaf's SRV answer is made by the bulk build itself; an apex's is not.
+        let apex = rules.domains.iter().any(|(k, _)| **k == *key);
+        if apex && r.data.rtype() == crate::record::rtype::SRV && !keys.contains(key.as_slice()) {
             keys.insert(key.as_slice().into());
         }
         if let Some(parent) = rules.parent_offset(&key).map(|p| &key[p..]) {
