@@ -68,15 +68,20 @@ fn chunk_labels(entry: &[u8]) -> &[u8] {
 /// The labels of a chunk entry.
 pub(crate) fn decode_chunk(entry: &[u8]) -> Vec<Box<[u8]>> {
     let mut out = Vec::new();
+    each_chunk_label(entry, |l| out.push(l.into()));
+    out
+}
+
+/// Calls `f` with each label of a chunk entry, in stored order.
+pub(crate) fn each_chunk_label(entry: &[u8], mut f: impl FnMut(&[u8])) {
     let mut rest = chunk_labels(entry);
     while let Some(&l) = rest.first() {
         let Some(label) = rest.get(1..1 + l as usize) else {
             break;
         };
-        out.push(label.into());
+        f(label);
         rest = &rest[1 + l as usize..];
     }
-    out
 }
 
 /// Iterator over a node's direct children. Allocation-free.

@@ -7,7 +7,8 @@
 //! they fall in; every other shard is shared with the base.
 
 use super::children::{
-    chunk_key, chunk_of, decode_chunk, encode_chunk, is_chunk_key, CHUNK_TARGET, MAX_CHUNKS,
+    chunk_key, chunk_key_into, chunk_of, decode_chunk, each_chunk_label, encode_chunk,
+    is_chunk_key, CHUNK_TARGET, MAX_CHUNKS,
 };
 use super::hash::key_hash;
 use super::node::{is_derived, NodeData, NodeRef};
@@ -25,11 +26,14 @@ use std::collections::hash_map::Entry as MapEntry;
 /// A record's type and RDATA (what makes two records the same).
 type RecordKey = (u16, u8, Box<[u8]>);
 
+mod bounded;
 mod delta;
 mod group;
 mod subtree;
 
+pub(crate) use bounded::Bounded;
 pub(crate) use group::name_group;
+pub(crate) use subtree::normalise_srv;
 pub use subtree::MAX_SUBTREE_RRS;
 
 /// A decoded table entry.
@@ -100,20 +104,27 @@ impl<'a> Editor<'a> {
     /// The child labels of `parent` (`chunks` chunks), read without loading them.
     fn peek_children(&self, parent: &[u8], chunks: u16) -> Vec<Box<[u8]>> {
         let mut out = Vec::new();
+        self.each_child(parent, chunks, |l| out.push(l.into()));
+        out
+    }
+
+    /// Calls `f` with each child label of `parent` (`chunks` chunks), without copying them.
+    fn each_child(&self, parent: &[u8], chunks: u16, mut f: impl FnMut(&[u8])) {
+        let mut buf = [0u8; crate::name::MAX_NAME_LEN + 3];
         for c in 0..chunks {
-            let ck = chunk_key(parent, c);
-            match self.dirty.get(&*ck) {
-                Some(Some(Entry::Chunk(labels))) => out.extend(labels.iter().cloned()),
+            let n = chunk_key_into(parent, c, &mut buf);
+            let ck = &buf[..n];
+            match self.dirty.get(ck) {
+                Some(Some(Entry::Chunk(labels))) => labels.iter().for_each(|l| f(l)),
                 Some(_) => {}
                 None => {
-                    let h = key_hash(&ck);
-                    if let Some(e) = self.base.get(shard_of(h)).and_then(|s| s.find(h, &ck)) {
-                        out.extend(decode_chunk(e));
+                    let h = key_hash(ck);
+                    if let Some(e) = self.base.get(shard_of(h)).and_then(|s| s.find(h, ck)) {
+                        each_chunk_label(e, &mut f);
                     }
                 }
             }
         }
-        out
     }
 
     fn node_mut(&mut self, key: &[u8]) -> Option<&mut NodeData> {
@@ -503,21 +514,28 @@ impl View<'_> {
         }
     }
 
-    /// The derived (subtree) RRsets, in stored order.
-    fn derived(&self) -> Vec<RrData> {
-        match self {
-            View::Dirty(n) => n
-                .rrsets
-                .iter()
-                .filter(|r| is_derived(r.kind))
-                .cloned()
-                .collect(),
-            View::Base(n) => n
-                .all_rrsets()
-                .filter(|r| is_derived(r.kind()))
-                .map(RrData::decode)
-                .collect(),
-        }
+    /// True when its derived (subtree) RRsets are exactly `sets` (in any order), compared
+    /// in place.
+    fn derived_equals(&self, sets: &[RrData]) -> bool {
+        let find = |t: u16, kind: u8| sets.iter().find(|d| d.rtype == t && d.kind == kind);
+        let mut count = 0;
+        let all_same = match self {
+            View::Dirty(n) => n.rrsets.iter().filter(|r| is_derived(r.kind)).all(|r| {
+                count += 1;
+                find(r.rtype, r.kind).is_some_and(|d| d.items == r.items)
+            }),
+            View::Base(n) => n.all_rrsets().filter(|r| is_derived(r.kind())).all(|r| {
+                count += 1;
+                find(r.rtype(), r.kind()).is_some_and(|d| {
+                    d.items.len() == r.len()
+                        && d.items
+                            .iter()
+                            .enumerate()
+                            .all(|(i, x)| x.ttl == r.record_ttl(i) && *x.rdata == *r.rdata(i))
+                })
+            }),
+        };
+        all_same && count == sets.len()
     }
 
     fn child_chunks(&self) -> u16 {

@@ -61,19 +61,33 @@ use zone::{CutSet, ZoneRules, ZoneTable};
 /// Names (lowercased keys) with their group.
 type NameGroups = Vec<(Box<[u8]>, String)>;
 
-/// The lowercased keys of the names owning `records` (deduplicated), for the subtree pass,
-/// and the group of each name with one (`edit::name_group`).
+/// The keys the subtree pass of a bulk build starts from (deduplicated): the parent of every
+/// name owning `records`, and apexes owning SRV records; the pass adds their ancestors. A leaf
+/// has no subtree answer but for its own SRV records, which the bulk build makes itself
+/// (`bulk::leaf_srv_answer`), so the million leaves of a large table are never visited. Also the group of each name with one (`edit::name_group`).
 fn subtree_keys(rules: &ZoneRules, records: &[Record]) -> (Vec<Box<[u8]>>, NameGroups) {
     let mut keys: rustc_hash::FxHashSet<Box<[u8]>> = rustc_hash::FxHashSet::default();
     // Names with a grouped record, and then all their records (groups are rare).
     let mut grouped: rustc_hash::FxHashMap<Box<[u8]>, Vec<&Record>> = Default::default();
+    let mut key = Vec::with_capacity(crate::name::MAX_NAME_LEN);
     for r in records {
-        let key = r.name.as_wire().to_ascii_lowercase();
-        if rules.is_configured(&key) {
-            if r.group.is_some() {
-                grouped.entry(key.as_slice().into()).or_default();
+        key.clear();
+        key.extend(r.name.as_wire().iter().map(u8::to_ascii_lowercase));
+        if !rules.is_configured(&key) {
+            continue;
+        }
+        if r.group.is_some() {
+            grouped.entry(key.as_slice().into()).or_default();
+        }
+        // A leaf's SRV answer is made by the bulk build itself; an apex's is not.
+        let apex = rules.domains.iter().any(|(k, _)| **k == *key);
+        if apex && r.data.rtype() == crate::record::rtype::SRV && !keys.contains(key.as_slice()) {
+            keys.insert(key.as_slice().into());
+        }
+        if let Some(parent) = rules.parent_offset(&key).map(|p| &key[p..]) {
+            if !keys.contains(parent) {
+                keys.insert(parent.into());
             }
-            keys.insert(key.into());
         }
     }
     if !grouped.is_empty() {

@@ -6,11 +6,15 @@
 
 use super::children::{chunk_key, chunk_of, CHUNK_TARGET, MAX_CHUNKS};
 use super::edit::Counters;
+use super::edit::{normalise_srv, Bounded};
 use super::hash::key_hash;
 use super::node::NodeHeader;
 use super::parallel::{parallel_by_shard, parallel_each_mut, parallel_shards};
 use super::reverse::{reverse_name_into, REVERSE_APEXES};
-use super::rrset::{kind_of, RrSlice, KIND_AUTO_PTR, KIND_SYNTHETIC};
+use super::rrset::{
+    kind_of, RrData, RrSlice, KIND_AUTO_PTR, KIND_EXPLICIT, KIND_SUBTREE, KIND_SUBTREE_RAW,
+    KIND_SYNTHETIC,
+};
 use super::shard::{begin_entry, end_entry, shard_of, Shard, SHARD_COUNT};
 use super::zone::ZoneRules;
 use crate::record::{rtype, Record};
@@ -144,6 +148,22 @@ fn mark_duplicates(arena: &[u8], run: &mut [Pend], fold_case: bool) {
     }
 }
 
+/// The subtree answer of a leaf owning SRV records (`edit::subtree`: its own SRV records,
+/// zone-file ones included, bounded and with CoreDNS's weights), made here so the subtree
+/// pass never visits the leaves; `None` unless the name is served and has given SRV records.
+fn leaf_srv_answer(pends: &[Pend], arena: &[u8]) -> Option<RrData> {
+    let srv = |p: &&Pend| p.rtype == rtype::SRV && p.kind != KIND_DUP;
+    let first = pends.first()?;
+    if !first.configured || !pends.iter().filter(srv).any(|p| p.kind == KIND_EXPLICIT) {
+        return None;
+    }
+    let mut set = Bounded::default();
+    for p in pends.iter().filter(srv) {
+        set.add(p.ttl, slice(arena, p.rdata, p.rdlen as usize));
+    }
+    Some(normalise_srv(&set.to_rrdata(rtype::SRV, KIND_SUBTREE_RAW)))
+}
+
 /// Read-only inputs of the node-encoding pass.
 struct Encoder<'x> {
     rules: &'x ZoneRules,
@@ -189,9 +209,33 @@ impl Encoder<'_> {
                     items.push((default_ttl, slice(arena, o, l as usize)));
                 }
             }
+            let leaf_srv = if self.tree.count(sp.children) == 0 && sp.synthetic.is_none() {
+                leaf_srv_answer(
+                    &self.explicit[s][sp.explicit.0 as usize..sp.explicit.1 as usize],
+                    arena,
+                )
+            } else {
+                None
+            };
+            let leaf_items: Vec<(u32, &[u8])> = leaf_srv
+                .iter()
+                .flat_map(|r| r.items.iter().map(|i| (i.ttl, &*i.rdata)))
+                .collect();
             let mut small = [empty; 16];
             let mut large = Vec::new();
-            let sets: &mut [RrSlice<'_>] = if ranges.len() <= small.len() {
+            let sets: &mut [RrSlice<'_>] = if leaf_srv.is_some() {
+                large.extend(ranges.iter().map(|&(rtype, kind, a, b)| RrSlice {
+                    rtype,
+                    kind,
+                    items: &items[a..b],
+                }));
+                large.push(RrSlice {
+                    rtype: rtype::SRV,
+                    kind: KIND_SUBTREE,
+                    items: &leaf_items,
+                });
+                &mut large
+            } else if ranges.len() <= small.len() {
                 for (slot, &(rtype, kind, a, b)) in small.iter_mut().zip(&ranges) {
                     *slot = RrSlice {
                         rtype,

@@ -19,7 +19,9 @@
 //! (`apex.dns` and `ns.dns` rules), and so are names with a group at or below them
 //! (`edit::group`).
 
-use super::subtree::{contribution, given, subtree_kind, Bounded, SUBTREE_TYPES};
+use super::subtree::{
+    contribution, given, same_contribution, subtree_kind, Bounded, SUBTREE_TYPES,
+};
 use super::{Editor, View};
 use crate::snapshot::hash::key_hash;
 use crate::snapshot::node::NodeRef;
@@ -28,18 +30,18 @@ use crate::snapshot::shard::shard_of;
 /// Applies one contributor's change (`old` → `new`) to `set`; false when `set` cannot be
 /// updated without the other contributors (a full recompute is needed).
 fn apply_change(set: &mut Bounded, old: &Bounded, new: &Bounded) -> bool {
-    for (rdata, &ot) in &old.0 {
-        if new.0.get(rdata).is_some_and(|&nt| nt <= ot) {
+    for (ot, rdata) in old.iter() {
+        if new.get(rdata).is_some_and(|nt| nt <= ot) {
             continue;
         }
-        match set.0.get(rdata) {
-            Some(&st) if st >= ot => return false,
+        match set.get(rdata) {
+            Some(st) if st >= ot => return false,
             Some(_) => {}
             None if !set.is_full() => return false,
             None => {}
         }
     }
-    for (rdata, &nt) in &new.0 {
+    for (nt, rdata) in new.iter() {
         set.add(nt, rdata);
     }
     true
@@ -53,20 +55,27 @@ impl Editor<'_> {
         Some(View::Base(NodeRef::new(self.base, e)))
     }
 
-    /// What `key` contributes to its parent's answer, before and after the edit, per type.
+    /// True when what `key` contributes to its parent's answer changed in this edit.
     pub(super) fn contribution_changed(&self, key: &[u8]) -> bool {
-        let (before, after) = (self.base_view(key), self.peek(key));
-        SUBTREE_TYPES.iter().any(|&t| {
-            let read = |v: &Option<View<'_>>| v.as_ref().map(|v| contribution(v, t).0);
-            read(&before).unwrap_or_default() != read(&after).unwrap_or_default()
-        })
+        let empty = |v: &View<'_>| SUBTREE_TYPES.iter().all(|&t| contribution(v, t).is_empty());
+        match (self.base_view(key), self.peek(key)) {
+            (None, None) => false,
+            (Some(v), None) | (None, Some(v)) => !empty(&v),
+            (Some(before), Some(after)) => !same_contribution(&before, &after),
+        }
+    }
+
+    /// True when `key` has a group at or below it, before or after the edit.
+    pub(super) fn grouped_here(&self, key: &[u8]) -> bool {
+        let grouped = |v: Option<View<'_>>| v.is_some_and(|v| v.is_grouped());
+        grouped(self.base_view(key)) || grouped(self.peek(key))
     }
 
     /// Recomputes `key`'s subtree answers from its stored ones and the changes of its own
     /// records and of `changed` (its children whose contribution changed). False when a full
     /// recompute is needed (see the module docs).
     pub(super) fn refresh_by_delta(&mut self, key: &[u8], changed: &[Box<[u8]>]) -> bool {
-        if self.rules.domains.iter().any(|(k, _)| **k == *key) {
+        if self.is_apex(key) {
             return false;
         }
         let (Some(base), Some(node)) = (self.base_view(key), self.peek(key)) else {
@@ -89,11 +98,11 @@ impl Editor<'_> {
             for c in changed {
                 let read = |v: Option<View<'_>>| v.map(|v| contribution(&v, t)).unwrap_or_default();
                 let (old, new) = (read(self.base_view(c)), read(self.peek(c)));
-                if below[i] && !old.0.is_empty() && new.0.is_empty() {
+                if below[i] && !old.is_empty() && new.is_empty() {
                     // Maybe the last child contributing: only a full pass can tell.
                     return false;
                 }
-                below[i] |= !new.0.is_empty();
+                below[i] |= !new.is_empty();
                 if !apply_change(&mut sets[i], &old, &new) {
                     return false;
                 }

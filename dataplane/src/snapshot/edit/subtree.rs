@@ -31,78 +31,28 @@
 //! computation only where a removed record may have been given by that contributor alone; a
 //! name is written only when its answer changed.
 
+pub(super) use super::bounded::Bounded;
 use super::{is_address, Editor, View};
 use crate::record::rtype;
 use crate::snapshot::node::is_derived;
+use crate::snapshot::parallel::parallel_each_mut;
 use crate::snapshot::rrset::{
     Item, RrData, RrSet, GROUP_RTYPE, KIND_EXPLICIT, KIND_GROUP, KIND_GROUPED, KIND_SUBTREE,
     KIND_SUBTREE_RAW, KIND_VERBATIM,
 };
 use crate::wire::name::label_count;
 use rustc_hash::{FxHashMap, FxHashSet};
-use std::collections::BTreeMap;
 
 /// Most records of one type in a name's subtree answer (the bound on RRs per name; the
 /// engine writes at most this many per RRset).
 pub const MAX_SUBTREE_RRS: usize = 256;
 
+/// Names of one depth from which the bulk pass computes them on several threads.
+const PARALLEL_LEVEL: usize = 512;
+
 /// The types answered from the subtree.
 pub(crate) const SUBTREE_TYPES: [u16; 5] =
     [rtype::A, rtype::AAAA, rtype::SRV, rtype::TXT, rtype::MX];
-
-/// The smallest [`MAX_SUBTREE_RRS`] distinct RDATAs seen, each with its smallest TTL.
-#[derive(Default)]
-pub(super) struct Bounded(pub(super) BTreeMap<Box<[u8]>, u32>);
-
-impl Bounded {
-    /// True when it holds [`MAX_SUBTREE_RRS`] RDATAs (more would push the largest out).
-    pub(super) fn is_full(&self) -> bool {
-        self.0.len() >= MAX_SUBTREE_RRS
-    }
-
-    /// True when full and every RDATA from `rdata` on (bytewise) would be left out.
-    fn rejects(&self, rdata: &[u8]) -> bool {
-        self.0.len() >= MAX_SUBTREE_RRS
-            && self.0.last_key_value().is_some_and(|(k, _)| rdata >= &**k)
-    }
-
-    pub(super) fn add(&mut self, ttl: u32, rdata: &[u8]) {
-        // Full: anything above the largest kept RDATA is out (one comparison, the common case).
-        if self.0.len() >= MAX_SUBTREE_RRS {
-            if let Some((last, t)) = self.0.last_key_value() {
-                match rdata.cmp(last) {
-                    std::cmp::Ordering::Greater => return,
-                    std::cmp::Ordering::Equal => {
-                        let t = (*t).min(ttl);
-                        if let Some(v) = self.0.get_mut(rdata) {
-                            *v = t;
-                        }
-                        return;
-                    }
-                    std::cmp::Ordering::Less => {}
-                }
-            }
-        }
-        if let Some(t) = self.0.get_mut(rdata) {
-            *t = (*t).min(ttl);
-            return;
-        }
-        self.0.insert(rdata.into(), ttl);
-        if self.0.len() > MAX_SUBTREE_RRS {
-            self.0.pop_last();
-        }
-    }
-
-    fn into_rrdata(self, rtype: u16, kind: u8) -> RrData {
-        let mut r = RrData::new(rtype, kind);
-        r.items = self
-            .0
-            .into_iter()
-            .map(|(rdata, ttl)| Item { ttl, rdata })
-            .collect();
-        r
-    }
-}
 
 /// The kind of the stored subtree set of type `t` (raw weights for SRV; without a group
 /// below, what a parent composes).
@@ -182,6 +132,43 @@ impl Src<'_> {
     }
 }
 
+impl<'a> Src<'a> {
+    fn len(self) -> usize {
+        match self {
+            Src::Base(r) => r.len(),
+            Src::Dirty(d) => d.items.len(),
+        }
+    }
+
+    /// Record `i`: (TTL, RDATA).
+    fn get(self, i: usize) -> (u32, &'a [u8]) {
+        match self {
+            Src::Base(r) => (r.record_ttl(i), r.rdata(i)),
+            Src::Dirty(d) => (d.items[i].ttl, &d.items[i].rdata),
+        }
+    }
+}
+
+/// The stored set of type index `i` a parent composes (raw when filtered; always raw for
+/// SRV), if any.
+fn stored<'a>(src: &[Option<Src<'a>>; 4], t: u16) -> Option<Src<'a>> {
+    let [raw, sub, ..] = *src;
+    raw.or(if t == rtype::SRV { None } else { sub })
+}
+
+/// True when `a` and `b` give a parent the same sets (at-or-below per type): stored sets
+/// are compared record by record, without building them.
+pub(super) fn same_contribution(a: &View<'_>, b: &View<'_>) -> bool {
+    let ((sa, _), (sb, _)) = (sources(a), sources(b));
+    SUBTREE_TYPES
+        .iter()
+        .enumerate()
+        .all(|(i, &t)| match (stored(&sa[i], t), stored(&sb[i], t)) {
+            (Some(x), Some(y)) => x.len() == y.len() && (0..x.len()).all(|j| x.get(j) == y.get(j)),
+            _ => contribution(a, t) == contribution(b, t),
+        })
+}
+
 /// Per type of [`SUBTREE_TYPES`], `v`'s sets a parent may compose: raw (unfiltered),
 /// subtree, explicit, verbatim; and whether `v` is grouped (`edit::group`). One pass over
 /// the node's RRsets.
@@ -228,7 +215,7 @@ fn add_below_all(
             continue;
         }
         // A stored set is sorted: stop at the first RDATA a full `set` leaves out.
-        match raw.or(if t == rtype::SRV { None } else { sub }) {
+        match stored(&[raw, sub, exp, verb], t) {
             Some(c) => c.each(|ttl, rdata| {
                 *any = true;
                 if set.rejects(rdata) {
@@ -331,7 +318,9 @@ impl Editor<'_> {
         incremental: bool,
     ) {
         let mut all: FxHashSet<Box<[u8]>> = FxHashSet::default();
+        let mut given: FxHashSet<&[u8]> = FxHashSet::default();
         for key in keys {
+            given.insert(key);
             let mut k = key;
             while self.rules.is_configured(k) && all.insert(k.into()) {
                 match self.rules.parent_offset(k) {
@@ -345,18 +334,24 @@ impl Editor<'_> {
         order.sort_by_cached_key(|k| std::cmp::Reverse(label_count(k)));
         // Per parent: its children whose contribution changed.
         let mut changed: FxHashMap<Box<[u8]>, Vec<Box<[u8]>>> = FxHashMap::default();
+        if !incremental {
+            self.refresh_levels(&mut order);
+            return;
+        }
         for key in &order {
-            if !incremental {
-                self.refresh_subtree(key);
+            let children = changed.remove(key);
+            // Nothing changed at or below an ancestor no changed child leads to (zone apexes
+            // always recompute: their `ns.dns` and `apex.dns` rules read deeper names).
+            if children.is_none() && !given.contains(&**key) && !self.is_apex(key) {
                 continue;
             }
-            let children = changed.remove(key).unwrap_or_default();
-            if !self.refresh_by_delta(key, &children) {
+            if !self.refresh_by_delta(key, &children.unwrap_or_default()) {
                 self.refresh_subtree(key);
             }
             let wildcard = key.starts_with(b"\x01*");
             if let Some(p) = self.rules.parent_offset(key).filter(|_| !wildcard) {
-                if self.contribution_changed(key) {
+                // A grouped name's parent recomputes its group rule (`edit::group`).
+                if self.contribution_changed(key) || self.grouped_here(key) {
                     changed
                         .entry(key[p..].into())
                         .or_default()
@@ -366,19 +361,54 @@ impl Editor<'_> {
         }
     }
 
+    /// The bulk pass: every name of `order` (deepest first) computed from its children,
+    /// one depth at a time; the names of a depth are computed in parallel (they read only
+    /// the names below, already stored), then stored.
+    fn refresh_levels(&mut self, order: &mut [Box<[u8]>]) {
+        let mut rest = order;
+        while let Some(first) = rest.first() {
+            let depth = label_count(first);
+            let n = rest.iter().take_while(|k| label_count(k) == depth).count();
+            let (level, next) = rest.split_at_mut(n);
+            let this = &*self;
+            let computed = if level.len() >= PARALLEL_LEVEL {
+                parallel_each_mut(level, |k| this.subtree_sets(k))
+            } else {
+                level.iter().map(|k| this.subtree_sets(k)).collect()
+            };
+            for (key, derived) in level.iter().zip(computed) {
+                if let Some(derived) = derived {
+                    self.put_derived(key, derived);
+                }
+            }
+            rest = next;
+        }
+    }
+
+    /// True when `key` is a served domain's apex.
+    pub(super) fn is_apex(&self, key: &[u8]) -> bool {
+        self.rules.domains.iter().any(|(k, _)| **k == *key)
+    }
+
     /// Recomputes the subtree answers of one node from its own records and its children's.
     fn refresh_subtree(&mut self, key: &[u8]) {
-        let Some(node) = self.peek(key) else {
-            return;
-        };
-        let is_apex = self.rules.domains.iter().any(|(k, _)| **k == *key);
+        if let Some(derived) = self.subtree_sets(key) {
+            self.store_derived(key, derived);
+        }
+    }
+
+    /// The subtree answers of one node computed from its own records and its children's
+    /// stored ones; `None` when they are already stored (or there are none to store).
+    fn subtree_sets(&self, key: &[u8]) -> Option<Vec<RrData>> {
+        let node = self.peek(key)?;
+        let is_apex = self.is_apex(key);
         // A leaf without SRV records has no subtree answer (the common case, checked cheaply).
         if node.child_chunks() == 0
             && !is_apex
             && !node.has(rtype::SRV, KIND_EXPLICIT)
             && !node.has_derived()
         {
-            return;
+            return None;
         }
         let mut sets: [Bounded; 5] = Default::default();
         let mut below = [false; 5];
@@ -392,14 +422,14 @@ impl Editor<'_> {
         // Its own group, or a child's (whose mark is current: children come first).
         let mut grouped = node.child_chunks() > 0 && node.has(GROUP_RTYPE, KIND_GROUP);
         let mut ck = Vec::with_capacity(crate::name::MAX_NAME_LEN);
-        for label in self.peek_children(key, node.child_chunks()) {
+        self.each_child(key, node.child_chunks(), |label| {
             ck.clear();
             ck.push(label.len() as u8);
-            ck.extend_from_slice(&label);
+            ck.extend_from_slice(label);
             ck.extend_from_slice(key);
             let fits = ck.len() <= crate::name::MAX_NAME_LEN && *label != *b"*";
             let Some(child) = fits.then(|| self.peek(&ck)).flatten() else {
-                continue;
+                return;
             };
             let (from_child, child_grouped) = add_below_all(&child, &mut sets, |t| {
                 !(apex_dns.is_some() && is_address(t))
@@ -408,7 +438,7 @@ impl Editor<'_> {
             for (b, c) in below.iter_mut().zip(from_child) {
                 *b |= c;
             }
-        }
+        });
         if let Some(src) = apex_dns.as_deref().and_then(|k| self.peek(k)) {
             let (from_src, _) = add_below_all(&src, &mut sets, is_address);
             for (b, c) in below.iter_mut().zip(from_src) {
@@ -437,7 +467,7 @@ impl Editor<'_> {
         if is_apex {
             derived.extend(self.ns_from_dns(key));
         }
-        self.store_derived(key, derived);
+        (!node.derived_equals(&derived)).then_some(derived)
     }
 
     /// The stored sets of a name from its bounded unions per type of [`SUBTREE_TYPES`],
@@ -452,11 +482,11 @@ impl Editor<'_> {
         let mut derived = Vec::new();
         let all = sets.into_iter().zip(shown).zip(SUBTREE_TYPES).zip(below);
         for (((set, shown), t), below) in all {
-            if t == rtype::SRV && !set.0.is_empty() {
-                let raw = set.into_rrdata(t, KIND_SUBTREE_RAW);
+            if t == rtype::SRV && !set.is_empty() {
+                let raw = set.to_rrdata(t, KIND_SUBTREE_RAW);
                 match shown {
-                    Some(f) if f.0.is_empty() => {}
-                    Some(f) => derived.push(normalise_srv(&f.into_rrdata(t, KIND_SUBTREE_RAW))),
+                    Some(f) if f.is_empty() => {}
+                    Some(f) => derived.push(normalise_srv(&f.to_rrdata(t, KIND_SUBTREE_RAW))),
                     None => derived.push(normalise_srv(&raw)),
                 }
                 if below {
@@ -465,12 +495,12 @@ impl Editor<'_> {
             } else if below {
                 match shown {
                     Some(f) => {
-                        if !f.0.is_empty() {
-                            derived.push(f.into_rrdata(t, KIND_SUBTREE));
+                        if !f.is_empty() {
+                            derived.push(f.to_rrdata(t, KIND_SUBTREE));
                         }
-                        derived.push(set.into_rrdata(t, KIND_SUBTREE_RAW));
+                        derived.push(set.to_rrdata(t, KIND_SUBTREE_RAW));
                     }
-                    None => derived.push(set.into_rrdata(t, KIND_SUBTREE)),
+                    None => derived.push(set.to_rrdata(t, KIND_SUBTREE)),
                 }
             }
         }
@@ -478,16 +508,19 @@ impl Editor<'_> {
     }
 
     /// Replaces `key`'s derived sets with `derived` when they differ.
-    pub(super) fn store_derived(&mut self, key: &[u8], mut derived: Vec<RrData>) {
+    pub(super) fn store_derived(&mut self, key: &[u8], derived: Vec<RrData>) {
         let Some(node) = self.peek(key) else {
             return;
         };
-        derived.sort_by_key(|r| (r.rtype, r.kind));
-        let mut old = node.derived();
-        old.sort_by_key(|r| (r.rtype, r.kind));
-        if derived == old {
+        if node.derived_equals(&derived) {
             return;
         }
+        self.put_derived(key, derived);
+    }
+
+    /// Replaces `key`'s derived sets with `derived`.
+    fn put_derived(&mut self, key: &[u8], mut derived: Vec<RrData>) {
+        derived.sort_by_key(|r| (r.rtype, r.kind));
         if let Some(n) = self.node_mut(key) {
             n.rrsets.retain(|r| !is_derived(r.kind));
             n.rrsets.extend(derived);
@@ -519,6 +552,6 @@ impl Editor<'_> {
                 }
             }
         }
-        (!set.0.is_empty()).then(|| set.into_rrdata(rtype::NS, KIND_SUBTREE))
+        (!set.is_empty()).then(|| set.to_rrdata(rtype::NS, KIND_SUBTREE))
     }
 }

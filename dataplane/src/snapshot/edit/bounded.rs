@@ -1,0 +1,145 @@
+//! [`Bounded`]: the smallest [`MAX_SUBTREE_RRS`] distinct RDATAs of a subtree answer, each
+//! with its smallest TTL, kept sorted (bytewise) in one byte buffer and one index vector: no
+//! allocation per RDATA (building and comparing answers is the cost of the subtree pass).
+
+use super::subtree::MAX_SUBTREE_RRS;
+use crate::snapshot::rrset::{Item, RrData};
+use std::cmp::Ordering;
+
+/// One kept RDATA: its bytes in [`Bounded::buf`], its TTL.
+#[derive(Clone, Copy)]
+struct Slot {
+    off: u32,
+    len: u32,
+    ttl: u32,
+}
+
+/// The smallest [`MAX_SUBTREE_RRS`] distinct RDATAs seen, each with its smallest TTL.
+#[derive(Default, Clone)]
+pub(crate) struct Bounded {
+    buf: Vec<u8>,
+    /// Sorted by RDATA (bytewise).
+    idx: Vec<Slot>,
+}
+
+impl PartialEq for Bounded {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Bounded {
+    fn bytes(&self, s: Slot) -> &[u8] {
+        &self.buf[s.off as usize..(s.off + s.len) as usize]
+    }
+
+    /// Number of RDATAs kept.
+    pub(crate) fn len(&self) -> usize {
+        self.idx.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.idx.is_empty()
+    }
+
+    /// True when it holds [`MAX_SUBTREE_RRS`] RDATAs (more would push the largest out).
+    pub(crate) fn is_full(&self) -> bool {
+        self.idx.len() >= MAX_SUBTREE_RRS
+    }
+
+    /// (TTL, RDATA) in RDATA order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &[u8])> + '_ {
+        self.idx.iter().map(|&s| (s.ttl, self.bytes(s)))
+    }
+
+    fn find(&self, rdata: &[u8]) -> Result<usize, usize> {
+        self.idx.binary_search_by(|&s| self.bytes(s).cmp(rdata))
+    }
+
+    /// The TTL kept for `rdata`, if it is kept.
+    pub(crate) fn get(&self, rdata: &[u8]) -> Option<u32> {
+        self.find(rdata).ok().map(|i| self.idx[i].ttl)
+    }
+
+    /// True when full and every RDATA from `rdata` on (bytewise) would be left out.
+    pub(crate) fn rejects(&self, rdata: &[u8]) -> bool {
+        self.is_full() && self.idx.last().is_some_and(|&s| rdata >= self.bytes(s))
+    }
+
+    /// Adds one record: a new RDATA enters when it is among the smallest; a known one keeps
+    /// the smaller TTL.
+    pub(crate) fn add(&mut self, ttl: u32, rdata: &[u8]) {
+        // The common cases first: beyond (or at) the largest kept, or appended in order.
+        let at = match self.idx.last() {
+            None => 0,
+            Some(&last) => match rdata.cmp(self.bytes(last)) {
+                Ordering::Greater if self.is_full() => return,
+                Ordering::Greater => self.idx.len(),
+                Ordering::Equal => {
+                    let n = self.idx.len() - 1;
+                    self.idx[n].ttl = self.idx[n].ttl.min(ttl);
+                    return;
+                }
+                Ordering::Less => match self.find(rdata) {
+                    Ok(i) => {
+                        self.idx[i].ttl = self.idx[i].ttl.min(ttl);
+                        return;
+                    }
+                    Err(i) => i,
+                },
+            },
+        };
+        let off = self.buf.len() as u32;
+        self.buf.extend_from_slice(rdata);
+        let len = rdata.len() as u32;
+        self.idx.insert(at, Slot { off, len, ttl });
+        if self.idx.len() > MAX_SUBTREE_RRS {
+            self.idx.pop();
+        }
+    }
+
+    /// The records as an RRset of this type and kind.
+    pub(crate) fn to_rrdata(&self, rtype: u16, kind: u8) -> RrData {
+        let mut r = RrData::new(rtype, kind);
+        r.items = self
+            .iter()
+            .map(|(ttl, rdata)| Item {
+                ttl,
+                rdata: rdata.into(),
+            })
+            .collect();
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_smallest_distinct_rdatas_with_their_smallest_ttl() {
+        let mut b = Bounded::default();
+        // In reverse order, with repeats: exercises insertion, not just appending.
+        for i in (0..(MAX_SUBTREE_RRS as u32 + 40)).rev() {
+            b.add(100 + i % 7, &i.to_be_bytes());
+            b.add(50, &i.to_be_bytes());
+        }
+        assert!(b.is_full());
+        assert_eq!(b.len(), MAX_SUBTREE_RRS);
+        let kept: Vec<u32> = b
+            .iter()
+            .map(|(_, r)| u32::from_be_bytes(r.try_into().unwrap()))
+            .collect();
+        assert_eq!(kept, (0..MAX_SUBTREE_RRS as u32).collect::<Vec<_>>());
+        assert!(b.iter().all(|(ttl, _)| ttl == 50));
+        assert!(b.rejects(&(MAX_SUBTREE_RRS as u32).to_be_bytes()));
+        assert!(!b.rejects(&3u32.to_be_bytes()));
+        assert_eq!(b.get(&7u32.to_be_bytes()), Some(50));
+        assert_eq!(b.get(&(MAX_SUBTREE_RRS as u32).to_be_bytes()), None);
+        // A smaller RDATA pushes the largest out.
+        b.add(9, &[0]);
+        assert_eq!(b.len(), MAX_SUBTREE_RRS);
+        assert_eq!(b.get(&[0]), Some(9));
+        assert_eq!(b.get(&(MAX_SUBTREE_RRS as u32 - 1).to_be_bytes()), None);
+    }
+}
