@@ -53,10 +53,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let stats = Arc::new(Stats::new(backend, &cfg.dataplane.cores));
     let stop = Arc::new(AtomicBool::new(false));
-    // Memory freed by snapshot builds goes back to the system (docs/performance.md, "Memory").
-    if let Err(e) = skylane_alloc::spawn_releaser(Duration::from_secs(1), stop.clone()) {
-        warn!("cannot start the memory releaser thread: {e}");
-    }
 
     let settings = forward_settings(&cfg)?;
     match &settings {
@@ -77,6 +73,19 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let control_cpus = control_plane_cpus(&cfg.dataplane.cores);
     if let Some(cpus) = &control_cpus {
         info!(cpus = ?cpus, "control plane kept off the data-plane cores");
+    }
+    // Memory freed by snapshot builds goes back to the system (docs/performance.md, "Memory"),
+    // from a thread kept off the data-plane cores like the runtime's.
+    let releaser_cpus = control_cpus.clone();
+    let keep_releaser = move || {
+        if let Some(cpus) = &releaser_cpus {
+            keep_on(cpus);
+        }
+    };
+    if let Err(e) =
+        skylane_alloc::spawn_releaser(Duration::from_secs(1), stop.clone(), keep_releaser)
+    {
+        warn!("cannot start the memory releaser thread: {e}");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -25,10 +25,16 @@ pub fn release_freed_memory() {
 }
 
 /// Calls [`release_freed_memory`] every `every` on a thread of its own until `stop` is set.
-pub fn spawn_releaser(every: Duration, stop: Arc<AtomicBool>) -> std::io::Result<JoinHandle<()>> {
+/// `on_start` runs first on that thread (the caller keeps it off the data-plane cores).
+pub fn spawn_releaser(
+    every: Duration,
+    stop: Arc<AtomicBool>,
+    on_start: impl FnOnce() + Send + 'static,
+) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("skylane-mem".into())
         .spawn(move || {
+            on_start();
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(every);
                 release_freed_memory();
@@ -57,7 +63,7 @@ mod tests {
         let full = rss_kb();
         drop(blocks);
         let stop = Arc::new(AtomicBool::new(false));
-        let releaser = spawn_releaser(Duration::from_millis(100), stop.clone()).unwrap();
+        let releaser = spawn_releaser(Duration::from_millis(100), stop.clone(), || {}).unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while rss_kb() + 128 * 1024 > full {
             assert!(
