@@ -98,6 +98,8 @@ pub struct DpdkDataPlane {
     lcores: Vec<LcoreHandle>,
     threads: Vec<JoinHandle<()>>,
     tsc_hz: u64,
+    pool: dpdk_sys::MbufPool,
+    pool_size: u32,
     replies: Arc<forward::DpdkReplies>,
     /// Cleared at teardown, so [`DpdkReporter`]s stop reading the ports.
     alive: Arc<AtomicBool>,
@@ -177,6 +179,8 @@ pub fn spawn_forwarding(
         lcores: Vec::new(),
         threads: Vec::new(),
         tsc_hz,
+        pool: port.pool,
+        pool_size: port.pool_size,
         replies: Arc::new(forward::DpdkReplies::new(opts.cores.len())),
         alive: Arc::new(AtomicBool::new(true)),
     };
@@ -303,6 +307,8 @@ impl DpdkDataPlane {
             lcores: self.lcores.clone(),
             alive: self.alive.clone(),
             tsc_hz: self.tsc_hz,
+            pool: self.pool,
+            pool_size: self.pool_size,
         }
     }
 
@@ -335,7 +341,13 @@ impl DpdkDataPlane {
             unneeded = t.unneeded,
             exception_dropped = t.exception_dropped,
             imissed = r.port.imissed,
+            rx_nombuf = r.port.rx_nombuf,
+            ierrors = r.port.ierrors,
+            oerrors = r.port.oerrors,
+            polls = t.polls,
+            idle_polls = t.idle_polls,
             busy = format!("{:.3}", t.busy_ratio()),
+            rx_share = format!("{:.3}", t.rx_ratio()),
             busy_ns_per_frame = format!("{:.0}", t.busy_ns_per_frame(self.tsc_hz)),
             "DPDK data plane stopped"
         );
