@@ -20,7 +20,18 @@ free_port() {
 
 # Watch the threads of process $2 whose name matches glob $3, reported as $1.
 diag_watch() { DIAG_THREADS+=("$1 $2 $3"); }
-diag_unwatch() { DIAG_THREADS=(); }
+
+# Forget the watched threads but the kernel's softirq threads of the two lab CPUs (the work
+# the kernel could not finish inline: when they run, they preempt what polls on that CPU).
+diag_unwatch() {
+    DIAG_THREADS=()
+    local cpu pid
+    for cpu in "$SERVER_CPU" "$CLIENT_CPU"; do
+        pid=$(pgrep -x "ksoftirqd/$cpu" | head -1)
+        [ -n "$pid" ] && diag_watch "ksoftirqd/$cpu" "$pid" '*'
+    done
+    return 0
+}
 
 # "ticks involuntary_switches" summed over the matching threads of a process.
 thread_ticks() {
@@ -90,9 +101,10 @@ diag_report() {
                 line = line " " f[i] } print line }' "$a.metrics" "$b.metrics"
     fi
     if [ -s "$b.threads" ]; then
-        join "$a.threads" "$b.threads" | awk -v dt="$dt" -v hz="$CLK_TCK" '{
+        # Same watch list in both snapshots, so line i of one is line i of the other.
+        paste -d ' ' "$a.threads" "$b.threads" | awk -v dt="$dt" -v hz="$CLK_TCK" '$1 == $4 {
             printf "    thread %s: on-CPU %.0f%% of the interval, %.0f involuntary switches/s\n",
-                $1, ($4 - $2) * 100 / (hz * dt), ($5 - $3) / dt }'
+                $1, ($5 - $2) * 100 / (hz * dt), ($6 - $3) / dt }'
     fi
     paste "$a.cpu" "$b.cpu" | awk '{
         n = (NF - 2) / 2; tot = 0

@@ -184,7 +184,8 @@ pub fn spawn_forwarding(
         replies: Arc::new(forward::DpdkReplies::new(opts.cores.len())),
         alive: Arc::new(AtomicBool::new(true)),
     };
-    let (ready_tx, ready_rx) = mpsc::channel::<Result<u32, String>>();
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<(u32, i32), String>>();
+    let mut lcore_tids = Vec::with_capacity(opts.cores.len());
     for (i, (queue, tap_queue)) in port.queues.into_iter().zip(tap_queues).enumerate() {
         let core = opts.cores[i];
         let Some(slot) = stats.core_slot(i) else {
@@ -221,7 +222,7 @@ pub fn spawn_forwarding(
                 }
                 match eal.register_thread() {
                     Ok(id) => {
-                        let _ = ready.send(Ok(id));
+                        let _ = ready.send(Ok((id, eal::current_tid())));
                     }
                     Err(e) => {
                         let _ = ready.send(Err(format!("registering with the EAL: {e}")));
@@ -244,7 +245,8 @@ pub fn spawn_forwarding(
         };
         dp.threads.push(handle);
         match ready_rx.recv() {
-            Ok(Ok(lcore_id)) => {
+            Ok(Ok((lcore_id, tid))) => {
+                lcore_tids.push(tid);
                 info!(core, lcore_id, queue = i, "DPDK lcore loop running");
                 dp.lcores.push(LcoreHandle {
                     core,
@@ -262,7 +264,36 @@ pub fn spawn_forwarding(
             }
         }
     }
+    keep_other_threads_off(&opts.cores, &lcore_tids);
     Ok(dp)
+}
+
+/// Restrict every thread of the process but the lcore loops (control plane, EAL's own) to
+/// the allowed CPUs that run no loop, when there are any: a control thread waking on an
+/// lcore's CPU preempts the loop, and frames queue up meanwhile. Threads started later
+/// inherit the affinity of the thread that starts them.
+fn keep_other_threads_off(cores: &[usize], lcore_tids: &[i32]) {
+    let rest: Vec<usize> = eal::allowed_cpus()
+        .into_iter()
+        .filter(|c| !cores.contains(c))
+        .collect();
+    if rest.is_empty() {
+        return;
+    }
+    let tids = std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|t| !lcore_tids.contains(t));
+    let (mut moved, mut failed) = (0, 0);
+    for tid in tids {
+        // A thread may have exited meanwhile; nothing else can fail for our own threads.
+        match eal::set_thread_affinity(tid, &rest) {
+            Ok(()) => moved += 1,
+            Err(_) => failed += 1,
+        }
+    }
+    info!(cpus = ?rest, moved, failed, "threads other than the lcore loops kept off their CPUs");
 }
 
 /// A per-lcore PRNG seed: different per core and per start.
