@@ -270,7 +270,10 @@ mod tests {
             ..Default::default()
         };
         let t = report.total();
-        assert_eq!((t.polls, t.idle_polls, t.rx_cycles, t.cycles), (80, 76, 200, 2000));
+        assert_eq!(
+            (t.polls, t.idle_polls, t.rx_cycles, t.cycles),
+            (80, 76, 200, 2000)
+        );
         assert_eq!(LcoreReport::default().rx_ratio(), 0.0);
     }
 }
