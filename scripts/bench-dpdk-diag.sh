@@ -45,19 +45,23 @@ thread_ticks() {
         b=$(awk '/^nonvoluntary_ctxt_switches/ {print $2}' "$t/status" 2>/dev/null)
         invol=$((invol + ${b:-0}))
     done
+    # The whole process: its own counters include threads that already exited.
+    [ "$glob" = '*' ] && ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo "$ticks")
     echo "$ticks $invol"
 }
 
 # Snapshot $1 (a name under $OUT).
 diag_snap() {
     local tag=$OUT/diag-$1 w label pid glob
-    date +%s.%N >"$tag.time"
     if [ -n "${API_PORT:-}" ]; then
         local -a pre=()
         [ -n "${SKY_NS:-}" ] && pre=(ip netns exec "$SKY_NS")
         "${pre[@]}" curl -s --max-time 5 "http://127.0.0.1:$API_PORT/metrics" 2>/dev/null |
             grep '^skylane_dpdk_' >"$tag.metrics" || true
     fi
+    # After the scrape, which can take a while when the control plane's CPU is busy: the
+    # counters are read when the answer is built, so this is the closer time.
+    date +%s.%N >"$tag.time"
     : >"$tag.threads"
     for w in "${DIAG_THREADS[@]}"; do
         read -r label pid glob <<<"$w"
@@ -80,8 +84,14 @@ diag_report() {
     dt=$(awk -v x="$(cat "$a.time")" -v y="$(cat "$b.time")" 'BEGIN { printf "%.3f", y - x }')
     echo "  diag over ${dt}s:"
     if [ -s "$b.metrics" ]; then
-        # Counters as per-second rates (seconds counters as shares of the interval); gauges as read.
-        awk -v dt="$dt" '
+        # Counters as per-second rates (seconds counters as shares of the interval); gauges as
+        # read. The interval is the first lcore's own loop clock when there is one: a scrape
+        # may wait for a busy control plane, the lcore's counters are its own.
+        local mdt
+        mdt=$(awk 'FNR == NR { if ($1 ~ /lcore_seconds_total.*state="loop"/ && !a) a = $2; next }
+            $1 ~ /lcore_seconds_total.*state="loop"/ { printf "%.3f", $2 - a; exit }' "$a.metrics" "$b.metrics")
+        awk -v mdt="$mdt" 'BEGIN { if (mdt > 0) printf "    metrics over %ss of the lcore clock\n", mdt }'
+        awk -v dt="$(awk -v m="$mdt" -v d="$dt" 'BEGIN { print (m > 0 ? m : d) }')" '
             FNR == NR { a[$1] = $2; next }
             {
                 k = $1; v = $2
