@@ -20,6 +20,7 @@ fn port(p: &PortStats) -> PortCounters {
 /// The metrics of one report.
 pub fn metrics(reporter: &DpdkReporter) -> Option<DpdkMetrics> {
     let r = reporter.report()?;
+    let secs = |cycles: u64| cycles as f64 / reporter.tsc_hz().max(1) as f64;
     let lcores = r
         .lcores
         .iter()
@@ -40,12 +41,19 @@ pub fn metrics(reporter: &DpdkReporter) -> Option<DpdkMetrics> {
                 ("no_answer", l.dns_no_answer),
             ],
             busy_ratio: l.busy_ratio(),
+            polls: l.polls,
+            idle_polls: l.idle_polls,
+            loop_seconds: secs(l.cycles),
+            busy_seconds: secs(l.busy_cycles),
+            rx_seconds: secs(l.rx_cycles),
         })
         .collect();
     Some(DpdkMetrics {
         port: port(&r.port),
         tap: r.tap.as_ref().map(port),
         lcores,
+        pool_free: u64::from(r.pool_free),
+        pool_size: u64::from(r.pool_size),
     })
 }
 

@@ -9,7 +9,7 @@
 
 use crate::metrics::counters;
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use std::fmt;
 use std::sync::Arc;
@@ -42,6 +42,14 @@ pub struct LcoreCounters {
     pub dropped: [(&'static str, u64); 7],
     /// Share of the loop's time spent on received frames (0..=1).
     pub busy_ratio: f64,
+    /// Polls of the RX queue, and those that returned no frame.
+    pub polls: u64,
+    pub idle_polls: u64,
+    /// Seconds the loop ran, spent handling received bursts, and spent inside `rx_burst`
+    /// calls that returned frames (the driver's receive work, not in `busy`).
+    pub loop_seconds: f64,
+    pub busy_seconds: f64,
+    pub rx_seconds: f64,
 }
 
 /// What one scrape reads from the DPDK backend.
@@ -51,6 +59,9 @@ pub struct DpdkMetrics {
     /// The exception-path TAP, when there is one.
     pub tap: Option<PortCounters>,
     pub lcores: Vec<LcoreCounters>,
+    /// Mbufs free in the port's pool, and the pool's size (0: not reported).
+    pub pool_free: u64,
+    pub pool_size: u64,
 }
 
 /// Reads the counters now (`None` once the data plane stopped).
@@ -117,7 +128,64 @@ pub fn encode_metrics(e: &mut DescriptorEncoder, m: &DpdkMetrics) -> fmt::Result
             .collect();
         counters(e, name, help, &series)?;
     }
-    encode_lcores(e, &m.lcores)
+    encode_lcores(e, &m.lcores)?;
+    encode_diagnostics(e, m)
+}
+
+/// The families that say where an lcore's time goes and whether the pool runs dry.
+fn encode_diagnostics(e: &mut DescriptorEncoder, m: &DpdkMetrics) -> fmt::Result {
+    let cores: Vec<String> = m.lcores.iter().map(|l| l.core.to_string()).collect();
+    let polls: Vec<([(&str, &str); 2], u64)> = m
+        .lcores
+        .iter()
+        .zip(&cores)
+        .flat_map(|(l, c)| {
+            [
+                ("frames", l.polls - l.idle_polls.min(l.polls)),
+                ("empty", l.idle_polls),
+            ]
+            .map(|(r, n)| ([("core", c.as_str()), ("result", r)], n))
+        })
+        .collect();
+    counters(
+        e,
+        "skylane_dpdk_lcore_polls_total",
+        "Polls of a data-plane lcore's RX queue, by result (frames received or empty).",
+        &polls,
+    )?;
+    {
+        let mut secs = e.encode_descriptor(
+            "skylane_dpdk_lcore_seconds",
+            "Seconds a data-plane lcore's loop ran (loop), handled received bursts (busy), and \
+             spent inside receive calls that returned frames (rx).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (l, c) in m.lcores.iter().zip(&cores) {
+            for (state, v) in [
+                ("loop", l.loop_seconds),
+                ("busy", l.busy_seconds),
+                ("rx", l.rx_seconds),
+            ] {
+                secs.encode_family(&[("core", c.as_str()), ("state", state)])?
+                    .encode_counter::<NoLabelSet, _, u64>(&v, None)?;
+            }
+        }
+    }
+    if m.pool_size > 0 {
+        let mut pool = e.encode_descriptor(
+            "skylane_dpdk_pool_mbufs",
+            "Mbufs of the port's pool, free or in use (in rings, bursts, the TAP).",
+            None,
+            MetricType::Gauge,
+        )?;
+        let free = m.pool_free.min(m.pool_size);
+        for (state, v) in [("free", free), ("in_use", m.pool_size - free)] {
+            pool.encode_family(&[("state", state)])?
+                .encode_gauge(&(v as i64))?;
+        }
+    }
+    Ok(())
 }
 
 fn encode_lcores(e: &mut DescriptorEncoder, lcores: &[LcoreCounters]) -> fmt::Result {
@@ -208,6 +276,11 @@ mod tests {
             from_kernel: 2,
             policed: 7,
             busy_ratio: 0.25,
+            polls: 20,
+            idle_polls: 5,
+            loop_seconds: 2.0,
+            busy_seconds: 0.5,
+            rx_seconds: 0.25,
             ..Default::default()
         };
         l.dropped = [
@@ -230,6 +303,8 @@ mod tests {
                 ..Default::default()
             }),
             lcores: vec![l],
+            pool_free: 100,
+            pool_size: 8191,
         };
         let out = scrape(Arc::new(move || Some(m.clone())));
         for line in [
@@ -244,6 +319,12 @@ mod tests {
             "skylane_dpdk_lcore_dropped_total{core=\"3\",cause=\"no_answer\"} 8",
             "skylane_dpdk_lcore_busy_ratio{core=\"3\"} 0.25",
             "# TYPE skylane_dpdk_lcore_policed counter",
+            "skylane_dpdk_lcore_polls_total{core=\"3\",result=\"frames\"} 15",
+            "skylane_dpdk_lcore_polls_total{core=\"3\",result=\"empty\"} 5",
+            "skylane_dpdk_lcore_seconds_total{core=\"3\",state=\"loop\"} 2.0",
+            "skylane_dpdk_lcore_seconds_total{core=\"3\",state=\"rx\"} 0.25",
+            "skylane_dpdk_pool_mbufs{state=\"free\"} 100",
+            "skylane_dpdk_pool_mbufs{state=\"in_use\"} 8091",
         ] {
             assert!(out.lines().any(|l| l == line), "missing {line}:\n{out}");
         }

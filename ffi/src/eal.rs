@@ -135,15 +135,31 @@ pub fn rdtsc() -> u64 {
 /// Pin the calling thread to CPU `cpu` (for threads that are not EAL lcores yet; call
 /// before [`Eal::register_thread`], which records the thread's affinity).
 pub fn pin_current_thread(cpu: usize) -> Result<()> {
-    if cpu >= libc::CPU_SETSIZE as usize {
+    set_thread_affinity(0, &[cpu])
+}
+
+/// The kernel id of the calling thread (`gettid`).
+pub fn current_tid() -> i32 {
+    // SAFETY: gettid has no preconditions and cannot fail.
+    unsafe { libc::gettid() }
+}
+
+/// Restrict thread `tid` of this process (0: the calling thread) to the CPUs `cpus`.
+pub fn set_thread_affinity(tid: i32, cpus: &[usize]) -> Result<()> {
+    if cpus.is_empty() {
+        return Err(Error::Invalid("an empty CPU set".into()));
+    }
+    if let Some(cpu) = cpus.iter().find(|&&c| c >= libc::CPU_SETSIZE as usize) {
         return Err(Error::Invalid(format!("CPU {cpu} is out of range")));
     }
     // SAFETY: cpu_set_t is plain data (all-zero is the empty set); CPU_SET stays in bounds
-    // (checked above); sched_setaffinity reads the set for the calling thread (pid 0).
+    // (checked above); sched_setaffinity only reads the set.
     let ret = unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+        for &cpu in cpus {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set)
     };
     if ret != 0 {
         return Err(Error::from_errno(
@@ -186,4 +202,22 @@ pub fn chooses_lcores<S: AsRef<str>>(args: &[S]) -> bool {
             || (a.starts_with("-l") && a.len() > 2)
             || (a.starts_with("-c") && a.len() > 2)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_affinity_by_tid() {
+        let before = allowed_cpus();
+        assert!(!before.is_empty());
+        // Narrow this thread to its first allowed CPU through its tid, then restore.
+        set_thread_affinity(current_tid(), &before[..1]).unwrap();
+        assert_eq!(allowed_cpus(), before[..1].to_vec());
+        set_thread_affinity(0, &before).unwrap();
+        assert_eq!(allowed_cpus(), before);
+        assert!(set_thread_affinity(0, &[]).is_err());
+        assert!(set_thread_affinity(0, &[libc::CPU_SETSIZE as usize]).is_err());
+    }
 }

@@ -10,6 +10,7 @@
 //! with ARP / neighbour solicitation unless `--dpdk-dst-mac` gives it.
 //! Results land in the same [`Stats`] / [`Report`] as the kernel UDP mode.
 
+use crate::dpdk_flood::Flood;
 use crate::dpdk_frame::{self, Endpoints, HeaderTemplate, Incoming};
 use crate::dpdk_window::Window;
 use crate::inflight::{match_reflected, match_response};
@@ -60,6 +61,8 @@ struct Worker<'a> {
     our_mac: [u8; 6],
     /// `--dpdk-reflector`: our own queries come back as the answers.
     reflector: bool,
+    /// `--dpdk-flood`: frames we expect no answer to, sent after each burst of queries.
+    flood: Option<Flood>,
     next_query: usize,
     next_client: usize,
     remaining: Option<u64>,
@@ -216,8 +219,12 @@ impl Worker<'_> {
             return;
         }
         let sent = self.queue.tx_burst(tx);
-        // Not sent (ring full): give the IDs back and free the frames.
-        self.stats.tx_full += (queued - sent) as u64;
+        // Not sent (ring full): give the IDs back and free the frames. Refusals before the
+        // first frame left are the link coming up (memif refuses until connected), not a
+        // far end that does not keep up.
+        if self.stats.sent + sent as u64 > 0 {
+            self.stats.tx_full += (queued - sent) as u64;
+        }
         for &(ci, id) in &ids[sent..queued] {
             self.clients[usize::from(ci)].inflight.cancel(id);
         }
@@ -225,6 +232,9 @@ impl Worker<'_> {
         self.stats.sent += sent as u64;
         if let Some(r) = &mut self.remaining {
             *r -= sent as u64;
+        }
+        if let Some(f) = &mut self.flood {
+            f.send(&mut self.queue, &self.pool, sent as u64, &mut self.stats);
         }
     }
 }
@@ -402,6 +412,7 @@ fn run_with_eal(
             our_ip,
             our_mac,
             reflector: args.dpdk_reflector,
+            flood: args.dpdk_flood.and_then(|r| Flood::new(&ep, r)),
             next_query: t * templates.len() / threads,
             next_client: 0,
             remaining: total.map(|n| share(n, threads, t)),
@@ -422,7 +433,9 @@ fn run_with_eal(
             .enumerate()
             .map(|(t, w)| {
                 let core = args.dpdk_cores.get(t).copied();
-                scope.spawn(move || {
+                // Named, so lab scripts can find the thread in /proc.
+                let thread = std::thread::Builder::new().name(format!("perf-tx-{t}"));
+                thread.spawn_scoped(scope, move || {
                     if let Some(c) = core {
                         eal::pin_current_thread(c)
                             .with_context(|| format!("pinning a sender thread to CPU {c}"))?;
@@ -437,9 +450,11 @@ fn run_with_eal(
             .collect();
         handles
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a sender thread panicked")))
+            .map(|h| match h {
+                Ok(h) => h
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a sender thread panicked"))),
+                Err(e) => Err(anyhow::Error::new(e).context("starting a sender thread")),
             })
             .collect()
     });

@@ -8,6 +8,8 @@
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
 #[cfg(feature = "dpdk")]
+pub mod dpdk_flood;
+#[cfg(feature = "dpdk")]
 pub mod dpdk_frame;
 #[cfg(feature = "dpdk")]
 pub mod dpdk_window;

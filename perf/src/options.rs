@@ -87,6 +87,20 @@ pub struct DpdkArgs {
     /// calibrate the generator. Needs `--dpdk-dst-mac` (a reflector answers no ARP).
     #[arg(long = "dpdk-reflector", requires = "dpdk_dst_mac")]
     pub dpdk_reflector: bool,
+    /// Send RATIO exception-path flood frames per query, interleaved with the queries:
+    /// broadcast UDP and unicast UDP to the server on port 9999 (no answers expected).
+    #[arg(long = "dpdk-flood", value_name = "RATIO", value_parser = flood_ratio)]
+    pub dpdk_flood: Option<f64>,
+}
+
+#[cfg(feature = "dpdk")]
+fn flood_ratio(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r.is_finite() && (0.0..=64.0).contains(&r) => Ok(r),
+        _ => Err(format!(
+            "{s:?}: expected flood frames per query between 0 and 64"
+        )),
+    }
 }
 
 #[cfg(feature = "dpdk")]

@@ -30,6 +30,10 @@ pub struct Stats {
     /// Queries refused by a full TX ring (DPDK mode): offered, but the far end was not
     /// draining the link fast enough.
     pub tx_full: u64,
+    /// Exception-path flood frames sent between the queries (`--dpdk-flood`), and those
+    /// a full TX ring refused.
+    pub flood_sent: u64,
+    pub flood_tx_full: u64,
     /// Completed responses with the TC bit.
     pub truncated: u64,
     /// Completed responses per header RCODE.
@@ -54,6 +58,8 @@ impl Stats {
             unexpected: 0,
             send_errors: 0,
             tx_full: 0,
+            flood_sent: 0,
+            flood_tx_full: 0,
             truncated: 0,
             rcodes: [0; 16],
             latency_ns: Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3)
@@ -80,6 +86,8 @@ impl Stats {
         self.unexpected += other.unexpected;
         self.send_errors += other.send_errors;
         self.tx_full += other.tx_full;
+        self.flood_sent += other.flood_sent;
+        self.flood_tx_full += other.flood_tx_full;
         self.truncated += other.truncated;
         for (a, b) in self.rcodes.iter_mut().zip(other.rcodes.iter()) {
             *a += b;
@@ -125,6 +133,9 @@ pub struct Report {
     pub send_errors: u64,
     /// Queries refused by a full TX ring (DPDK mode).
     pub tx_full: u64,
+    /// Flood frames sent between the queries, and refused by a full TX ring (`--dpdk-flood`).
+    pub flood_sent: u64,
+    pub flood_tx_full: u64,
     pub truncated: u64,
     pub completed_pct: f64,
     pub lost_pct: f64,
@@ -192,6 +203,8 @@ impl Report {
             unexpected: stats.unexpected,
             send_errors: stats.send_errors,
             tx_full: stats.tx_full,
+            flood_sent: stats.flood_sent,
+            flood_tx_full: stats.flood_tx_full,
             truncated: stats.truncated,
             completed_pct: percent(stats.completed, stats.sent),
             lost_pct: percent(stats.lost, stats.sent),
@@ -238,6 +251,13 @@ impl Report {
         }
         if self.tx_full > 0 {
             writeln!(out, "  TX ring full:         {}", self.tx_full)?;
+        }
+        if self.flood_sent + self.flood_tx_full > 0 {
+            writeln!(
+                out,
+                "  Flood frames sent:    {} (TX ring full {})",
+                self.flood_sent, self.flood_tx_full
+            )?;
         }
         if self.truncated > 0 {
             writeln!(out, "  Truncated (TC):       {}", self.truncated)?;

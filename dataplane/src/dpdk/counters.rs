@@ -40,6 +40,12 @@ pub struct LcoreCounters {
     /// `busy_cycles / cycles` is how busy the loop is (near 1: saturated).
     pub cycles: AtomicU64,
     pub busy_cycles: AtomicU64,
+    /// TSC cycles spent inside `rx_burst` calls that returned frames (the PMD's receive
+    /// work: for memif, copying the frames out of the shared ring; not in `busy_cycles`).
+    pub rx_cycles: AtomicU64,
+    /// Polls of the port's RX queue, and those that returned no frame.
+    pub polls: AtomicU64,
+    pub idle_polls: AtomicU64,
 }
 
 impl LcoreCounters {
@@ -73,6 +79,9 @@ impl LcoreCounters {
             bad_source: l(&self.bad_source),
             cycles: l(&self.cycles),
             busy_cycles: l(&self.busy_cycles),
+            rx_cycles: l(&self.rx_cycles),
+            polls: l(&self.polls),
+            idle_polls: l(&self.idle_polls),
         }
     }
 }
@@ -102,6 +111,9 @@ pub struct LcoreReport {
     pub bad_source: u64,
     pub cycles: u64,
     pub busy_cycles: u64,
+    pub rx_cycles: u64,
+    pub polls: u64,
+    pub idle_polls: u64,
 }
 
 impl LcoreReport {
@@ -117,21 +129,35 @@ impl LcoreReport {
 
     /// Share of the loop's time spent on received frames (0..=1).
     pub fn busy_ratio(&self) -> f64 {
-        if self.cycles == 0 {
-            0.0
-        } else {
-            self.busy_cycles as f64 / self.cycles as f64
-        }
+        share(self.busy_cycles, self.cycles)
+    }
+
+    /// Share of the loop's time spent inside `rx_burst` calls that returned frames.
+    pub fn rx_ratio(&self) -> f64 {
+        share(self.rx_cycles, self.cycles)
+    }
+}
+
+fn share(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
     }
 }
 
 /// Statistics of the DPDK backend: the port's counters (including `imissed`, frames the
-/// NIC dropped because the loops did not keep up), the TAP's, and every lcore's.
+/// NIC dropped because the loops did not keep up), the TAP's, every lcore's, and the
+/// mbuf pool's fill.
 #[derive(Debug, Clone, Default)]
 pub struct DpdkReport {
     pub port: dpdk_sys::PortStats,
     pub tap: Option<dpdk_sys::PortStats>,
     pub lcores: Vec<LcoreReport>,
+    /// Mbufs free in the pool (its ring and the lcores' caches) and its size: a pool
+    /// running dry starves receive (memif does not count that in `rx_nombuf`).
+    pub pool_free: u32,
+    pub pool_size: u32,
 }
 
 impl DpdkReport {
@@ -157,6 +183,9 @@ impl DpdkReport {
             t.bad_source += l.bad_source;
             t.cycles += l.cycles;
             t.busy_cycles += l.busy_cycles;
+            t.rx_cycles += l.rx_cycles;
+            t.polls += l.polls;
+            t.idle_polls += l.idle_polls;
         }
         t
     }
@@ -182,6 +211,8 @@ pub struct DpdkReporter {
     /// Cleared before the ports are stopped.
     pub(crate) alive: Arc<AtomicBool>,
     pub(crate) tsc_hz: u64,
+    pub(crate) pool: dpdk_sys::MbufPool,
+    pub(crate) pool_size: u32,
 }
 
 impl DpdkReporter {
@@ -202,11 +233,47 @@ impl DpdkReporter {
                     ..l.counters.snapshot()
                 })
                 .collect(),
+            pool_free: self.pool.available(),
+            pool_size: self.pool_size,
         })
     }
 
     /// TSC cycles per second of the loops' clock.
     pub fn tsc_hz(&self) -> u64 {
         self.tsc_hz
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loop_time_counters_are_reported_and_summed() {
+        let c = LcoreCounters::default();
+        for (counter, v) in [
+            (&c.rx, 64),
+            (&c.cycles, 1000),
+            (&c.busy_cycles, 500),
+            (&c.rx_cycles, 100),
+            (&c.polls, 40),
+            (&c.idle_polls, 38),
+        ] {
+            LcoreCounters::add(counter, v);
+        }
+        let one = c.snapshot();
+        assert_eq!((one.polls, one.idle_polls, one.rx_cycles), (40, 38, 100));
+        assert_eq!(one.rx_ratio(), 0.1);
+        assert_eq!(one.busy_ratio(), 0.5);
+        let report = DpdkReport {
+            lcores: vec![one, one],
+            ..Default::default()
+        };
+        let t = report.total();
+        assert_eq!(
+            (t.polls, t.idle_polls, t.rx_cycles, t.cycles),
+            (80, 76, 200, 2000)
+        );
+        assert_eq!(LcoreReport::default().rx_ratio(), 0.0);
     }
 }

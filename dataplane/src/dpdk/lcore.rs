@@ -36,7 +36,7 @@ const TAP_TX_RETRIES: u32 = 1;
 /// Polls between publications of the busy-time counters (a power of two).
 const POLL_PUBLISH: u64 = 1 << 12;
 /// Empty polls between publications of buffered latency samples.
-const IDLE_FLUSH_POLLS: u32 = 1 << 16;
+const IDLE_FLUSH_POLLS: u64 = 1 << 16;
 
 /// A TX burst that remembers which of its frames are DNS replies, so replies the ring
 /// refused are counted as send errors in the query statistics.
@@ -117,7 +117,7 @@ pub(crate) struct LcoreLoop {
 }
 
 /// Empty polls between applications of pending cache changes (a power of two).
-const IDLE_MAINTAIN_POLLS: u32 = 1 << 10;
+const IDLE_MAINTAIN_POLLS: u64 = 1 << 10;
 
 /// Forwarded replies sent per drain (bounds the pause between bursts).
 const RETURN_BUDGET: usize = 64;
@@ -243,22 +243,20 @@ impl LcoreLoop {
         let mut from_tap = Burst::new();
         let tap_interval = (tsc_hz / 1_000_000).max(1) * TAP_POLL_MICROS;
         let mut last_tap_poll = eal::rdtsc();
-        let mut idle: u32 = 0;
         // Busy time is measured per received burst and published every POLL_PUBLISH polls.
         let started = eal::rdtsc();
-        let (mut polls, mut busy) = (0u64, 0u64);
+        let mut time = LoopTime::default();
         while !shutdown.load(Relaxed) {
-            polls += 1;
-            if polls & (POLL_PUBLISH - 1) == 0 {
-                counters
-                    .cycles
-                    .store(eal::rdtsc().wrapping_sub(started), Relaxed);
-                counters.busy_cycles.store(busy, Relaxed);
+            time.polls += 1;
+            if time.polls & (POLL_PUBLISH - 1) == 0 {
+                time.publish(counters, started);
                 queries.beat();
             }
+            let poll_start = eal::rdtsc();
             let n = port.queue.rx_burst(&mut rx);
             if n > 0 {
                 let burst_start = eal::rdtsc();
+                time.rx = time.rx.wrapping_add(burst_start.wrapping_sub(poll_start));
                 policer.refill(burst_start);
                 LcoreCounters::add(&counters.rx, n as u64);
                 let snap = snapshot.load();
@@ -332,13 +330,13 @@ impl LcoreLoop {
                 drop(frames);
                 port.flush(&mut tx);
                 flush_tap(&mut tap, &mut to_tap, counters);
-                busy += eal::rdtsc().wrapping_sub(burst_start);
+                time.busy += eal::rdtsc().wrapping_sub(burst_start);
             } else {
-                idle = idle.wrapping_add(1);
-                if idle & (IDLE_FLUSH_POLLS - 1) == 0 {
+                time.idle_polls += 1;
+                if time.idle_polls & (IDLE_FLUSH_POLLS - 1) == 0 {
                     recorder.flush();
                 }
-                if idle & (IDLE_MAINTAIN_POLLS - 1) == 0 {
+                if time.idle_polls & (IDLE_MAINTAIN_POLLS - 1) == 0 {
                     state.maintain();
                 }
                 core::hint::spin_loop();
@@ -375,10 +373,30 @@ impl LcoreLoop {
         port.flush(&mut tx);
         flush_tap(&mut tap, &mut to_tap, counters);
         recorder.flush();
+        time.publish(counters, started);
+    }
+}
+
+/// Where a loop's time goes, kept in locals and published every [`POLL_PUBLISH`] polls.
+#[derive(Default)]
+struct LoopTime {
+    polls: u64,
+    idle_polls: u64,
+    /// TSC cycles handling received bursts.
+    busy: u64,
+    /// TSC cycles inside `rx_burst` calls that returned frames.
+    rx: u64,
+}
+
+impl LoopTime {
+    fn publish(&self, counters: &LcoreCounters, started: u64) {
         counters
             .cycles
             .store(eal::rdtsc().wrapping_sub(started), Relaxed);
-        counters.busy_cycles.store(busy, Relaxed);
+        counters.busy_cycles.store(self.busy, Relaxed);
+        counters.rx_cycles.store(self.rx, Relaxed);
+        counters.polls.store(self.polls, Relaxed);
+        counters.idle_polls.store(self.idle_polls, Relaxed);
     }
 }
 

@@ -98,6 +98,8 @@ pub struct DpdkDataPlane {
     lcores: Vec<LcoreHandle>,
     threads: Vec<JoinHandle<()>>,
     tsc_hz: u64,
+    pool: dpdk_sys::MbufPool,
+    pool_size: u32,
     replies: Arc<forward::DpdkReplies>,
     /// Cleared at teardown, so [`DpdkReporter`]s stop reading the ports.
     alive: Arc<AtomicBool>,
@@ -177,10 +179,13 @@ pub fn spawn_forwarding(
         lcores: Vec::new(),
         threads: Vec::new(),
         tsc_hz,
+        pool: port.pool,
+        pool_size: port.pool_size,
         replies: Arc::new(forward::DpdkReplies::new(opts.cores.len())),
         alive: Arc::new(AtomicBool::new(true)),
     };
-    let (ready_tx, ready_rx) = mpsc::channel::<Result<u32, String>>();
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<(u32, i32), String>>();
+    let mut lcore_tids = Vec::with_capacity(opts.cores.len());
     for (i, (queue, tap_queue)) in port.queues.into_iter().zip(tap_queues).enumerate() {
         let core = opts.cores[i];
         let Some(slot) = stats.core_slot(i) else {
@@ -217,7 +222,7 @@ pub fn spawn_forwarding(
                 }
                 match eal.register_thread() {
                     Ok(id) => {
-                        let _ = ready.send(Ok(id));
+                        let _ = ready.send(Ok((id, eal::current_tid())));
                     }
                     Err(e) => {
                         let _ = ready.send(Err(format!("registering with the EAL: {e}")));
@@ -240,7 +245,8 @@ pub fn spawn_forwarding(
         };
         dp.threads.push(handle);
         match ready_rx.recv() {
-            Ok(Ok(lcore_id)) => {
+            Ok(Ok((lcore_id, tid))) => {
+                lcore_tids.push(tid);
                 info!(core, lcore_id, queue = i, "DPDK lcore loop running");
                 dp.lcores.push(LcoreHandle {
                     core,
@@ -258,7 +264,36 @@ pub fn spawn_forwarding(
             }
         }
     }
+    keep_other_threads_off(&opts.cores, &lcore_tids);
     Ok(dp)
+}
+
+/// Restrict every thread of the process but the lcore loops (control plane, EAL's own) to
+/// the allowed CPUs that run no loop, when there are any: a control thread waking on an
+/// lcore's CPU preempts the loop, and frames queue up meanwhile. Threads started later
+/// inherit the affinity of the thread that starts them.
+fn keep_other_threads_off(cores: &[usize], lcore_tids: &[i32]) {
+    let rest: Vec<usize> = eal::allowed_cpus()
+        .into_iter()
+        .filter(|c| !cores.contains(c))
+        .collect();
+    if rest.is_empty() {
+        return;
+    }
+    let tids = std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|t| !lcore_tids.contains(t));
+    let (mut moved, mut failed) = (0, 0);
+    for tid in tids {
+        // A thread may have exited meanwhile; nothing else can fail for our own threads.
+        match eal::set_thread_affinity(tid, &rest) {
+            Ok(()) => moved += 1,
+            Err(_) => failed += 1,
+        }
+    }
+    info!(cpus = ?rest, moved, failed, "threads other than the lcore loops kept off their CPUs");
 }
 
 /// A per-lcore PRNG seed: different per core and per start.
@@ -303,6 +338,8 @@ impl DpdkDataPlane {
             lcores: self.lcores.clone(),
             alive: self.alive.clone(),
             tsc_hz: self.tsc_hz,
+            pool: self.pool,
+            pool_size: self.pool_size,
         }
     }
 
@@ -335,7 +372,13 @@ impl DpdkDataPlane {
             unneeded = t.unneeded,
             exception_dropped = t.exception_dropped,
             imissed = r.port.imissed,
+            rx_nombuf = r.port.rx_nombuf,
+            ierrors = r.port.ierrors,
+            oerrors = r.port.oerrors,
+            polls = t.polls,
+            idle_polls = t.idle_polls,
             busy = format!("{:.3}", t.busy_ratio()),
+            rx_share = format!("{:.3}", t.rx_ratio()),
             busy_ns_per_frame = format!("{:.0}", t.busy_ns_per_frame(self.tsc_hz)),
             "DPDK data plane stopped"
         );

@@ -73,6 +73,8 @@ pub struct PortSetup {
     pub port: Port,
     pub queues: Vec<Queue>,
     pub pool: MbufPool,
+    /// Mbufs in `pool`.
+    pub pool_size: u32,
     pub mac: [u8; 6],
     pub hw: HwChecksum,
 }
@@ -179,6 +181,7 @@ pub fn bring_up_port(eal: &Eal, opts: &DpdkOptions, tap: bool) -> Result<PortSet
         port,
         queues: port_queues,
         pool,
+        pool_size: n,
         mac,
         hw,
     })
