@@ -409,4 +409,56 @@ mod tests {
         assert_eq!(&e[e.len() - 4..], b"new!");
         assert!(Shard::empty().find(key_hash(b"k1"), b"k1").is_none());
     }
+
+    #[test]
+    fn rebuild_keeps_every_other_entry_at_its_new_offset() {
+        let body = |i: u32| vec![b'x'; (i % 7) as usize * 13 + 1];
+        let mut arena = Vec::new();
+        for i in 0..300u32 {
+            arena.extend(entry(format!("k{i}").as_bytes(), &body(i)));
+        }
+        let s = Shard::from_arena(arena);
+        // Removed: runs at the start, the middle and the end, plus keys that are absent.
+        let gone: Vec<u32> = (0..3)
+            .chain(100..140)
+            .chain([150, 152])
+            .chain(297..300)
+            .collect();
+        let keys: Vec<String> = gone
+            .iter()
+            .map(|i| format!("k{i}"))
+            .chain(["none".into()])
+            .collect();
+        let removed: Vec<(u64, &[u8])> = keys
+            .iter()
+            .map(|k| (key_hash(k.as_bytes()), k.as_bytes()))
+            .collect();
+        let mut added = Vec::new();
+        for i in [150u32, 400, 401] {
+            added.extend(entry(format!("k{i}").as_bytes(), b"new"));
+        }
+        let t = s.rebuild(&removed, &added);
+        assert_eq!(t.len(), 300 - gone.len() + 3);
+        assert_eq!(t.entries().count(), t.len());
+        for i in 0..300u32 {
+            let k = format!("k{i}");
+            let e = t.find(key_hash(k.as_bytes()), k.as_bytes());
+            match (i, gone.contains(&i)) {
+                (150, _) => assert!(e.unwrap().ends_with(b"new")),
+                (_, true) => assert!(e.is_none(), "{k} removed"),
+                (_, false) => assert_eq!(entry_key(e.unwrap()), k.as_bytes()),
+            }
+            if let (Some(e), false) = (e, gone.contains(&i)) {
+                assert_eq!(&e[5 + k.len()..], &body(i)[..]);
+            }
+        }
+        assert!(t.find(key_hash(b"k401"), b"k401").is_some());
+        let emptied: Vec<(u64, &[u8])> = ["k400", "k401", "k150"]
+            .iter()
+            .map(|k| (key_hash(k.as_bytes()), k.as_bytes()))
+            .collect();
+        let only = Shard::from_arena(added.clone()).rebuild(&emptied, &[]);
+        assert_eq!(only.len(), 0);
+        assert_eq!(only.ptr(), Shard::empty().ptr());
+    }
 }
