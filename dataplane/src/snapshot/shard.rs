@@ -15,11 +15,10 @@
 //! name; child-chunk keys start with a byte >= 0x40 so they never equal a name.
 
 use super::hash::key_hash;
-use rustc_hash::FxHashSet;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 /// log2 of the number of shards.
-pub(crate) const SHARD_BITS: u32 = 12;
+pub(crate) const SHARD_BITS: u32 = 14;
 /// Number of shards in every snapshot.
 pub(crate) const SHARD_COUNT: usize = 1 << SHARD_BITS;
 
@@ -169,42 +168,40 @@ fn read_u64(b: &[u8], at: usize) -> u64 {
 impl Shard {
     /// A shard without entries.
     pub(crate) fn empty() -> Shard {
-        Shard::with_index(Vec::new(), &[])
+        EMPTY.clone()
     }
 
     /// Makes a shard from an arena of complete entries.
     pub(crate) fn from_arena(arena: Vec<u8>) -> Shard {
-        let mut tagged = Vec::new();
-        let mut off = 0;
-        while off < arena.len() {
-            let e = entry_at(&arena, off);
-            if e.is_empty() {
-                break;
-            }
-            tagged.push((tag_of(key_hash(entry_key(e))), off as u32));
-            off += e.len();
-        }
+        let tagged: Vec<(u32, u32)> = each_entry(&arena)
+            .map(|(o, e)| (tag_of(key_hash(entry_key(e))), o))
+            .collect();
         Shard::with_index(arena, &tagged)
     }
 
     /// Makes a shard from an arena and the `(tag, offset)` of each entry.
     fn with_index(arena: Vec<u8>, tagged: &[(u32, u32)]) -> Shard {
-        let n = tagged.len();
-        let cap = (n + n / 3 + 1).next_power_of_two();
-        let mask = cap - 1;
-        let mut index = vec![EMPTY_SLOT; cap];
-        for &(tag, o) in tagged {
+        let mut data = index_area(tagged.len(), arena.len());
+        data.extend_from_slice(&arena);
+        Shard::finish(data, tagged.iter().copied(), tagged.len())
+    }
+
+    /// Places each `(tag, offset)` in the index area at the start of `data`.
+    fn finish(mut data: Vec<u8>, tagged: impl Iterator<Item = (u32, u32)>, n: usize) -> Shard {
+        let mask = index_len(n) - 1;
+        for (tag, o) in tagged {
             let mut i = tag as usize & mask;
-            while index[i] != EMPTY_SLOT {
+            while read_u64(&data, 8 * i) != EMPTY_SLOT {
                 i = (i + 1) & mask;
             }
-            index[i] = (u64::from(tag) << 32) | u64::from(o);
+            let slot = (u64::from(tag) << 32) | u64::from(o);
+            if let Some(s) = data.get_mut(8 * i..8 * i + 8) {
+                s.copy_from_slice(&slot.to_le_bytes());
+            }
         }
-        let mut data = Vec::with_capacity(cap * 8 + arena.len());
-        for slot in index {
-            data.extend_from_slice(&slot.to_le_bytes());
+        if n == 0 {
+            return EMPTY.clone();
         }
-        data.extend_from_slice(&arena);
         Shard {
             data: data.into(),
             mask: mask as u32,
@@ -290,40 +287,93 @@ impl Shard {
 
     /// A new shard: this one without the entries keyed in `removed`
     /// (`(hash, key)` pairs), plus the complete entries in `added`. Kept
-    /// entries are copied with their stored tags: no key is hashed again.
+    /// entries are copied in runs between the removed ones, straight into
+    /// the new shard's single allocation, with their stored tags: no key is
+    /// hashed again and no intermediate buffer is made.
     pub(crate) fn rebuild(&self, removed: &[(u64, &[u8])], added: &[u8]) -> Shard {
-        let removed_tags: FxHashSet<u32> = removed.iter().map(|&(h, _)| tag_of(h)).collect();
-        let mut arena = Vec::with_capacity(self.arena().len() + added.len());
-        let mut tagged = Vec::with_capacity(self.len() + removed.len());
-        for slot in (0..=self.mask as usize)
+        let old = self.arena();
+        let mut gone: Vec<(u32, u32)> = removed
+            .iter()
+            .filter_map(|&(h, k)| self.find_offset(h, k))
+            .map(|o| (o, self.entry(o).len() as u32))
+            .collect();
+        gone.sort_unstable();
+        gone.dedup();
+        let gone_bytes: usize = gone.iter().map(|g| g.1 as usize).sum();
+        let (added_n, added_len) = complete_entries(added);
+        let n = self.len() - gone.len() + added_n;
+        let mut data = index_area(n, old.len() - gone_bytes + added_len);
+        let base = data.len();
+        let mut from = 0usize;
+        for &(o, len) in &gone {
+            data.extend_from_slice(old.get(from..o as usize).unwrap_or(&[]));
+            from = (o + len) as usize;
+        }
+        data.extend_from_slice(old.get(from..).unwrap_or(&[]));
+        let kept_len = (data.len() - base) as u32;
+        data.extend_from_slice(added.get(..added_len).unwrap_or(&[]));
+        // `shift[i]`: bytes removed before the (i + 1)-th removed entry's end.
+        let shift: Vec<u32> = gone
+            .iter()
+            .scan(0, |acc, g| {
+                *acc += g.1;
+                Some(*acc)
+            })
+            .collect();
+        let kept = (0..=self.mask as usize)
             .map(|i| self.slot(i))
             .filter(|&s| s != EMPTY_SLOT)
-        {
-            let (tag, off) = ((slot >> 32) as u32, slot as u32);
-            let e = self.entry(off);
-            if removed_tags.contains(&tag)
-                && removed
-                    .iter()
-                    .any(|&(h, k)| tag_of(h) == tag && k == entry_key(e))
-            {
-                continue;
-            }
-            tagged.push((tag, arena.len() as u32));
-            arena.extend_from_slice(e);
-        }
-        let mut off = 0;
-        while off < added.len() {
-            let e = entry_at(added, off);
-            if e.is_empty() {
-                break;
-            }
-            tagged.push((tag_of(key_hash(entry_key(e))), arena.len() as u32));
-            arena.extend_from_slice(e);
-            off += e.len();
-        }
-        Shard::with_index(arena, &tagged)
+            .filter_map(|slot| {
+                let (tag, off) = ((slot >> 32) as u32, slot as u32);
+                let before = gone.partition_point(|g| g.0 < off);
+                if gone.get(before).is_some_and(|g| g.0 == off) {
+                    return None;
+                }
+                let moved = before.checked_sub(1).map_or(0, |b| shift[b]);
+                Some((tag, off - moved))
+            });
+        let fresh = each_entry(added).map(|(o, e)| (tag_of(key_hash(entry_key(e))), kept_len + o));
+        Shard::finish(data, kept.chain(fresh), n)
     }
 }
+
+/// Index slots for `n` entries: a power of two larger than `n` by a third.
+fn index_len(n: usize) -> usize {
+    (n + n / 3 + 1).next_power_of_two()
+}
+
+/// A buffer holding a free index for `n` entries, with room for the arena.
+fn index_area(n: usize, arena_len: usize) -> Vec<u8> {
+    let slots = index_len(n);
+    let mut data = Vec::with_capacity(slots * 8 + arena_len);
+    data.resize(slots * 8, 0xFF);
+    data
+}
+
+/// Each complete entry of `arena` with its offset, up to the first corrupt one.
+fn each_entry(arena: &[u8]) -> impl Iterator<Item = (u32, &[u8])> {
+    let mut off = 0usize;
+    std::iter::from_fn(move || {
+        let e = entry_at(arena, off);
+        if e.is_empty() {
+            return None;
+        }
+        off += e.len();
+        Some(((off - e.len()) as u32, e))
+    })
+}
+
+/// Number and total length of the complete entries of `arena`.
+fn complete_entries(arena: &[u8]) -> (usize, usize) {
+    each_entry(arena).fold((0, 0), |(n, len), (_, e)| (n + 1, len + e.len()))
+}
+
+/// The shard without entries, shared by every empty shard.
+static EMPTY: LazyLock<Shard> = LazyLock::new(|| Shard {
+    data: vec![0xFF; 8].into(),
+    mask: 0,
+    entries: 0,
+});
 
 #[cfg(test)]
 mod tests {
@@ -358,5 +408,57 @@ mod tests {
         let e = t.find(key_hash(b"k8"), b"k8").unwrap();
         assert_eq!(&e[e.len() - 4..], b"new!");
         assert!(Shard::empty().find(key_hash(b"k1"), b"k1").is_none());
+    }
+
+    #[test]
+    fn rebuild_keeps_every_other_entry_at_its_new_offset() {
+        let body = |i: u32| vec![b'x'; (i % 7) as usize * 13 + 1];
+        let mut arena = Vec::new();
+        for i in 0..300u32 {
+            arena.extend(entry(format!("k{i}").as_bytes(), &body(i)));
+        }
+        let s = Shard::from_arena(arena);
+        // Removed: runs at the start, the middle and the end, plus keys that are absent.
+        let gone: Vec<u32> = (0..3)
+            .chain(100..140)
+            .chain([150, 152])
+            .chain(297..300)
+            .collect();
+        let keys: Vec<String> = gone
+            .iter()
+            .map(|i| format!("k{i}"))
+            .chain(["none".into()])
+            .collect();
+        let removed: Vec<(u64, &[u8])> = keys
+            .iter()
+            .map(|k| (key_hash(k.as_bytes()), k.as_bytes()))
+            .collect();
+        let mut added = Vec::new();
+        for i in [150u32, 400, 401] {
+            added.extend(entry(format!("k{i}").as_bytes(), b"new"));
+        }
+        let t = s.rebuild(&removed, &added);
+        assert_eq!(t.len(), 300 - gone.len() + 3);
+        assert_eq!(t.entries().count(), t.len());
+        for i in 0..300u32 {
+            let k = format!("k{i}");
+            let e = t.find(key_hash(k.as_bytes()), k.as_bytes());
+            match (i, gone.contains(&i)) {
+                (150, _) => assert!(e.unwrap().ends_with(b"new")),
+                (_, true) => assert!(e.is_none(), "{k} removed"),
+                (_, false) => assert_eq!(entry_key(e.unwrap()), k.as_bytes()),
+            }
+            if let (Some(e), false) = (e, gone.contains(&i)) {
+                assert_eq!(&e[5 + k.len()..], &body(i)[..]);
+            }
+        }
+        assert!(t.find(key_hash(b"k401"), b"k401").is_some());
+        let emptied: Vec<(u64, &[u8])> = ["k400", "k401", "k150"]
+            .iter()
+            .map(|k| (key_hash(k.as_bytes()), k.as_bytes()))
+            .collect();
+        let only = Shard::from_arena(added.clone()).rebuild(&emptied, &[]);
+        assert_eq!(only.len(), 0);
+        assert_eq!(only.ptr(), Shard::empty().ptr());
     }
 }
