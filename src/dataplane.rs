@@ -24,15 +24,14 @@ pub enum DataPlane {
 }
 
 impl DataPlane {
-    /// Where the forwarder sends replies to this backend's clients, through `rrl`
-    /// (`None`: the backend does not forward).
-    pub fn reply_sink(&self, rrl: &Arc<RrlHandle>) -> Option<Arc<dyn ReplySink>> {
+    /// Where the forwarder sends replies to this backend's clients, through `rrl`.
+    pub fn reply_sink(&self, rrl: &Arc<RrlHandle>) -> Arc<dyn ReplySink> {
         let backend: Arc<dyn ReplySink> = match self {
             DataPlane::Socket(s) => s.reply_sink(),
             #[cfg(feature = "dpdk")]
             DataPlane::Dpdk(d) => d.reply_sink(),
         };
-        Some(Arc::new(LimitedSink::new(backend, rrl)))
+        Arc::new(LimitedSink::new(backend, rrl))
     }
 
     /// Waits for the loops to exit (after the stop flag is set).

@@ -66,8 +66,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_default();
     let started =
         crate::dataplane::start(&cfg, shared.clone(), stats.clone(), stop.clone(), modes)?;
-    if let (Some(f), Some(sink)) = (&forwarding, started.dataplane.reply_sink(&started.rrl)) {
-        f.forwarder.set_sink(sink);
+    if let Some(f) = &forwarding {
+        f.forwarder
+            .set_sink(started.dataplane.reply_sink(&started.rrl));
     }
 
     let control_cpus = control_plane_cpus(&cfg.dataplane.cores);
