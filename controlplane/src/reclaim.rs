@@ -45,7 +45,7 @@ pub fn publish<T: Send + Sync + 'static>(cell: &ArcSwap<T>, next: Arc<T>) {
 
 /// Hands `old` to the reclaimer. If the reclaimer thread cannot be started, `old` is
 /// dropped here (the caller's control-plane thread; a reader may then free it).
-pub fn retire<T: Send + Sync + 'static>(old: Arc<T>) {
+fn retire<T: Send + Sync + 'static>(old: Arc<T>) {
     if let Some(tx) = reclaimer() {
         // The receiver lives as long as the process: sending cannot fail.
         let _ = tx.send(Box::new(old));
