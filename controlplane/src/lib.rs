@@ -10,6 +10,7 @@ pub mod layout;
 pub mod metrics;
 pub mod metrics_dpdk;
 pub mod metrics_rrl;
+pub mod reclaim;
 pub mod store;
 pub mod sync;
 pub mod tcp;

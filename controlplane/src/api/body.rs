@@ -14,12 +14,13 @@
 //!
 //! Every type takes an optional `ttl` (1..=2147483647 seconds; omitted = the
 //! configured default). Unknown fields, empty lists and wrong JSON types are
-//! errors naming the field (`ips[1]`): the values are serde-derived types
-//! ([`super::fields`]) read with `serde_path_to_error`.
+//! errors naming the field (`ips[1]`): the `type`, the `ttl` and the values are all
+//! read as serde-derived types (here and in [`super::fields`]) with `serde_path_to_error`.
 
 use super::error::ApiError;
 use super::fields::{typed, AddrSet, CnameSet, MxSet, SrvIn, Target, TargetsSet, TxtSet, Values};
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Error as _, IgnoredAny, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
 use skylane_dataplane::record::{rtype, RData, Record};
 use std::collections::BTreeMap;
@@ -92,39 +93,86 @@ fn fields_of(t: u16) -> &'static [&'static str] {
     }
 }
 
-/// Reads one JSON object as a record set. `extra` lists other keys the caller
-/// handles (e.g. `name` in imports); errors are prefixed with `prefix`.
-pub fn parse_set(v: &Value, prefix: &str, extra: &[&str]) -> Result<RecordSet, ApiError> {
-    let at = |f: &str| path(prefix, f);
-    let obj = v.as_object().ok_or_else(|| {
-        ApiError::field(
-            if prefix.is_empty() { "body" } else { prefix },
-            "expected a JSON object with a \"type\"",
-        )
-    })?;
-    let type_text = match obj.get("type") {
-        Some(Value::String(s)) => s,
-        Some(_) => return Err(ApiError::field(at("type"), "must be a string")),
-        None => return Err(ApiError::field(at("type"), "missing")),
-    };
-    let t = parse_type(type_text).ok_or_else(|| {
-        ApiError::field(
-            at("type"),
-            format!(
-                "unknown record type {type_text:?} (expected one of {})",
+/// A record type name the API writes (case-insensitive), as its type code.
+struct RecordType(u16);
+
+impl<'de> Deserialize<'de> for RecordType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_type(&text).map(RecordType).ok_or_else(|| {
+            D::Error::custom(format!(
+                "unknown record type {text:?} (expected one of {})",
                 WRITABLE_TYPES.join(", ")
-            ),
-        )
-    })?;
+            ))
+        })
+    }
+}
+
+/// A TTL: an integer from 1 to [`MAX_TTL`].
+struct Ttl(u32);
+
+/// The error for a TTL out of range.
+fn ttl_range() -> String {
+    format!("must be an integer from 1 to {MAX_TTL} (omit it for the default)")
+}
+
+impl<'de> Deserialize<'de> for Ttl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Seconds;
+        impl Visitor<'_> for Seconds {
+            type Value = Ttl;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(
+                    f,
+                    "an integer from 1 to {MAX_TTL} (omit it for the default)"
+                )
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Ttl, E> {
+                match u32::try_from(n) {
+                    Ok(n) if (1..=MAX_TTL).contains(&n) => Ok(Ttl(n)),
+                    _ => Err(E::custom(ttl_range())),
+                }
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Ttl, E> {
+                u64::try_from(n)
+                    .map_err(|_| E::custom(ttl_range()))
+                    .and_then(|n| self.visit_u64(n))
+            }
+        }
+        d.deserialize_u64(Seconds)
+    }
+}
+
+/// What every record-set object has: its `type`, and the names of its other keys (checked
+/// against that type's fields before anything else is read).
+#[derive(Deserialize)]
+#[serde(expecting = "a JSON object with a \"type\"")]
+struct SetHead {
+    #[serde(rename = "type")]
+    rtype: RecordType,
+    #[serde(flatten)]
+    others: BTreeMap<String, IgnoredAny>,
+}
+
+/// A set's `ttl`: absent or null for the configured default.
+#[derive(Deserialize)]
+struct SetTtl {
+    #[serde(default)]
+    ttl: Option<Ttl>,
+}
+
+/// Reads one JSON object as a record set. `extra` lists other keys the caller
+/// handles (e.g. `name` in imports); errors are prefixed with `prefix`. The head (`type`,
+/// the keys), then the `ttl`, then the values are read as serde types, in that order: the
+/// first error reported is the same whatever the order of the object's keys.
+pub fn parse_set(v: &Value, prefix: &str, extra: &[&str]) -> Result<RecordSet, ApiError> {
+    let head: SetHead = typed(v, prefix)?;
+    let t = head.rtype.0;
     let allowed = fields_of(t);
-    for key in obj.keys() {
-        if key != "type"
-            && key != "ttl"
-            && !allowed.contains(&key.as_str())
-            && !extra.contains(&key.as_str())
-        {
+    for key in head.others.keys() {
+        if key != "ttl" && !allowed.contains(&key.as_str()) && !extra.contains(&key.as_str()) {
             return Err(ApiError::field(
-                at(key),
+                path(prefix, key),
                 format!(
                     "unknown field for a {} record (expected {}, ttl)",
                     type_name(t),
@@ -133,10 +181,7 @@ pub fn parse_set(v: &Value, prefix: &str, extra: &[&str]) -> Result<RecordSet, A
             ));
         }
     }
-    let ttl = match obj.get("ttl") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(parse_ttl(v).map_err(|m| ApiError::field(at("ttl"), m))?),
-    };
+    let ttl = typed::<SetTtl>(v, prefix)?.ttl.map(|t| t.0);
     let mut data: Vec<RData> = match t {
         rtype::A => each(v, prefix, |s: AddrSet<false>| s.ips, |a| addr_data(a.0))?,
         rtype::AAAA => each(v, prefix, |s: AddrSet<true>| s.ips, |a| addr_data(a.0))?,
@@ -201,14 +246,9 @@ fn each<S: DeserializeOwned, T>(
     Ok(values(typed(v, prefix)?).0.into_iter().map(data).collect())
 }
 
-/// Parses a TTL value.
+/// Parses a TTL value (a JSON integer from 1 to [`MAX_TTL`]).
 pub fn parse_ttl(v: &Value) -> Result<u32, String> {
-    match v.as_u64() {
-        Some(n) if (1..=MAX_TTL as u64).contains(&n) => Ok(n as u32),
-        _ => Err(format!(
-            "must be an integer from 1 to {MAX_TTL} (omit it for the default)"
-        )),
-    }
+    Ttl::deserialize(v).map(|t| t.0).map_err(|e| e.to_string())
 }
 
 fn dedup(data: &mut Vec<RData>) {
@@ -436,6 +476,72 @@ mod tests {
         assert_eq!(err_field(""), "body");
         assert_eq!(err_field("[]"), "body");
         assert_eq!(err_field("42"), "body");
+    }
+
+    #[test]
+    fn type_then_keys_then_ttl_then_values_with_clear_messages() {
+        let err = |body: &str| parse_body(body.as_bytes()).unwrap_err();
+        // The first error reported follows the check order, not the order of the keys.
+        assert_eq!(err_field(r#"{"ttl":0,"ips":["y"],"type":"X"}"#), "type");
+        assert_eq!(err_field(r#"{"ttl":0,"ipz":["y"],"type":"A"}"#), "ipz");
+        assert_eq!(err_field(r#"{"ttl":0,"ips":["y"],"type":"A"}"#), "ttl");
+        assert_eq!(
+            err_field(r#"[{"type":"A","ips":["1.2.3.4"]},{"type":5}]"#),
+            "[1].type"
+        );
+        for e in [err("42"), err(r#"[{"type":"A","ips":["1.2.3.4"]},"A"]"#)] {
+            assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
+            assert!(
+                e.message.contains(r#"a JSON object with a "type""#),
+                "{}",
+                e.message
+            );
+        }
+        assert_eq!(err("42").field.as_deref(), Some("body"));
+        assert_eq!(
+            err(r#"[{"type":"A","ips":["1.2.3.4"]},"A"]"#)
+                .field
+                .as_deref(),
+            Some("[1]")
+        );
+        let e = err(r#"{"type":"NAPTR"}"#);
+        assert_eq!(
+            e.message,
+            "unknown record type \"NAPTR\" (expected one of A, AAAA, CNAME, PTR, SRV, TXT, MX)"
+        );
+        assert_eq!(err(r#"{"ips":["1.2.3.4"]}"#).message, "missing");
+        let e = err(r#"{"type":"A","ips":["1.2.3.4"],"ipv6":["::1"]}"#);
+        assert_eq!(
+            e.message,
+            "unknown field for a A record (expected ips, ttl)"
+        );
+        assert_eq!(
+            err(r#"{"type":"A","ips":["1.2.3.4"],"ttl":0}"#).message,
+            ttl_range()
+        );
+        let e = err(r#"{"type":"A","ips":["1.2.3.4"],"ttl":"30"}"#);
+        assert!(
+            e.message.contains("an integer from 1 to 2147483647"),
+            "{}",
+            e.message
+        );
+        // A null TTL is the default; type names are case-insensitive.
+        let sets = parse_body(br#"{"type":"txt","texts":["x"],"ttl":null}"#).unwrap();
+        assert_eq!((sets[0].rtype, sets[0].ttl), (rtype::TXT, None));
+    }
+
+    #[test]
+    fn ttl_values() {
+        assert_eq!(parse_ttl(&json!(1)), Ok(1));
+        assert_eq!(parse_ttl(&json!(MAX_TTL)), Ok(MAX_TTL));
+        assert_eq!(parse_ttl(&json!(0)), Err(ttl_range()));
+        assert_eq!(parse_ttl(&json!(MAX_TTL as u64 + 1)), Err(ttl_range()));
+        assert_eq!(parse_ttl(&json!(u64::MAX)), Err(ttl_range()));
+        assert_eq!(parse_ttl(&json!(-5)), Err(ttl_range()));
+        for bad in [json!(1.5), json!("30"), json!(true), json!([30])] {
+            let e = parse_ttl(&bad).unwrap_err();
+            assert!(e.contains("expected an integer from 1 to"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //!   /etc/resolv.conf by default, never ourselves); `None` when off.
 //! - [`Forwarding::new`]: the [`Forwarder`] plus one cache replica per core
 //!   (engine states for the data plane) and the miss channel.
-//! - [`Forwarding::start`]: the intake thread (misses → tokio tasks) and the
-//!   maintenance task (cache sweep, probing of down upstreams).
+//! - [`Forwarding::start`]: the intake thread (misses → tokio tasks; it blocks until a miss
+//!   arrives, and stops when the `Forwarding` is dropped or every core's replica is gone)
+//!   and the maintenance task (cache sweep, probing of down upstreams).
 //! - [`Forwarder::reconfigure`] ([`live`]): a live reload's new `[forward]` swapped in.
 //! - [`upstream`]: selection (stub domains, policy, health); [`exchange`]:
 //!   one upstream exchange (UDP, TCP on TC=1); [`fill`]: the master cache,
@@ -26,6 +27,7 @@ pub use fill::{Cache, EntryView};
 pub use resolver::Forwarder;
 
 use crate::config::{Config, UpstreamPolicy};
+use crossbeam::channel::{Receiver, Sender};
 use skylane_dataplane::cache::{ForwardPolicy, ForwardRequest, Replica, TtlLimits};
 use skylane_dataplane::engine::ForwardMode;
 use skylane_dataplane::name::Name;
@@ -155,8 +157,11 @@ pub struct Forwarding {
     pub forwarder: Arc<Forwarder>,
     /// One engine forwarding mode per data-plane core (take them once).
     pub core_modes: Vec<ForwardMode>,
-    receiver: crossbeam::channel::Receiver<ForwardRequest>,
+    receiver: Receiver<ForwardRequest>,
     policy: Arc<ForwardPolicy>,
+    /// Never sent to: dropped with this `Forwarding`, which stops the intake thread.
+    _intake_stop: Sender<()>,
+    intake_stopped: Receiver<()>,
 }
 
 impl Forwarding {
@@ -165,6 +170,7 @@ impl Forwarding {
         let policy = settings.client_policy();
         let forwarder = Arc::new(Forwarder::new(settings, cores));
         let (tx, rx) = crossbeam::channel::bounded(CHANNEL_CAPACITY);
+        let (intake_stop, intake_stopped) = crossbeam::channel::bounded(0);
         let core_modes = (0..cores)
             .filter_map(|i| {
                 let ring = forwarder.cache.ring(i)?;
@@ -184,6 +190,8 @@ impl Forwarding {
             core_modes,
             receiver: rx,
             policy,
+            _intake_stop: intake_stop,
+            intake_stopped,
         }
     }
 
@@ -192,23 +200,37 @@ impl Forwarding {
         self.policy.clone()
     }
 
-    /// Starts the intake thread (it stops when `stop` is set) and the
-    /// maintenance task on the current tokio runtime.
+    /// Starts the intake thread and the maintenance task (it stops when `stop` is set) on
+    /// the current tokio runtime. The intake thread sleeps until a miss arrives; it stops
+    /// when this `Forwarding` is dropped, or when every core's replica (the misses' senders)
+    /// is gone.
     pub fn start(&self, stop: Arc<AtomicBool>) -> std::io::Result<()> {
         let handle = tokio::runtime::Handle::current();
         let (rx, fwd) = (self.receiver.clone(), self.forwarder.clone());
-        let stop_intake = stop.clone();
+        let stopped = self.intake_stopped.clone();
         std::thread::Builder::new()
             .name("skylane-fwd-in".into())
             .spawn(move || {
-                while !stop_intake.load(Ordering::Relaxed) {
-                    if let Ok(req) = rx.recv_timeout(Duration::from_millis(100)) {
-                        handle.spawn(fwd.clone().handle(req));
-                    }
-                }
+                intake(&rx, &stopped, |req| {
+                    handle.spawn(fwd.clone().handle(req));
+                })
             })?;
         tokio::spawn(maintain(self.forwarder.clone(), stop));
         Ok(())
+    }
+}
+
+/// The intake loop: hands each request to `hand`, blocking while there is none, until
+/// `stop` receives a message or is disconnected, or every sender of `requests` is gone.
+fn intake<T>(requests: &Receiver<T>, stop: &Receiver<()>, mut hand: impl FnMut(T)) {
+    loop {
+        crossbeam::channel::select! {
+            recv(requests) -> req => match req {
+                Ok(req) => hand(req),
+                Err(_) => return,
+            },
+            recv(stop) -> _ => return,
+        }
     }
 }
 
@@ -233,6 +255,58 @@ async fn maintain(fwd: Arc<Forwarder>, stop: Arc<AtomicBool>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crossbeam::channel::{bounded, unbounded};
+
+    /// Runs `intake` on a thread; returns what it was handed once it returned.
+    fn run_intake(
+        requests: Receiver<u32>,
+        stop: Receiver<()>,
+    ) -> (std::thread::JoinHandle<Vec<u32>>, Receiver<u32>) {
+        let (seen_tx, seen) = unbounded();
+        let thread = std::thread::spawn(move || {
+            let mut all = Vec::new();
+            intake(&requests, &stop, |r| {
+                all.push(r);
+                seen_tx.send(r).unwrap();
+            });
+            all
+        });
+        (thread, seen)
+    }
+
+    #[test]
+    fn intake_hands_over_requests_until_told_to_stop() {
+        let (tx, rx) = bounded(8);
+        let (stop_tx, stop_rx) = bounded(0);
+        let (thread, seen) = run_intake(rx, stop_rx);
+        for i in 0..3 {
+            tx.send(i).unwrap();
+            assert_eq!(seen.recv().unwrap(), i);
+        }
+        stop_tx.send(()).unwrap();
+        assert_eq!(thread.join().unwrap(), vec![0, 1, 2]);
+        // The requests' senders are still there: the stop message alone ended the loop.
+        drop(tx);
+    }
+
+    #[test]
+    fn intake_stops_when_its_owner_or_every_core_is_gone() {
+        // The owner (the stop sender) dropped.
+        let (tx, rx) = bounded::<u32>(8);
+        let (stop_tx, stop_rx) = bounded(0);
+        let (thread, _seen) = run_intake(rx, stop_rx);
+        drop(stop_tx);
+        assert!(thread.join().unwrap().is_empty());
+        drop(tx);
+        // Every request sender (the cores' replicas) dropped.
+        let (tx, rx) = bounded::<u32>(8);
+        let (stop_tx, stop_rx) = bounded(0);
+        let (thread, _seen) = run_intake(rx, stop_rx);
+        tx.send(7).unwrap();
+        drop(tx);
+        assert_eq!(thread.join().unwrap(), vec![7]);
+        drop(stop_tx);
+    }
 
     #[test]
     fn resolv_conf_and_loop_detection() {

@@ -354,7 +354,7 @@ impl Sync {
             self.state.bad_key_count(),
             self.state.down().len(),
         );
-        self.shared.store(Arc::new(snapshot));
+        crate::reclaim::publish(&self.shared, Arc::new(snapshot));
     }
 
     /// Applies watch events until the watch ends.

@@ -1,31 +1,9 @@
-//! Shared by the allocation tests: a global allocator that counts calls, and
-//! a query writer using fixed buffers.
+//! Shared by the allocation tests: the counting global allocator
+//! (`skylane_alloc::counting`, which counts calls), and a query writer using fixed buffers.
 #![allow(dead_code)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-pub struct Counting;
-
-pub static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use skylane_alloc::counting::{Counting, CALLS};
+use std::sync::atomic::Ordering;
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -44,10 +22,17 @@ pub fn query(buf: &mut [u8; 64], id: u16, name: &[u8], qtype: u16) -> usize {
 /// publishes), then asserts `exchange(1000)` answers all with no allocation.
 /// `exchange(n)` sends `n` queries and returns how many were answered right.
 pub fn assert_no_allocations(mut exchange: impl FnMut(u16) -> u32) {
+    // The count moves: the counting allocator is this binary's global allocator.
+    let before = CALLS.load(Ordering::SeqCst);
+    drop(std::hint::black_box(Box::new(0u64)));
+    assert!(
+        CALLS.load(Ordering::SeqCst) > before,
+        "allocations are not counted"
+    );
     assert_eq!(exchange(600), 600);
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = CALLS.load(Ordering::SeqCst);
     let answered = exchange(1000);
-    let after = ALLOCATIONS.load(Ordering::SeqCst);
+    let after = CALLS.load(Ordering::SeqCst);
     assert_eq!(answered, 1000);
     assert_eq!(after - before, 0, "allocations during 1000 queries");
 }

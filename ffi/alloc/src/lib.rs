@@ -6,6 +6,12 @@
 //! after the purge delay; an idle appliance does not. [`release_freed_memory`], called
 //! every second by [`spawn_releaser`], makes that happen (docs/performance.md, "Memory
 //! (issue 11)").
+//!
+//! With the cargo feature `counting` (tests and benchmarks only, never the binary),
+//! [`counting`] adds the counting allocator they install as their global allocator.
+
+#[cfg(feature = "counting")]
+pub mod counting;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
