@@ -74,6 +74,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let control_cpus = control_plane_cpus(&cfg.dataplane.cores);
     if let Some(cpus) = &control_cpus {
         info!(cpus = ?cpus, "control plane kept off the data-plane cores");
+        // This thread runs the control plane's root future (`block_on` below) and starts
+        // threads of its own (the forwarder's intake): they inherit this CPU set.
+        keep_on(cpus);
     }
     // Memory freed by snapshot builds goes back to the system (docs/performance.md, "Memory"),
     // from a thread kept off the data-plane cores like the runtime's.
