@@ -8,8 +8,9 @@
 # Generates one zone file (`perf.test.`: SOA, NS, and `host<i>` A for every i < NAMES plus
 # AAAA for every fifth, i.e. 1.2 records per name), then starts each server in turn on a free
 # loopback port with that file, polls it with kdig until it answers the last name of the file,
-# (Skylane: waits until its store sync's full snapshot is live too, the log's `snapshot built
-# from` line), waits $SETTLE seconds and reads /proc. One line per server:
+# (Skylane: waits until its store sync has loaded the store too, the log's `store loaded` line:
+# with an empty store it keeps the start-up snapshot, else it builds a full one), waits
+# $SETTLE seconds and reads /proc. One line per server:
 #
 #   <server> load_s=<time from start to answering the last name> vmrss_mb=<VmRSS> \
 #       vmhwm_mb=<VmHWM> pss_mb=<Pss of all its processes> procs=<processes>
@@ -122,10 +123,10 @@ measure() {
         sleep 0.2
     done
     [ -n "$loaded" ] || { log "$name did not answer $LAST within ${LOAD_TIMEOUT}s"; return 1; }
-    # Skylane answers from its static snapshot first; its store sync then lists the store and
-    # builds the full snapshot once more. Resident size is read once that one is live.
+    # Skylane answers from its static snapshot first; its store sync then lists the store (and
+    # builds a full snapshot when the store holds keys). Resident size is read after that.
     if [ -n "${STEADY_LINE:-}" ]; then
-        while ! grep -q "$STEADY_LINE" "$OUT/$name.log"; do
+        while ! grep -qE "$STEADY_LINE" "$OUT/$name.log"; do
             [ "$SECONDS" -lt "$deadline" ] && kill -0 "$pid" 2>/dev/null ||
                 { log "$name: no '$STEADY_LINE' in its log"; return 1; }
             sleep 0.2
@@ -165,11 +166,12 @@ bench_skylane() {
     printf '%s\n' "dns.zone-files = [\"$ZONE\"]" "dns.example-records = false" \
         "dataplane.backend = \"socket\"" "dataplane.listen = [\"127.0.0.1:$PORT\"]" \
         "tcp.enabled = false" ${SKYLANE_EXTRA:+"$SKYLANE_EXTRA"} >"$DIR/skylane.toml"
-    STEADY_LINE="snapshot built from" run_server skylane "$PORT" "$OUT/skylane-bin" serve \
+    # (`snapshot built from`: the same line from builds before the sync could skip its build.)
+    STEADY_LINE="store loaded|snapshot built from" run_server skylane "$PORT" "$OUT/skylane-bin" serve \
         --config "$DIR/skylane.toml" --store-path "$DIR/skylane.redb" --api-listen 127.0.0.1:0
-    # Its own account of the load: parse, first build (table bytes), the sync's build.
+    # Its own account of the load: parse, first build (table bytes), the sync's store load.
     sed 's/\x1b\[[0-9;]*m//g' "$OUT/skylane.log" |
-        grep -oE '(zone file loaded|static snapshot built|snapshot built from) .*' |
+        grep -oE '(zone file loaded|static snapshot built|store loaded:|snapshot built from) .*' |
         sed -E 's/ file=[^ ]*//; s/ domains=.*//; s/^/#   /' || true
 }
 

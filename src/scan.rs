@@ -5,7 +5,7 @@
 
 use crate::cli::ScanArgs;
 use crate::generations;
-use crate::static_data::load_static_records;
+use crate::static_data::parse_static;
 use anyhow::Context;
 use skylane_controlplane::config::Config;
 use skylane_controlplane::health::{run_agent, HealthMetrics};
@@ -33,9 +33,9 @@ fn statics(cfg: &Config) -> anyhow::Result<Vec<skylane_dataplane::record::Record
     if !cfg.health.zone_files {
         return Ok(Vec::new());
     }
-    let (data, mut records) = load_static_records(cfg)?;
-    records.truncate(data.zone_records);
-    Ok(records)
+    let mut parsed = parse_static(cfg)?;
+    parsed.records.truncate(parsed.zone_records);
+    Ok(parsed.records)
 }
 
 /// Re-reads the config for a SIGHUP: the new agent inputs, or `None` (logged) when rejected.

@@ -14,14 +14,14 @@ use crate::cli::ServeArgs;
 use crate::control::Parts;
 use crate::notify::Notifier;
 use crate::settings::forward_settings;
-use crate::static_data::load_static_records;
+use crate::static_data::parse_static;
 use anyhow::Context;
 use arc_swap::ArcSwap;
 use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
 use skylane_controlplane::config::Backend;
 use skylane_controlplane::forward::Forwarding;
-use skylane_dataplane::snapshot::{SharedSnapshot, Snapshot};
+use skylane_dataplane::snapshot::SharedSnapshot;
 use skylane_dataplane::stats::{self, Stats};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -33,11 +33,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let cfg = args.resolve()?;
     let notifier = Arc::new(Notifier::from_env());
     notifier.status("loading zone files");
-    let (data, records) = load_static_records(&cfg)?;
+    let parsed = parse_static(&cfg)?;
     let started = std::time::Instant::now();
     // Until the store (or its last-known copy) is loaded, missing names get SERVFAIL. The
-    // parsed records move into the build (`data` keeps them compactly for the sync).
-    let first = Snapshot::build(data.zone.clone(), records).with_store_pending();
+    // parsed records move into the build (`data` keeps them compactly for the sync, with the
+    // proof of what `first` was built from: an empty store then needs no second build).
+    let (data, first) = parsed.build_first();
     info!(
         records = first.record_count(),
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -46,7 +47,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         domains = ?data.zone.domains.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
         "static snapshot built"
     );
-    let shared: SharedSnapshot = Arc::new(ArcSwap::from_pointee(first));
+    let shared: SharedSnapshot = Arc::new(ArcSwap::new(first));
     let backend = match cfg.dataplane.backend {
         Backend::Socket => stats::Backend::Socket,
         Backend::Dpdk => stats::Backend::Dpdk,

@@ -5,15 +5,17 @@
 //!
 //! The records are kept once, compactly ([`StaticRecords`]: one arena shared by the sync and
 //! the health agent); `skylane serve` moves the parsed `Vec<Record>` into its first snapshot
-//! build instead of cloning it (docs/performance.md, "Memory (issue 11)").
+//! build instead of cloning it (docs/performance.md, "Memory (issue 11)"), and keeps the
+//! proof of what that snapshot was built from ([`StaticBuild`]) for the sync, which then
+//! skips building the same table again when the store is empty.
 
 use crate::examples::example_records;
 use skylane_controlplane::config::Config;
-use skylane_controlplane::sync::StaticRecords;
+use skylane_controlplane::sync::{StaticBuild, StaticRecords};
 use skylane_controlplane::zonefile::load_zone_file;
 use skylane_dataplane::name::Name;
 use skylane_dataplane::record::Record;
-use skylane_dataplane::snapshot::ZoneConfig;
+use skylane_dataplane::snapshot::{Snapshot, ZoneConfig};
 use std::sync::Arc;
 use tracing::info;
 
@@ -24,6 +26,9 @@ pub struct StaticData {
     /// The first `zone_records` of `records` come from zone files (the rest are example
     /// records).
     pub zone_records: usize,
+    /// What the start-up snapshot was built from (`skylane serve`'s first load only; a
+    /// reload's data has none, so the sync restarted with it always builds).
+    pub first_build: Option<StaticBuild>,
 }
 
 impl StaticData {
@@ -33,13 +38,42 @@ impl StaticData {
     }
 }
 
-/// Loads zone files (their apexes become served domains) and example records.
-pub fn load_static(cfg: &Config) -> anyhow::Result<StaticData> {
-    Ok(load_static_records(cfg)?.0)
+/// Zone files and example records as parsed, not yet kept compactly.
+pub struct ParsedStatic {
+    pub zone: Arc<ZoneConfig>,
+    pub records: Vec<Record>,
+    /// The first `zone_records` records come from zone files.
+    pub zone_records: usize,
 }
 
-/// [`load_static`] that also hands back the records as parsed, for a first build to take.
-pub fn load_static_records(cfg: &Config) -> anyhow::Result<(StaticData, Vec<Record>)> {
+impl ParsedStatic {
+    /// Keeps the records compactly and builds the start-up snapshot (store-pending) from
+    /// them, with the proof of it for the sync ([`StaticBuild`]).
+    pub fn build_first(self) -> (StaticData, Arc<Snapshot>) {
+        let (records, first, proof) = StaticBuild::build(self.zone.clone(), self.records);
+        let data = StaticData {
+            zone: self.zone,
+            records,
+            zone_records: self.zone_records,
+            first_build: Some(proof),
+        };
+        (data, first)
+    }
+}
+
+/// Loads zone files (their apexes become served domains) and example records.
+pub fn load_static(cfg: &Config) -> anyhow::Result<StaticData> {
+    let parsed = parse_static(cfg)?;
+    Ok(StaticData {
+        records: StaticRecords::new(&parsed.records),
+        zone: parsed.zone,
+        zone_records: parsed.zone_records,
+        first_build: None,
+    })
+}
+
+/// Parses zone files (their apexes become served domains) and adds the example records.
+pub fn parse_static(cfg: &Config) -> anyhow::Result<ParsedStatic> {
     let mut records = Vec::new();
     let mut apexes: Vec<Name> = Vec::new();
     for path in &cfg.dns.zone_files {
@@ -59,10 +93,9 @@ pub fn load_static_records(cfg: &Config) -> anyhow::Result<(StaticData, Vec<Reco
     if cfg.dns.example_records {
         records.extend(example_records(&zone.domains, cfg.dns.ttl));
     }
-    let data = StaticData {
+    Ok(ParsedStatic {
         zone: Arc::new(zone),
-        records: StaticRecords::new(&records),
+        records,
         zone_records,
-    };
-    Ok((data, records))
+    })
 }

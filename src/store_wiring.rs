@@ -75,6 +75,7 @@ pub async fn spawn(
         let extras = SyncExtras {
             last_known: last_known.clone(),
             source: hub.as_ref().map(SourceHub::subscribe),
+            first_build: data.first_build.clone(),
         };
         run_sync_ext(st, zone, records, sh, m, stop, extras)
     });

@@ -105,7 +105,7 @@ async fn phases(store: &Store) -> anyhow::Result<()> {
     let listed = started.elapsed();
     let started = Instant::now();
     let mut state = SyncState::new("/skydns", "/skydns/monitor/status", 30, Vec::new());
-    let records = state.full_records(kvs);
+    let records = state.full_records(&kvs);
     let parsed = started.elapsed();
     let zone = Arc::new(ZoneConfig {
         domains: vec![Name::from_ascii("skydns.local.").expect("valid")],

@@ -13,7 +13,6 @@
 use serde::{Deserialize, Serialize};
 use skylane_dataplane::name::{Name, NameError};
 use skylane_dataplane::record::{RData, Record};
-use std::fmt::Write as _;
 use std::net::IpAddr;
 
 /// Why a stored value could not be turned into records.
@@ -125,26 +124,57 @@ fn trim_prefix(prefix: &str) -> &str {
 /// The key holding `name`'s value: prefix + lowercased labels reversed (`/skydns/local/a`).
 /// Label bytes outside printable ASCII, `/`, `.` and `\` are written as `\DDD` / `\.` escapes.
 pub fn name_to_key(prefix: &str, name: &Name) -> String {
-    let mut key = String::from(trim_prefix(prefix));
-    let labels: Vec<&[u8]> = name.labels().collect();
-    for label in labels.iter().rev() {
-        key.push('/');
-        for &b in label.iter() {
+    let mut key = String::with_capacity(prefix.len() + name.as_wire().len() + 8);
+    let _ = write_key(prefix, name, &mut key);
+    key
+}
+
+/// Writes [`name_to_key`] to `out` (stops at the first error `out` returns).
+fn write_key(prefix: &str, name: &Name, out: &mut impl std::fmt::Write) -> std::fmt::Result {
+    out.write_str(trim_prefix(prefix))?;
+    // Label offsets in the wire form (at most 127 labels in 255 bytes), read backwards.
+    let wire = name.as_wire();
+    let mut starts = [0u8; 128];
+    let (mut count, mut at) = (0, 0);
+    while wire[at] != 0 {
+        starts[count] = at as u8;
+        count += 1;
+        at += 1 + wire[at] as usize;
+    }
+    for &start in starts[..count].iter().rev() {
+        let start = start as usize;
+        let label = &wire[start + 1..start + 1 + wire[start] as usize];
+        out.write_char('/')?;
+        for &b in label {
             let b = b.to_ascii_lowercase();
             match b {
                 b'.' | b'\\' => {
-                    key.push('\\');
-                    key.push(b as char);
+                    out.write_char('\\')?;
+                    out.write_char(b as char)?;
                 }
-                b'/' => key.push_str("\\047"),
-                0x21..=0x7e => key.push(b as char),
-                _ => {
-                    let _ = write!(key, "\\{b:03}");
-                }
+                b'/' => out.write_str("\\047")?,
+                0x21..=0x7e => out.write_char(b as char)?,
+                _ => write!(out, "\\{b:03}")?,
             }
         }
     }
-    key
+    Ok(())
+}
+
+/// True when `key` is exactly [`name_to_key`] of `name` (compared as it is written, no
+/// allocation).
+fn is_key_of(prefix: &str, name: &Name, key: &str) -> bool {
+    /// Consumes the expected text; fails at the first difference.
+    struct Expect<'a>(&'a str);
+    impl std::fmt::Write for Expect<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            let rest = self.0.strip_prefix(s).ok_or(std::fmt::Error)?;
+            self.0 = rest;
+            Ok(())
+        }
+    }
+    let mut expect = Expect(key);
+    write_key(prefix, name, &mut expect).is_ok() && expect.0.is_empty()
 }
 
 /// The name a key under `prefix` stands for (`/skydns/local/skydns/b/a` → `a.b.skydns.local.`).
@@ -165,7 +195,7 @@ pub fn key_to_name(prefix: &str, key: &str) -> Option<Name> {
         text.push('.');
     }
     let name = Name::from_ascii(&text).ok()?;
-    (name_to_key(prefix, &name) == key).then_some(name)
+    is_key_of(prefix, &name, key).then_some(name)
 }
 
 /// The status key of `ip`: `<monitor_prefix>/<ip>`.
@@ -262,6 +292,18 @@ pub fn value_to_records(
     value: &SkyValue,
     default_ttl: u32,
 ) -> Result<Vec<Record>, LayoutError> {
+    let mut out = Vec::with_capacity(2);
+    value_to_records_into(name, value, default_ttl, &mut out)?;
+    Ok(out)
+}
+
+/// [`value_to_records`] appending to `out` (left as it was on an error).
+fn value_to_records_into(
+    name: &Name,
+    value: &SkyValue,
+    default_ttl: u32,
+    out: &mut Vec<Record>,
+) -> Result<(), LayoutError> {
     let ttl = if value.ttl == 0 {
         default_ttl
     } else {
@@ -271,7 +313,7 @@ pub fn value_to_records(
     if host.is_empty() && value.text.is_empty() {
         return Err(LayoutError::Empty);
     }
-    let mut out = Vec::with_capacity(2);
+    // Errors are found before anything is pushed.
     let rec = |data| Record::new(name.clone(), ttl, data).with_group(&value.group);
     if !host.is_empty() {
         let ip_text = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
@@ -280,15 +322,17 @@ pub fn value_to_records(
                 IpAddr::V4(v4) => RData::A(v4),
                 IpAddr::V6(v6) => RData::Aaaa(v6),
             }));
-            let target = strip_labels(name, value.targetstrip);
-            if value.port != 0 {
-                out.push(rec(srv(value, target.clone())));
-            }
-            if value.mail {
-                out.push(rec(RData::Mx {
-                    preference: priority(value),
-                    exchange: target,
-                }));
+            if value.port != 0 || value.mail {
+                let target = strip_labels(name, value.targetstrip);
+                if value.port != 0 {
+                    out.push(rec(srv(value, target.clone())));
+                }
+                if value.mail {
+                    out.push(rec(RData::Mx {
+                        preference: priority(value),
+                        exchange: target,
+                    }));
+                }
             }
         } else {
             let target = Name::from_ascii(host).map_err(|source| LayoutError::BadHost {
@@ -324,7 +368,7 @@ pub fn value_to_records(
             .collect();
         out.push(rec(RData::Txt(strings)));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The records served for one value: [`value_to_records`], plus, for an IP host without a
@@ -335,16 +379,30 @@ pub fn served_records(
     value: &SkyValue,
     default_ttl: u32,
 ) -> Result<Vec<Record>, LayoutError> {
-    let mut out = value_to_records(name, value, default_ttl)?;
-    let is_ip = out
+    let mut out = Vec::with_capacity(2);
+    served_records_into(name, value, default_ttl, &mut out)?;
+    Ok(out)
+}
+
+/// [`served_records`] appending to `out` (left as it was on an error).
+pub fn served_records_into(
+    name: &Name,
+    value: &SkyValue,
+    default_ttl: u32,
+    out: &mut Vec<Record>,
+) -> Result<(), LayoutError> {
+    let start = out.len();
+    value_to_records_into(name, value, default_ttl, out)?;
+    let first = out.get(start);
+    let is_ip = out[start..]
         .iter()
         .any(|r| matches!(r.data, RData::A(_) | RData::Aaaa(_)));
     if is_ip && value.port == 0 {
-        let ttl = out.first().map_or(default_ttl, |r| r.ttl);
+        let ttl = first.map_or(default_ttl, |r| r.ttl);
         let target = strip_labels(name, value.targetstrip);
         out.push(Record::new(name.clone(), ttl, srv(value, target)).with_group(&value.group));
     }
-    Ok(out)
+    Ok(())
 }
 
 fn priority(value: &SkyValue) -> u16 {

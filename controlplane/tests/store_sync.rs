@@ -1,14 +1,19 @@
 //! Sync against the embedded store: first snapshot, live updates, DOWN set, bad values, static
-//! records, restart on an existing file.
+//! records, restart on an existing file, and the first list skipping the second build of an
+//! unchanged start-up snapshot.
 
 use skylane_controlplane::layout::{self, Health, SkyValue, StatusValue};
 use skylane_controlplane::store::{Backend, EtcdConfig, Store, StoreConfig};
-use skylane_dataplane::{Name, RData, Record};
+use skylane_controlplane::sync::{
+    run_sync_ext, StaticBuild, StaticRecords, SyncExtras, SyncMetrics,
+};
+use skylane_dataplane::{Name, NameChange, RData, Record, SharedSnapshot, Snapshot, ZoneConfig};
 use skylane_testkit::{eventually, SyncHarness};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -157,8 +162,7 @@ async fn a_restarted_sync_sees_the_persisted_state() {
 /// it (polled; no timer in the sync or the writer has to fire first).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn last_known_holds_every_applied_change() {
-    use skylane_controlplane::sync::{last_known, run_sync_with, SyncMetrics};
-    use skylane_dataplane::{Snapshot, ZoneConfig};
+    use skylane_controlplane::sync::{last_known, run_sync_with};
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir.path().join("s.redb")).await;
     let file = dir.path().join("data").join("last-known");
@@ -208,4 +212,181 @@ async fn last_known_holds_every_applied_change() {
     eventually("last-known drops the delete", WAIT, || holds(&gone, None)).await;
     stop.send(true).unwrap();
     task.await.unwrap().unwrap();
+}
+
+// The sync's first list, started the way `skylane serve` starts it: the live snapshot is the
+// start-up one built from the static records (`StaticBuild`). An empty store keeps that
+// snapshot (published again without the store-pending mark, generation + 1, no second
+// build); a store with keys, static records changed by a reload and a live snapshot replaced
+// meanwhile all still get a full build (a fresh `Snapshot::build`: generation 0).
+
+fn n(s: &str) -> Name {
+    Name::from_ascii(s).unwrap()
+}
+
+fn zone() -> Arc<ZoneConfig> {
+    Arc::new(ZoneConfig {
+        domains: vec![n("skydns.local.")],
+        ..ZoneConfig::default()
+    })
+}
+
+fn a(name: &str, ip: [u8; 4]) -> Record {
+    Record::new(n(name), 60, RData::A(Ipv4Addr::from(ip)))
+}
+
+fn snap_has_a(snap: &Snapshot, name: &str, ip: [u8; 4]) -> bool {
+    has_a(&snap.records(&n(name)), ip)
+}
+
+/// A running sync over `store` whose live snapshot starts as `first`.
+struct Running {
+    shared: SharedSnapshot,
+    metrics: Arc<SyncMetrics>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    fn start(
+        store: Arc<Store>,
+        first: Arc<Snapshot>,
+        statics: StaticRecords,
+        proof: StaticBuild,
+    ) -> Running {
+        let shared: SharedSnapshot = Arc::new(arc_swap::ArcSwap::new(first));
+        let metrics = Arc::new(SyncMetrics::new());
+        let (stop, rx) = watch::channel(false);
+        let extras = SyncExtras {
+            first_build: Some(proof),
+            ..SyncExtras::default()
+        };
+        let task = tokio::spawn(run_sync_ext(
+            store,
+            zone(),
+            statics,
+            shared.clone(),
+            metrics.clone(),
+            rx,
+            extras,
+        ));
+        Running {
+            shared,
+            metrics,
+            stop,
+            task,
+        }
+    }
+
+    /// The live snapshot once the first list is in.
+    async fn ready(&self) -> Arc<Snapshot> {
+        tokio::time::timeout(WAIT, self.metrics.wait_ready())
+            .await
+            .expect("first list within 30 s");
+        self.shared.load_full()
+    }
+
+    async fn stop(self) {
+        self.stop.send_replace(true);
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("sync stops")
+            .expect("not panicked")
+            .expect("ended cleanly");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_store_keeps_the_start_up_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("s.redb")).await;
+    let statics = vec![a("web.skydns.local.", [10, 0, 0, 1])];
+    let (records, first, proof) = StaticBuild::build(zone(), statics);
+    assert!(first.store_pending());
+    let sync = Running::start(store.clone(), first.clone(), records, proof);
+    let live = sync.ready().await;
+    assert!(!live.store_pending(), "the store-pending mark is cleared");
+    assert_eq!(
+        live.generation(),
+        first.generation() + 1,
+        "the start-up table republished, not built again (a build starts at generation 0)"
+    );
+    assert_eq!(live.record_count(), first.record_count());
+    assert!(snap_has_a(&live, "web.skydns.local.", [10, 0, 0, 1]));
+    assert_eq!(sync.metrics.generation(), live.generation());
+
+    // Watch events still reach the kept snapshot.
+    store
+        .put(&key("api.skydns.local."), host("10.0.0.2"))
+        .await
+        .unwrap();
+    eventually("api A record", WAIT, || {
+        snap_has_a(&sync.shared.load(), "api.skydns.local.", [10, 0, 0, 2])
+    })
+    .await;
+    let live = sync.shared.load_full();
+    assert!(snap_has_a(&live, "web.skydns.local.", [10, 0, 0, 1]));
+    sync.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_with_keys_is_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("s.redb")).await;
+    store
+        .put(&key("db.skydns.local."), host("10.0.0.3"))
+        .await
+        .unwrap();
+    let statics = vec![a("web.skydns.local.", [10, 0, 0, 1])];
+    let (records, first, proof) = StaticBuild::build(zone(), statics);
+    let sync = Running::start(store, first, records, proof);
+    let live = sync.ready().await;
+    assert_eq!(live.generation(), 0, "a full build");
+    assert!(!live.store_pending());
+    assert!(snap_has_a(&live, "db.skydns.local.", [10, 0, 0, 3]));
+    assert!(snap_has_a(&live, "web.skydns.local.", [10, 0, 0, 1]));
+    sync.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_records_changed_by_a_reload_are_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("s.redb")).await;
+    // The start-up snapshot and its proof are of the first zone file; the sync runs with
+    // the reloaded one (a new arena), as a sync generation restarted by a reload does.
+    let (_, first, proof) = StaticBuild::build(zone(), vec![a("web.skydns.local.", [10, 0, 0, 1])]);
+    let reloaded = StaticRecords::new(&[a("web.skydns.local.", [10, 0, 0, 9])]);
+    let sync = Running::start(store.clone(), first.clone(), reloaded, proof.clone());
+    let live = sync.ready().await;
+    assert_eq!(live.generation(), 0, "a full build");
+    assert!(snap_has_a(&live, "web.skydns.local.", [10, 0, 0, 9]));
+    assert!(!snap_has_a(&live, "web.skydns.local.", [10, 0, 0, 1]));
+    sync.stop().await;
+
+    // Equal records in another arena prove nothing either: still built.
+    let same = StaticRecords::new(&[a("web.skydns.local.", [10, 0, 0, 1])]);
+    let sync = Running::start(store, first, same, proof);
+    let live = sync.ready().await;
+    assert_eq!(live.generation(), 0, "a full build");
+    assert!(snap_has_a(&live, "web.skydns.local.", [10, 0, 0, 1]));
+    sync.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_snapshot_replaced_meanwhile_is_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("s.redb")).await;
+    let (records, first, proof) =
+        StaticBuild::build(zone(), vec![a("web.skydns.local.", [10, 0, 0, 1])]);
+    // Another snapshot went live before the first list (e.g. one read from last-known).
+    let other = Arc::new(first.apply(&[NameChange {
+        name: n("old.skydns.local."),
+        records: vec![a("old.skydns.local.", [10, 0, 0, 5])],
+    }]));
+    let sync = Running::start(store, other, records, proof);
+    let live = sync.ready().await;
+    assert_eq!(live.generation(), 0, "a full build");
+    assert!(!snap_has_a(&live, "old.skydns.local.", [10, 0, 0, 5]));
+    assert!(snap_has_a(&live, "web.skydns.local.", [10, 0, 0, 1]));
+    sync.stop().await;
 }

@@ -107,7 +107,8 @@ enum Msg {
 /// The sync's handle on the last-known writer: a thread that owns the mirror of the store,
 /// folds in every message waiting, then writes the file — so each applied batch leads to a
 /// write, batches that arrive during a write are coalesced into the next one, and once the
-/// writer is idle the file holds the latest state.
+/// writer is idle the file holds the latest state. Clones share the writer.
+#[derive(Clone)]
 pub struct LastKnown {
     path: PathBuf,
     tx: std::sync::mpsc::Sender<Msg>,

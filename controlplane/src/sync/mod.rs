@@ -13,13 +13,19 @@
 //! when the first list fails the file is loaded and served (source `last-known` in the log,
 //! `/v1/stats` and `skylane_data_source`) until a list succeeds. Before either, the start-up
 //! snapshot is marked store-pending: the engine answers SERVFAIL instead of NXDOMAIN/NODATA.
+//!
+//! When the first list is empty and the live snapshot is the start-up one built from exactly
+//! the sync's static records ([`StaticBuild`]), that snapshot is published again with the
+//! store-pending mark cleared instead of being built a second time.
 
+mod first_build;
 pub mod last_known;
 mod metrics;
 mod source;
 mod state;
 mod statics;
 
+pub use first_build::StaticBuild;
 pub use last_known::{LastKnown, LAST_KNOWN_FILE};
 pub use metrics::{DataSource, SyncMetrics};
 pub use source::{
@@ -110,6 +116,8 @@ struct Sync {
     last_known: Option<LastKnown>,
     /// The extra record source, when configured.
     source: Option<SourceReceiver>,
+    /// What the start-up snapshot was built from; taken by the first successful list.
+    first_build: Option<StaticBuild>,
 }
 
 /// Keeps `shared` in step with the store until shutdown. See the module docs.
@@ -137,7 +145,7 @@ pub async fn run_sync_with(
 ) -> anyhow::Result<()> {
     let extras = SyncExtras {
         last_known,
-        source: None,
+        ..SyncExtras::default()
     };
     run_sync_ext(
         store,
@@ -181,6 +189,7 @@ pub async fn run_sync_ext(
         revision: 0,
         last_known: extras.last_known.map(LastKnown::start).transpose()?,
         source: extras.source,
+        first_build: extras.first_build,
     };
     let result = sync.run().await;
     if let Some(lk) = &sync.last_known {
@@ -235,8 +244,9 @@ impl Sync {
         }
     }
 
-    /// Lists the store and makes a fully rebuilt snapshot live, retrying until it works.
-    /// False when shutdown was requested.
+    /// Lists the store and makes a fully rebuilt snapshot live (or the start-up one, when
+    /// that is the same: [`Sync::static_snapshot_kept`]), retrying until it works. False when
+    /// shutdown was requested.
     async fn list_and_build(&mut self) -> anyhow::Result<bool> {
         loop {
             let started = Instant::now();
@@ -260,57 +270,87 @@ impl Sync {
             };
             self.metrics.set_connected(true);
             let key_count = kvs.len();
-            if let Some(lk) = &self.last_known {
-                lk.replace_all(kvs.clone(), revision);
-            }
-            if !self.build_and_publish(kvs, revision).await? {
-                return Ok(false);
+            if let Some(live) = self.static_snapshot_kept(&kvs) {
+                if let Some(lk) = &self.last_known {
+                    lk.replace_all(kvs, revision);
+                }
+                self.state.forget_store();
+                self.revision = revision;
+                self.publish(live.with_store_loaded());
+                tracing::info!(
+                    "store loaded: empty at revision {revision}, the start-up snapshot made \
+                     live without a rebuild in {:?}",
+                    started.elapsed()
+                );
+            } else {
+                if !self.build_and_publish(kvs, revision, true).await? {
+                    return Ok(false);
+                }
+                tracing::info!(
+                    "store loaded: snapshot built from {key_count} store keys at revision \
+                     {revision} in {:?}",
+                    started.elapsed()
+                );
             }
             self.metrics.set_source(DataSource::Store, now_unix_ms());
             self.metrics.full_build_done(started.elapsed());
             self.backoff.reset();
-            tracing::info!(
-                "snapshot built from {key_count} store keys at revision {revision} in {:?}",
-                started.elapsed()
-            );
             return Ok(true);
         }
     }
 
-    /// Builds a full snapshot from `kvs` (static records merged in) and makes it live.
+    /// The live snapshot, when a full build from `kvs` would make the same table: `kvs` is
+    /// empty, the extra source has given nothing yet and the live snapshot is the start-up
+    /// one, built from exactly the static records and zone this sync builds with. Only the
+    /// first successful list can answer yes (the proof is taken).
+    fn static_snapshot_kept(&mut self, kvs: &[crate::store::KeyValue]) -> Option<Arc<Snapshot>> {
+        let proof = self.first_build.take()?;
+        let live = self.shared.load_full();
+        let same = kvs.is_empty()
+            && !self.state.has_source_records()
+            && proof.holds_for(&live, self.state.statics(), &self.zone);
+        same.then_some(live)
+    }
+
+    /// Builds a full snapshot from `kvs` (static records merged in) and makes it live; with
+    /// `mirror`, `kvs` then go to the last-known writer (moved there once parsed, not copied).
     /// False when shutdown was requested meanwhile: the build (a blocking thread, seconds
     /// for a million names) is left to finish on its own and nothing is published.
     async fn build_and_publish(
         &mut self,
         kvs: Vec<crate::store::KeyValue>,
         revision: i64,
+        mirror: bool,
     ) -> anyhow::Result<bool> {
-        {
-            let mut state = std::mem::replace(
-                &mut self.state,
-                SyncState::new("/", "/", 0, StaticRecords::default()),
-            );
-            let zone = self.zone.clone();
-            let build = tokio::task::spawn_blocking(move || {
-                let records = state.full_records(kvs);
-                let snapshot = Snapshot::build(zone, records);
-                let down = state.down();
-                let snapshot = if down.is_empty() {
-                    snapshot
-                } else {
-                    snapshot.with_down(&down)
-                };
-                (state, snapshot)
-            });
-            let (state, snapshot) = tokio::select! {
-                built = build => built?,
-                _ = shutdown_requested(&mut self.shutdown) => return Ok(false),
+        let mut state = std::mem::replace(
+            &mut self.state,
+            SyncState::new("/", "/", 0, StaticRecords::default()),
+        );
+        let zone = self.zone.clone();
+        let last_known = self.last_known.clone().filter(|_| mirror);
+        let build = tokio::task::spawn_blocking(move || {
+            let records = state.full_records(&kvs);
+            match last_known {
+                Some(lk) => lk.replace_all(kvs, revision),
+                None => drop(kvs),
+            }
+            let snapshot = Snapshot::build(zone, records);
+            let down = state.down();
+            let snapshot = if down.is_empty() {
+                snapshot
+            } else {
+                snapshot.with_down(&down)
             };
-            self.state = state;
-            self.revision = revision;
-            self.publish(snapshot);
-            Ok(true)
-        }
+            (state, snapshot)
+        });
+        let (state, snapshot) = tokio::select! {
+            built = build => built?,
+            _ = shutdown_requested(&mut self.shutdown) => return Ok(false),
+        };
+        self.state = state;
+        self.revision = revision;
+        self.publish(snapshot);
+        Ok(true)
     }
 
     /// Loads and serves `<data-dir>/last-known` (if any) while the store cannot be listed.
@@ -328,7 +368,7 @@ impl Sync {
         };
         let started = Instant::now();
         let (keys, revision, written) = (loaded.kvs.len(), loaded.revision, loaded.written_unix_ms);
-        if !self.build_and_publish(loaded.kvs, revision).await? {
+        if !self.build_and_publish(loaded.kvs, revision, false).await? {
             return Ok(());
         }
         self.metrics.set_source(DataSource::LastKnown, written);

@@ -21,12 +21,16 @@ pub fn source_channel() -> (SourceSender, SourceReceiver) {
     mpsc::unbounded_channel()
 }
 
-/// Optional parts of a sync: the last-known mirror and an extra record source.
+/// Optional parts of a sync: the last-known mirror, an extra record source and the proof of
+/// what the start-up snapshot was built from.
 #[derive(Default)]
 pub struct SyncExtras {
     /// `<data-dir>/last-known`, kept current and served when the store cannot be listed.
     pub last_known: Option<std::path::PathBuf>,
     pub source: Option<SourceReceiver>,
+    /// Lets an empty first list keep the live start-up snapshot instead of building it
+    /// again (see [`StaticBuild`](super::StaticBuild)).
+    pub first_build: Option<super::StaticBuild>,
 }
 
 /// Waits for the next update (never resolves without a source or once it closed).

@@ -1,5 +1,8 @@
-//! What the sync remembers between watch batches: static records per name, SRV sibling groups
-//! (for CoreDNS weight normalisation), the DOWN set and the keys whose values were skipped.
+//! What the sync remembers between watch batches: the static records, the extra source's
+//! records per name, the DOWN set and the keys whose values were skipped. Store records are
+//! not kept: a name's store records come from its one key (one key per name, see
+//! [`layout::key_to_name`]), so a watch event replaces them whole, and SRV weights are
+//! normalised by the snapshot over each answer (it needs the raw weights).
 //!
 //! A full list turns into the record set for [`Snapshot::build`]; a watch batch turns into the
 //! [`NameChange`]s for [`Snapshot::apply`] plus a flag saying the DOWN set changed.
@@ -11,17 +14,10 @@ use super::StaticRecords;
 use crate::layout::{self, KeyKind, SkyValue, StatusValue};
 use crate::store::{KeyValue, WatchEvent};
 use rustc_hash::{FxHashMap, FxHashSet};
-use skylane_dataplane::record::{RData, Record};
+use skylane_dataplane::record::Record;
 use skylane_dataplane::{Name, NameChange};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-
-/// One SRV-carrying key: its raw records and the normalised ones last handed out.
-#[derive(Debug, Clone)]
-struct SrvMember {
-    raw: Vec<Record>,
-    served: Vec<Record>,
-}
 
 /// Sync-side memory of the store contents. Names are kept lowercased.
 pub struct SyncState {
@@ -32,8 +28,6 @@ pub struct SyncState {
     statics: StaticRecords,
     /// Records of the extra source (see `source.rs`), per name; merged like static records.
     source_by_name: FxHashMap<Name, Vec<Record>>,
-    /// parent name → SRV-carrying child keys (their weights are normalised together).
-    srv_groups: FxHashMap<Name, BTreeMap<Name, SrvMember>>,
     down: BTreeSet<IpAddr>,
     /// Keys whose current value was skipped (logged once each).
     bad_keys: FxHashSet<String>,
@@ -46,14 +40,6 @@ pub struct SyncState {
 pub struct BatchOutcome {
     pub changes: Vec<NameChange>,
     pub down_changed: bool,
-}
-
-fn has_srv(records: &[Record]) -> bool {
-    records.iter().any(|r| matches!(r.data, RData::Srv { .. }))
-}
-
-fn parent_of(name: &Name) -> Name {
-    name.parent().unwrap_or_else(Name::root)
 }
 
 impl SyncState {
@@ -69,7 +55,6 @@ impl SyncState {
             default_ttl,
             statics: static_records.into(),
             source_by_name: FxHashMap::default(),
-            srv_groups: FxHashMap::default(),
             down: BTreeSet::new(),
             bad_keys: FxHashSet::default(),
             parse_errors: 0,
@@ -105,16 +90,25 @@ impl SyncState {
 
     /// Parses a record value; `None` (skipped, counted) when it is not usable.
     fn records_of(&mut self, name: &Name, kv: &KeyValue) -> Option<Vec<Record>> {
+        let mut out = Vec::new();
+        self.records_into(name, kv, &mut out).then_some(out)
+    }
+
+    /// Appends the records of a value to `out`; false (nothing appended; skipped, counted)
+    /// when it is not usable.
+    fn records_into(&mut self, name: &Name, kv: &KeyValue, out: &mut Vec<Record>) -> bool {
         let parsed = SkyValue::from_json(&kv.value)
-            .and_then(|v| layout::served_records(name, &v, self.default_ttl));
+            .and_then(|v| layout::served_records_into(name, &v, self.default_ttl, out));
         match parsed {
-            Ok(records) => {
-                self.bad_keys.remove(&kv.key);
-                Some(records)
+            Ok(()) => {
+                if !self.bad_keys.is_empty() {
+                    self.bad_keys.remove(&kv.key);
+                }
+                true
             }
             Err(e) => {
                 self.skip(&kv.key, &e);
-                None
+                false
             }
         }
     }
@@ -141,44 +135,43 @@ impl SyncState {
         }
     }
 
-    /// Forgets every store-derived fact and returns the full record set for `kvs`
-    /// (static records included), for a fresh `Snapshot::build` + `with_down(self.down())`.
-    pub fn full_records(&mut self, kvs: Vec<KeyValue>) -> Vec<Record> {
-        self.srv_groups.clear();
+    /// The static records.
+    pub fn statics(&self) -> &StaticRecords {
+        &self.statics
+    }
+
+    /// True when the extra source has given records.
+    pub fn has_source_records(&self) -> bool {
+        !self.source_by_name.is_empty()
+    }
+
+    /// Forgets every store-derived fact (the DOWN set, the skipped keys), as before a full
+    /// list is taken in.
+    pub fn forget_store(&mut self) {
         self.down.clear();
         self.bad_keys.clear();
-        let mut records: Vec<Record> = Vec::with_capacity(self.statics.len() + kvs.len());
+    }
+
+    /// Forgets every store-derived fact and returns the full record set for `kvs`
+    /// (static records included), for a fresh `Snapshot::build` + `with_down(self.down())`.
+    pub fn full_records(&mut self, kvs: &[KeyValue]) -> Vec<Record> {
+        self.forget_store();
+        let source = self.source_by_name.values().map(Vec::len).sum::<usize>();
+        // Most values give one or two records (an IP host: A and a port-0 SRV).
+        let mut records: Vec<Record> =
+            Vec::with_capacity(self.statics.len() + source + 2 * kvs.len());
         self.statics.decode_into(&mut records);
         records.extend(self.source_by_name.values().flatten().cloned());
-        for kv in &kvs {
+        for kv in kvs {
             match layout::classify_key(&self.prefix, &self.monitor_prefix, &kv.key) {
                 KeyKind::Status(ip) => {
                     self.set_status(ip, Some(kv));
                 }
                 KeyKind::Name(name) => {
-                    let name = name.to_lowercase();
-                    let Some(recs) = self.records_of(&name, kv) else {
-                        continue;
-                    };
-                    if has_srv(&recs) {
-                        self.srv_groups.entry(parent_of(&name)).or_default().insert(
-                            name,
-                            SrvMember {
-                                raw: recs,
-                                served: Vec::new(),
-                            },
-                        );
-                    } else {
-                        records.extend(recs);
-                    }
+                    // A name from a key is lowercase (one canonical key per name).
+                    self.records_into(&name, kv, &mut records);
                 }
                 KeyKind::Other => {}
-            }
-        }
-        for group in self.srv_groups.values_mut() {
-            normalize_group(group);
-            for member in group.values() {
-                records.extend(member.served.iter().cloned());
             }
         }
         records
@@ -211,56 +204,10 @@ impl SyncState {
                 KeyKind::Other => {}
             }
         }
-        let mut dirty_groups: BTreeSet<Name> = BTreeSet::new();
         for (name, recs) in touched {
-            let parent = parent_of(&name);
-            if let Some(group) = self.srv_groups.get_mut(&parent) {
-                if group.remove(&name).is_some() {
-                    dirty_groups.insert(parent.clone());
-                }
-            }
-            match recs {
-                Some(recs) if has_srv(&recs) => {
-                    self.srv_groups.entry(parent.clone()).or_default().insert(
-                        name.clone(),
-                        SrvMember {
-                            raw: recs,
-                            served: Vec::new(),
-                        },
-                    );
-                    dirty_groups.insert(parent);
-                }
-                other => {
-                    let mut records = self.static_records(&name);
-                    records.extend(other.unwrap_or_default());
-                    out.changes.push(NameChange { name, records });
-                }
-            }
-        }
-        for parent in dirty_groups {
-            let Some(group) = self.srv_groups.get_mut(&parent) else {
-                continue;
-            };
-            let before: FxHashMap<Name, Vec<Record>> = group
-                .iter()
-                .map(|(n, m)| (n.clone(), m.served.clone()))
-                .collect();
-            normalize_group(group);
-            for (name, member) in group.iter() {
-                if before.get(name) != Some(&member.served) {
-                    let mut records = self.statics.records_of(name);
-                    let source = self.source_by_name.get(name).into_iter().flatten();
-                    records.extend(source.cloned());
-                    records.extend(member.served.iter().cloned());
-                    out.changes.push(NameChange {
-                        name: name.clone(),
-                        records,
-                    });
-                }
-            }
-            if group.is_empty() {
-                self.srv_groups.remove(&parent);
-            }
+            let mut records = self.static_records(&name);
+            records.extend(recs.unwrap_or_default());
+            out.changes.push(NameChange { name, records });
         }
         out
     }
@@ -291,15 +238,6 @@ impl SyncState {
                 name,
             })
             .collect()
-    }
-}
-
-/// The served records of every member of one SRV group: the raw records. SRV weights are
-/// normalised by the snapshot over each answered set (a name's whole subtree, CoreDNS-style),
-/// which needs the raw weights; the group only decides which names are handed over again.
-fn normalize_group(group: &mut BTreeMap<Name, SrvMember>) {
-    for member in group.values_mut() {
-        member.served = member.raw.clone();
     }
 }
 

@@ -81,6 +81,12 @@ impl StaticRecords {
         self.0.count == 0
     }
 
+    /// True when both share one arena (clones of one [`StaticRecords`]), not merely equal
+    /// records.
+    pub fn same_arena(&self, other: &StaticRecords) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// Bytes held (arena and indexes).
     pub fn heap_bytes(&self) -> usize {
         let sorted = self.0.by_name.get().map_or(0, Vec::capacity);

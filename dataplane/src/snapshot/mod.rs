@@ -338,6 +338,24 @@ impl Snapshot {
         self
     }
 
+    /// New snapshot sharing everything with this one but without the store-pending mark
+    /// (generation + 1): what the sync publishes when the store it loaded adds nothing to
+    /// the records this snapshot was built from, instead of building the same table again.
+    pub fn with_store_loaded(&self) -> Snapshot {
+        Snapshot {
+            rules: self.rules.clone(),
+            shards: self.shards.clone(),
+            zones: self.zones.clone(),
+            down: self.down.clone(),
+            generation: self.generation + 1,
+            serial: self.serial,
+            counters: self.counters,
+            reverse_active: self.reverse_active,
+            cuts: self.cuts.clone(),
+            store_pending: false,
+        }
+    }
+
     /// True while the record store has not been loaded (see [`Snapshot::with_store_pending`]).
     pub fn store_pending(&self) -> bool {
         self.store_pending

@@ -1,6 +1,7 @@
 //! Unit tests of the sync state (full list and watch batches).
 
 use super::*;
+use skylane_dataplane::record::RData;
 use std::net::Ipv4Addr;
 
 fn n(s: &str) -> Name {
@@ -52,7 +53,7 @@ fn srv_weights(records: &[Record]) -> Vec<u16> {
 #[test]
 fn full_list_merges_static_and_store_and_skips_bad_values() {
     let mut st = state();
-    let records = st.full_records(vec![
+    let records = st.full_records(&[
         kv("/skydns/local/skydns/a", r#"{"host":"10.0.0.1"}"#),
         kv("/skydns/local/skydns/bad", "{not json"),
         kv("/skydns/monitor/status/10.0.0.1", r#"{"status":"DOWN"}"#),
@@ -76,7 +77,7 @@ fn full_list_merges_static_and_store_and_skips_bad_values() {
 #[test]
 fn watch_batches_replace_whole_names_keeping_static_records() {
     let mut st = state();
-    st.full_records(Vec::new());
+    st.full_records(&[]);
     let out = st.apply_events(&[put(
         "/skydns/local/skydns/static",
         r#"{"host":"10.0.0.9"}"#,
@@ -114,7 +115,7 @@ fn watch_batches_replace_whole_names_keeping_static_records() {
 #[test]
 fn status_keys_drive_the_down_set() {
     let mut st = state();
-    st.full_records(Vec::new());
+    st.full_records(&[]);
     let key = "/skydns/monitor/status/10.0.0.1";
     let out = st.apply_events(&[put(key, r#"{"status":"DOWN"}"#, 2)]);
     assert!(out.down_changed && out.changes.is_empty());
@@ -133,7 +134,7 @@ fn status_keys_drive_the_down_set() {
 #[test]
 fn bad_values_are_skipped_counted_and_forgotten_when_fixed() {
     let mut st = state();
-    st.full_records(Vec::new());
+    st.full_records(&[]);
     let key = "/skydns/local/skydns/a";
     st.apply_events(&[put(key, r#"{"host":"10.0.0.1"}"#, 2)]);
     let out = st.apply_events(&[put(key, "garbage", 3)]);
@@ -147,7 +148,7 @@ fn bad_values_are_skipped_counted_and_forgotten_when_fixed() {
 #[test]
 fn srv_weights_are_handed_over_raw() {
     let mut st = state();
-    let records = st.full_records(vec![kv(
+    let records = st.full_records(&[kv(
         "/skydns/local/skydns/web/x1",
         r#"{"host":"10.0.0.1","port":80}"#,
     )]);
@@ -251,7 +252,7 @@ mod incremental_matches_full {
                 }
             }
             let mut st = state();
-            let mut live = view(st.full_records(kvs(&store)));
+            let mut live = view(st.full_records(&kvs(&store)));
             let mut rev = 10;
             for batch in &batches {
                 let mut events = Vec::new();
@@ -274,7 +275,7 @@ mod incremental_matches_full {
                     live.extend(view(change.records));
                 }
             }
-            let full = view(state().full_records(kvs(&store)));
+            let full = view(state().full_records(&kvs(&store)));
             prop_assert_eq!(live, full);
         }
     }
