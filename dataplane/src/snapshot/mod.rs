@@ -228,7 +228,7 @@ impl Snapshot {
         for (key, group) in &groups {
             ed.set_group(key, group);
         }
-        ed.refresh_subtrees(built.parents.iter().map(|k| &**k), false);
+        ed.refresh_subtrees(built.parents.iter(), false);
         // Reverse trees wanted for configured reverse zones alone (auto-PTR off, no PTR).
         let mut reverse_active = built.reverse_active;
         for (f, apex) in REVERSE_APEXES.iter().enumerate() {

@@ -18,6 +18,7 @@ use super::rrset::{
 use super::shard::{begin_entry, end_entry, shard_of, Shard, SHARD_COUNT};
 use super::zone::ZoneRules;
 use crate::record::{rtype, Record};
+pub(crate) use tree::Parents;
 use tree::{parent_link, push_edge, Edge, Tree};
 
 mod tree;
@@ -70,7 +71,7 @@ pub(crate) struct Built {
     /// Where the subtree pass starts (`edit::subtree`): every served name with children,
     /// and every apex. A leaf has no subtree answer but for its own SRV records, which the
     /// encoder makes itself ([`leaf_srv_answer`]), so the leaves are never visited.
-    pub parents: Vec<Box<[u8]>>,
+    pub parents: Parents,
     pub counters: Counters,
     pub reverse_active: [bool; 2],
 }
@@ -572,14 +573,12 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
             end_entry(buf, start);
         }
     }
-    let parents = tree
-        .lists
-        .iter()
-        .map(|l| l.0)
-        .filter(|k| rules.is_configured(k))
+    let mut parents = Parents::default();
+    let served = tree.lists.iter().map(|l| l.0);
+    let served = served.filter(|k| rules.is_configured(k));
+    served
         .chain(rules.domains.iter().map(|(k, _)| &**k))
-        .map(Box::from)
-        .collect();
+        .for_each(|k| parents.push(k));
     drop(tree);
     let shards = parallel_shards(out);
     Built {
