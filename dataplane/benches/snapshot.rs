@@ -1,4 +1,5 @@
-//! Snapshot table benchmarks: build time (100 k and 1 M records), applying one
+//! Snapshot table benchmarks: build time (100 k and 1 M records, and `build/srv_1m`: the
+//! control plane's load shape, 1 M names each with an A and an SRV record), applying one
 //! changed name to a 1 M-record snapshot, lookups (hit / miss / zone), and the
 //! resident bytes per record (live heap bytes counted by a global allocator,
 //! printed once before the timings).
@@ -59,6 +60,28 @@ fn records(n: usize) -> Vec<Record> {
                 ),
                 _ => Record::new(name, 30, RData::A(v4(i))),
             }
+        })
+        .collect()
+}
+
+/// The control plane's load shape (`load_bench`): `n` values, each an A record and an SRV
+/// record (priority 10, weight 0, port 0, targeting the name itself) at
+/// `x<i % 100>.svc<i / 100>.cluster.local.`, so `2 n` records and every name an SRV owner.
+fn srv_records(n: usize) -> Vec<Record> {
+    (0..n)
+        .flat_map(|i| {
+            let name =
+                Name::from_ascii(&format!("x{}.svc{}.cluster.local.", i % 100, i / 100)).unwrap();
+            let srv = RData::Srv {
+                priority: 10,
+                weight: 0,
+                port: 0,
+                target: name.clone(),
+            };
+            [
+                Record::new(name.clone(), 30, RData::A(v4(i))),
+                Record::new(name, 30, srv),
+            ]
         })
         .collect()
 }
@@ -128,6 +151,14 @@ fn build(c: &mut Criterion) {
             )
         });
     }
+    // Every name an SRV owner (the control plane's load of 1 M values): 2 M records.
+    g.bench_function("srv_1m", |b| {
+        b.iter_batched(
+            || srv_records(1_000_000),
+            |r| Snapshot::build(config(), r),
+            BatchSize::PerIteration,
+        )
+    });
     g.finish();
 }
 

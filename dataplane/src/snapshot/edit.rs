@@ -26,6 +26,7 @@ use std::collections::hash_map::Entry as MapEntry;
 /// A record's type and RDATA (what makes two records the same).
 type RecordKey = (u16, u8, Box<[u8]>);
 
+mod batch;
 mod bounded;
 mod delta;
 mod group;
@@ -90,11 +91,15 @@ impl<'a> Editor<'a> {
 
     /// A read-only view of a node: its dirty copy, else its base entry (not loaded).
     fn peek(&self, key: &[u8]) -> Option<View<'_>> {
+        self.peek_hashed(key, key_hash(key))
+    }
+
+    /// [`Editor::peek`] with the key's hash already known.
+    fn peek_hashed(&self, key: &[u8], h: u64) -> Option<View<'_>> {
         match self.dirty.get(key) {
             Some(Some(Entry::Node(n))) => Some(View::Dirty(n)),
             Some(_) => None,
             None => {
-                let h = key_hash(key);
                 let e = self.base.get(shard_of(h)).and_then(|s| s.find(h, key))?;
                 Some(View::Base(NodeRef::new(self.base, e)))
             }

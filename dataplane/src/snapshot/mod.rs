@@ -61,34 +61,13 @@ use zone::{CutSet, ZoneRules, ZoneTable};
 /// Names (lowercased keys) with their group.
 type NameGroups = Vec<(Box<[u8]>, String)>;
 
-/// The keys the subtree pass of a bulk build starts from (deduplicated): the parent of every
-/// name owning `records`, and apexes owning SRV records; the pass adds their ancestors. A leaf
-/// has no subtree answer but for its own SRV records, which the bulk build makes itself
-/// (`bulk::leaf_srv_answer`), so the million leaves of a large table are never visited. Also the group of each name with one (`edit::name_group`).
-fn subtree_keys(rules: &ZoneRules, records: &[Record]) -> (Vec<Box<[u8]>>, NameGroups) {
-    let mut keys: rustc_hash::FxHashSet<Box<[u8]>> = rustc_hash::FxHashSet::default();
-    // Names with a grouped record, and then all their records (groups are rare).
+/// The group of each name with one (`edit::name_group`), from the (rare) grouped records.
+fn name_groups(records: &[Record]) -> NameGroups {
     let mut grouped: rustc_hash::FxHashMap<Box<[u8]>, Vec<&Record>> = Default::default();
-    let mut key = Vec::with_capacity(crate::name::MAX_NAME_LEN);
-    for r in records {
-        key.clear();
-        key.extend(r.name.as_wire().iter().map(u8::to_ascii_lowercase));
-        if !rules.is_configured(&key) {
-            continue;
-        }
-        if r.group.is_some() {
-            grouped.entry(key.as_slice().into()).or_default();
-        }
-        // A leaf's SRV answer is made by the bulk build itself; an apex's is not.
-        let apex = rules.domains.iter().any(|(k, _)| **k == *key);
-        if apex && r.data.rtype() == crate::record::rtype::SRV && !keys.contains(key.as_slice()) {
-            keys.insert(key.as_slice().into());
-        }
-        if let Some(parent) = rules.parent_offset(&key).map(|p| &key[p..]) {
-            if !keys.contains(parent) {
-                keys.insert(parent.into());
-            }
-        }
+    for r in records.iter().filter(|r| r.group.is_some()) {
+        grouped
+            .entry(r.name.as_wire().to_ascii_lowercase().into())
+            .or_default();
     }
     if !grouped.is_empty() {
         for r in records {
@@ -98,11 +77,10 @@ fn subtree_keys(rules: &ZoneRules, records: &[Record]) -> (Vec<Box<[u8]>>, NameG
             }
         }
     }
-    let groups = grouped
+    grouped
         .into_iter()
         .filter_map(|(k, v)| Some((k, edit::name_group(v.into_iter())?.to_string())))
-        .collect();
-    (keys.into_iter().collect(), groups)
+        .collect()
 }
 
 /// True when the node at `key` in `table` holds an NS RRset.
@@ -234,7 +212,10 @@ impl Snapshot {
     pub fn build(config: Arc<ZoneConfig>, records: Vec<Record>) -> Snapshot {
         let rules = Arc::new(ZoneRules::new(config));
         let serial = next_serial(0);
-        let (keys, groups) = subtree_keys(&rules, &records);
+        let groups: NameGroups = name_groups(&records)
+            .into_iter()
+            .filter(|(k, _)| rules.is_configured(k))
+            .collect();
         let ns_owners: Vec<Box<[u8]>> = records
             .iter()
             .filter(|r| r.data.rtype() == crate::record::rtype::NS)
@@ -247,7 +228,7 @@ impl Snapshot {
         for (key, group) in &groups {
             ed.set_group(key, group);
         }
-        ed.refresh_subtrees(keys.iter().map(|k| &**k), false);
+        ed.refresh_subtrees(built.parents.iter(), false);
         // Reverse trees wanted for configured reverse zones alone (auto-PTR off, no PTR).
         let mut reverse_active = built.reverse_active;
         for (f, apex) in REVERSE_APEXES.iter().enumerate() {

@@ -255,6 +255,21 @@ impl Shard {
         }
     }
 
+    /// Loads the index slot a lookup of hash `h` starts at and, when its tag matches, the
+    /// first byte of that entry, and returns them combined (meaningless: only for
+    /// `std::hint::black_box`). Called for a batch of keys before looking them up, so that
+    /// their cache misses overlap instead of coming one after the other (`edit::batch`).
+    #[inline]
+    pub(crate) fn touch(&self, h: u64) -> u64 {
+        let tag = tag_of(h);
+        let slot = self.slot(tag as usize & self.mask as usize);
+        if slot != EMPTY_SLOT && (slot >> 32) as u32 == tag {
+            let at = slot as u32 as usize;
+            return slot ^ u64::from(self.arena().get(at).copied().unwrap_or(0));
+        }
+        slot
+    }
+
     /// The entry with this key (`h` = its hash).
     #[inline]
     pub(crate) fn find(&self, h: u64, key: &[u8]) -> Option<&[u8]> {

@@ -18,6 +18,7 @@ use super::rrset::{
 use super::shard::{begin_entry, end_entry, shard_of, Shard, SHARD_COUNT};
 use super::zone::ZoneRules;
 use crate::record::{rtype, Record};
+pub(crate) use tree::Parents;
 use tree::{parent_link, push_edge, Edge, Tree};
 
 mod tree;
@@ -67,6 +68,10 @@ const NO_CHILDREN: u32 = u32::MAX;
 /// Result of a bulk build.
 pub(crate) struct Built {
     pub shards: Vec<Shard>,
+    /// Where the subtree pass starts (`edit::subtree`): every served name with children,
+    /// and every apex. A leaf has no subtree answer but for its own SRV records, which the
+    /// encoder makes itself ([`leaf_srv_answer`]), so the leaves are never visited.
+    pub parents: Parents,
     pub counters: Counters,
     pub reverse_active: [bool; 2],
 }
@@ -334,7 +339,11 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
 
     // 2. Group by name, drop duplicates, count, emit auto-PTRs.
     let mut spans: Vec<Vec<Span>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
-    let mut autos: Vec<Vec<Pend>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
+    // About one auto-PTR per record lands in each shard: reserved, not grown step by step.
+    let auto_cap = if rules.config.auto_ptr { per_shard } else { 0 };
+    let mut autos: Vec<Vec<Pend>> = (0..SHARD_COUNT)
+        .map(|_| Vec::with_capacity(auto_cap))
+        .collect();
     let mut rkey = Vec::with_capacity(80);
     let all_runs = parallel_each_mut(&mut explicit, |v| {
         let runs = sort_and_group(&arena, v);
@@ -345,6 +354,7 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
     });
     for (s, runs) in all_runs.iter().enumerate() {
         let v = &explicit[s];
+        spans[s].reserve(runs.len());
         for &(a, b) in runs {
             let run = &v[a as usize..b as usize];
             let first = run[0];
@@ -414,6 +424,7 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
     });
     for (s, runs) in all_runs.into_iter().enumerate() {
         let v = &autos[s];
+        spans[s].reserve(runs.len());
         for (a, b) in runs {
             let run = &v[a as usize..b as usize];
             spans[s].push(Span {
@@ -562,10 +573,17 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
             end_entry(buf, start);
         }
     }
+    let mut parents = Parents::default();
+    let served = tree.lists.iter().map(|l| l.0);
+    let served = served.filter(|k| rules.is_configured(k));
+    served
+        .chain(rules.domains.iter().map(|(k, _)| &**k))
+        .for_each(|k| parents.push(k));
     drop(tree);
     let shards = parallel_shards(out);
     Built {
         shards,
+        parents,
         counters,
         reverse_active,
     }

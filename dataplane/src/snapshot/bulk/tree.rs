@@ -110,3 +110,27 @@ impl<'x> Tree<'x> {
         (idx, true)
     }
 }
+
+/// Keys back to back in one buffer, with the end of each: no allocation per key (boxed keys
+/// made at the end of a build sat above its freed temporaries on the heap and kept them
+/// resident: ≈ 175 B/record more RSS after a 1 M build).
+#[derive(Default)]
+pub(crate) struct Parents {
+    bytes: Vec<u8>,
+    ends: Vec<u32>,
+}
+
+impl Parents {
+    pub(crate) fn push(&mut self, key: &[u8]) {
+        self.bytes.extend_from_slice(key);
+        self.ends.push(self.bytes.len() as u32);
+    }
+
+    /// Every key, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(&self.ends)
+            .map(|(a, &b)| &self.bytes[a as usize..b as usize])
+    }
+}

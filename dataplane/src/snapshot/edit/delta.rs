@@ -23,8 +23,10 @@ use super::subtree::{
     contribution, given, same_contribution, subtree_kind, Bounded, SUBTREE_TYPES,
 };
 use super::{Editor, View};
+use crate::record::rtype;
 use crate::snapshot::hash::key_hash;
-use crate::snapshot::node::NodeRef;
+use crate::snapshot::node::{is_derived, NodeRef};
+use crate::snapshot::rrset::{KIND_SUBTREE, KIND_SUBTREE_RAW};
 use crate::snapshot::shard::shard_of;
 
 /// Applies one contributor's change (`old` → `new`) to `set`; false when `set` cannot be
@@ -45,6 +47,42 @@ fn apply_change(set: &mut Bounded, old: &Bounded, new: &Bounded) -> bool {
         set.add(nt, rdata);
     }
     true
+}
+
+/// True when `v`'s derived sets are exactly what `Editor::derived_sets(sets, below)` makes
+/// without a group filter, compared in place (no RRset built, no SRV weights normalised).
+/// False also when this cannot be told so (an SRV set shown without a raw one): the caller
+/// then builds the sets and compares them.
+pub(super) fn stored_as(v: &View<'_>, sets: &[Bounded; 5], below: [bool; 5]) -> bool {
+    let same = |t: u16, kind: u8, set: &Bounded| {
+        let mut it = set.iter();
+        let mut all = true;
+        v.each(t, kind, |ttl, rdata| {
+            all = it.next() == Some((ttl, rdata));
+            all
+        });
+        all && it.next().is_none()
+    };
+    let mut expected = 0usize;
+    for ((set, &t), below) in sets.iter().zip(SUBTREE_TYPES.iter()).zip(below) {
+        if t == rtype::SRV && !set.is_empty() {
+            // The shown set is the raw one normalised: the same raw set, the same shown one.
+            if !below || !v.has(t, KIND_SUBTREE) || !same(t, KIND_SUBTREE_RAW, set) {
+                return false;
+            }
+            expected += 2;
+        } else if below {
+            if set.is_empty() || !same(t, KIND_SUBTREE, set) {
+                return false;
+            }
+            expected += 1;
+        }
+    }
+    let derived = match v {
+        View::Dirty(n) => n.rrsets.iter().filter(|r| is_derived(r.kind)).count(),
+        View::Base(n) => n.all_rrsets().filter(|r| is_derived(r.kind())).count(),
+    };
+    derived == expected
 }
 
 impl Editor<'_> {
@@ -108,8 +146,10 @@ impl Editor<'_> {
                 }
             }
         }
-        let derived = Self::derived_sets(sets, below, Default::default());
-        self.store_derived(key, derived);
+        if !stored_as(&node, &sets, below) {
+            let derived = Self::derived_sets(sets, below, Default::default());
+            self.store_derived(key, derived);
+        }
         true
     }
 }

@@ -32,6 +32,7 @@
 //! name is written only when its answer changed.
 
 pub(super) use super::bounded::Bounded;
+use super::delta::stored_as;
 use super::{is_address, Editor, View};
 use crate::record::rtype;
 use crate::snapshot::node::is_derived;
@@ -421,16 +422,7 @@ impl Editor<'_> {
             .filter(|k| self.peek(k).is_some());
         // Its own group, or a child's (whose mark is current: children come first).
         let mut grouped = node.child_chunks() > 0 && node.has(GROUP_RTYPE, KIND_GROUP);
-        let mut ck = Vec::with_capacity(crate::name::MAX_NAME_LEN);
-        self.each_child(key, node.child_chunks(), |label| {
-            ck.clear();
-            ck.push(label.len() as u8);
-            ck.extend_from_slice(label);
-            ck.extend_from_slice(key);
-            let fits = ck.len() <= crate::name::MAX_NAME_LEN && *label != *b"*";
-            let Some(child) = fits.then(|| self.peek(&ck)).flatten() else {
-                return;
-            };
+        self.each_child_view(key, node.child_chunks(), |child| {
             let (from_child, child_grouped) = add_below_all(&child, &mut sets, |t| {
                 !(apex_dns.is_some() && is_address(t))
             });
@@ -444,6 +436,11 @@ impl Editor<'_> {
             for (b, c) in below.iter_mut().zip(from_src) {
                 *b |= c;
             }
+        }
+        let ns = if is_apex { self.ns_from_dns(key) } else { None };
+        // Unchanged (the common case of an update's ancestors): told without building sets.
+        if !grouped && ns.is_none() && stored_as(&node, &sets, below) {
+            return None;
         }
         // The group rule (`edit::group`); at an apex answering from `apex.dns`, A/AAAA keep
         // that rule.
@@ -464,9 +461,7 @@ impl Editor<'_> {
             });
             derived.push(mark);
         }
-        if is_apex {
-            derived.extend(self.ns_from_dns(key));
-        }
+        derived.extend(ns);
         (!node.derived_equals(&derived)).then_some(derived)
     }
 
