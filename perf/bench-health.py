@@ -3,7 +3,7 @@
 
 Part 1 (cost): one `skylane scan` agent checks N addresses 127.1.x.y x 1 TCP port every
 interval; one listener on 0.0.0.0:PORT accepts them all. Reports the agent's CPU (% of one core,
-from /proc/PID/stat over the measuring window) and its peak resident memory, and the
+user + system and each, from /proc/PID/stat over the measuring window) and its peak resident memory, and the
 connections the listener accepted (proof the work was done).
 
 Part 2 (detection): `skylane serve` with [health] enabled answers names svcI = {127.2.0.I
@@ -47,8 +47,9 @@ class Acceptor(threading.Thread):
             time.sleep(0.0005)
 
 def cpu_ticks(pid):
+    """(utime, stime) of pid, in clock ticks."""
     f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return int(f[11]) + int(f[12])  # utime + stime
+    return int(f[11]), int(f[12])
 
 def rss_kib(pid):
     for line in open(f"/proc/{pid}/status"):
@@ -83,9 +84,11 @@ def part_cost(a):
         peak = max(peak, rss_kib(p.pid)); time.sleep(0.5)
     t1, c1, n1 = time.time(), cpu_ticks(p.pid), acc.count
     p.send_signal(signal.SIGTERM); p.wait(timeout=10)
-    cpu = (c1 - c0) / hz / (t1 - t0) * 100
+    user, system = ((c1[i] - c0[i]) / hz / (t1 - t0) * 100 for i in (0, 1))
     res = {"addresses": a.addresses, "interval_ms": a.interval_ms, "window_s": round(t1 - t0, 1),
-           "cpu_percent_of_one_core": round(cpu, 2), "peak_rss_mib": round(peak / 1024, 1),
+           "cpu_percent_of_one_core": round(user + system, 2),
+           "user_percent": round(user, 2), "system_percent": round(system, 2),
+           "peak_rss_mib": round(peak / 1024, 1),
            "connections_accepted": n1 - n0,
            "expected_connections": int(a.addresses * (t1 - t0) * 1000 / a.interval_ms)}
     print(json.dumps({"cost": res}))

@@ -68,8 +68,13 @@ impl Checker {
     /// Checks `ip` on `ports` (concurrently) and by echo when configured.
     pub async fn check(&self, ip: IpAddr, ports: &[u16]) -> Outcome {
         let started = Instant::now();
-        let port_checks = ports.iter().map(|&p| self.port(SocketAddr::new(ip, p)));
-        let mut probes: Vec<ProbeResult> = futures_util::future::join_all(port_checks).await;
+        let mut probes = Vec::with_capacity(ports.len() + usize::from(self.icmp));
+        if let [port] = ports {
+            probes.push(self.port(SocketAddr::new(ip, *port)).await);
+        } else {
+            let port_checks = ports.iter().map(|&p| self.port(SocketAddr::new(ip, p)));
+            probes.extend(futures_util::future::join_all(port_checks).await);
+        }
         if self.icmp {
             probes.push(super::icmp::echo(ip, self.timeout).await);
         }
@@ -99,9 +104,9 @@ impl Checker {
                 probe(CheckKind::Http, addr, r)
             }
             None => {
-                let r = tokio::time::timeout(self.timeout, TcpStream::connect(addr)).await;
+                let r = tokio::time::timeout(self.timeout, tcp_connect(addr)).await;
                 let r = match r {
-                    Ok(Ok(_)) => Ok(()),
+                    Ok(Ok(())) => Ok(()),
                     Ok(Err(e)) => Err(e.kind().to_string()),
                     Err(_) => Err(self.timed_out()),
                 };
@@ -123,6 +128,17 @@ fn probe(kind: CheckKind, addr: SocketAddr, r: Result<(), String>) -> ProbeResul
             .err()
             .map(|why| format!("{} {addr}: {why}", kind.as_str())),
     }
+}
+
+/// Connects to `addr`, then closes with a reset (`SO_LINGER` 0): the handshake is the whole
+/// check, and the reset spares both ends the FIN exchange and this end a `TIME_WAIT` socket per
+/// check (HAProxy closes its TCP checks the same way). The backend sees a connection that is
+/// reset before it sends anything.
+async fn tcp_connect(addr: SocketAddr) -> std::io::Result<()> {
+    let stream = TcpStream::connect(addr).await?;
+    // The connect succeeded, which is the check; without the option the close is a FIN.
+    let _ = stream.set_zero_linger();
+    Ok(())
 }
 
 /// `GET path` over HTTP/1.1; 2xx/3xx is healthy.

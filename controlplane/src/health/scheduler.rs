@@ -1,25 +1,29 @@
 //! The agent's loop: keeps the inventory current (list + watch of the store), assigns
 //! addresses by rendezvous hashing over the live agents, runs each assigned address's check
-//! once per interval at its fixed phase (at most `concurrency` in flight), applies rise/fall,
-//! and writes status transitions (only on change, never over a manual status, DOWN ones held
-//! by the partition guard) and per-address reports.
+//! once per interval at its fixed phase (at most `concurrency` in flight, polled by this one
+//! task: no task per check), applies rise/fall, and writes status transitions (only on change,
+//! never over a manual status, DOWN ones held by the partition guard) and per-address reports
+//! (when they change, else every `REPORT_REFRESH_CHECKS` checks).
 
 use super::assign::{owner, phase};
 use super::check::{Checker, Outcome};
 use super::membership::{HeartInfo, Live};
-use super::state::Target;
+use super::state::{LastCheck, Target};
 use super::targets::{inventory, parse_stored, ports_of, Inventory};
 use super::writer::{report_key, transition_doc, write_reports, write_status, WriteResult};
 use super::{HealthConfig, HealthMetrics};
 use crate::layout::{self, status_key, Health, KeyKind};
 use crate::store::{Store, WatchEvent};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use skylane_dataplane::record::Record;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 /// What the loop needs; built by [`super::run_agent`].
@@ -34,7 +38,12 @@ pub struct Scheduler {
     pub heart_info: watch::Sender<HeartInfo>,
 }
 
-type Results = mpsc::UnboundedReceiver<(IpAddr, Outcome)>;
+/// One check in flight: its address and, when done, its outcome.
+type Check = Pin<Box<dyn Future<Output = (IpAddr, Outcome)> + Send>>;
+
+/// The checks in flight (at most `concurrency`), polled by the loop itself. Kept out of
+/// [`Run`] so that `Run` stays `Sync` (the futures are only `Send`).
+type Checks = FuturesUnordered<Check>;
 
 /// Why the loop woke up.
 enum Wake {
@@ -56,25 +65,23 @@ struct Run {
     dirty: bool,
     records_changed: bool,
     panic: bool,
-    /// Addresses reported since the last flush.
+    /// Addresses whose report is due at the next flush.
     reported: Vec<IpAddr>,
+    /// The lease the reports were last written with (a new lease: every report again).
+    report_lease: Option<i64>,
     /// Reports to delete: their addresses left the records.
     stale_reports: Vec<IpAddr>,
     /// Assigned addresses whose last check failed.
     failing: usize,
-    semaphore: Arc<Semaphore>,
-    results_tx: mpsc::UnboundedSender<(IpAddr, Outcome)>,
     checker: Checker,
 }
 
 impl Scheduler {
     /// Runs until `stop` turns true.
     pub async fn run(self, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
-        let (results_tx, mut results) = mpsc::unbounded_channel();
         let interval = Duration::from_millis(self.cfg.interval_ms);
         let mut run = Run {
             checker: Checker::new(&self.cfg),
-            semaphore: Arc::new(Semaphore::new(self.cfg.concurrency)),
             s: self,
             inv: Inventory::default(),
             targets: HashMap::new(),
@@ -85,15 +92,16 @@ impl Scheduler {
             records_changed: false,
             panic: false,
             reported: Vec::new(),
+            report_lease: None,
             stale_reports: Vec::new(),
             failing: 0,
-            results_tx,
         };
+        let mut checks = Checks::new();
         loop {
             let Some(mut events) = run.relist(&mut stop).await else {
                 return Ok(());
             };
-            if run.serve(&mut events, &mut results, &mut stop).await {
+            if run.serve(&mut events, &mut checks, &mut stop).await {
                 return Ok(());
             }
         }
@@ -142,7 +150,7 @@ impl Run {
     async fn serve(
         &mut self,
         events: &mut mpsc::Receiver<WatchEvent>,
-        results: &mut Results,
+        checks: &mut Checks,
         stop: &mut watch::Receiver<bool>,
     ) -> bool {
         let mut reports = tokio::time::interval(self.interval);
@@ -152,11 +160,13 @@ impl Run {
             if self.dirty {
                 self.reassign(&live.borrow_and_update().clone());
             }
-            let next = self.due.peek().map(|Reverse((t, _))| *t);
+            // With `concurrency` checks in flight, the next due one waits for a result.
+            let slot = checks.len() < self.s.cfg.concurrency;
+            let next = self.due.peek().map(|Reverse((t, _))| *t).filter(|_| slot);
             let far = Instant::now() + Duration::from_secs(3600);
             let wake = tokio::select! {
                 _ = tokio::time::sleep_until(next.unwrap_or(far)) => Wake::Due,
-                Some((ip, outcome)) = results.recv() => Wake::Result(ip, outcome),
+                Some((ip, outcome)) = checks.next() => Wake::Result(ip, outcome),
                 ev = events.recv() => match ev {
                     Some(WatchEvent::Resync) | None => return false,
                     Some(ev) => Wake::Event(ev),
@@ -166,7 +176,7 @@ impl Run {
                 _ = stop.wait_for(|s| *s) => return true,
             };
             match wake {
-                Wake::Due => self.dispatch().await,
+                Wake::Due => self.dispatch(checks),
                 Wake::Result(ip, outcome) => self.on_result(ip, outcome).await,
                 Wake::Event(ev) => self.on_event(ev),
                 Wake::Live => self.dirty = true,
@@ -228,12 +238,15 @@ impl Run {
             let ports = ports_of(srv_ports, &self.s.cfg.ports, stored);
             let target = match self.targets.remove(ip) {
                 Some(mut t) => {
-                    t.ports = ports;
+                    if *t.ports != *ports {
+                        t.ports = ports.into();
+                        self.reported.push(*ip);
+                    }
                     t
                 }
                 None => {
                     let verdict = stored.map_or(Health::Up, |s| s.health());
-                    Target::new(ports, verdict, self.next_phase(ip, now))
+                    Target::new(ports.into(), verdict, self.next_phase(ip, now))
                 }
             };
             kept.insert(*ip, target);
@@ -273,11 +286,15 @@ impl Run {
         t
     }
 
-    /// Starts every check that is due (waits for a free slot when `concurrency` are running).
-    async fn dispatch(&mut self) {
+    /// Starts every check that is due or due within the batching slack (up to 10 ms, a
+    /// 64th of the interval: one wake-up starts the checks of the next few milliseconds
+    /// instead of one wake-up per check), while fewer than `concurrency` are in flight (the
+    /// rest start as results free slots).
+    fn dispatch(&mut self, checks: &mut Checks) {
         let now = Instant::now();
+        let horizon = now + (self.interval / 64).min(Duration::from_millis(10));
         while let Some(Reverse((due, ip))) = self.due.peek().copied() {
-            if due > now {
+            if due > horizon || checks.len() >= self.s.cfg.concurrency {
                 break;
             }
             self.due.pop();
@@ -297,14 +314,10 @@ impl Run {
                 continue;
             }
             t.in_flight = true;
-            let ports = t.ports.clone();
-            let permit = self.semaphore.clone().acquire_owned().await;
-            let (checker, tx) = (self.checker.clone(), self.results_tx.clone());
-            tokio::spawn(async move {
-                let outcome = checker.check(ip, &ports).await;
-                drop(permit);
-                let _ = tx.send((ip, outcome));
-            });
+            let (ports, checker) = (t.ports.clone(), self.checker.clone());
+            checks.push(Box::pin(
+                async move { (ip, checker.check(ip, &ports).await) },
+            ));
         }
     }
 
@@ -317,14 +330,15 @@ impl Run {
         };
         t.in_flight = false;
         let was_failing = t.failing();
-        t.observe(outcome.ok, rise, fall);
-        t.last = Some(super::state::LastCheck {
+        let last = LastCheck {
             at: std::time::SystemTime::now(),
             latency: outcome.latency,
             ok: outcome.ok,
             reason: outcome.reason,
-        });
-        self.reported.push(ip);
+        };
+        if t.record(last, rise, fall) {
+            self.reported.push(ip);
+        }
         if was_failing != t.failing() {
             if t.failing() {
                 self.failing += 1;
@@ -365,13 +379,13 @@ impl Run {
         let Some(t) = self.targets.get(&ip) else {
             return;
         };
-        let stored = self.inv.statuses.get(&ip).cloned().unwrap_or_default();
-        if stored.manual() || stored.health() == t.verdict {
-            return;
-        }
-        if t.verdict == Health::Down && self.panic {
-            return;
-        }
+        // Cloned only when a write follows (this runs after every check).
+        let stored = match self.inv.statuses.get(&ip) {
+            Some(s) if s.manual() || s.health() == t.verdict => return,
+            None if t.verdict == Health::Up => return,
+            _ if t.verdict == Health::Down && self.panic => return,
+            s => s.cloned().unwrap_or_default(),
+        };
         let reason = t.last.as_ref().and_then(|l| l.reason.clone());
         let doc = transition_doc(&stored, t.verdict, &self.s.agent, reason);
         let key = status_key(&self.s.store.prefixes().monitor_prefix, &ip);
@@ -396,8 +410,14 @@ impl Run {
         }
     }
 
-    /// Writes the reports of the addresses checked since the last flush.
+    /// Writes the reports that are due (every one after a change of lease: on etcd the old
+    /// lease's reports vanish with it); those not written are due again at the next flush.
     async fn flush_reports(&mut self) {
+        let lease = self.s.live.borrow().lease;
+        if lease != self.report_lease {
+            let checked = self.targets.iter().filter(|(_, t)| t.last.is_some());
+            self.reported.extend(checked.map(|(ip, _)| *ip));
+        }
         let mut ips = std::mem::take(&mut self.reported);
         ips.sort_unstable();
         ips.dedup();
@@ -417,11 +437,16 @@ impl Run {
             .map(|ip| report_key(prefix, ip))
             .collect();
         if puts.is_empty() && deletes.is_empty() {
+            self.report_lease = lease;
             return;
         }
-        let lease = self.s.live.borrow().lease;
-        if let Err(e) = write_reports(&self.s.store, puts, deletes, lease).await {
-            tracing::warn!("health: report write failed: {e}");
+        match write_reports(&self.s.store, puts, deletes, lease).await {
+            Ok(true) => self.report_lease = lease,
+            Ok(false) => self.reported = ips,
+            Err(e) => {
+                tracing::warn!("health: report write failed: {e}");
+                self.reported = ips;
+            }
         }
     }
 }

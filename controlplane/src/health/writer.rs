@@ -83,12 +83,13 @@ pub fn transition_doc(
 }
 
 /// Writes report values in chunks; on etcd attached to the agent's lease (they vanish with it).
+/// False when the puts were not written: on etcd without a lease.
 pub async fn write_reports(
     store: &Store,
     puts: Vec<(String, Vec<u8>)>,
     deletes: Vec<String>,
     lease: Option<i64>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     for chunk in deletes.chunks(REPORT_CHUNK) {
         store.apply_batch(Vec::new(), chunk.to_vec()).await?;
     }
@@ -99,14 +100,14 @@ pub async fn write_reports(
             (Store::Etcd(etcd), Some(lease)) => {
                 etcd.put_with_lease(puts, lease).await?;
             }
-            (Store::Etcd(_), None) => return Ok(()),
+            (Store::Etcd(_), None) => return Ok(false),
             (Store::Embedded(_), _) => {
                 store.apply_batch(puts, Vec::new()).await?;
             }
         }
         puts = rest;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// `<report-prefix>/<ip>`.
