@@ -3,9 +3,10 @@
 //! that allocate (`alloc`, `realloc`; `alloc_zeroed` is the trait's default, through
 //! `alloc`) and of the live and peak heap bytes.
 //!
-//! ```ignore
+//! ```no_run
 //! #[global_allocator]
 //! static GLOBAL: skylane_alloc::counting::Counting = skylane_alloc::counting::Counting;
+//! # fn main() {}
 //! ```
 //!
 //! The counters are program-wide (every thread) and relaxed: read them around the code
