@@ -7,8 +7,8 @@
 //! every second by [`spawn_releaser`], makes that happen (docs/performance.md, "Memory
 //! (issue 11)").
 //!
-//! With the cargo feature `counting` (tests and benchmarks only, never the binary),
-//! [`counting`] adds the counting allocator they install as their global allocator.
+//! With the cargo feature `counting` (tests and benchmarks only, never the binary), the
+//! `counting` module adds the counting allocator they install as their global allocator.
 
 #[cfg(feature = "counting")]
 pub mod counting;
