@@ -324,6 +324,14 @@ impl Snapshot {
     /// the records this snapshot was built from, instead of building the same table again.
     pub fn with_store_loaded(&self) -> Snapshot {
         Snapshot {
+            store_pending: false,
+            ..self.next_generation()
+        }
+    }
+
+    /// The next generation of this snapshot: everything shared, generation + 1.
+    fn next_generation(&self) -> Snapshot {
+        Snapshot {
             rules: self.rules.clone(),
             shards: self.shards.clone(),
             zones: self.zones.clone(),
@@ -333,7 +341,7 @@ impl Snapshot {
             counters: self.counters,
             reverse_active: self.reverse_active,
             cuts: self.cuts.clone(),
-            store_pending: false,
+            store_pending: self.store_pending,
         }
     }
 
@@ -416,16 +424,8 @@ impl Snapshot {
     /// New snapshot with this DOWN set (addresses excluded from A/AAAA answers).
     pub fn with_down(&self, down: &[IpAddr]) -> Snapshot {
         Snapshot {
-            rules: self.rules.clone(),
-            shards: self.shards.clone(),
-            zones: self.zones.clone(),
             down: Arc::new(DownSet::new(down)),
-            generation: self.generation + 1,
-            serial: self.serial,
-            counters: self.counters,
-            reverse_active: self.reverse_active,
-            cuts: self.cuts.clone(),
-            store_pending: self.store_pending,
+            ..self.next_generation()
         }
     }
 

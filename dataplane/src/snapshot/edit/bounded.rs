@@ -70,7 +70,11 @@ impl Bounded {
     }
 
     fn find(&self, rdata: &[u8]) -> Result<usize, usize> {
-        let pre = prefix(rdata);
+        self.find_with(prefix(rdata), rdata)
+    }
+
+    /// [`Bounded::find`] with `rdata`'s [`prefix`] already known.
+    fn find_with(&self, pre: u64, rdata: &[u8]) -> Result<usize, usize> {
         self.idx.binary_search_by(|&s| self.order(s, pre, rdata))
     }
 
@@ -103,7 +107,7 @@ impl Bounded {
                     self.idx[n].ttl = self.idx[n].ttl.min(ttl);
                     return;
                 }
-                Ordering::Less => match self.idx.binary_search_by(|&s| self.order(s, pre, rdata)) {
+                Ordering::Less => match self.find_with(pre, rdata) {
                     Ok(i) => {
                         self.idx[i].ttl = self.idx[i].ttl.min(ttl);
                         return;
