@@ -30,6 +30,21 @@ pub(crate) fn is_within(name: &[u8], apex: &[u8]) -> bool {
     i == tail
 }
 
+/// True when some label of the wire name `key` is `*` (a wildcard, or a name below one).
+pub(crate) fn has_star_label(key: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&len) = key.get(i) {
+        if len == 0 {
+            return false;
+        }
+        if len == 1 && key.get(i + 1) == Some(&b'*') {
+            return true;
+        }
+        i += 1 + usize::from(len);
+    }
+    false
+}
+
 /// A served apex: (lowercased key, wire name as configured).
 pub(crate) type Apex = (Box<[u8]>, Box<[u8]>);
 
@@ -180,6 +195,8 @@ pub(crate) struct ZoneSlot {
     shard: u16,
     off: u32,
     cuts: Cuts,
+    /// Some name with a `*` label lies in the zone (else no wildcard can match).
+    wild: bool,
 }
 
 /// The active zones of one snapshot, longest apex first.
@@ -191,11 +208,12 @@ pub(crate) struct ZoneTable {
 impl ZoneTable {
     /// Locates each apex in `shards` (apexes without a node are skipped) and
     /// gives each zone the `cuts` lying strictly below its apex and in no
-    /// longer zone.
+    /// longer zone, and whether one of the `wilds` (names with a `*` label) lies in it.
     pub(crate) fn new<'c>(
         mut apexes: Vec<Box<[u8]>>,
         shards: &Table,
         cuts: impl Iterator<Item = &'c [u8]>,
+        wilds: impl Iterator<Item = &'c [u8]>,
     ) -> ZoneTable {
         apexes.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
         apexes.dedup();
@@ -209,10 +227,18 @@ impl ZoneTable {
                 }
             }
         }
+        let mut wild = vec![false; apexes.len()];
+        for w in wilds {
+            let zone = apexes.iter().position(|a| is_within(w, a));
+            if let Some(flag) = zone.and_then(|z| wild.get_mut(z)) {
+                *flag = true;
+            }
+        }
         let slots = apexes
             .into_iter()
             .zip(per_zone)
-            .filter_map(|(apex, list)| {
+            .zip(wild)
+            .filter_map(|((apex, list), wild)| {
                 let h = key_hash(&apex);
                 let s = shard_of(h);
                 let off = shards.get(s)?.find_offset(h, &apex)?;
@@ -226,6 +252,7 @@ impl ZoneTable {
                     shard: s as u16,
                     off,
                     cuts,
+                    wild,
                 })
             })
             .collect();
@@ -244,6 +271,7 @@ impl ZoneTable {
         Some(ZoneRef {
             node: NodeRef::new(shards, e),
             cuts: &slot.cuts,
+            wild: slot.wild,
         })
     }
 }
@@ -253,6 +281,7 @@ impl ZoneTable {
 pub struct ZoneRef<'a> {
     node: NodeRef<'a>,
     cuts: &'a Cuts,
+    wild: bool,
 }
 
 impl<'a> ZoneRef<'a> {
@@ -272,6 +301,14 @@ impl<'a> ZoneRef<'a> {
     #[inline]
     pub fn cuts(&self) -> &'a Cuts {
         self.cuts
+    }
+
+    /// False when no name with a `*` label lies in the zone, known when the snapshot was
+    /// made: no RFC 4592 wildcard can match there, a missing name needs no
+    /// closest-encloser walk.
+    #[inline]
+    pub fn has_wildcards(&self) -> bool {
+        self.wild
     }
 
     /// The SOA RRset (from records, else synthetic).
@@ -302,9 +339,11 @@ impl<'a> ZoneRef<'a> {
     }
 }
 
-/// The NS cuts of one snapshot: names holding an NS RRset that are no zone
-/// apex. Kept up to date by `build` (every NS owner given) and `apply` (every
-/// changed name), and handed to [`ZoneTable::new`].
+/// A set of names of one snapshot kept with it: the NS cuts (names holding an NS
+/// RRset that are no zone apex) or the wildcard names (names with a `*` label that
+/// exist: what makes a zone's closest-encloser walk worth doing). Kept up to date by
+/// `build` (every candidate given) and `apply` (every changed name), and handed to
+/// [`ZoneTable::new`].
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CutSet {
     keys: FxHashSet<Box<[u8]>>,
@@ -312,22 +351,21 @@ pub(crate) struct CutSet {
 
 impl CutSet {
     /// `self` with each of `keys` (lowercased wire) re-checked against the new
-    /// table (`has_ns`); `None` when nothing changed.
+    /// table (`member`: whether it belongs to the set now); `None` when nothing changed.
     pub(crate) fn updated<'k>(
         &self,
-        rules: &ZoneRules,
         keys: impl Iterator<Item = &'k [u8]>,
-        has_ns: impl Fn(&[u8]) -> bool,
+        member: impl Fn(&[u8]) -> bool,
     ) -> Option<CutSet> {
         let mut next: Option<CutSet> = None;
         for key in keys {
-            let is_cut = has_ns(key) && !rules.is_apex(key);
+            let is_member = member(key);
             let current = next.as_ref().unwrap_or(self);
-            if current.keys.contains(key) == is_cut {
+            if current.keys.contains(key) == is_member {
                 continue;
             }
             let set = &mut next.get_or_insert_with(|| self.clone()).keys;
-            if is_cut {
+            if is_member {
                 set.insert(key.into());
             } else {
                 set.remove(key);
@@ -336,7 +374,7 @@ impl CutSet {
         next
     }
 
-    /// Every cut.
+    /// Every name of the set.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &[u8]> {
         self.keys.iter().map(|k| &**k)
     }

@@ -44,7 +44,11 @@ pub(super) fn lookup<'s>(
         }
     }
     // RFC 4592: the closest encloser is the longest existing ancestor (the
-    // apex at worst); only `*.<closest encloser>` may match.
+    // apex at worst); only `*.<closest encloser>` may match — and nothing can in a
+    // zone without a name with a `*` label (no walk then).
+    if !zone.has_wildcards() {
+        return Found::Missing;
+    }
     let apex_len = zone.apex().len();
     let mut encloser = parent(cur);
     while let Some(anc) = encloser {
