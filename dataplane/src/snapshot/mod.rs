@@ -44,7 +44,7 @@ pub use edit::MAX_SUBTREE_RRS;
 pub use node::{NodeRef, RrSetIter};
 pub use rrset::RrSet;
 pub(crate) use zone::is_within;
-pub use zone::{Cuts, ZoneRef, MAX_LISTED_CUTS};
+pub use zone::{Cuts, NegSoa, ZoneRef, MAX_LISTED_CUTS};
 
 use crate::name::Name;
 use crate::record::{Policy, Record};
@@ -53,7 +53,7 @@ use down::DownSet;
 use edit::{Counters, Editor};
 use reverse::REVERSE_APEXES;
 use rrset::{is_given, KIND_VERBATIM};
-use shard::{find_in, Table};
+use shard::{find_hashed, find_in, Table};
 use std::net::IpAddr;
 use std::sync::Arc;
 use zone::{has_star_label, CutSet, ZoneRules, ZoneTable};
@@ -530,6 +530,16 @@ impl Snapshot {
             return None;
         }
         find_in(&self.shards, lname).map(|e| NodeRef::new(&self.shards, e))
+    }
+
+    /// [`Snapshot::node`] for a name whose key hash is known
+    /// ([`crate::wire::NameBuf::hash`]): the name is not read twice.
+    #[inline]
+    pub fn node_hashed(&self, lname: &[u8], hash: u64) -> Option<NodeRef<'_>> {
+        if children::is_chunk_key(lname) {
+            return None;
+        }
+        find_hashed(&self.shards, lname, hash).map(|e| NodeRef::new(&self.shards, e))
     }
 
     /// The policy of `lname` (per-name override, else the default).

@@ -197,6 +197,72 @@ pub(crate) struct ZoneSlot {
     cuts: Cuts,
     /// Some name with a `*` label lies in the zone (else no wildcard can match).
     wild: bool,
+    /// The apex's key hash.
+    hash: u64,
+    /// The negative answer's SOA record, rendered.
+    neg_soa: NegSoa,
+}
+
+/// A zone's SOA record as a negative answer carries it (RFC 2308: owner the apex, TTL
+/// the negative TTL), rendered once per snapshot: the owner, and the MNAME and RNAME
+/// where they end in the apex, are compression pointers to the apex, written at the
+/// offsets [`NegSoa::parts`] gives when copied (`wire::Response::push_rendered`).
+#[derive(Debug, Clone, Default)]
+pub struct NegSoa {
+    rr: Box<[u8]>,
+    pointers: [u16; 3],
+    n: u8,
+}
+
+impl NegSoa {
+    /// Renders the SOA `rs` of `apex` (lowercased wire) with TTL `ttl`; empty when the
+    /// zone has no SOA or its RDATA is malformed.
+    fn new(apex: &[u8], rs: RrSet<'_>, ttl: u32) -> NegSoa {
+        if rs.is_empty() {
+            return NegSoa::default();
+        }
+        let mut out = NegSoa::default();
+        let mut rr = vec![0xc0, 0];
+        out.n = 1;
+        rr.extend_from_slice(&rtype::SOA.to_be_bytes());
+        rr.extend_from_slice(&1u16.to_be_bytes());
+        rr.extend_from_slice(&ttl.to_be_bytes());
+        rr.extend_from_slice(&[0, 0]);
+        let start = rr.len();
+        let mut rest = rs.rdata(0);
+        for _ in 0..2 {
+            let Some(len) = crate::wire::writer::wire_name_len(rest) else {
+                return NegSoa::default();
+            };
+            let (name, tail) = rest.split_at(len.min(rest.len()));
+            if is_within(&name.to_ascii_lowercase(), apex) {
+                rr.extend_from_slice(&name[..name.len() - apex.len()]);
+                if let Some(p) = out.pointers.get_mut(usize::from(out.n)) {
+                    *p = rr.len() as u16;
+                    out.n += 1;
+                }
+                rr.extend_from_slice(&[0xc0, 0]);
+            } else {
+                rr.extend_from_slice(name);
+            }
+            rest = tail;
+        }
+        if rest.len() != 20 {
+            return NegSoa::default();
+        }
+        rr.extend_from_slice(rest);
+        let rdlen = (rr.len() - start) as u16;
+        rr[start - 2..start].copy_from_slice(&rdlen.to_be_bytes());
+        out.rr = rr.into();
+        out
+    }
+
+    /// The rendered record (empty: none) and the offsets of its pointers to the apex.
+    #[inline]
+    pub fn parts(&self) -> (&[u8], &[u16]) {
+        let n = if self.rr.is_empty() { 0 } else { self.n };
+        (&self.rr, self.pointers.get(..usize::from(n)).unwrap_or(&[]))
+    }
 }
 
 /// The active zones of one snapshot, longest apex first.
@@ -242,6 +308,9 @@ impl ZoneTable {
                 let h = key_hash(&apex);
                 let s = shard_of(h);
                 let off = shards.get(s)?.find_offset(h, &apex)?;
+                let node = NodeRef::new(shards, shards.get(s)?.entry(off));
+                let soa = node.rrset(rtype::SOA).unwrap_or_else(|| RrSet::empty());
+                let neg_soa = NegSoa::new(&apex, soa, negative_ttl(soa));
                 let cuts = match list.len() {
                     0 => Cuts::None,
                     n if n <= MAX_LISTED_CUTS => Cuts::Few(list.into()),
@@ -253,6 +322,8 @@ impl ZoneTable {
                     off,
                     cuts,
                     wild,
+                    hash: h,
+                    neg_soa,
                 })
             })
             .collect();
@@ -272,6 +343,8 @@ impl ZoneTable {
             node: NodeRef::new(shards, e),
             cuts: &slot.cuts,
             wild: slot.wild,
+            hash: slot.hash,
+            neg_soa: &slot.neg_soa,
         })
     }
 }
@@ -282,6 +355,8 @@ pub struct ZoneRef<'a> {
     node: NodeRef<'a>,
     cuts: &'a Cuts,
     wild: bool,
+    hash: u64,
+    neg_soa: &'a NegSoa,
 }
 
 impl<'a> ZoneRef<'a> {
@@ -289,6 +364,12 @@ impl<'a> ZoneRef<'a> {
     #[inline]
     pub fn apex(&self) -> &'a [u8] {
         self.node.key()
+    }
+
+    /// The key hash of the apex (`wire::name::key_hash`), made with the snapshot.
+    #[inline]
+    pub fn apex_hash(&self) -> u64 {
+        self.hash
     }
 
     /// The apex node.
@@ -311,6 +392,12 @@ impl<'a> ZoneRef<'a> {
         self.wild
     }
 
+    /// The negative answer's SOA, rendered when the snapshot was made.
+    #[inline]
+    pub fn negative_soa(&self) -> &'a NegSoa {
+        self.neg_soa
+    }
+
     /// The SOA RRset (from records, else synthetic).
     #[inline]
     pub fn soa(&self) -> RrSet<'a> {
@@ -329,14 +416,19 @@ impl<'a> ZoneRef<'a> {
     /// TTL and its MINIMUM field.
     #[inline]
     pub fn negative_ttl(&self) -> u32 {
-        let rs = self.soa();
-        let soa = rs.rdata(0);
-        let minimum = match soa.len().checked_sub(4).and_then(|s| soa.get(s..)) {
-            Some(m) => u32::from_be_bytes([m[0], m[1], m[2], m[3]]),
-            None => 0,
-        };
-        minimum.min(rs.ttl())
+        negative_ttl(self.soa())
     }
+}
+
+/// Negative-caching TTL of a zone with this SOA RRset (RFC 2308 §3): the smaller of the
+/// record's TTL and its MINIMUM field.
+fn negative_ttl(rs: RrSet<'_>) -> u32 {
+    let soa = rs.rdata(0);
+    let minimum = match soa.len().checked_sub(4).and_then(|s| soa.get(s..)) {
+        Some(m) => u32::from_be_bytes([m[0], m[1], m[2], m[3]]),
+        None => 0,
+    };
+    minimum.min(rs.ttl())
 }
 
 /// A set of names of one snapshot kept with it: the NS cuts (names holding an NS
