@@ -156,17 +156,13 @@ fn bench_queries(c: &mut Criterion, group: &str, snap: &Snapshot, names: usize) 
         }
         let mut i = 0usize;
         g.bench_function(*label, |b| {
-            b.iter(|| {
-                let q = &qs[i & 4095];
-                i = i.wrapping_add(1);
-                buf[..q.len()].copy_from_slice(q);
-                black_box(answer(
-                    snap,
-                    black_box(&mut buf),
-                    q.len(),
-                    &client,
-                    &mut state,
-                ))
+            b.iter_custom(|iters| {
+                cpu_timed(iters, || {
+                    let q = &qs[i & 4095];
+                    i = i.wrapping_add(1);
+                    buf[..q.len()].copy_from_slice(q);
+                    answer(snap, black_box(&mut buf), q.len(), &client, &mut state)
+                })
             })
         });
     }

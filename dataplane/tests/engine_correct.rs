@@ -493,3 +493,71 @@ fn the_ns_cut_walk_is_free_in_zones_without_cuts() {
     let (cost, _) = cost_of(&s, &query(deep, A, None));
     assert_eq!(cost, 2, "free again once the last cut is gone");
 }
+
+#[test]
+fn a_missing_name_costs_no_closest_encloser_walk_in_zones_without_wildcards() {
+    use skylane_dataplane::NameChange;
+    let s = zone_snapshot(
+        ZoneConfig::default(),
+        vec![soa("zf.test.", 300, 60), a("web.sub.zf.test.", "10.1.1.1")],
+    );
+    let (apex_soa, _) = cost_of(&s, &query("zf.test.", rtype::SOA, None));
+    assert_eq!(apex_soa, 1, "the zone alone");
+    let (_, soa_answer) = ask(&s, &query("zf.test.", rtype::SOA, None));
+    // The zone, then the name: no encloser walk, no `*` probe.
+    let (cost, m) = cost_of(&s, &query("Nope.SUB.zf.test.", A, None));
+    assert_eq!((m.rcode(), m.aa(), cost), (3, true, 2));
+    // The SOA rendered with the snapshot: owner the apex (a pointer into the question,
+    // in its case), the zone's SOA data, the negative TTL.
+    let auth = &m.authority;
+    assert_eq!(auth.len(), 1);
+    assert_eq!(
+        (
+            auth[0].name.to_ascii_lowercase().as_str(),
+            auth[0].rtype,
+            auth[0].ttl
+        ),
+        ("zf.test.", rtype::SOA, 60)
+    );
+    assert_eq!(auth[0].data, soa_answer.answer[0].data);
+    // NODATA carries the same SOA.
+    let (r, m) = ask(&s, &query("web.sub.zf.test.", rtype::TXT, None));
+    assert_eq!(
+        (r.rcode, m.authority[0].data.as_str()),
+        (0, soa_answer.answer[0].data.as_str())
+    );
+    // A wildcard added incrementally: the walk is back and the wildcard answers.
+    let wild = |owner: &str, ip: &str| NameChange {
+        name: n(owner),
+        records: if ip.is_empty() {
+            Vec::new()
+        } else {
+            vec![a(owner, ip)]
+        },
+    };
+    let s2 = s.apply(&[wild("*.sub.zf.test.", "10.9.9.9")]);
+    let (r, m) = ask(&s2, &query("nope.sub.zf.test.", A, None));
+    assert_eq!(
+        (r.rcode, m.answer_data(A)),
+        (0, vec!["10.9.9.9".to_string()])
+    );
+    // Only a name below a `*` label (the wildcard an empty non-terminal): the same
+    // answer as the same records built in bulk, not an NXDOMAIN.
+    let s3 = s.apply(&[wild("x.*.sub.zf.test.", "10.8.8.8")]);
+    let bulk = zone_snapshot(
+        ZoneConfig::default(),
+        vec![
+            soa("zf.test.", 300, 60),
+            a("web.sub.zf.test.", "10.1.1.1"),
+            a("x.*.sub.zf.test.", "10.8.8.8"),
+        ],
+    );
+    let (r3, m3) = ask(&s3, &query("nope.sub.zf.test.", A, None));
+    let (rb, mb) = ask(&bulk, &query("nope.sub.zf.test.", A, None));
+    assert_ne!(rb.rcode, 3, "the `*.sub` node exists");
+    assert_eq!((r3.rcode, m3.answer_data(A)), (rb.rcode, mb.answer_data(A)));
+    // The wildcard removed again: NXDOMAIN, and free again.
+    let s4 = s2.apply(&[wild("*.sub.zf.test.", "")]);
+    let (cost, m) = cost_of(&s4, &query("nope.sub.zf.test.", A, None));
+    assert_eq!((m.rcode(), cost), (3, 2));
+}

@@ -119,7 +119,7 @@ fn hit_name_hash(reply: &[u8], rcode: u16, qname: &NameBuf) -> u64 {
     if rcode == crate::wire::rcode::NXDOMAIN {
         return crate::rrl::classify::reply_of(reply).name_hash;
     }
-    crate::rrl::classify::name_hash(qname.as_wire())
+    qname.hash()
 }
 
 /// The fixed-size hand-off copy of the query in `buf`.

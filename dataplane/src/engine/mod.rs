@@ -22,7 +22,6 @@ pub use resolve::{
 
 use crate::cache::{ForwardPolicy, Replica};
 use crate::record::rtype;
-use crate::rrl::classify::name_hash;
 use crate::snapshot::Snapshot;
 use crate::wire::header::{flags, HEADER_LEN};
 use crate::wire::{class, parse_query, qtype, rcode, Edns, NameBuf, QueryError, Response};
@@ -263,7 +262,7 @@ pub fn answer(
     };
     let name_hash = match (zone_hash, question) {
         (Some(h), _) => h,
-        (None, Some(_)) => name_hash(qname.as_wire()),
+        (None, Some(_)) => qname.hash(),
         (None, None) => 0,
     };
     resp.set_rcode(rc);

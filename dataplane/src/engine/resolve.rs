@@ -11,14 +11,17 @@
 //!    node → union over the children of the rest of the name; `*`/`any`
 //!    labels elsewhere → union over the names they match ([`super::pattern`]);
 //!    otherwise the RFC 4592 wildcard `*.<closest encloser>` (records
-//!    synthesized with the owner rewritten to `cur`); otherwise the name does
-//!    not exist.
+//!    synthesized with the owner rewritten to `cur`; looked for only in a zone
+//!    holding a name with a `*` label, [`crate::snapshot::ZoneRef::has_wildcards`]);
+//!    otherwise the name does not exist.
 //! 3. The asked type's RRset (A/AAAA through the node's answer policy, SRV
 //!    with A/AAAA of its targets in the additional section); else a CNAME,
 //!    which is written and followed when its target is inside one of our
 //!    zones (at most [`MAX_CNAME_HOPS`], loops detected and cut); else
 //!    NODATA. NODATA and NXDOMAIN carry the zone SOA in the authority
-//!    section with TTL = the zone's negative TTL. The rcode after a CNAME
+//!    section with TTL = the zone's negative TTL (for the QNAME's own zone the
+//!    record rendered with the snapshot, [`crate::snapshot::NegSoa`], copied with
+//!    its names pointing into the question). The rcode after a CNAME
 //!    chain is the one of the last name looked up (RFC 6604).
 //!
 //! Before all of this, a name at or below an NS cut below the apex gets a
@@ -111,19 +114,22 @@ pub(crate) struct Ctx<'s, 'r, 'b, 'e> {
     soa_at: Option<usize>,
     /// Wire length of the reverse zone that ends the QNAME (with `soa_at`).
     rev_zone_len: usize,
+    /// Where the question holds the apex of the zone being answered (the QNAME's zone,
+    /// before any CNAME is followed): the target of a pre-rendered SOA's pointers.
+    apex_at: Option<usize>,
     /// The zone of the negative answer written, for response rate limiting.
-    neg_zone: NegZone<'s>,
+    neg_zone: NegZone,
     /// Names looked up and nodes visited so far (see [`MAX_QUERY_LOOKUPS`]).
     pub cost: u32,
 }
 
 /// The zone (SOA owner) of a negative answer.
 #[derive(Clone, Copy)]
-enum NegZone<'s> {
+enum NegZone {
     /// No negative answer written.
     None,
-    /// The zone apex (lowercased, snapshot-owned).
-    Apex(&'s [u8]),
+    /// The zone apex: its hash ([`ZoneRef::apex_hash`]).
+    Apex(u64),
     /// The reverse zone ending the QNAME: its wire length.
     QnameSuffix(usize),
 }
@@ -166,6 +172,7 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
             srv_n: 0,
             soa_at: None,
             rev_zone_len: 0,
+            apex_at: None,
             neg_zone: NegZone::None,
             cost: 0,
         }
@@ -174,12 +181,14 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
     /// The RRL hash ([`crate::rrl::classify::name_hash`]) of the zone whose SOA the
     /// negative answer carries (`None`: no negative answer); `qname` as resolved.
     pub fn negative_zone_hash(&self, qname: &NameBuf) -> Option<u64> {
-        let zone = match self.neg_zone {
-            NegZone::None => return None,
-            NegZone::Apex(apex) => apex,
-            NegZone::QnameSuffix(n) => qname.as_wire().get(qname.len().checked_sub(n)?..)?,
-        };
-        Some(crate::rrl::classify::name_hash(zone))
+        match self.neg_zone {
+            NegZone::None => None,
+            NegZone::Apex(hash) => Some(hash),
+            NegZone::QnameSuffix(n) => {
+                let zone = qname.as_wire().get(qname.len().checked_sub(n)?..)?;
+                Some(crate::rrl::classify::name_hash(zone))
+            }
+        }
     }
 
     /// Answers `qname` (lowercased) of type `qt`; returns the rcode.
@@ -192,6 +201,7 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
             self.soa_at = Some(HEADER_LEN + qname.as_wire().len() - zone_len);
             self.rev_zone_len = zone_len;
         }
+        self.apex_at = Some(HEADER_LEN + qname.as_wire().len() - zone.apex().len());
         self.resp.set_flag(flags::AA, true);
         // Only written when a CNAME is followed (no 255-byte zeroing otherwise).
         let mut target: NameBuf;
@@ -200,20 +210,20 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         let mut visited = [0usize; MAX_CNAME_HOPS + 1];
         for hop in 0..=MAX_CNAME_HOPS {
             let cur = match next {
-                None => qname.as_wire(),
+                None => qname,
                 Some(raw) => {
                     target = NameBuf::new();
                     if target.set(raw).is_err() {
                         return rcode::NOERROR;
                     }
-                    target.as_wire()
+                    &target
                 }
             };
             if let Some(v) = visited.get_mut(hop) {
                 *v = owner_at;
             }
             let owner = Owner {
-                name: cur,
+                name: cur.as_wire(),
                 at: Some(owner_at),
             };
             match self.answer_name(zone, cur, owner, qt) {
@@ -237,6 +247,7 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
                         Some((z, _)) if !looped && hop < MAX_CNAME_HOPS => {
                             zone = z;
                             self.soa_at = None;
+                            self.apex_at = None;
                             next = Some(raw);
                             owner_at = at;
                         }
@@ -253,10 +264,11 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
     fn answer_name(
         &mut self,
         zone: ZoneRef<'s>,
-        cur: &[u8],
+        name: &NameBuf,
         owner: Owner<'_>,
         qt: u16,
     ) -> Step<'s> {
+        let cur = name.as_wire();
         let first = owner.at == Some(HEADER_LEN);
         if let Some(cut) = referral::find_cut(self.snap, zone, cur, &mut self.cost) {
             return self.referral(cut, first);
@@ -277,7 +289,7 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
             return Step::Done(rcode::NOERROR);
         }
         let mut matches = Matches::new();
-        match lookup(self.snap, zone, cur, &mut matches, &mut self.cost) {
+        match lookup(self.snap, zone, name, &mut matches, &mut self.cost) {
             // A reverse zone's apex exists whether or not a node holds it.
             Found::Missing if rev_apex => self.negative_answer(zone, rcode::NOERROR),
             Found::Missing => self.negative_answer(zone, rcode::NXDOMAIN),
@@ -517,14 +529,29 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         Step::Done(rc)
     }
 
-    /// NODATA / NXDOMAIN authority: the zone SOA with the negative TTL.
+    /// NODATA / NXDOMAIN authority: the zone SOA with the negative TTL (the one
+    /// rendered with the snapshot, copied, when the QNAME's zone answers).
     fn negative(&mut self, zone: ZoneRef<'s>) {
         self.neg_zone = match self.soa_at {
             Some(_) => NegZone::QnameSuffix(self.rev_zone_len),
-            None => NegZone::Apex(zone.apex()),
+            None => NegZone::Apex(zone.apex_hash()),
         };
         let soa = zone.soa();
         if soa.is_empty() || (self.soa_at.is_some() && self.reverse_negative(zone)) {
+            return;
+        }
+        let (rr, pointers) = zone.negative_soa().parts();
+        if let (Some(at), None, false) = (self.apex_at, self.soa_at, rr.is_empty()) {
+            if self.truncated {
+                return;
+            }
+            if self
+                .resp
+                .push_rendered(Section::Authority, rr, pointers, at)
+                .is_err()
+            {
+                self.truncated = true;
+            }
             return;
         }
         self.push_negative_soa(zone, soa.rdata(0));

@@ -89,12 +89,12 @@ pub fn seed(epoch: &Instant, core: usize) -> u64 {
 
 /// The hash RRL keys a name by: `lname` is a lowercased wire name (the engine's parsed
 /// QNAME, or a zone apex). The engine hashes while it still has the name, so the limiter
-/// never reads the response again.
+/// never reads the response again. It is the snapshot's key hash
+/// ([`crate::wire::name::key_hash`]), which the engine already has for the QNAME (read
+/// with it) and for each zone apex (made with the snapshot).
 #[inline]
 pub fn name_hash(lname: &[u8]) -> u64 {
-    let mut h = FxHasher::default();
-    h.write(lname);
-    h.finish()
+    crate::wire::name::key_hash(lname)
 }
 
 /// The account key of a response in `class` to a client in `prefix`; `name` is the

@@ -2,38 +2,12 @@
 //! child-chunk keys): FxHash-style rounds over 8-byte words, finished with the
 //! murmur3 avalanche so that both the high bits (shard choice) and the low bits
 //! (index slot) are well mixed. Deterministic across runs and machines.
+//!
+//! The implementation lives with the name reader ([`crate::wire::name::key_hash`]),
+//! which computes the same hash while it lowercases a query's name, so that the
+//! engine's lookup of that name does not hash it again.
 
-const K: u64 = 0x517c_c1b7_2722_0a95;
-
-#[inline]
-fn round(h: u64, w: u64) -> u64 {
-    (h.rotate_left(5) ^ w).wrapping_mul(K)
-}
-
-/// Hash of a table key.
-#[inline]
-pub(crate) fn key_hash(bytes: &[u8]) -> u64 {
-    let mut h = bytes.len() as u64;
-    let mut words = bytes.chunks_exact(8);
-    for c in &mut words {
-        h = round(
-            h,
-            u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]),
-        );
-    }
-    let rem = words.remainder();
-    if !rem.is_empty() {
-        let mut buf = [0u8; 8];
-        buf[..rem.len()].copy_from_slice(rem);
-        h = round(h, u64::from_le_bytes(buf));
-    }
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^= h >> 33;
-    h
-}
+pub(crate) use crate::wire::name::key_hash;
 
 #[cfg(test)]
 mod tests {
@@ -47,5 +21,36 @@ mod tests {
         assert_eq!(a, key_hash(b"\x03www\x07example\x03com\x00"));
         // Trailing zero bytes must matter (length is mixed in).
         assert_ne!(key_hash(b"\x01a"), key_hash(b"\x01a\x00"));
+    }
+
+    #[test]
+    fn a_name_read_from_a_message_carries_its_key_hash() {
+        use crate::wire::name::{read_name, NameBuf};
+        // Lengths around the 8-byte words, mixed case, and a compressed name.
+        let mut msg = vec![0u8; 12];
+        let names: [&[u8]; 5] = [
+            b"\x00",
+            b"\x03WwW\x07ExAmple\x03COM\x00",
+            b"\x06abcdef\x00",
+            b"\x07abcdefg\x00",
+            b"\x0fabcdefghijklmNO\x03svc\x07cluster\x05local\x00",
+        ];
+        let mut starts = Vec::new();
+        for n in names {
+            starts.push(msg.len());
+            msg.extend_from_slice(n);
+        }
+        starts.push(msg.len());
+        msg.extend_from_slice(b"\x04Host\xc0\x0d");
+        for start in starts {
+            let mut out = NameBuf::new();
+            read_name(&msg, start, 12, &mut out).unwrap();
+            assert_eq!(out.hash(), key_hash(out.as_wire()), "{:?}", out);
+            let lower = out.as_wire().to_ascii_lowercase();
+            assert_eq!(out.as_wire(), &lower[..]);
+        }
+        let mut set = NameBuf::new();
+        set.set(b"\x03WwW\x07ExAmple\x03COM\x00").unwrap();
+        assert_eq!(set.hash(), key_hash(b"\x03www\x07example\x03com\x00"));
     }
 }

@@ -45,7 +45,7 @@ pub use edit::MAX_SUBTREE_RRS;
 pub use node::{NodeRef, RrSetIter};
 pub use rrset::RrSet;
 pub(crate) use zone::is_within;
-pub use zone::{Cuts, ZoneRef, MAX_LISTED_CUTS};
+pub use zone::{Cuts, NegSoa, ZoneRef, MAX_LISTED_CUTS};
 
 use crate::name::Name;
 use crate::record::{Policy, Record};
@@ -54,10 +54,10 @@ use down::DownSet;
 use edit::{Counters, Editor};
 use reverse::REVERSE_APEXES;
 use rrset::{is_given, KIND_VERBATIM};
-use shard::{find_in, Table};
+use shard::{find_hashed, find_in, Table};
 use std::net::IpAddr;
 use std::sync::Arc;
-use zone::{CutSet, ZoneRules, ZoneTable};
+use zone::{has_star_label, CutSet, ZoneRules, ZoneTable};
 
 /// Names (lowercased keys) with their group.
 type NameGroups = Vec<(Box<[u8]>, String)>;
@@ -179,6 +179,8 @@ pub struct Snapshot {
     reverse_active: [bool; 2],
     /// The NS cuts below the apexes (each zone's share is in `zones`).
     cuts: Arc<CutSet>,
+    /// The names with a `*` label (each zone's flag is in `zones`).
+    wilds: Arc<CutSet>,
     /// The record store has not been loaded yet (neither listed nor read from last-known):
     /// negative answers would be wrong, the engine answers SERVFAIL instead.
     store_pending: bool,
@@ -222,6 +224,11 @@ impl Snapshot {
             .filter(|r| r.data.rtype() == crate::record::rtype::NS)
             .map(|r| r.name.as_wire().to_ascii_lowercase().into())
             .collect();
+        let star_owners: Vec<Box<[u8]>> = records
+            .iter()
+            .filter(|r| has_star_label(r.name.as_wire()))
+            .map(|r| r.name.as_wire().to_ascii_lowercase().into())
+            .collect();
         let built = bulk::build(&rules, records, serial);
         let table = Table::from_shards(built.shards);
         // Subtree answers: the same pass as `apply`, over every given name.
@@ -240,8 +247,13 @@ impl Snapshot {
         }
         let (table, counters) = ed.finish();
         let cuts = CutSet::default()
-            .updated(&rules, ns_owners.iter().map(|k| &**k), |k| {
-                has_ns(&table, k)
+            .updated(ns_owners.iter().map(|k| &**k), |k| {
+                has_ns(&table, k) && !rules.is_apex(k)
+            })
+            .unwrap_or_default();
+        let wilds = CutSet::default()
+            .updated(star_owners.iter().map(|k| &**k), |k| {
+                find_in(&table, k).is_some()
             })
             .unwrap_or_default();
         let mut snap = Self::assemble(
@@ -253,7 +265,7 @@ impl Snapshot {
             counters,
             reverse_active,
         );
-        snap.set_cuts(Arc::new(cuts));
+        snap.set_name_sets(Arc::new(cuts), Arc::new(wilds));
         snap
     }
 
@@ -289,7 +301,12 @@ impl Snapshot {
                 apexes.push((*apex).into());
             }
         }
-        let zones = Arc::new(ZoneTable::new(apexes, &shards, std::iter::empty()));
+        let zones = Arc::new(ZoneTable::new(
+            apexes,
+            &shards,
+            std::iter::empty(),
+            std::iter::empty(),
+        ));
         Snapshot {
             rules,
             shards,
@@ -300,15 +317,22 @@ impl Snapshot {
             counters,
             reverse_active,
             cuts: Arc::default(),
+            wilds: Arc::default(),
             store_pending: false,
         }
     }
 
-    /// Sets the NS cuts and gives each zone its share.
-    fn set_cuts(&mut self, cuts: Arc<CutSet>) {
+    /// Sets the NS cuts and the names with a `*` label, and gives each zone its share.
+    fn set_name_sets(&mut self, cuts: Arc<CutSet>, wilds: Arc<CutSet>) {
         let apexes = self.zones.slots().iter().map(|s| s.apex.clone()).collect();
-        self.zones = Arc::new(ZoneTable::new(apexes, &self.shards, cuts.iter()));
+        self.zones = Arc::new(ZoneTable::new(
+            apexes,
+            &self.shards,
+            cuts.iter(),
+            wilds.iter(),
+        ));
         self.cuts = cuts;
+        self.wilds = wilds;
     }
 
     /// This snapshot marked as built before the record store was loaded: until a snapshot
@@ -342,6 +366,7 @@ impl Snapshot {
             counters: self.counters,
             reverse_active: self.reverse_active,
             cuts: self.cuts.clone(),
+            wilds: self.wilds.clone(),
             store_pending: self.store_pending,
         }
     }
@@ -404,10 +429,17 @@ impl Snapshot {
         let changed: Vec<Vec<u8>> = changed.collect();
         let cuts = self
             .cuts
-            .updated(&self.rules, changed.iter().map(|k| &**k), |k| {
-                has_ns(&shards, k)
+            .updated(changed.iter().map(|k| &**k), |k| {
+                has_ns(&shards, k) && !self.rules.is_apex(k)
             })
             .map_or_else(|| self.cuts.clone(), Arc::new);
+        let wilds = self
+            .wilds
+            .updated(
+                changed.iter().map(|k| &**k).filter(|k| has_star_label(k)),
+                |k| find_in(&shards, k).is_some(),
+            )
+            .map_or_else(|| self.wilds.clone(), Arc::new);
         let mut next = Self::assemble(
             self.rules.clone(),
             shards,
@@ -418,7 +450,7 @@ impl Snapshot {
             reverse_active,
         );
         next.store_pending = self.store_pending;
-        next.set_cuts(cuts);
+        next.set_name_sets(cuts, wilds);
         next
     }
 
@@ -499,6 +531,16 @@ impl Snapshot {
             return None;
         }
         find_in(&self.shards, lname).map(|e| NodeRef::new(&self.shards, e))
+    }
+
+    /// [`Snapshot::node`] for a name whose key hash is known
+    /// ([`crate::wire::NameBuf::hash`]): the name is not read twice.
+    #[inline]
+    pub fn node_hashed(&self, lname: &[u8], hash: u64) -> Option<NodeRef<'_>> {
+        if children::is_chunk_key(lname) {
+            return None;
+        }
+        find_hashed(&self.shards, lname, hash).map(|e| NodeRef::new(&self.shards, e))
     }
 
     /// The policy of `lname` (per-name override, else the default).

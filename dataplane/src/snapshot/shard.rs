@@ -83,7 +83,12 @@ pub(crate) fn end_entry(out: &mut [u8], start: usize) {
 /// The entry with this key in a whole shard table.
 #[inline]
 pub(crate) fn find_in<'a>(shards: &'a Table, key: &[u8]) -> Option<&'a [u8]> {
-    let h = key_hash(key);
+    find_hashed(shards, key, key_hash(key))
+}
+
+/// [`find_in`] for a key whose hash `h` is known.
+#[inline]
+pub(crate) fn find_hashed<'a>(shards: &'a Table, key: &[u8], h: u64) -> Option<&'a [u8]> {
     shards.get(shard_of(h))?.find(h, key)
 }
 

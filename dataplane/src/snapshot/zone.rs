@@ -30,6 +30,21 @@ pub(crate) fn is_within(name: &[u8], apex: &[u8]) -> bool {
     i == tail
 }
 
+/// True when some label of the wire name `key` is `*` (a wildcard, or a name below one).
+pub(crate) fn has_star_label(key: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&len) = key.get(i) {
+        if len == 0 {
+            return false;
+        }
+        if len == 1 && key.get(i + 1) == Some(&b'*') {
+            return true;
+        }
+        i += 1 + usize::from(len);
+    }
+    false
+}
+
 /// A served apex: (lowercased key, wire name as configured).
 pub(crate) type Apex = (Box<[u8]>, Box<[u8]>);
 
@@ -180,6 +195,74 @@ pub(crate) struct ZoneSlot {
     shard: u16,
     off: u32,
     cuts: Cuts,
+    /// Some name with a `*` label lies in the zone (else no wildcard can match).
+    wild: bool,
+    /// The apex's key hash.
+    hash: u64,
+    /// The negative answer's SOA record, rendered.
+    neg_soa: NegSoa,
+}
+
+/// A zone's SOA record as a negative answer carries it (RFC 2308: owner the apex, TTL
+/// the negative TTL), rendered once per snapshot: the owner, and the MNAME and RNAME
+/// where they end in the apex, are compression pointers to the apex, written at the
+/// offsets [`NegSoa::parts`] gives when copied (`wire::Response::push_rendered`).
+#[derive(Debug, Clone, Default)]
+pub struct NegSoa {
+    rr: Box<[u8]>,
+    pointers: [u16; 3],
+    n: u8,
+}
+
+impl NegSoa {
+    /// Renders the SOA `rs` of `apex` (lowercased wire) with TTL `ttl`; empty when the
+    /// zone has no SOA or its RDATA is malformed.
+    fn new(apex: &[u8], rs: RrSet<'_>, ttl: u32) -> NegSoa {
+        if rs.is_empty() {
+            return NegSoa::default();
+        }
+        let mut out = NegSoa::default();
+        let mut rr = vec![0xc0, 0];
+        out.n = 1;
+        rr.extend_from_slice(&rtype::SOA.to_be_bytes());
+        rr.extend_from_slice(&1u16.to_be_bytes());
+        rr.extend_from_slice(&ttl.to_be_bytes());
+        rr.extend_from_slice(&[0, 0]);
+        let start = rr.len();
+        let mut rest = rs.rdata(0);
+        for _ in 0..2 {
+            let Some(len) = crate::wire::writer::wire_name_len(rest) else {
+                return NegSoa::default();
+            };
+            let (name, tail) = rest.split_at(len.min(rest.len()));
+            if is_within(&name.to_ascii_lowercase(), apex) {
+                rr.extend_from_slice(&name[..name.len() - apex.len()]);
+                if let Some(p) = out.pointers.get_mut(usize::from(out.n)) {
+                    *p = rr.len() as u16;
+                    out.n += 1;
+                }
+                rr.extend_from_slice(&[0xc0, 0]);
+            } else {
+                rr.extend_from_slice(name);
+            }
+            rest = tail;
+        }
+        if rest.len() != 20 {
+            return NegSoa::default();
+        }
+        rr.extend_from_slice(rest);
+        let rdlen = (rr.len() - start) as u16;
+        rr[start - 2..start].copy_from_slice(&rdlen.to_be_bytes());
+        out.rr = rr.into();
+        out
+    }
+
+    /// The rendered record (empty: none) and the offsets of its pointers to the apex.
+    #[inline]
+    pub fn parts(&self) -> (&[u8], &[u16]) {
+        let n = if self.rr.is_empty() { 0 } else { self.n };
+        (&self.rr, self.pointers.get(..usize::from(n)).unwrap_or(&[]))
+    }
 }
 
 /// The active zones of one snapshot, longest apex first.
@@ -191,11 +274,12 @@ pub(crate) struct ZoneTable {
 impl ZoneTable {
     /// Locates each apex in `shards` (apexes without a node are skipped) and
     /// gives each zone the `cuts` lying strictly below its apex and in no
-    /// longer zone.
+    /// longer zone, and whether one of the `wilds` (names with a `*` label) lies in it.
     pub(crate) fn new<'c>(
         mut apexes: Vec<Box<[u8]>>,
         shards: &Table,
         cuts: impl Iterator<Item = &'c [u8]>,
+        wilds: impl Iterator<Item = &'c [u8]>,
     ) -> ZoneTable {
         apexes.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
         apexes.dedup();
@@ -209,13 +293,24 @@ impl ZoneTable {
                 }
             }
         }
+        let mut wild = vec![false; apexes.len()];
+        for w in wilds {
+            let zone = apexes.iter().position(|a| is_within(w, a));
+            if let Some(flag) = zone.and_then(|z| wild.get_mut(z)) {
+                *flag = true;
+            }
+        }
         let slots = apexes
             .into_iter()
             .zip(per_zone)
-            .filter_map(|(apex, list)| {
+            .zip(wild)
+            .filter_map(|((apex, list), wild)| {
                 let h = key_hash(&apex);
                 let s = shard_of(h);
                 let off = shards.get(s)?.find_offset(h, &apex)?;
+                let node = NodeRef::new(shards, shards.get(s)?.entry(off));
+                let soa = node.rrset(rtype::SOA).unwrap_or_else(|| RrSet::empty());
+                let neg_soa = NegSoa::new(&apex, soa, negative_ttl(soa));
                 let cuts = match list.len() {
                     0 => Cuts::None,
                     n if n <= MAX_LISTED_CUTS => Cuts::Few(list.into()),
@@ -226,6 +321,9 @@ impl ZoneTable {
                     shard: s as u16,
                     off,
                     cuts,
+                    wild,
+                    hash: h,
+                    neg_soa,
                 })
             })
             .collect();
@@ -244,6 +342,9 @@ impl ZoneTable {
         Some(ZoneRef {
             node: NodeRef::new(shards, e),
             cuts: &slot.cuts,
+            wild: slot.wild,
+            hash: slot.hash,
+            neg_soa: &slot.neg_soa,
         })
     }
 }
@@ -253,6 +354,9 @@ impl ZoneTable {
 pub struct ZoneRef<'a> {
     node: NodeRef<'a>,
     cuts: &'a Cuts,
+    wild: bool,
+    hash: u64,
+    neg_soa: &'a NegSoa,
 }
 
 impl<'a> ZoneRef<'a> {
@@ -260,6 +364,12 @@ impl<'a> ZoneRef<'a> {
     #[inline]
     pub fn apex(&self) -> &'a [u8] {
         self.node.key()
+    }
+
+    /// The key hash of the apex (`wire::name::key_hash`), made with the snapshot.
+    #[inline]
+    pub fn apex_hash(&self) -> u64 {
+        self.hash
     }
 
     /// The apex node.
@@ -272,6 +382,20 @@ impl<'a> ZoneRef<'a> {
     #[inline]
     pub fn cuts(&self) -> &'a Cuts {
         self.cuts
+    }
+
+    /// False when no name with a `*` label lies in the zone, known when the snapshot was
+    /// made: no RFC 4592 wildcard can match there, a missing name needs no
+    /// closest-encloser walk.
+    #[inline]
+    pub fn has_wildcards(&self) -> bool {
+        self.wild
+    }
+
+    /// The negative answer's SOA, rendered when the snapshot was made.
+    #[inline]
+    pub fn negative_soa(&self) -> &'a NegSoa {
+        self.neg_soa
     }
 
     /// The SOA RRset (from records, else synthetic).
@@ -292,19 +416,26 @@ impl<'a> ZoneRef<'a> {
     /// TTL and its MINIMUM field.
     #[inline]
     pub fn negative_ttl(&self) -> u32 {
-        let rs = self.soa();
-        let soa = rs.rdata(0);
-        let minimum = match soa.len().checked_sub(4).and_then(|s| soa.get(s..)) {
-            Some(m) => u32::from_be_bytes([m[0], m[1], m[2], m[3]]),
-            None => 0,
-        };
-        minimum.min(rs.ttl())
+        negative_ttl(self.soa())
     }
 }
 
-/// The NS cuts of one snapshot: names holding an NS RRset that are no zone
-/// apex. Kept up to date by `build` (every NS owner given) and `apply` (every
-/// changed name), and handed to [`ZoneTable::new`].
+/// Negative-caching TTL of a zone with this SOA RRset (RFC 2308 §3): the smaller of the
+/// record's TTL and its MINIMUM field.
+fn negative_ttl(rs: RrSet<'_>) -> u32 {
+    let soa = rs.rdata(0);
+    let minimum = match soa.len().checked_sub(4).and_then(|s| soa.get(s..)) {
+        Some(m) => u32::from_be_bytes([m[0], m[1], m[2], m[3]]),
+        None => 0,
+    };
+    minimum.min(rs.ttl())
+}
+
+/// A set of names of one snapshot kept with it: the NS cuts (names holding an NS
+/// RRset that are no zone apex) or the wildcard names (names with a `*` label that
+/// exist: what makes a zone's closest-encloser walk worth doing). Kept up to date by
+/// `build` (every candidate given) and `apply` (every changed name), and handed to
+/// [`ZoneTable::new`].
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CutSet {
     keys: FxHashSet<Box<[u8]>>,
@@ -312,22 +443,21 @@ pub(crate) struct CutSet {
 
 impl CutSet {
     /// `self` with each of `keys` (lowercased wire) re-checked against the new
-    /// table (`has_ns`); `None` when nothing changed.
+    /// table (`member`: whether it belongs to the set now); `None` when nothing changed.
     pub(crate) fn updated<'k>(
         &self,
-        rules: &ZoneRules,
         keys: impl Iterator<Item = &'k [u8]>,
-        has_ns: impl Fn(&[u8]) -> bool,
+        member: impl Fn(&[u8]) -> bool,
     ) -> Option<CutSet> {
         let mut next: Option<CutSet> = None;
         for key in keys {
-            let is_cut = has_ns(key) && !rules.is_apex(key);
+            let is_member = member(key);
             let current = next.as_ref().unwrap_or(self);
-            if current.keys.contains(key) == is_cut {
+            if current.keys.contains(key) == is_member {
                 continue;
             }
             let set = &mut next.get_or_insert_with(|| self.clone()).keys;
-            if is_cut {
+            if is_member {
                 set.insert(key.into());
             } else {
                 set.remove(key);
@@ -336,7 +466,7 @@ impl CutSet {
         next
     }
 
-    /// Every cut.
+    /// Every name of the set.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &[u8]> {
         self.keys.iter().map(|k| &**k)
     }

@@ -13,11 +13,13 @@
 use super::{Error, Result};
 use crate::name::{MAX_LABEL_LEN, MAX_NAME_LEN};
 
-/// A lowercased, uncompressed wire name held on the stack.
+/// A lowercased, uncompressed wire name held on the stack, with its [`key_hash`]
+/// (computed while the name is copied in: a lookup needs no second pass over it).
 #[derive(Clone, Copy)]
 pub struct NameBuf {
     bytes: [u8; MAX_NAME_LEN],
     len: usize,
+    hash: u64,
 }
 
 impl Default for NameBuf {
@@ -32,7 +34,14 @@ impl NameBuf {
         NameBuf {
             bytes: [0; MAX_NAME_LEN],
             len: 0,
+            hash: 0,
         }
+    }
+
+    /// The [`key_hash`] of the name (0 before the buffer has been filled).
+    #[inline]
+    pub fn hash(&self) -> u64 {
+        self.hash
     }
 
     /// The wire name, root label included.
@@ -63,6 +72,7 @@ impl NameBuf {
         b.copy_from_slice(rest);
         dst.make_ascii_lowercase();
         self.len = total;
+        self.hash = key_hash(dst);
         Ok(())
     }
 
@@ -93,11 +103,13 @@ pub fn read_name(msg: &[u8], start: usize, min_pointer: usize, out: &mut NameBuf
     if let Some(len) = contiguous_name_len(msg, start) {
         let src = msg.get(start..start + len).ok_or(Error::Truncated)?;
         let dst = out.bytes.get_mut(..len).ok_or(Error::NameTooLong)?;
-        copy_lowercase(dst, src);
+        out.hash = copy_lowercase(dst, src);
         out.len = len;
         return Ok(start + len);
     }
-    read_name_slow(msg, start, min_pointer, out)
+    let end = read_name_slow(msg, start, min_pointer, out)?;
+    out.hash = key_hash(out.as_wire());
+    Ok(end)
 }
 
 /// Length of the uncompressed, well-formed name at `start` (root included),
@@ -121,27 +133,83 @@ fn contiguous_name_len(msg: &[u8], start: usize) -> Option<usize> {
     }
 }
 
+const HASH_K: u64 = 0x517c_c1b7_2722_0a95;
+
+/// One round of [`key_hash`] over an 8-byte word.
+#[inline]
+fn hash_round(h: u64, w: u64) -> u64 {
+    (h.rotate_left(5) ^ w).wrapping_mul(HASH_K)
+}
+
+/// The murmur3 avalanche that ends [`key_hash`].
+#[inline]
+fn hash_finish(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    h
+}
+
+/// The fixed, fast hash of every snapshot table key (lowercased wire names and
+/// child-chunk keys, `snapshot::hash`): FxHash-style rounds over 8-byte little-endian
+/// words (the last one zero-padded), seeded with the length and finished with the
+/// murmur3 avalanche so that both the high bits (shard choice) and the low bits (index
+/// slot) are well mixed. Deterministic across runs and machines. [`read_name`] computes
+/// the same value while it lowercases ([`NameBuf::hash`]).
+#[inline]
+pub fn key_hash(bytes: &[u8]) -> u64 {
+    let mut h = bytes.len() as u64;
+    let mut words = bytes.chunks_exact(8);
+    for c in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = hash_round(h, u64::from_le_bytes(w));
+    }
+    let rem = words.remainder();
+    if !rem.is_empty() {
+        let mut buf = [0u8; 8];
+        buf[..rem.len()].copy_from_slice(rem);
+        h = hash_round(h, u64::from_le_bytes(buf));
+    }
+    hash_finish(h)
+}
+
 /// Copies a wire name, lowercased, eight bytes at a time (read from the
-/// source and written once: no store-to-load stall). Length bytes are below
+/// source and written once: no store-to-load stall), and returns the
+/// [`key_hash`] of the copy, computed on the same words. Length bytes are below
 /// 0x40, never in `A..=Z`, so the whole encoding is lowercased at once.
 #[inline]
-fn copy_lowercase(dst: &mut [u8], src: &[u8]) {
+fn copy_lowercase(dst: &mut [u8], src: &[u8]) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
+    let lower = |w: u64| {
+        let low7 = w & (0x7f * ONES);
+        let ge_a = low7 + (0x80 - u64::from(b'A')) * ONES;
+        let gt_z = low7 + (0x80 - u64::from(b'Z') - 1) * ONES;
+        let upper = ge_a & !gt_z & !w & (0x80 * ONES);
+        w | (upper >> 2)
+    };
+    let mut h = src.len().min(dst.len()) as u64;
     let mut d = dst.chunks_exact_mut(8);
     let mut s = src.chunks_exact(8);
     for (dc, sc) in (&mut d).zip(&mut s) {
         let mut w = [0u8; 8];
         w.copy_from_slice(sc);
-        let w = u64::from_le_bytes(w);
-        let low7 = w & (0x7f * ONES);
-        let ge_a = low7 + (0x80 - u64::from(b'A')) * ONES;
-        let gt_z = low7 + (0x80 - u64::from(b'Z') - 1) * ONES;
-        let upper = ge_a & !gt_z & !w & (0x80 * ONES);
-        dc.copy_from_slice(&(w | (upper >> 2)).to_le_bytes());
+        let w = lower(u64::from_le_bytes(w));
+        dc.copy_from_slice(&w.to_le_bytes());
+        h = hash_round(h, w);
     }
-    for (db, sb) in d.into_remainder().iter_mut().zip(s.remainder()) {
-        *db = sb.to_ascii_lowercase();
+    let (dr, sr) = (d.into_remainder(), s.remainder());
+    let n = dr.len().min(sr.len());
+    if n > 0 {
+        let mut w = [0u8; 8];
+        w[..n].copy_from_slice(&sr[..n]);
+        let w = lower(u64::from_le_bytes(w)).to_le_bytes();
+        dr[..n].copy_from_slice(&w[..n]);
+        h = hash_round(h, u64::from_le_bytes(w));
     }
+    hash_finish(h)
 }
 
 fn read_name_slow(

@@ -205,6 +205,35 @@ impl<'a> Response<'a> {
         }
     }
 
+    /// Appends one record rendered in advance (`rr`: owner, type, class, TTL, RDLENGTH and
+    /// RDATA) to `section`, with a compression pointer to `target` written over the two
+    /// bytes at each offset of `pointers` within `rr`. Returns the record's offset. On
+    /// error (no room, `target` beyond [`MAX_POINTER`]) nothing is written. Its names are
+    /// not remembered for later compression.
+    pub fn push_rendered(
+        &mut self,
+        section: Section,
+        rr: &[u8],
+        pointers: &[u16],
+        target: usize,
+    ) -> Result<usize, WriteError> {
+        debug_assert!(self.counts[section as usize + 1..].iter().all(|&c| c == 0));
+        if self.counts[section as usize] == u16::MAX || target > MAX_POINTER {
+            return Err(WriteError::TooMany);
+        }
+        let at = self.len;
+        self.put(rr)?;
+        let pointer = (0xc000 | target as u16).to_be_bytes();
+        for &p in pointers {
+            let p = at + usize::from(p);
+            if let Some(dst) = self.buf.get_mut(p..p + 2) {
+                dst.copy_from_slice(&pointer);
+            }
+        }
+        self.counts[section as usize] += 1;
+        Ok(at)
+    }
+
     fn push_inner(
         &mut self,
         owner: Owner<'_>,

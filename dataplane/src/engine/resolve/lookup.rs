@@ -8,16 +8,17 @@ use crate::record::rtype;
 use crate::snapshot::{NodeRef, Snapshot, ZoneRef};
 use crate::wire::name::{is_wildcard, parent, NameBuf};
 
-/// Finds what answers `cur` in `zone` (see the module docs).
+/// Finds what answers `name` in `zone` (see the module docs).
 pub(super) fn lookup<'s>(
     snap: &'s Snapshot,
     zone: ZoneRef<'s>,
-    cur: &[u8],
+    name: &NameBuf,
     matches: &mut Matches<'s>,
     cost: &mut u32,
 ) -> Found<'s> {
     *cost += 1;
-    if let Some(node) = snap.node(cur) {
+    let cur = name.as_wire();
+    if let Some(node) = snap.node_hashed(cur, name.hash()) {
         return if node.shows_nothing() {
             Found::Union(node)
         } else {
@@ -44,7 +45,11 @@ pub(super) fn lookup<'s>(
         }
     }
     // RFC 4592: the closest encloser is the longest existing ancestor (the
-    // apex at worst); only `*.<closest encloser>` may match.
+    // apex at worst); only `*.<closest encloser>` may match — and nothing can in a
+    // zone without a name with a `*` label (no walk then).
+    if !zone.has_wildcards() {
+        return Found::Missing;
+    }
     let apex_len = zone.apex().len();
     let mut encloser = parent(cur);
     while let Some(anc) = encloser {
