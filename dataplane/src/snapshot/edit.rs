@@ -6,6 +6,7 @@
 //! [`Editor::finish`] encodes the dirty entries and rebuilds only the shards
 //! they fall in; every other shard is shared with the base.
 
+use super::autoptr::Edit as AutoEdit;
 use super::children::{
     chunk_key, chunk_key_into, chunk_of, decode_chunk, each_chunk_label, encode_chunk,
     is_chunk_key, CHUNK_TARGET, MAX_CHUNKS,
@@ -61,6 +62,7 @@ pub(crate) struct Editor<'a> {
     base: &'a Table,
     dirty: FxHashMap<Box<[u8]>, Option<Entry>>,
     pub(crate) counters: Counters,
+    auto_edits: Vec<AutoEdit>,
 }
 
 impl<'a> Editor<'a> {
@@ -70,6 +72,7 @@ impl<'a> Editor<'a> {
             base,
             dirty: FxHashMap::default(),
             counters,
+            auto_edits: Vec::new(),
         }
     }
 
@@ -377,8 +380,24 @@ impl<'a> Editor<'a> {
         self.prune(&key);
     }
 
+    /// The reverse name of `addr`, unless it lies in the synthetic reverse tree: then the
+    /// edit is kept for the auto-PTR store (`autoptr`) instead and `None` returned.
+    fn auto_ptr_key(&mut self, addr: &[u8], owner: &[u8], ttl: u32, add: bool) -> Option<Vec<u8>> {
+        let rkey = reverse_name(addr)?;
+        if self.rules.is_configured(&rkey) {
+            return Some(rkey);
+        }
+        self.auto_edits.extend(AutoEdit::new(addr, owner, ttl, add));
+        None
+    }
+
+    /// The auto-PTR edits of the synthetic reverse trees, in order ([`Editor::auto_ptr_key`]).
+    pub(crate) fn take_auto_edits(&mut self) -> Vec<AutoEdit> {
+        std::mem::take(&mut self.auto_edits)
+    }
+
     fn add_auto_ptr(&mut self, addr: &[u8], owner: &[u8], ttl: u32) {
-        let Some(rkey) = reverse_name(addr) else {
+        let Some(rkey) = self.auto_ptr_key(addr, owner, ttl, true) else {
             return;
         };
         self.ensure_node(&rkey, &rkey);
@@ -404,7 +423,7 @@ impl<'a> Editor<'a> {
     }
 
     fn remove_auto_ptr(&mut self, addr: &[u8], owner_key: &[u8]) {
-        let Some(rkey) = reverse_name(addr) else {
+        let Some(rkey) = self.auto_ptr_key(addr, owner_key, 0, false) else {
             return;
         };
         let Some(n) = self.node_mut(&rkey) else {
