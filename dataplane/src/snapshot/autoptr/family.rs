@@ -4,8 +4,9 @@
 //! to back (`klen` bytes each), the end offset of each entry, and the entries (node entries
 //! with an empty key, see [`super`]). The family keeps the chunks in address order with
 //! each chunk's first key in one flat array, so a lookup is a binary search over the heads,
-//! then one inside a chunk. An update decodes, edits and re-encodes only the chunks its
-//! addresses fall in (splitting one past [`CHUNK_MAX`], dropping an empty one).
+//! then one inside a chunk. An update copies only the chunks its addresses fall in, entry by
+//! entry, re-encoding just the addresses it edits (splitting a chunk past [`CHUNK_MAX`],
+//! dropping an empty one), plus the chunk handles and heads.
 
 use super::Edit;
 use crate::record::{rtype, Policy};
@@ -15,8 +16,9 @@ use crate::snapshot::shard::{begin_entry, end_entry};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Entries per chunk as built and after a split.
-const CHUNK: usize = 256;
+/// Entries per chunk as built and after a split (≈ 1,200 chunks for 1.2 M addresses: an
+/// update clones that many chunk handles and copies one chunk of ≈ 64 KB).
+const CHUNK: usize = 1024;
 /// A chunk growing past this is split.
 const CHUNK_MAX: usize = 2 * CHUNK;
 /// Bytes before the RRset in an entry: entry header and empty key (5), flags, visible and
@@ -35,6 +37,29 @@ pub(crate) struct Input {
     pub olen: u8,
 }
 
+impl Input {
+    /// The input for a 4- or 16-byte address, with its family (0 = IPv4, 1 = IPv6).
+    pub(crate) fn new(
+        addr: &[u8],
+        seq: u32,
+        ttl: u32,
+        owner: u32,
+        olen: u8,
+    ) -> Option<(usize, Input)> {
+        let family = super::KEY_LEN.iter().position(|&l| l == addr.len())?;
+        let mut bytes = [0u8; 16];
+        bytes.get_mut(..addr.len())?.copy_from_slice(addr);
+        let input = Input {
+            bytes,
+            seq,
+            ttl,
+            owner,
+            olen,
+        };
+        Some((family, input))
+    }
+}
+
 /// Sorted entries of one chunk.
 #[derive(Default)]
 struct Chunk {
@@ -43,8 +68,23 @@ struct Chunk {
     entries: Vec<u8>,
 }
 
-/// One address in editable form: its PTR records as (TTL, owner).
-type Decoded = ([u8; 16], Vec<(u32, Box<[u8]>)>);
+/// PTR records of one address in editable form: (TTL, owner).
+type Items = Vec<(u32, Box<[u8]>)>;
+
+/// One address of a chunk being edited: its entry as stored, decoded once an edit touches it.
+struct Row<'a> {
+    key: [u8; 16],
+    raw: &'a [u8],
+    items: Option<Items>,
+}
+
+/// The records of an encoded entry.
+fn decode_entry(e: &[u8]) -> Items {
+    let rr = RrSet::from_bytes(e.get(ENTRY_HEAD..).unwrap_or(&[]));
+    (0..rr.len())
+        .map(|j| (rr.record_ttl(j), rr.rdata(j).into()))
+        .collect()
+}
 
 impl Chunk {
     fn len(&self) -> usize {
@@ -101,6 +141,13 @@ impl Chunk {
         self.ends.push(self.entries.len() as u32);
     }
 
+    /// Appends an entry encoded before.
+    fn push_raw(&mut self, key: &[u8], entry: &[u8]) {
+        self.keys.extend_from_slice(key);
+        self.entries.extend_from_slice(entry);
+        self.ends.push(self.entries.len() as u32);
+    }
+
     fn shrink(mut self) -> Chunk {
         self.keys.shrink_to_fit();
         self.ends.shrink_to_fit();
@@ -112,19 +159,19 @@ impl Chunk {
         self.keys.capacity() + self.ends.capacity() * 4 + self.entries.capacity()
     }
 
-    /// Every address with its records, in editable form.
-    fn decode(&self, klen: usize) -> Vec<Decoded> {
+    /// Every address with its entry, for editing.
+    fn rows(&self, klen: usize) -> Vec<Row<'_>> {
         (0..self.len())
             .map(|i| {
-                let mut bytes = [0u8; 16];
-                if let Some(b) = bytes.get_mut(..klen) {
+                let mut key = [0u8; 16];
+                if let Some(b) = key.get_mut(..klen) {
                     b.copy_from_slice(self.key(i, klen));
                 }
-                let rr = RrSet::from_bytes(self.entry(i).get(ENTRY_HEAD..).unwrap_or(&[]));
-                let items = (0..rr.len())
-                    .map(|j| (rr.record_ttl(j), rr.rdata(j).into()))
-                    .collect();
-                (bytes, items)
+                Row {
+                    key,
+                    raw: self.entry(i),
+                    items: None,
+                }
             })
             .collect()
     }
@@ -150,18 +197,6 @@ pub(super) struct Family {
 }
 
 impl Family {
-    fn from_chunks(klen: usize, chunks: Vec<Arc<Chunk>>) -> Family {
-        let mut heads = Vec::with_capacity(chunks.len() * klen);
-        for c in &chunks {
-            heads.extend_from_slice(c.key(0, klen));
-        }
-        Family {
-            klen,
-            heads,
-            chunks,
-        }
-    }
-
     /// Compiles the inputs of one family (`klen`-byte keys); owners in `arena`.
     pub(super) fn build(klen: usize, mut inputs: Vec<Input>, arena: &[u8]) -> Family {
         inputs.sort_unstable_by(|a, b| a.bytes.cmp(&b.bytes).then(a.seq.cmp(&b.seq)));
@@ -183,8 +218,16 @@ impl Family {
             let key = run[0].bytes.get(..klen).unwrap_or(&[]);
             emit(&mut chunks, key, &items);
         }
+        let mut heads = Vec::with_capacity(chunks.len() * klen);
+        for c in &chunks {
+            heads.extend_from_slice(c.key(0, klen));
+        }
         let chunks = chunks.into_iter().map(|c| Arc::new(c.shrink())).collect();
-        Family::from_chunks(klen, chunks)
+        Family {
+            klen,
+            heads,
+            chunks,
+        }
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -247,22 +290,35 @@ impl Family {
             let key = e.bytes.get(..klen).unwrap_or(&[]);
             by_chunk.entry(self.locate(key)).or_default().push(e);
         }
-        let mut out: Vec<Arc<Chunk>> = Vec::with_capacity(self.chunks.len() + by_chunk.len());
+        let mut out = Family {
+            klen,
+            heads: Vec::with_capacity(self.heads.len() + by_chunk.len() * klen),
+            chunks: Vec::with_capacity(self.chunks.len() + by_chunk.len()),
+        };
         let mut next = 0;
         for (ci, edits) in by_chunk {
-            out.extend(self.chunks.get(next..ci).unwrap_or(&[]).iter().cloned());
+            out.keep(self, next, ci);
             next = ci + 1;
-            let mut rows = self
-                .chunks
-                .get(ci)
-                .map_or_else(Vec::new, |c| c.decode(klen));
+            let mut rows = self.chunks.get(ci).map_or_else(Vec::new, |c| c.rows(klen));
             for e in edits {
                 edit_rows(&mut rows, e);
             }
-            out.extend(encode_rows(&rows, klen).into_iter().map(Arc::new));
+            for c in encode_rows(&rows, klen) {
+                out.heads.extend_from_slice(c.key(0, klen));
+                out.chunks.push(Arc::new(c));
+            }
         }
-        out.extend(self.chunks.get(next..).unwrap_or(&[]).iter().cloned());
-        Family::from_chunks(klen, out)
+        out.keep(self, next, self.chunks.len());
+        out
+    }
+
+    /// Appends the chunks `from..to` of `base` (shared) with their heads.
+    fn keep(&mut self, base: &Family, from: usize, to: usize) {
+        let k = self.klen;
+        let chunks = base.chunks.get(from..to).unwrap_or(&[]);
+        self.chunks.extend(chunks.iter().cloned());
+        let heads = base.heads.get(from * k..to * k).unwrap_or(&[]);
+        self.heads.extend_from_slice(heads);
     }
 
     pub(super) fn heap_bytes(&self) -> usize {
@@ -278,10 +334,11 @@ impl Family {
     /// Every address with its records, in a comparable form.
     #[cfg(test)]
     pub(super) fn dump(&self) -> Vec<String> {
-        let rows = self.chunks.iter().flat_map(|c| c.decode(self.klen));
-        rows.map(|(b, mut items)| {
+        let rows = self.chunks.iter().flat_map(|c| c.rows(self.klen));
+        rows.map(|r| {
+            let mut items = decode_entry(r.raw);
             items.sort();
-            format!("{:?} {items:?}", b.get(..self.klen))
+            format!("{:?} {items:?}", r.key.get(..self.klen))
         })
         .collect()
     }
@@ -292,39 +349,45 @@ impl Family {
     }
 }
 
-/// Applies one edit to a chunk's decoded rows (kept sorted by address), as the table's
-/// auto-PTR edits did: an owner is matched ignoring case; adding one already there sets its
-/// TTL and case.
-fn edit_rows(rows: &mut Vec<Decoded>, e: &Edit) {
-    let at = rows.partition_point(|r| r.0 < e.bytes);
-    let found = rows.get(at).is_some_and(|r| r.0 == e.bytes);
+/// Applies one edit to a chunk's rows (kept sorted by address), as the table's auto-PTR
+/// edits did: an owner is matched ignoring case; adding one already there sets its TTL and
+/// case.
+fn edit_rows(rows: &mut Vec<Row<'_>>, e: &Edit) {
+    let at = rows.partition_point(|r| r.key < e.bytes);
+    let found = rows.get(at).is_some_and(|r| r.key == e.bytes);
+    if !found && !e.add {
+        return;
+    }
+    if !found {
+        let row = Row {
+            key: e.bytes,
+            raw: &[],
+            items: Some(Vec::new()),
+        };
+        rows.insert(at, row);
+    }
+    let Some(row) = rows.get_mut(at) else {
+        return;
+    };
+    let raw = row.raw;
+    let items = row.items.get_or_insert_with(|| decode_entry(raw));
+    let same = |i: &(u32, Box<[u8]>)| i.1.eq_ignore_ascii_case(&e.owner);
     if e.add {
-        if !found {
-            rows.insert(at, (e.bytes, Vec::new()));
+        match items.iter_mut().find(|i| same(i)) {
+            Some(i) => *i = (e.ttl, e.owner.clone()),
+            None => items.push((e.ttl, e.owner.clone())),
         }
-        if let Some(row) = rows.get_mut(at) {
-            match row
-                .1
-                .iter_mut()
-                .find(|i| i.1.eq_ignore_ascii_case(&e.owner))
-            {
-                Some(i) => *i = (e.ttl, e.owner.clone()),
-                None => row.1.push((e.ttl, e.owner.clone())),
-            }
-        }
-    } else if found {
-        if let Some(row) = rows.get_mut(at) {
-            row.1.retain(|i| !i.1.eq_ignore_ascii_case(&e.owner));
-            if row.1.is_empty() {
-                rows.remove(at);
-            }
+    } else {
+        items.retain(|i| !same(i));
+        if items.is_empty() {
+            rows.remove(at);
         }
     }
 }
 
 /// Encodes rows into chunks: one, several of [`CHUNK`] when past [`CHUNK_MAX`], none
-/// when empty.
-fn encode_rows(rows: &[Decoded], klen: usize) -> Vec<Chunk> {
+/// when empty. Rows no edit touched are copied as they are.
+fn encode_rows(rows: &[Row<'_>], klen: usize) -> Vec<Chunk> {
     let per = if rows.len() > CHUNK_MAX {
         CHUNK
     } else {
@@ -334,10 +397,16 @@ fn encode_rows(rows: &[Decoded], klen: usize) -> Vec<Chunk> {
     let mut items: Vec<(u32, &[u8])> = Vec::new();
     for part in rows.chunks(per) {
         let mut c = Chunk::default();
-        for (bytes, its) in part {
-            items.clear();
-            items.extend(its.iter().map(|(t, o)| (*t, &**o)));
-            c.push(bytes.get(..klen).unwrap_or(&[]), &items);
+        for row in part {
+            let key = row.key.get(..klen).unwrap_or(&[]);
+            match &row.items {
+                None => c.push_raw(key, row.raw),
+                Some(its) => {
+                    items.clear();
+                    items.extend(its.iter().map(|(t, o)| (*t, &**o)));
+                    c.push(key, &items);
+                }
+            }
         }
         chunks.push(c.shrink());
     }

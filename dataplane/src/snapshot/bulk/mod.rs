@@ -385,15 +385,10 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
                     }
                     // In the synthetic reverse tree: kept by address (`autoptr`), no node.
                     if !rules.is_configured(&rkey) {
-                        let mut bytes = [0u8; 16];
-                        bytes[..addr.len()].copy_from_slice(addr);
-                        auto_in[usize::from(addr.len() == 16)].push(Input {
-                            bytes,
-                            seq: p.seq,
-                            ttl: p.ttl,
-                            owner,
-                            olen: first.klen,
-                        });
+                        let input = Input::new(addr, p.seq, p.ttl, owner, first.klen);
+                        if let Some((f, i)) = input {
+                            auto_in[f].push(i);
+                        }
                         continue;
                     }
                     let hash = key_hash(&rkey);
