@@ -6,16 +6,14 @@
 //! [`Editor::finish`] encodes the dirty entries and rebuilds only the shards
 //! they fall in; every other shard is shared with the base.
 
+use super::autoptr::Edit as AutoEdit;
 use super::children::{
     chunk_key, chunk_key_into, chunk_of, decode_chunk, each_chunk_label, encode_chunk,
     is_chunk_key, CHUNK_TARGET, MAX_CHUNKS,
 };
 use super::hash::key_hash;
 use super::node::{is_derived, NodeData, NodeRef};
-use super::reverse::reverse_name;
-use super::rrset::{
-    is_given, kind_of, Item, RrData, GROUP_RTYPE, KIND_AUTO_PTR, KIND_GROUP, KIND_SYNTHETIC,
-};
+use super::rrset::{is_given, kind_of, Item, RrData, GROUP_RTYPE, KIND_GROUP, KIND_SYNTHETIC};
 use super::shard::{begin_entry, end_entry, shard_of, Table};
 use super::zone::ZoneRules;
 use crate::name::Name;
@@ -26,6 +24,7 @@ use std::collections::hash_map::Entry as MapEntry;
 /// A record's type and RDATA (what makes two records the same).
 type RecordKey = (u16, u8, Box<[u8]>);
 
+mod autoptr;
 mod batch;
 mod bounded;
 mod delta;
@@ -61,6 +60,7 @@ pub(crate) struct Editor<'a> {
     base: &'a Table,
     dirty: FxHashMap<Box<[u8]>, Option<Entry>>,
     pub(crate) counters: Counters,
+    auto_edits: Vec<AutoEdit>,
 }
 
 impl<'a> Editor<'a> {
@@ -70,6 +70,7 @@ impl<'a> Editor<'a> {
             base,
             dirty: FxHashMap::default(),
             counters,
+            auto_edits: Vec::new(),
         }
     }
 
@@ -375,47 +376,6 @@ impl<'a> Editor<'a> {
             }
         }
         self.prune(&key);
-    }
-
-    fn add_auto_ptr(&mut self, addr: &[u8], owner: &[u8], ttl: u32) {
-        let Some(rkey) = reverse_name(addr) else {
-            return;
-        };
-        self.ensure_node(&rkey, &rkey);
-        let Some(n) = self.node_mut(&rkey) else {
-            return;
-        };
-        if n.rrset_mut(rtype::PTR, KIND_AUTO_PTR).is_none() {
-            n.rrsets.push(RrData::new(rtype::PTR, KIND_AUTO_PTR));
-        }
-        if let Some(rr) = n.rrset_mut(rtype::PTR, KIND_AUTO_PTR) {
-            match rr
-                .items
-                .iter_mut()
-                .find(|i| i.rdata.eq_ignore_ascii_case(owner))
-            {
-                Some(i) => {
-                    i.ttl = ttl;
-                    i.rdata = owner.into();
-                }
-                None => rr.add(ttl, owner),
-            }
-        }
-    }
-
-    fn remove_auto_ptr(&mut self, addr: &[u8], owner_key: &[u8]) {
-        let Some(rkey) = reverse_name(addr) else {
-            return;
-        };
-        let Some(n) = self.node_mut(&rkey) else {
-            return;
-        };
-        if let Some(rr) = n.rrset_mut(rtype::PTR, KIND_AUTO_PTR) {
-            rr.items
-                .retain(|i| !i.rdata.eq_ignore_ascii_case(owner_key));
-        }
-        n.rrsets.retain(|r| !r.items.is_empty());
-        self.prune(&rkey);
     }
 
     /// Gives an apex its synthetic SOA and NS (shown unless records provide them).

@@ -18,12 +18,14 @@
 //!   nodes and their precompiled RRsets, plus their editable forms.
 //! - `children`: chunked child lists (SkyDNS multi-value names, wildcards).
 //! - `zone`: served domains, synthetic SOA/NS, zone lookup ([`ZoneRef`]).
-//! - `reverse`: reverse names for automatic PTR records.
+//! - `reverse`: reverse names for automatic PTR records; `autoptr`: the auto-PTRs of the
+//!   synthetic reverse trees, kept by address outside the table ([`Snapshot::node`] asks it).
 //! - `edit`: applying changes (ENTs, child lists, auto-PTR, subtree answers
 //!   in `edit::subtree`) and rebuilding touched shards; `build` runs the same
 //!   subtree pass over the bulk-built table. `down`: the DOWN address set. `decode`: RDATA back to
 //!   [`RData`](crate::record::RData) for the control plane.
 
+mod autoptr;
 mod bulk;
 mod children;
 mod decode;
@@ -184,6 +186,8 @@ pub struct Snapshot {
     /// The record store has not been loaded yet (neither listed nor read from last-known):
     /// negative answers would be wrong, the engine answers SERVFAIL instead.
     store_pending: bool,
+    /// The auto-PTRs of the synthetic reverse trees (not table nodes).
+    auto: Arc<autoptr::AutoPtr>,
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -230,6 +234,7 @@ impl Snapshot {
             .map(|r| r.name.as_wire().to_ascii_lowercase().into())
             .collect();
         let built = bulk::build(&rules, records, serial);
+        let auto = Arc::new(built.auto);
         let table = Table::from_shards(built.shards);
         // Subtree answers: the same pass as `apply`, over every given name.
         let mut ed = Editor::new(&rules, &table, built.counters);
@@ -266,6 +271,7 @@ impl Snapshot {
             reverse_active,
         );
         snap.set_name_sets(Arc::new(cuts), Arc::new(wilds));
+        snap.auto = auto;
         snap
     }
 
@@ -319,6 +325,7 @@ impl Snapshot {
             cuts: Arc::default(),
             wilds: Arc::default(),
             store_pending: false,
+            auto: Arc::default(),
         }
     }
 
@@ -368,6 +375,7 @@ impl Snapshot {
             cuts: self.cuts.clone(),
             wilds: self.wilds.clone(),
             store_pending: self.store_pending,
+            auto: self.auto.clone(),
         }
     }
 
@@ -387,6 +395,7 @@ impl Snapshot {
             ed.set_name(&ch.name, &ch.records);
         }
         let touched: Vec<Box<[u8]>> = ed.touched_names().map(Into::into).collect();
+        let (auto, auto_touched) = self.auto.applied(&ed.take_auto_edits());
         ed.refresh_subtrees(touched.iter().map(|k| &**k), true);
         let serial = if changes.is_empty() {
             self.serial
@@ -412,7 +421,8 @@ impl Snapshot {
         }
         apexes.sort_by_key(|a| std::cmp::Reverse(a.0.len()));
         let mut touched = vec![false; apexes.len()];
-        for key in ed.touched_names() {
+        let auto_apexes = REVERSE_APEXES.iter().zip(auto_touched).filter(|(_, t)| *t);
+        for key in ed.touched_names().chain(auto_apexes.map(|(a, _)| *a)) {
             if let Some(z) = apexes.iter().position(|(a, _)| zone::is_within(key, a)) {
                 touched[z] = true;
             }
@@ -450,6 +460,7 @@ impl Snapshot {
             reverse_active,
         );
         next.store_pending = self.store_pending;
+        next.auto = Arc::new(auto);
         next.set_name_sets(cuts, wilds);
         next
     }
@@ -524,13 +535,11 @@ impl Snapshot {
         self.zones.slots().iter().filter_map(|s| self.zone(&s.apex))
     }
 
-    /// The node at exactly `lname` (possibly an empty non-terminal).
+    /// The node at exactly `lname` (possibly an empty non-terminal); where the table has
+    /// none, or an empty non-terminal, an auto-PTR node of the reverse trees (`autoptr`).
     #[inline]
     pub fn node(&self, lname: &[u8]) -> Option<NodeRef<'_>> {
-        if children::is_chunk_key(lname) {
-            return None;
-        }
-        find_in(&self.shards, lname).map(|e| NodeRef::new(&self.shards, e))
+        self.node_hashed(lname, hash::key_hash(lname))
     }
 
     /// [`Snapshot::node`] for a name whose key hash is known
@@ -540,7 +549,10 @@ impl Snapshot {
         if children::is_chunk_key(lname) {
             return None;
         }
-        find_hashed(&self.shards, lname, hash).map(|e| NodeRef::new(&self.shards, e))
+        match find_hashed(&self.shards, lname, hash).map(|e| NodeRef::new(&self.shards, e)) {
+            Some(n) if !n.shows_nothing() => Some(n),
+            found => self.auto.node(&self.shards, lname).or(found),
+        }
     }
 
     /// The policy of `lname` (per-name override, else the default).
@@ -560,7 +572,8 @@ impl Snapshot {
         !self.down.is_empty()
     }
 
-    /// Heap bytes of the table (shards shared with other snapshots included).
+    /// Heap bytes of the table and the auto-PTR store (shards and chunks shared with other
+    /// snapshots included).
     pub fn table_bytes(&self) -> usize {
         let mut seen = rustc_hash::FxHashSet::default();
         self.shards
@@ -569,5 +582,6 @@ impl Snapshot {
             .map(|s| s.heap_bytes() + 16)
             .sum::<usize>()
             + shard::SHARD_COUNT * std::mem::size_of::<shard::Shard>()
+            + self.auto.heap_bytes()
     }
 }

@@ -4,6 +4,7 @@
 //! `Snapshot::build` uses it; `apply` goes through the editor instead, and the
 //! tests check that both give the same tables.
 
+use super::autoptr::{AutoPtr, Input};
 use super::children::{chunk_key, chunk_of, CHUNK_TARGET, MAX_CHUNKS};
 use super::edit::Counters;
 use super::edit::{normalise_srv, Bounded};
@@ -74,6 +75,8 @@ pub(crate) struct Built {
     pub parents: Parents,
     pub counters: Counters,
     pub reverse_active: [bool; 2],
+    /// The auto-PTRs of the synthetic reverse trees.
+    pub auto: AutoPtr,
 }
 
 fn slice(arena: &[u8], off: u32, len: usize) -> &[u8] {
@@ -339,11 +342,9 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
 
     // 2. Group by name, drop duplicates, count, emit auto-PTRs.
     let mut spans: Vec<Vec<Span>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
-    // About one auto-PTR per record lands in each shard: reserved, not grown step by step.
-    let auto_cap = if rules.config.auto_ptr { per_shard } else { 0 };
-    let mut autos: Vec<Vec<Pend>> = (0..SHARD_COUNT)
-        .map(|_| Vec::with_capacity(auto_cap))
-        .collect();
+    // Auto-PTRs in the table: only those inside a configured domain (rare).
+    let mut autos: Vec<Vec<Pend>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
+    let mut auto_in: [Vec<Input>; 2] = Default::default();
     let mut rkey = Vec::with_capacity(80);
     let all_runs = parallel_each_mut(&mut explicit, |v| {
         let runs = sort_and_group(&arena, v);
@@ -378,7 +379,16 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
                         continue;
                     }
                     rkey.clear();
-                    if !reverse_name_into(slice(&arena, p.rdata, p.rdlen as usize), &mut rkey) {
+                    let addr = slice(&arena, p.rdata, p.rdlen as usize);
+                    if !reverse_name_into(addr, &mut rkey) {
+                        continue;
+                    }
+                    // In the synthetic reverse tree: kept by address (`autoptr`), no node.
+                    if !rules.is_configured(&rkey) {
+                        let input = Input::new(addr, p.seq, p.ttl, owner, first.klen);
+                        if let Some((f, i)) = input {
+                            auto_in[f].push(i);
+                        }
                         continue;
                     }
                     let hash = key_hash(&rkey);
@@ -415,6 +425,7 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
             });
         }
     }
+    let auto = AutoPtr::build(auto_in, &arena);
     let all_runs = parallel_each_mut(&mut autos, |v| {
         let runs = sort_and_group(&arena, v);
         for &(a, b) in &runs {
@@ -586,5 +597,6 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
         parents,
         counters,
         reverse_active,
+        auto,
     }
 }

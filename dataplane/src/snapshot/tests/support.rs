@@ -122,6 +122,7 @@ pub fn dump(s: &Snapshot) -> Vec<String> {
         .filter(|e| !crate::snapshot::children::is_chunk_key(crate::snapshot::shard::entry_key(e)))
         .count();
     out.push(format!("{names} nodes in the table"));
+    out.extend(s.auto.dump().into_iter().map(|a| format!("auto-PTR {a}")));
     out
 }
 
