@@ -1,6 +1,7 @@
 //! Warming the snapshot for a query before it is answered: the question name is read
-//! (lowercased) and hashed the way the engine's lookup will, and the cache lines that lookup
-//! reads first are loaded ([`Snapshot::prefetch_shard`], [`Snapshot::prefetch_hashed`]).
+//! (lowercased, and hashed while it is read: [`NameBuf::hash`]) the way the engine's lookup
+//! will read it, and the cache lines that lookup reads first are loaded
+//! ([`Snapshot::prefetch_shard`], [`Snapshot::prefetch_hashed`]).
 //! A backend calls the two stages for a whole batch of received queries, then [`super::answer`]
 //! for each: the answer itself is never computed here.
 
@@ -14,7 +15,7 @@ use crate::wire::name::{read_name, NameBuf};
 pub fn prefetch_hash(snap: &Snapshot, query: &[u8]) -> Option<u64> {
     let mut name = NameBuf::new();
     read_name(query, HEADER_LEN, HEADER_LEN, &mut name).ok()?;
-    Some(snap.prefetch_shard(name.as_wire()))
+    Some(snap.prefetch_shard(name.hash()))
 }
 
 /// Both stages for one query (a meaningless value, see [`Snapshot::prefetch`]).

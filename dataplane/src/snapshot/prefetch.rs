@@ -14,11 +14,10 @@ use super::Snapshot;
 use std::hint::black_box;
 
 impl Snapshot {
-    /// First stage for the lowercased wire name `lname`: loads the handle of its shard
-    /// and returns the name's key hash, for [`Snapshot::prefetch_hashed`].
+    /// First stage for a name of key hash `h` ([`crate::wire::NameBuf::hash`]): loads the
+    /// handle of its shard; returns `h`, for [`Snapshot::prefetch_hashed`].
     #[inline]
-    pub fn prefetch_shard(&self, lname: &[u8]) -> u64 {
-        let h = key_hash(lname);
+    pub fn prefetch_shard(&self, h: u64) -> u64 {
         if let Some(shard) = self.shards.get(shard_of(h)) {
             black_box(shard.len());
         }
@@ -38,7 +37,7 @@ impl Snapshot {
     /// Both stages for one name.
     #[inline]
     pub fn prefetch(&self, lname: &[u8]) -> u64 {
-        self.prefetch_hashed(self.prefetch_shard(lname))
+        self.prefetch_hashed(self.prefetch_shard(key_hash(lname)))
     }
 }
 
@@ -73,7 +72,7 @@ mod tests {
         assert!(snap.node(&hit).is_some());
         assert!(snap.node(&miss).is_none());
         // Both stages apart, and together, for a present and an absent name.
-        let h = snap.prefetch_shard(&hit);
+        let h = snap.prefetch_shard(super::key_hash(&hit));
         snap.prefetch_hashed(h);
         snap.prefetch(&miss);
         assert_eq!(snap.node(&hit).map(|n| n.key().to_vec()), Some(hit.clone()));
