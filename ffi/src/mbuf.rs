@@ -209,6 +209,20 @@ impl Burst {
         Ok(())
     }
 
+    /// The data (first segment) of held mbuf `i`, `None` past the held ones: for looking
+    /// at a whole received burst before handling its frames one by one.
+    #[inline]
+    pub fn data(&self, i: usize) -> Option<&[u8]> {
+        if i >= self.len {
+            return None;
+        }
+        // SAFETY: slots below `len` hold valid, non-null mbufs owned by this burst, and
+        // `Mbuf` is a transparent wrapper of that pointer; the borrow of `self` keeps the
+        // mbuf owned (and unmodified) while the slice lives.
+        let m = unsafe { &*(self.ptrs.as_ptr().add(i) as *const Mbuf) };
+        Some(m.data())
+    }
+
     /// Take every mbuf out, in order, leaving the burst empty.
     #[inline]
     pub fn drain(&mut self) -> Drain<'_> {

@@ -1,5 +1,7 @@
 //! The per-lcore run-to-completion loop (modelled on DPDK's examples/l3fwd):
-//! `rx_burst(32)` → prefetch ahead → [`Responder::handle`] each frame in place (DNS answers
+//! `rx_burst(32)` → warm the snapshot for the whole burst ([`super::stage`]: hash every
+//! question name, then load every name's index slot and entry) → prefetch ahead →
+//! [`Responder::handle`] each frame in place (DNS answers
 //! through the engine, then the lcore's response rate [`Limiter`]) →
 //! buffered `tx_burst`; frames for the kernel go to the TAP queue of the same index, and
 //! the TAP queue is polled every [`TAP_POLL_MICROS`] for frames the kernel sends out.
@@ -289,6 +291,7 @@ impl LcoreLoop {
                         Verdict::Drop(_) => None,
                     }
                 };
+                super::stage::warm(&snap, &rx);
                 let mut frames = rx.drain();
                 for i in 0..PREFETCH_AHEAD {
                     frames.prefetch(i);

@@ -23,6 +23,7 @@ pub mod net;
 pub mod policer;
 pub mod responder;
 mod setup;
+mod stage;
 
 use counters::LcoreHandle;
 pub use counters::{DpdkReport, DpdkReporter, LcoreCounters, LcoreReport};

@@ -32,6 +32,7 @@ mod edit;
 mod hash;
 mod node;
 mod parallel;
+mod prefetch;
 mod reverse;
 mod rrset;
 mod shard;

@@ -1,0 +1,24 @@
+//! Warming the snapshot for a query before it is answered: the question name is read
+//! (lowercased) and hashed the way the engine's lookup will, and the cache lines that lookup
+//! reads first are loaded ([`Snapshot::prefetch_shard`], [`Snapshot::prefetch_hashed`]).
+//! A backend calls the two stages for a whole batch of received queries, then [`super::answer`]
+//! for each: the answer itself is never computed here.
+
+use crate::snapshot::Snapshot;
+use crate::wire::header::HEADER_LEN;
+use crate::wire::name::{read_name, NameBuf};
+
+/// First stage for the DNS message `query`: the key hash of its (lowercased) question name
+/// after loading that name's shard handle; `None` when no question name can be read.
+#[inline]
+pub fn prefetch_hash(snap: &Snapshot, query: &[u8]) -> Option<u64> {
+    let mut name = NameBuf::new();
+    read_name(query, HEADER_LEN, HEADER_LEN, &mut name).ok()?;
+    Some(snap.prefetch_shard(name.as_wire()))
+}
+
+/// Both stages for one query (a meaningless value, see [`Snapshot::prefetch`]).
+#[inline]
+pub fn prefetch(snap: &Snapshot, query: &[u8]) -> u64 {
+    prefetch_hash(snap, query).map_or(0, |h| snap.prefetch_hashed(h))
+}
