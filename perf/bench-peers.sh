@@ -23,10 +23,16 @@
 #   SERVERS ["nsd knot skylane"]  TOOLS ["skylane-perf skylane-perf-fixed dnsperf kxdpgun"]
 #     skylane-perf: as fast as the server answers (latency = queueing at OUTSTANDING);
 #     skylane-perf-fixed: a fixed rate of FIXED_QPS [50000], for latency below saturation
+#   ROUNDS [1]             run the SERVERS list this many times (alternating before/after
+#     pairs); rounds after the first are labelled server.N
 #   SERVER_CPU [1] CLIENT_CPU [0]
 #   CLIENTS [8] OUTSTANDING [1000] TIMEOUT [2]   skylane-perf and dnsperf socket settings
 #   KXDP_QPS [500000]      offered load of kxdpgun (it sends at a fixed rate)
 #   SKYLANE_BIN [target/release/skylane]  PERF_BIN [target/release/skylane-perf]
+#   SKYLANE_ALT_BIN [unset]: server "skylane-alt" runs this binary with Skylane's command line
+#     (before/after pairs in one run: SERVERS="nsd skylane skylane-alt")
+#   SKYLANE_ARGS [unset]   extra arguments for `skylane serve` (both Skylane servers);
+#     SKYLANE_ALT_ARGS [unset] more for skylane-alt only (e.g. `-c batch64.toml`)
 #   NO_BUILD [unset]: do not run cargo
 #   KEEP_WORK [unset]      keep the temporary work directory (configs, logs)
 set -euo pipefail
@@ -38,6 +44,7 @@ QUERIES=${QUERIES:-100000}
 MISS_PERCENT=${MISS_PERCENT:-10}
 QTYPES=${QTYPES:-A,AAAA}
 SERVERS=${SERVERS:-"nsd knot skylane"}
+ROUNDS=${ROUNDS:-1}
 TOOLS=${TOOLS:-"skylane-perf skylane-perf-fixed dnsperf kxdpgun"}
 SERVER_CPU=${SERVER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
@@ -93,6 +100,21 @@ trap 'exit 130' INT TERM
 # UDP receive-buffer drops (/proc/net/snmp Udp RcvbufErrors) in the current namespace.
 udp_rcvbuf_errors() {
     awk '/^Udp:/ { if (!hdr) { for (i = 1; i <= NF; i++) col[$i] = i; hdr = 1 } else print $col["RcvbufErrors"] }' /proc/net/snmp
+}
+
+# CPU time (utime + stime, clock ticks) of every process in the server's process group, so
+# a loaded machine can still compare servers per CPU-second (softirq time the kernel
+# accounts to the CPU rather than to the task is not included).
+server_cpu_ticks() {
+    local total=0 f stat
+    local -a fields
+    for f in /proc/[0-9]*/stat; do
+        { stat=$(<"$f"); } 2>/dev/null || continue
+        # Fields after "(comm) ": state ppid pgrp ... utime (12th) stime (13th).
+        read -r -a fields <<<"${stat##*) }"
+        [[ ${fields[2]:-} == "$SERVER_PID" ]] && total=$((total + fields[11] + fields[12]))
+    done
+    echo "$total"
 }
 
 in_client() { ip netns exec "$NETNS" taskset -c "$CLIENT_CPU" "$@"; }
@@ -208,12 +230,15 @@ server_command() {
         write_knot_conf
         echo "knotd -c $WORK/knot/knot.conf"
         ;;
-    skylane)
-        [[ -x $SKYLANE_BIN ]] && "$SKYLANE_BIN" serve --help >/dev/null 2>&1 || return 0
+    skylane | skylane-alt)
+        local bin=$SKYLANE_BIN
+        local args=${SKYLANE_ARGS:-}
+        [[ $1 == skylane-alt ]] && bin=${SKYLANE_ALT_BIN:-} && args="$args ${SKYLANE_ALT_ARGS:-}"
+        [[ -n $bin && -x $bin ]] && "$bin" serve --help >/dev/null 2>&1 || return 0
         # REST API on an ephemeral loopback port and the store in the work directory, so the
         # lab never collides with another Skylane on this host.
-        echo "$SKYLANE_BIN serve --listen $SERVER_IP:53 --zone $ZONE --cores $SERVER_CPU" \
-            "--api-listen 127.0.0.1:0 --store embedded --store-path $WORK/skylane.redb"
+        echo "$bin serve --listen $SERVER_IP:53 --zone $ZONE --cores $SERVER_CPU" \
+            "--api-listen 127.0.0.1:0 --store embedded --store-path $WORK/$1.redb $args"
         ;;
     *) die "unknown server $1" ;;
     esac
@@ -266,14 +291,17 @@ run_tool() {
     esac
     log "  $tool -> $server (${DURATION}s)"
     printf '%s\n' "ip netns exec $NETNS taskset -c $CLIENT_CPU ${cmd[*]}" >"$out.cmd"
-    local server_drops client_drops
+    local server_drops client_drops server_ticks
+    server_ticks=$(server_cpu_ticks)
     server_drops=$(udp_rcvbuf_errors)
     client_drops=$(ip netns exec "$NETNS" bash -c "$(declare -f udp_rcvbuf_errors); udp_rcvbuf_errors")
     if ! in_client timeout "$guard" "${cmd[@]}" >"$out" 2>"$out.err"; then
         log "  $tool failed: $(tail -2 "$out.err")"
     fi
+    server_ticks=$(($(server_cpu_ticks) - server_ticks))
     sleep 1 # let the server drain before the next tool
-    printf '{"server_rcvbuf_drops": %d, "client_rcvbuf_drops": %d}\n' \
+    printf '{"server_cpu_s": %s, "server_rcvbuf_drops": %d, "client_rcvbuf_drops": %d}\n' \
+        "$(awk -v t="$server_ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')" \
         $(($(udp_rcvbuf_errors) - server_drops)) \
         $(($(ip netns exec "$NETNS" bash -c "$(declare -f udp_rcvbuf_errors); udp_rcvbuf_errors") - client_drops)) \
         >"$out.drops"
@@ -290,7 +318,7 @@ run_tool() {
 source "$REPO/perf/bench-rrl.sh"
 
 main() {
-    [[ ${1:-} == -h || ${1:-} == --help ]] && { sed -n '2,31p' "$0"; exit 0; }
+    [[ ${1:-} == -h || ${1:-} == --help ]] && { sed -n '2,37p' "$0"; exit 0; }
     check_tools
     build
     mkdir -p "$RAW"
@@ -301,18 +329,24 @@ main() {
         return
     fi
     cp "$WORK/queries.txt" "$RAW/queries.txt"
-    for server in $SERVERS; do
-        cmd=$(server_command "$server")
-        if [[ -z $cmd ]]; then
-            log "$server not available, skipped"
-            continue
-        fi
-        echo "$cmd" >"$RAW/$server-server.cmd"
-        start_server "$server" "$cmd" || continue
-        for tool in $TOOLS; do
-            run_tool "$server" "$tool"
+    local round server label
+    for round in $(seq "$ROUNDS"); do
+        for server in $SERVERS; do
+            # Later rounds are labelled server.N so their results are kept apart.
+            label=$server
+            [[ $round -gt 1 ]] && label=$server.$round
+            cmd=$(server_command "$server")
+            if [[ -z $cmd ]]; then
+                log "$server not available, skipped"
+                continue
+            fi
+            echo "$cmd" >"$RAW/$label-server.cmd"
+            start_server "$label" "$cmd" || continue
+            for tool in $TOOLS; do
+                run_tool "$label" "$tool"
+            done
+            stop_server
         done
-        stop_server
     done
     python3 "$REPO/perf/bench-report.py" "$RAW" "$RESULTS_DIR/peers-$STAMP" \
         --duration "$DURATION" --names "$NAMES" --server-cpu "$SERVER_CPU" \

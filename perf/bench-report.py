@@ -163,6 +163,12 @@ def raw_rows(raw):
     return rows
 
 
+def per_cpu_second(row):
+    """Answered queries per second of server CPU time (bench-peers.sh measures it), or None."""
+    cpu = row.get("server_cpu_s")
+    return row["answered"] / cpu if cpu and row.get("answered") is not None else None
+
+
 def load_runs(path):
     """Runs from a summary JSON, a raw directory or one skylane-perf --json report."""
     if os.path.isdir(path):
@@ -217,18 +223,19 @@ def main():
 
     header = (
         "| server | tool | sent | answered | answered qps | loss % | p50 µs | p99 µs | avg µs "
-        "| NXDOMAIN % | server rcvbuf drops |"
+        "| NXDOMAIN % | server rcvbuf drops | server CPU s | answered per server CPU-s |"
     )
-    lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['server']} | {r['tool']} | {r['error']} | | | | | | | | |")
+            lines.append(f"| {r['server']} | {r['tool']} | {r['error']} | | | | | | | | | | |")
             continue
         lines.append(
             f"| {r['server']} | {r['tool']} | {fmt(r['sent'])} | {fmt(r['answered'])} | "
             f"{fmt(r['qps'])} | {fmt(r['loss_pct'], 2)} | {fmt(r['p50_us'], 1)} | "
             f"{fmt(r['p99_us'], 1)} | {fmt(r['avg_us'], 1)} | {fmt(nx_pct(r), 1)} | "
-            f"{fmt(r.get('server_rcvbuf_drops'))} |"
+            f"{fmt(r.get('server_rcvbuf_drops'))} | {fmt(r.get('server_cpu_s'), 2)} | "
+            f"{fmt(per_cpu_second(r))} |"
         )
     table = "\n".join(lines)
     md = [

@@ -2,8 +2,8 @@
 //!
 //! One thread per configured core, pinned to it, each with its own
 //! `SO_REUSEPORT` UDP socket per listen address (`bind`). Each thread runs
-//! a run-to-completion loop (`worker`): `recvmmsg` a batch, answer every
-//! datagram in place with [`crate::engine::answer`] against the snapshot
+//! a run-to-completion loop (`worker`): `recvmmsg` a batch, prefetch the
+//! snapshot entries of all its question names, answer every datagram in place with [`crate::engine::answer`] against the snapshot
 //! loaded once per batch, pass each reply through the core's response rate
 //! limiter ([`crate::rrl`]), `sendmmsg` the replies (`batch`). Counters go
 //! to the core's [`crate::stats`] slot. Setting the shutdown flag stops every
