@@ -22,10 +22,7 @@ pub(crate) fn parallel_by_shard<T: Send>(f: impl Fn(usize) -> T + Sync) -> Vec<T
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
+        handles.into_iter().flat_map(joined).collect()
     })
 }
 
@@ -41,10 +38,7 @@ pub(crate) fn parallel_each_mut<T: Send, R: Send>(
             .chunks_mut(per)
             .map(|part| sc.spawn(move || part.iter_mut().map(f).collect::<Vec<R>>()))
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
+        handles.into_iter().flat_map(joined).collect()
     })
 }
 
@@ -63,14 +57,33 @@ pub(crate) fn parallel_shards(mut arenas: Vec<Vec<u8>>) -> Vec<Shard> {
                 sc.spawn(move || part.into_iter().map(Shard::from_arena).collect::<Vec<_>>())
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
+        handles.into_iter().flat_map(joined).collect()
     })
 }
 
-fn thread_count() -> usize {
+/// Runs `f` on up to 8 consecutive parts of `items`, one thread each; results in order.
+pub(crate) fn parallel_parts<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&[T]) -> R + Sync,
+) -> Vec<R> {
+    let per = items.len().div_ceil(thread_count()).max(1);
+    let f = &f;
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = items
+            .chunks(per)
+            .map(|part| sc.spawn(move || f(part)))
+            .collect();
+        handles.into_iter().map(joined).collect()
+    })
+}
+
+/// A worker's result; its panic is re-raised in the caller.
+fn joined<T>(h: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+}
+
+/// Threads the helpers use: the CPUs available, at most 8.
+pub(crate) fn thread_count() -> usize {
     std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8)

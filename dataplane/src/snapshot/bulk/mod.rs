@@ -5,7 +5,7 @@
 //! tests check that both give the same tables.
 
 use super::autoptr::{AutoPtr, Input};
-use super::children::{chunk_key, chunk_of, CHUNK_TARGET, MAX_CHUNKS};
+use super::children::{CHUNK_TARGET, MAX_CHUNKS};
 use super::edit::Counters;
 use super::edit::{normalise_srv, Bounded};
 use super::hash::key_hash;
@@ -66,6 +66,9 @@ struct Span {
 
 const NO_CHILDREN: u32 = u32::MAX;
 
+/// Room left in each shard's span list for the synthetic apexes (step 3).
+const APEX_SLACK: usize = 2;
+
 /// Result of a bulk build.
 pub(crate) struct Built {
     pub shards: Vec<Shard>,
@@ -123,6 +126,11 @@ fn sort_and_group(arena: &[u8], v: &mut [Pend]) -> Vec<(u32, u32)> {
         }
     }
     runs
+}
+
+/// The owner (as written) of a run of one name's records: that of its first record given.
+fn run_owner(run: &[Pend]) -> u32 {
+    run.iter().min_by_key(|p| p.seq).map_or(0, |p| p.owner)
 }
 
 /// Marks records with the same type and RDATA as a kept earlier one
@@ -355,14 +363,10 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
     });
     for (s, runs) in all_runs.iter().enumerate() {
         let v = &explicit[s];
-        spans[s].reserve(runs.len());
         for &(a, b) in runs {
             let run = &v[a as usize..b as usize];
             let first = run[0];
-            let owner = run
-                .iter()
-                .min_by_key(|p| p.seq)
-                .map_or(first.owner, |p| p.owner);
+            let owner = run_owner(run);
             let kept = run.iter().filter(|p| p.kind != KIND_DUP).count();
             let key = slice(&arena, first.key, first.klen as usize);
             let configured = first.configured;
@@ -411,6 +415,25 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
                     });
                 }
             }
+        }
+    }
+    let auto = AutoPtr::build(auto_in, &arena);
+    let auto_runs = parallel_each_mut(&mut autos, |v| {
+        let runs = sort_and_group(&arena, v);
+        for &(a, b) in &runs {
+            mark_duplicates(&arena, &mut v[a as usize..b as usize], true);
+        }
+        runs
+    });
+    // The spans of both kinds, each shard's in one allocation (growing it for the
+    // auto-PTRs copied every span into freshly faulted pages).
+    for (s, (runs, auto_runs)) in all_runs.iter().zip(&auto_runs).enumerate() {
+        let v = &explicit[s];
+        spans[s].reserve_exact(runs.len() + auto_runs.len() + APEX_SLACK);
+        for &(a, b) in runs {
+            let run = &v[a as usize..b as usize];
+            let first = run[0];
+            let owner = run_owner(run);
             spans[s].push(Span {
                 hash: first.hash,
                 phash: first.phash,
@@ -424,19 +447,8 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
                 children: NO_CHILDREN,
             });
         }
-    }
-    let auto = AutoPtr::build(auto_in, &arena);
-    let all_runs = parallel_each_mut(&mut autos, |v| {
-        let runs = sort_and_group(&arena, v);
-        for &(a, b) in &runs {
-            mark_duplicates(&arena, &mut v[a as usize..b as usize], true);
-        }
-        runs
-    });
-    for (s, runs) in all_runs.into_iter().enumerate() {
         let v = &autos[s];
-        spans[s].reserve(runs.len());
-        for (a, b) in runs {
+        for &(a, b) in auto_runs {
             let run = &v[a as usize..b as usize];
             spans[s].push(Span {
                 hash: run[0].hash,
@@ -500,38 +512,40 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
                 slice(&arena, x.key, x.klen as usize).cmp(slice(&arena, y.key, y.klen as usize))
             })
         });
-        let mut merged: Vec<Span> = Vec::with_capacity(v.len());
-        for sp in v.drain(..) {
-            match merged.last_mut() {
-                Some(m)
-                    if m.hash == sp.hash
-                        && slice(&arena, m.key, m.klen as usize)
-                            == slice(&arena, sp.key, sp.klen as usize) =>
-                {
-                    if sp.explicit != (0, 0) {
-                        m.explicit = sp.explicit;
+        // In place: a span merged into the previous one of its name is removed.
+        v.dedup_by(|sp, m| {
+            let same = m.hash == sp.hash
+                && slice(&arena, m.key, m.klen as usize) == slice(&arena, sp.key, sp.klen as usize);
+            if same {
+                if sp.explicit != (0, 0) {
+                    m.explicit = sp.explicit;
+                    m.owner = sp.owner;
+                }
+                if sp.auto != (0, 0) {
+                    m.auto = sp.auto;
+                }
+                if sp.synthetic.is_some() {
+                    m.synthetic = sp.synthetic;
+                    if m.explicit == (0, 0) {
                         m.owner = sp.owner;
                     }
-                    if sp.auto != (0, 0) {
-                        m.auto = sp.auto;
-                    }
-                    if sp.synthetic.is_some() {
-                        m.synthetic = sp.synthetic;
-                        if m.explicit == (0, 0) {
-                            m.owner = sp.owner;
-                        }
-                    }
                 }
-                _ => merged.push(sp),
             }
-        }
-        *v = merged;
+            same
+        });
     }
 
     // 5. Ancestors: child lists and empty non-terminals, one depth level per
     // round, each shard handling the edges to its own parents.
     let mut tree = Tree::new();
-    let mut edges: Vec<Vec<Edge<'_>>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
+    // Reserved exactly: a zone's names mostly share one parent, so one shard takes most
+    // edges (a million for a million-name zone), and growing that vector step by step
+    // copied it into freshly faulted pages.
+    let mut edge_count = vec![0usize; SHARD_COUNT];
+    for sp in spans.iter().flatten().filter(|sp| sp.p > 0) {
+        edge_count[shard_of(sp.phash)] += 1;
+    }
+    let mut edges: Vec<Vec<Edge<'_>>> = edge_count.into_iter().map(Vec::with_capacity).collect();
     for v in &spans {
         for sp in v {
             let key = slice(&arena, sp.key, sp.klen as usize);
@@ -566,24 +580,7 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
         tree: &tree,
     };
     let mut out: Vec<Vec<u8>> = parallel_by_shard(|s| enc.shard(s));
-    for (parent, labels) in &tree.lists {
-        let chunks = chunks_for(labels.len());
-        let mut parts: Vec<Vec<&[u8]>> = vec![Vec::new(); chunks as usize];
-        for l in labels {
-            parts[chunk_of(l, chunks) as usize].push(l);
-        }
-        for (c, part) in parts.iter().enumerate().filter(|(_, p)| !p.is_empty()) {
-            let ck = chunk_key(parent, c as u16);
-            let buf = &mut out[shard_of(key_hash(&ck))];
-            let start = begin_entry(buf, &ck);
-            buf.extend_from_slice(&(part.len() as u32).to_le_bytes());
-            for l in part {
-                buf.push(l.len() as u8);
-                buf.extend_from_slice(l);
-            }
-            end_entry(buf, start);
-        }
-    }
+    tree.encode_chunks(&mut out);
     let mut parents = Parents::default();
     let served = tree.lists.iter().map(|l| l.0);
     let served = served.filter(|k| rules.is_configured(k));

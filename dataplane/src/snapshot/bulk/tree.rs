@@ -1,9 +1,11 @@
 //! The tree side of a bulk build: child-to-parent links ([`Edge`]), the child lists of
-//! every parent and the empty non-terminals found while linking ([`Tree`]).
+//! every parent and the empty non-terminals found while linking ([`Tree`]), and the child
+//! chunks encoded from those lists.
 
-use super::{slice, Span, NO_CHILDREN};
+use super::{chunks_for, slice, Span, NO_CHILDREN};
+use crate::snapshot::children::{chunk_key, chunk_of};
 use crate::snapshot::hash::key_hash;
-use crate::snapshot::shard::{shard_of, SHARD_COUNT};
+use crate::snapshot::shard::{begin_entry, end_entry, shard_of, SHARD_COUNT};
 use crate::snapshot::zone::ZoneRules;
 use rustc_hash::FxHashMap;
 
@@ -64,6 +66,31 @@ impl<'x> Tree<'x> {
             ents: (0..SHARD_COUNT).map(|_| Vec::new()).collect(),
             ent_by_hash: (0..SHARD_COUNT).map(|_| FxHashMap::default()).collect(),
             ent_by_key: (0..SHARD_COUNT).map(|_| FxHashMap::default()).collect(),
+        }
+    }
+
+    /// Appends every parent's child chunks to the encoded shards `out`.
+    pub(super) fn encode_chunks(&self, out: &mut [Vec<u8>]) {
+        for (parent, labels) in &self.lists {
+            let chunks = chunks_for(labels.len());
+            let each = labels.len() / chunks as usize;
+            let mut parts: Vec<Vec<&[u8]>> = (0..chunks)
+                .map(|_| Vec::with_capacity(each + each / 4 + 4))
+                .collect();
+            for l in labels {
+                parts[chunk_of(l, chunks) as usize].push(l);
+            }
+            for (c, part) in parts.iter().enumerate().filter(|(_, p)| !p.is_empty()) {
+                let ck = chunk_key(parent, c as u16);
+                let buf = &mut out[shard_of(key_hash(&ck))];
+                let start = begin_entry(buf, &ck);
+                buf.extend_from_slice(&(part.len() as u32).to_le_bytes());
+                for l in part {
+                    buf.push(l.len() as u8);
+                    buf.extend_from_slice(l);
+                }
+                end_entry(buf, start);
+            }
         }
     }
 

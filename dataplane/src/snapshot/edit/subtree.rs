@@ -203,7 +203,7 @@ fn sources<'a>(v: &View<'a>) -> ([[Option<Src<'a>>; 4]; 5], bool) {
 
 /// [`add_below`] for every type `wanted` at once, in one pass over `v`'s RRsets; per type,
 /// true when `v` held records; and whether `v` is grouped.
-fn add_below_all(
+pub(super) fn add_below_all(
     v: &View<'_>,
     sets: &mut [Bounded; 5],
     wanted: impl Fn(u16) -> bool,
@@ -422,15 +422,15 @@ impl Editor<'_> {
             .filter(|k| self.peek(k).is_some());
         // Its own group, or a child's (whose mark is current: children come first).
         let mut grouped = node.child_chunks() > 0 && node.has(GROUP_RTYPE, KIND_GROUP);
-        self.each_child_view(key, node.child_chunks(), |child| {
-            let (from_child, child_grouped) = add_below_all(&child, &mut sets, |t| {
-                !(apex_dns.is_some() && is_address(t))
+        let from_apex_dns = apex_dns.is_some();
+        let (from_children, children_grouped) =
+            self.children_sets(key, node.child_chunks(), &mut sets, |t| {
+                !(from_apex_dns && is_address(t))
             });
-            grouped |= child_grouped;
-            for (b, c) in below.iter_mut().zip(from_child) {
-                *b |= c;
-            }
-        });
+        grouped |= children_grouped;
+        for (b, c) in below.iter_mut().zip(from_children) {
+            *b |= c;
+        }
         if let Some(src) = apex_dns.as_deref().and_then(|k| self.peek(k)) {
             let (from_src, _) = add_below_all(&src, &mut sets, is_address);
             for (b, c) in below.iter_mut().zip(from_src) {

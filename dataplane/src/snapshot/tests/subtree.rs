@@ -451,3 +451,37 @@ fn stored(s: &Snapshot, name: &str) -> Vec<StoredSet> {
     v.sort();
     v
 }
+
+/// A parent of more than 65,536 children has them read on several threads (`edit::batch`),
+/// each part into its own bounded sets, merged at the end: the answer is still the smallest
+/// [`MAX_SUBTREE_RRS`] RDATAs of all children, each with its smallest TTL, wherever in the
+/// child list they sit (addresses given in descending order; the smallest one in eight
+/// children spread over the list, one of them with a smaller TTL).
+#[test]
+fn a_parent_of_very_many_children_keeps_the_smallest_records() {
+    let total = 70_000usize;
+    let name = |i: usize| format!("h{i}.big.skydns.local.");
+    let ip = |v: usize| format!("10.{}.{}.{}", v >> 16, (v >> 8) & 255, v & 255);
+    let mut recs: Vec<Record> = (0..total)
+        .map(|i| a(&name(i), &ip(total - i), 60))
+        .collect();
+    for i in 0..8 {
+        let ttl = if i == 5 { 30 } else { 90 };
+        recs.push(a(&name(i * (total / 8)), &ip(0), ttl));
+    }
+    let s = Snapshot::build(cfg(&["skydns.local."], false), recs);
+    let got = rdatas(&s, "big.skydns.local.", rtype::A);
+    let want: Vec<Vec<u8>> = (0..MAX_SUBTREE_RRS)
+        .map(|v| (0x0a00_0000u32 + v as u32).to_be_bytes().to_vec())
+        .collect();
+    assert_eq!(got, want);
+    let ttl = s
+        .node(&k("big.skydns.local."))
+        .and_then(|nd| nd.rrset(rtype::A))
+        .map(|r| r.record_ttl(0));
+    assert_eq!(
+        ttl,
+        Some(30),
+        "the smallest TTL of a record found in several parts"
+    );
+}
