@@ -35,6 +35,7 @@
 //! whatever RRset comes first).
 
 mod lookup;
+mod negative;
 mod referral;
 mod reverse_zone;
 
@@ -52,6 +53,7 @@ use crate::wire::name::{read_name, NameBuf};
 use crate::wire::writer::{Owner, Response, Section};
 use crate::wire::{qtype, rcode};
 use lookup::{lookup, pick_any, pick_any_union, union_children};
+use negative::NegZone;
 use std::cell::Cell;
 use std::net::IpAddr;
 
@@ -123,17 +125,6 @@ pub(crate) struct Ctx<'s, 'r, 'b, 'e> {
     pub cost: u32,
 }
 
-/// The zone (SOA owner) of a negative answer.
-#[derive(Clone, Copy)]
-enum NegZone {
-    /// No negative answer written.
-    None,
-    /// The zone apex: its hash ([`ZoneRef::apex_hash`]).
-    Apex(u64),
-    /// The reverse zone ending the QNAME: its wire length.
-    QnameSuffix(usize),
-}
-
 /// What the lookup of a name found.
 enum Found<'s> {
     /// A node whose RRsets answer (exact, or the wildcard that matched).
@@ -175,19 +166,6 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
             apex_at: None,
             neg_zone: NegZone::None,
             cost: 0,
-        }
-    }
-
-    /// The RRL hash ([`crate::rrl::classify::name_hash`]) of the zone whose SOA the
-    /// negative answer carries (`None`: no negative answer); `qname` as resolved.
-    pub fn negative_zone_hash(&self, qname: &NameBuf) -> Option<u64> {
-        match self.neg_zone {
-            NegZone::None => None,
-            NegZone::Apex(hash) => Some(hash),
-            NegZone::QnameSuffix(n) => {
-                let zone = qname.as_wire().get(qname.len().checked_sub(n)?..)?;
-                Some(crate::rrl::classify::name_hash(zone))
-            }
         }
     }
 
@@ -517,55 +495,6 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
                 false
             }
         }
-    }
-
-    /// A negative answer (NXDOMAIN, or NODATA as NOERROR): the SOA and `rc` — or SERVFAIL
-    /// while the record store is not loaded yet (the name may well exist there).
-    fn negative_answer(&mut self, zone: ZoneRef<'s>, rc: u16) -> Step<'s> {
-        if self.snap.store_pending() {
-            return Step::Done(rcode::SERVFAIL);
-        }
-        self.negative(zone);
-        Step::Done(rc)
-    }
-
-    /// NODATA / NXDOMAIN authority: the zone SOA with the negative TTL (the one
-    /// rendered with the snapshot, copied, when the QNAME's zone answers).
-    fn negative(&mut self, zone: ZoneRef<'s>) {
-        self.neg_zone = match self.soa_at {
-            Some(_) => NegZone::QnameSuffix(self.rev_zone_len),
-            None => NegZone::Apex(zone.apex_hash()),
-        };
-        let soa = zone.soa();
-        if soa.is_empty() || (self.soa_at.is_some() && self.reverse_negative(zone)) {
-            return;
-        }
-        let (rr, pointers) = zone.negative_soa().parts();
-        if let (Some(at), None, false) = (self.apex_at, self.soa_at, rr.is_empty()) {
-            if self.truncated {
-                return;
-            }
-            if self
-                .resp
-                .push_rendered(Section::Authority, rr, pointers, at)
-                .is_err()
-            {
-                self.truncated = true;
-            }
-            return;
-        }
-        self.push_negative_soa(zone, soa.rdata(0));
-    }
-
-    /// Writes `rdata` as the negative answer's SOA (owner: the zone, or the
-    /// reverse zone at `soa_at`; TTL: the zone's negative TTL).
-    fn push_negative_soa(&mut self, zone: ZoneRef<'s>, rdata: &[u8]) {
-        let owner = Owner {
-            name: zone.apex(),
-            at: self.soa_at,
-        };
-        let ttl = zone.negative_ttl();
-        self.push(Section::Authority, owner, rtype::SOA, ttl, rdata);
     }
 
     /// A/AAAA of the SRV and NS targets written in the answer, when we have them.

@@ -9,7 +9,7 @@
 //! - `SharedSnapshot` is what loops read (arc-swap) and the control plane stores.
 //!
 //! Layout (each module documents its own encoding):
-//! - `shard`: the table is split into 4096 shards by key hash; each shard is
+//! - `shard`: the table is split into 16,384 shards (`SHARD_COUNT`) by key hash; each shard is
 //!   one shared allocation (flat open-addressing index + byte arena), and
 //!   shards are grouped by 64 so a new snapshot copies only the groups it
 //!   changes. An update rebuilds only the shards it touches.
@@ -24,6 +24,8 @@
 //!   in `edit::subtree`) and rebuilding touched shards; `build` runs the same
 //!   subtree pass over the bulk-built table. `down`: the DOWN address set. `decode`: RDATA back to
 //!   [`RData`](crate::record::RData) for the control plane.
+//! - `prefetch`: loading the cache lines of a batch of lookups before any of them is made
+//!   (the backends' staged bursts).
 
 mod autoptr;
 mod bulk;
