@@ -49,20 +49,8 @@ pub(crate) fn dns_payload(frame: &[u8]) -> Option<&[u8]> {
 /// Passes 1 and 2 over the frames held in `rx` (see the module docs).
 #[inline]
 pub(crate) fn warm(snap: &Snapshot, rx: &Burst) {
-    let mut hashes = [0u64; BURST];
-    let mut found = 0u32;
-    for (i, h) in hashes.iter_mut().enumerate().take(rx.len()) {
-        let query = rx.data(i).and_then(dns_payload);
-        if let Some(hash) = query.and_then(|q| engine::prefetch_hash(snap, q)) {
-            *h = hash;
-            found |= 1 << i;
-        }
-    }
-    for (i, &h) in hashes.iter().enumerate().take(rx.len()) {
-        if found & (1 << i) != 0 {
-            snap.prefetch_hashed(h);
-        }
-    }
+    let queries = (0..rx.len()).filter_map(|i| rx.data(i).and_then(dns_payload));
+    engine::warm::<BURST>(snap, queries);
 }
 
 #[cfg(test)]

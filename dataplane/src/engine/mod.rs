@@ -15,7 +15,7 @@ mod prefetch;
 pub mod resolve;
 
 pub use pattern::{MAX_PATTERN_NODES, MAX_WILDCARD_LABELS};
-pub use prefetch::{prefetch, prefetch_hash};
+pub use prefetch::{prefetch, prefetch_hash, warm};
 pub use resolve::{
     MAX_CHILDREN, MAX_CNAME_HOPS, MAX_GLUE_TARGETS, MAX_QUERY_LOOKUPS, MAX_SRV_TARGETS,
 };

@@ -8,10 +8,10 @@
 //!
 //! A batch is answered in stages, like the DPDK loop's bursts: every question
 //! name is hashed and its shard loaded, then every name's index slot and entry
-//! ([`crate::engine::prefetch_hash`], [`Snapshot::prefetch_hashed`]), then each
+//! ([`crate::engine::warm`]), then each
 //! query is answered, so the lookups' cache misses overlap.
 
-use crate::engine::{answer, prefetch_hash, Client, EngineState, Transport, Verdict};
+use crate::engine::{answer, warm, Client, EngineState, Transport, Verdict};
 use crate::rrl::Limiter;
 use crate::snapshot::Snapshot;
 use crate::stats::{CoreCounters, QueryRecorder};
@@ -158,14 +158,8 @@ impl Batch {
     /// docs); a query whose name cannot be read is left to the engine.
     #[inline]
     fn warm(&self, n: usize, snap: &Snapshot) {
-        let mut hashes = [None; MAX_BATCH];
-        let queries = self.bufs.chunks_exact(BUF_SIZE).zip(&self.lens);
-        for (hash, (buf, &len)) in hashes.iter_mut().zip(queries).take(n) {
-            *hash = buf.get(..len).and_then(|q| prefetch_hash(snap, q));
-        }
-        for &hash in hashes.iter().take(n).flatten() {
-            snap.prefetch_hashed(hash);
-        }
+        let queries = self.bufs.chunks_exact(BUF_SIZE).zip(&self.lens).take(n);
+        warm::<MAX_BATCH>(snap, queries.filter_map(|(buf, &len)| buf.get(..len)));
     }
 
     /// Sends the first `out` replies; counts sent datagrams and failures.
