@@ -71,6 +71,15 @@ async fn scan(args: ScanArgs, cfg: Config) -> anyhow::Result<()> {
     let store = Arc::new(store);
     let mut running = cfg.clone();
     let (inputs_tx, inputs_rx) = watch::channel((cfg.health, Arc::<[_]>::from(statics)));
+    // Blocking store threads come and go; mimalloc returns what they and the checks freed
+    // only when asked (as `skylane serve`'s releaser thread does): ask once a second.
+    let releaser = tokio::spawn(async {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            every.tick().await;
+            skylane_alloc::release_freed_memory();
+        }
+    });
     let task = tokio::spawn(generations::run(
         "health",
         inputs_rx,
@@ -97,6 +106,7 @@ async fn scan(args: ScanArgs, cfg: Config) -> anyhow::Result<()> {
             done = &mut task => return done.context("health agent task")?,
         }
     }
+    releaser.abort();
     let _ = stop_tx.send(true);
     match tokio::time::timeout(std::time::Duration::from_secs(5), task).await {
         Ok(done) => done.context("health agent task")?,
