@@ -212,9 +212,10 @@ memif_ceiling() {
     secs=$(perf_field "$out" 4 "Run time (s)")
     sent=$(perf_field "$out" 3 "Queries sent")
     full=$(perf_field "$out" 4 "TX ring full")
-    # "Sender waiting: 7.5% (window full); busy 63 ns per query sent"
+    # "Sender waiting: 7.5% of the run; busy 63 ns per query sent (...)": unlimited rate, so
+    # waiting means every client's window was full.
     waiting=$(perf_field "$out" 3 "Sender waiting" | tr -d '%')
-    busy_ns=$(perf_field "$out" 7 "Sender waiting")
+    busy_ns=$(perf_field "$out" 8 "Sender waiting")
     [ -n "$fwd" ] && [ -n "$secs" ] || { log "no skylane-perf figures (see $OUT)"; return 1; }
     CEILING_PPS=$(awk -v f="$fwd" -v s="$secs" 'BEGIN { printf "%.0f", f / s }')
     offered=$(awk -v a="$sent" -v b="${full:-0}" -v s="$secs" 'BEGIN { printf "%.0f", (a + b) / s }')
@@ -225,7 +226,7 @@ memif_ceiling() {
     echo "testpmd reflected $fwd frames back in ${secs}s: $CEILING_PPS pps ($frame_ns ns per frame)"
     # Who set the pace: testpmd, when the generator's TX ring filled or it waited on its
     # window a good part of the run (WAIT_BOUND [25] %); else the generator's own CPU.
-    CEILING_BOUND=lower
+    CEILING_BOUND=lower_bound
     if [ "$offered" -gt "$CEILING_PPS" ] && [ "${full:-0}" -gt 0 ]; then
         CEILING_BOUND=reflector
         echo "calibration: skylane-perf offered $offered frames/s > ceiling $CEILING_PPS pps (its TX ring to testpmd was full ${full} times): the reflector, not the generator, set the ceiling"
@@ -270,7 +271,7 @@ bench_memif() {
         echo "== memif round $r/$rounds: skylane (DPDK, 1 lcore) <- skylane-perf (DPDK mode)"
         memif_skylane "memif-$r"
         CEILING_PPS=
-        CEILING_BOUND=lower
+        CEILING_BOUND=lower_bound
         memif_ceiling "memif-ceiling-$r" || log "memif ceiling not measured"
         bounds+=("$CEILING_BOUND")
         ratio=$(awk -v q="${QPS:-0}" -v c="${CEILING_PPS:-0}" 'BEGIN { printf "%.2f", (c > 0 ? q / c : 0) }')

@@ -37,7 +37,7 @@ pub struct Stats {
     /// Completed responses with the TC bit.
     pub truncated: u64,
     /// DPDK mode: nanoseconds of the sending period the sender loop passed waiting
-    /// (nothing received, nothing it could send: its window full), and the length of that
+    /// (nothing received, nothing it could send: its window full, or the rate limit), and the length of that
     /// period summed over the sender threads.
     pub idle_ns: u64,
     pub loop_ns: u64,
@@ -147,7 +147,7 @@ pub struct Report {
     pub flood_tx_full: u64,
     pub truncated: u64,
     /// DPDK mode: share of the sending period the sender threads waited with their
-    /// window full (0..1), and their busy (not waiting) nanoseconds per query sent:
+    /// window full or held by the rate limit (0..1), and their busy (not waiting) nanoseconds per query sent:
     /// the generator's own CPU cost per frame. `None` in the socket mode.
     pub sender_idle: Option<f64>,
     pub sender_busy_ns_per_query: Option<f64>,
@@ -282,7 +282,7 @@ impl Report {
         if let (Some(idle), Some(busy)) = (self.sender_idle, self.sender_busy_ns_per_query) {
             writeln!(
                 out,
-                "  Sender waiting:       {:.1}% (window full); busy {busy:.0} ns per query sent",
+                "  Sender waiting:       {:.1}% of the run; busy {busy:.0} ns per query sent (waiting: nothing received, nothing to send: window full or rate limit)",
                 idle * 100.0
             )?;
         }
