@@ -17,9 +17,12 @@
 #   (--forward-mode=macswap, forwarding lcore on $SERVER_CPU) reflects the same query frames
 #   from skylane-perf (--dpdk-reflector) over a memif pair: the transport's ceiling and the
 #   generator's calibration. MEMIF_ROUNDS [1] pairs (Skylane, then testpmd) are run; each
-#   prints `memif round i/N: ceiling_pps=<N> skylane_qps=<N> ratio=<F>`. Last line:
-#   `memif: ceiling_pps=<N> skylane_qps=<N> ratio=<F>`, the medians over the rounds (ratio:
-#   the median of the rounds' own ratios).
+#   prints `memif round i/N: ceiling_pps=<N> skylane_qps=<N> ratio=<F> ceiling=<who>`. Last
+#   line: `memif: ceiling_pps=<N> skylane_qps=<N> ratio=<F> ceiling=reflector|lower_bound`,
+#   the medians over the rounds (ratio: the median of the rounds' own ratios); `reflector`
+#   when every round's calibration says testpmd set the pace (skylane-perf's TX ring filled,
+#   or it waited with its window full >= WAIT_BOUND [25] % of the run), else `lower_bound`
+#   (one generator core was the limit: the ceiling is higher than measured).
 # veth: namespaces skybench-s / skybench-c joined by veth vbs/vbc. The server (Skylane with
 #   net_af_xdp on vbs, or knotd with `xdp: listen: vbs`) runs on CPU $SERVER_CPU; kxdpgun
 #   (and skylane-perf in DPDK mode over net_af_xdp on vbc) on CPU $CLIENT_CPU, at each rate
@@ -47,7 +50,7 @@
 #   RATES ["500000 1000000 2000000"] OUTSTANDING [4096] CLIENTS [16] SERVER_CPU [1]
 #   CLIENT_CPU [0] SKYLANE_BIN, PERF_BIN [target/release/...] NO_BUILD [unset]
 #   MEMIF_OUTSTANDING [512] MEMIF_ROUNDS [1] PERF_TIMEOUT [2] FLOOD_ROUNDS FLOOD_DNS_QPS
-#   FLOOD_NAPI_CPU MEMFLOOD_RATIO [1] LAB_NICE [unset]
+#   FLOOD_NAPI_CPU MEMFLOOD_RATIO [1] LAB_NICE [unset] WAIT_BOUND [25]
 # Output: raw tool output under $OUT [/tmp/skylane-bench-dpdk-<stamp>], summary on stdout.
 set -euo pipefail
 
@@ -204,20 +207,34 @@ memif_ceiling() {
     stop_pid "$tpmd"
     # The ceiling is what came back through testpmd, counted by the generator: testpmd's own
     # forward statistics of a memif server port read 0 after its peer connects.
-    local out=$OUT/$name-perf.out fwd secs sent full offered
+    local out=$OUT/$name-perf.out fwd secs sent full offered waiting busy_ns frame_ns
     fwd=$(perf_field "$out" 3 "Queries completed")
     secs=$(perf_field "$out" 4 "Run time (s)")
     sent=$(perf_field "$out" 3 "Queries sent")
     full=$(perf_field "$out" 4 "TX ring full")
+    # "Sender waiting: 7.5% of the run; busy 63 ns per query sent (...)": unlimited rate, so
+    # waiting means every client's window was full.
+    waiting=$(perf_field "$out" 3 "Sender waiting" | tr -d '%')
+    busy_ns=$(perf_field "$out" 8 "Sender waiting")
     [ -n "$fwd" ] && [ -n "$secs" ] || { log "no skylane-perf figures (see $OUT)"; return 1; }
     CEILING_PPS=$(awk -v f="$fwd" -v s="$secs" 'BEGIN { printf "%.0f", f / s }')
     offered=$(awk -v a="$sent" -v b="${full:-0}" -v s="$secs" 'BEGIN { printf "%.0f", (a + b) / s }')
+    frame_ns=$(awk -v p="$CEILING_PPS" 'BEGIN { printf "%.0f", (p > 0 ? 1e9 / p : 0) }')
     echo "== memif ceiling: dpdk-testpmd --forward-mode=macswap (1 lcore) <- skylane-perf (DPDK mode, --dpdk-reflector)"
-    grep -E "Queries (sent|completed|lost)|TX ring full|Queries per second" "$out" || true
+    grep -E "Queries (sent|completed|lost)|TX ring full|Queries per second|Sender waiting" "$out" || true
     cat "$OUT/diag-$name.txt"
-    echo "testpmd reflected $fwd frames back in ${secs}s: $CEILING_PPS pps"
+    echo "testpmd reflected $fwd frames back in ${secs}s: $CEILING_PPS pps ($frame_ns ns per frame)"
+    # Who set the pace: testpmd, when the generator's TX ring filled or it waited on its
+    # window a good part of the run (WAIT_BOUND [25] %); else the generator's own CPU.
+    CEILING_BOUND=lower_bound
     if [ "$offered" -gt "$CEILING_PPS" ] && [ "${full:-0}" -gt 0 ]; then
+        CEILING_BOUND=reflector
         echo "calibration: skylane-perf offered $offered frames/s > ceiling $CEILING_PPS pps (its TX ring to testpmd was full ${full} times): the reflector, not the generator, set the ceiling"
+    elif [ -n "$waiting" ] && awk -v w="$waiting" -v b="${WAIT_BOUND:-25}" 'BEGIN { exit !(w >= b) }'; then
+        CEILING_BOUND=reflector
+        echo "calibration: skylane-perf waited with its window of ${MEMIF_OUTSTANDING:-512} queries full ${waiting}% of the run (busy $busy_ns ns per frame of its $frame_ns): testpmd and the memif rings, not the generator's CPU, set the ceiling"
+    elif [ -n "$waiting" ]; then
+        echo "calibration: skylane-perf was busy $busy_ns ns per frame of the $frame_ns ns each took (window full only ${waiting}% of the run): one generator core, not testpmd, limited this run; ceiling_pps is a lower bound of the memif ceiling"
     else
         echo "calibration: skylane-perf offered only $offered frames/s (its TX ring never full once the link was up): the generator (its window of ${MEMIF_OUTSTANDING:-512} queries, or its CPU), not testpmd, limited this run; ceiling_pps is a lower bound of the memif ceiling"
     fi
@@ -237,7 +254,7 @@ memif_skylane() {
     run_perf_memif "$sock" "$name" "$@"
     stop_pid "$SKY_PID"
     API_PORT=
-    grep -E "Queries (sent|completed|lost)|TX ring full|Flood frames|Queries per second|Latency \(us\)" "$OUT/$name-perf.out" || true
+    grep -E "Queries (sent|completed|lost)|TX ring full|Flood frames|Queries per second|Latency \(us\)|Sender waiting" "$OUT/$name-perf.out" || true
     cat "$OUT/diag-$name.txt"
     grep -o "DPDK data plane stopped.*" "$OUT/skylane-$name.log" | sed 's/\x1b\[[0-9;]*m//g' || true
     QPS=$(perf_field "$OUT/$name-perf.out" 4 "Queries per second" | awk '{printf "%.0f", $1}')
@@ -248,15 +265,17 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR
 
 bench_memif() {
     local rounds=${MEMIF_ROUNDS:-1} r ratio
-    local -a qps=() ceil=() ratios=()
+    local -a qps=() ceil=() ratios=() bounds=()
     log "memif: skylane lcore on CPU $SERVER_CPU, skylane-perf on CPU $CLIENT_CPU, ${DURATION}s, $rounds round(s)"
     for r in $(seq "$rounds"); do
         echo "== memif round $r/$rounds: skylane (DPDK, 1 lcore) <- skylane-perf (DPDK mode)"
         memif_skylane "memif-$r"
         CEILING_PPS=
+        CEILING_BOUND=lower_bound
         memif_ceiling "memif-ceiling-$r" || log "memif ceiling not measured"
+        bounds+=("$CEILING_BOUND")
         ratio=$(awk -v q="${QPS:-0}" -v c="${CEILING_PPS:-0}" 'BEGIN { printf "%.2f", (c > 0 ? q / c : 0) }')
-        echo "memif round $r/$rounds: ceiling_pps=${CEILING_PPS:-0} skylane_qps=${QPS:-0} ratio=$ratio"
+        echo "memif round $r/$rounds: ceiling_pps=${CEILING_PPS:-0} skylane_qps=${QPS:-0} ratio=$ratio ceiling=$CEILING_BOUND"
         qps+=("${QPS:-0}")
         ceil+=("${CEILING_PPS:-0}")
         ratios+=("$ratio")
@@ -264,9 +283,14 @@ bench_memif() {
     if [ "$rounds" -gt 1 ]; then
         echo "memif rounds: skylane_qps ${qps[*]}; ceiling_pps ${ceil[*]}; ratio ${ratios[*]}"
     fi
-    printf 'memif: ceiling_pps=%.0f skylane_qps=%.0f ratio=%.2f\n' \
+    # ceiling=reflector when every round's calibration says testpmd set it; else
+    # ceiling=lower_bound (the generator limited a round: the true ceiling is higher and the
+    # ratio an upper bound).
+    local bound=reflector
+    for b in "${bounds[@]}"; do [ "$b" = reflector ] || bound=lower_bound; done
+    printf 'memif: ceiling_pps=%.0f skylane_qps=%.0f ratio=%.2f ceiling=%s\n' \
         "$(printf '%s\n' "${ceil[@]}" | median)" "$(printf '%s\n' "${qps[@]}" | median)" \
-        "$(printf '%s\n' "${ratios[@]}" | median)"
+        "$(printf '%s\n' "${ratios[@]}" | median)" "$bound"
 }
 
 setup_veth() {

@@ -209,6 +209,19 @@ impl Burst {
         Ok(())
     }
 
+    /// Take out the last mbuf held, if any.
+    #[inline]
+    pub fn pop(&mut self) -> Option<Mbuf> {
+        if self.len == 0 {
+            return None;
+        }
+        self.len -= 1;
+        let p = NonNull::new(self.ptrs[self.len])?;
+        // SAFETY: slots below the old `len` hold valid mbufs owned by this burst; the slot
+        // is now outside `len`, so ownership moves to the returned `Mbuf` alone.
+        Some(unsafe { Mbuf::from_raw(p) })
+    }
+
     /// The data (first segment) of held mbuf `i`, `None` past the held ones: for looking
     /// at a whole received burst before handling its frames one by one.
     #[inline]

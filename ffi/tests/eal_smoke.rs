@@ -92,6 +92,12 @@ fn eal_init_null_vdev_rx_tx() {
         assert_eq!(m.data(), &[i; 64][..]);
         out.push(m).unwrap();
     }
+    // The last one held comes out first, owned (what a load generator reuses for its next
+    // frame), and goes back in.
+    let last = out.pop().expect("pop");
+    assert_eq!((last.data(), out.len()), (&[7u8; 64][..], 7));
+    out.push(last).unwrap();
+    assert!(Burst::new().pop().is_none());
     let sent = q.tx_burst(&mut out);
     assert_eq!(sent, 8);
     assert!(out.is_empty());

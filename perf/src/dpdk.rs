@@ -12,6 +12,7 @@
 
 use crate::dpdk_flood::Flood;
 use crate::dpdk_frame::{self, Endpoints, HeaderTemplate, Incoming};
+use crate::dpdk_queries::QueryFrames;
 use crate::dpdk_window::Window;
 use crate::inflight::{match_reflected, match_response};
 use crate::options::{share, DpdkArgs, Options, RunLength};
@@ -51,7 +52,9 @@ struct Client {
 struct Worker<'a> {
     queue: Queue,
     pool: MbufPool,
-    templates: &'a [QueryTemplate],
+    /// Received mbufs kept for the next queries (no free and alloc per frame).
+    spare: Burst,
+    frames: &'a QueryFrames,
     clients: Vec<Client>,
     /// Source port of `clients[0]`; client i has `first_port + i`.
     first_port: u16,
@@ -94,8 +97,15 @@ impl Worker<'_> {
         let mut tx = Burst::new();
         let mut stopped: Option<Instant> = None;
         let mut last_expire = start;
+        // Whether the previous pass found nothing to receive and sent nothing (its window
+        // full): the time until this pass is counted as waiting.
+        let (mut prev, mut prev_idle) = (start, false);
         loop {
             let now = Instant::now();
+            if prev_idle && stopped.is_none() {
+                self.stats.idle_ns += now.saturating_duration_since(prev).as_nanos() as u64;
+            }
+            prev = now;
             if stopped.is_none()
                 && (deadline.is_some_and(|d| now >= d) || self.remaining == Some(0))
             {
@@ -106,15 +116,18 @@ impl Worker<'_> {
                     break;
                 }
             }
-            if self.queue.rx_burst(&mut rx) > 0 {
+            let received = self.queue.rx_burst(&mut rx);
+            if received > 0 {
                 self.receive(&mut rx, &mut tx, now);
             }
+            let mut sent = 0;
             if stopped.is_none() {
                 let budget = self.budget(start, now);
                 if budget > 0 {
-                    self.send(&mut tx, budget as usize, now);
+                    sent = self.send(&mut tx, budget as usize, now);
                 }
             }
+            prev_idle = received == 0 && sent == 0;
             if now.duration_since(last_expire) >= Duration::from_millis(1) {
                 last_expire = now;
                 for c in &mut self.clients {
@@ -125,7 +138,9 @@ impl Worker<'_> {
         for c in &mut self.clients {
             self.stats.lost += c.inflight.abandon_all();
         }
-        (self.stats, stopped.unwrap_or_else(Instant::now))
+        let stopped = stopped.unwrap_or_else(Instant::now);
+        self.stats.loop_ns = stopped.saturating_duration_since(start).as_nanos() as u64;
+        (self.stats, stopped)
     }
 
     fn receive(&mut self, rx: &mut Burst, tx: &mut Burst, now: Instant) {
@@ -136,30 +151,7 @@ impl Worker<'_> {
                     src_port,
                     dst_port,
                     payload,
-                } => {
-                    // Answers come from the server's port to the client's; with a reflector
-                    // our own queries come back, still addressed to the server.
-                    let (client_port, reflected) = if src == self.server
-                        && src_port == self.server_port
-                    {
-                        (dst_port, false)
-                    } else if self.reflector && src == self.our_ip && dst_port == self.server_port {
-                        (src_port, true)
-                    } else {
-                        continue;
-                    };
-                    let index = usize::from(client_port.wrapping_sub(self.first_port));
-                    let Some(client) = self.clients.get_mut(index) else {
-                        self.stats.unexpected += 1;
-                        continue;
-                    };
-                    let stats = &mut self.stats;
-                    if reflected {
-                        match_reflected(&mut client.inflight, stats, self.templates, payload, now);
-                    } else {
-                        match_response(&mut client.inflight, stats, self.templates, payload, now);
-                    }
-                }
+                } => self.take_answer(src, src_port, dst_port, payload, now),
                 Incoming::ArpRequest { target } if IpAddr::from(target) == self.our_ip => {
                     let len = m.data_len();
                     if let Some(n) =
@@ -169,21 +161,59 @@ impl Worker<'_> {
                         let _ = tx.push(m);
                         self.queue.tx_burst(tx);
                         tx.clear();
+                        continue;
                     }
                 }
                 _ => {}
             }
+            // The buffer carries one of the next queries (dropped, i.e. freed, if full).
+            let _ = self.spare.push(m);
         }
     }
 
-    /// Build and send up to `budget` queries round-robin over clients with room.
-    fn send(&mut self, tx: &mut Burst, budget: usize, now: Instant) {
+    /// Match a UDP datagram from `src`:`src_port` to `dst_port` against the outstanding
+    /// queries.
+    #[inline]
+    fn take_answer(
+        &mut self,
+        src: IpAddr,
+        src_port: u16,
+        dst_port: u16,
+        payload: &[u8],
+        now: Instant,
+    ) {
+        // Answers come from the server's port to the client's; with a reflector our own
+        // queries come back, still addressed to the server.
+        let (client_port, reflected) = if src == self.server && src_port == self.server_port {
+            (dst_port, false)
+        } else if self.reflector && src == self.our_ip && dst_port == self.server_port {
+            (src_port, true)
+        } else {
+            return;
+        };
+        let index = usize::from(client_port.wrapping_sub(self.first_port));
+        let Some(client) = self.clients.get_mut(index) else {
+            self.stats.unexpected += 1;
+            return;
+        };
+        let stats = &mut self.stats;
+        if reflected {
+            match_reflected(&mut client.inflight, stats, self.frames, payload, now);
+        } else {
+            match_response(&mut client.inflight, stats, self.frames, payload, now);
+        }
+    }
+
+    /// Build and send up to `budget` queries round-robin over clients with room; how many
+    /// were queued (sent or refused by a full ring).
+    fn send(&mut self, tx: &mut Burst, budget: usize, now: Instant) -> usize {
         let mut ids: [(u16, u16); BURST] = [(0, 0); BURST];
         let n_clients = self.clients.len();
         let mut skipped = 0;
         while tx.len() < budget.min(BURST) && skipped < n_clients {
             let ci = self.next_client;
-            self.next_client = (self.next_client + 1) % n_clients;
+            // Wrapped by comparison: a `%` here was a division per frame.
+            self.next_client = if ci + 1 == n_clients { 0 } else { ci + 1 };
             let client = &mut self.clients[ci];
             if client.inflight.outstanding() >= client.max_outstanding {
                 skipped += 1;
@@ -195,14 +225,12 @@ impl Worker<'_> {
                 continue;
             };
             skipped = 0;
-            let Some(mut m) = self.pool.alloc() else {
+            let Some(mut m) = self.spare.pop().or_else(|| self.pool.alloc()) else {
                 client.inflight.cancel(id);
                 break;
             };
-            let template = &self.templates[qi];
-            let written = client
-                .header
-                .write(m.room_mut(), |p| template.write_with_id(id, p));
+            let (msg, msg_sum) = self.frames.message(qi);
+            let written = client.header.write_query(m.room_mut(), msg, msg_sum, id);
             let Some(len) = written else {
                 client.inflight.cancel(id);
                 self.stats.send_errors += 1;
@@ -212,11 +240,15 @@ impl Worker<'_> {
             m.set_ol_flags(0);
             ids[tx.len()] = (ci as u16, id);
             let _ = tx.push(m);
-            self.next_query = (qi + 1) % self.templates.len();
+            self.next_query = if qi + 1 == self.frames.len() {
+                0
+            } else {
+                qi + 1
+            };
         }
         let queued = tx.len();
         if queued == 0 {
-            return;
+            return 0;
         }
         let sent = self.queue.tx_burst(tx);
         // Not sent (ring full): give the IDs back and free the frames. Refusals before the
@@ -236,6 +268,7 @@ impl Worker<'_> {
         if let Some(f) = &mut self.flood {
             f.send(&mut self.queue, &self.pool, sent as u64, &mut self.stats);
         }
+        queued
     }
 }
 
@@ -328,8 +361,9 @@ pub fn run(
         "--dpdk-cores lists {} CPUs for {threads} threads",
         args.dpdk_cores.len()
     );
+    let frames = QueryFrames::new(templates)?;
     let eal = eal::init(&eal_args(user_eal)).context("initialising the DPDK EAL")?;
-    let result = run_with_eal(eal, options, templates, args, threads, our_ip);
+    let result = run_with_eal(eal, options, &frames, args, threads, our_ip);
     if let Err(e) = eal.cleanup() {
         eprintln!("skylane-perf: rte_eal_cleanup: {e}");
     }
@@ -339,7 +373,7 @@ pub fn run(
 fn run_with_eal(
     eal: Eal,
     options: &Options,
-    templates: &[QueryTemplate],
+    frames: &QueryFrames,
     args: &DpdkArgs,
     threads: usize,
     our_ip: IpAddr,
@@ -382,7 +416,7 @@ fn run_with_eal(
         dst_port: options.server.port(),
     };
     let total = match options.length {
-        RunLength::Passes(p) => Some(templates.len() as u64 * u64::from(p)),
+        RunLength::Passes(p) => Some(frames.len() as u64 * u64::from(p)),
         RunLength::Duration(_) => None,
     };
     // Clients are split into contiguous port ranges per thread.
@@ -404,7 +438,8 @@ fn run_with_eal(
         workers.push(Worker {
             queue,
             pool,
-            templates,
+            spare: Burst::new(),
+            frames,
             clients,
             first_port: BASE_PORT + first_client as u16,
             server,
@@ -413,7 +448,7 @@ fn run_with_eal(
             our_mac,
             reflector: args.dpdk_reflector,
             flood: args.dpdk_flood.and_then(|r| Flood::new(&ep, r)),
-            next_query: t * templates.len() / threads,
+            next_query: t * frames.len() / threads,
             next_client: 0,
             remaining: total.map(|n| share(n, threads, t)),
             qps: options.max_qps.map(|q| share(q, threads, t)),

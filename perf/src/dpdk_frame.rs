@@ -22,7 +22,9 @@ pub struct Endpoints {
     pub dst_port: u16,
 }
 
-fn sum(data: &[u8], mut acc: u64) -> u64 {
+/// Sum of the big-endian 16-bit words of `data` added to `acc` (an odd last byte is the
+/// high byte of a word): the one's-complement checksum before folding.
+pub fn sum(data: &[u8], mut acc: u64) -> u64 {
     let mut words = data.chunks_exact(2);
     for w in &mut words {
         acc += u64::from(u16::from_be_bytes([w[0], w[1]]));
@@ -56,6 +58,8 @@ pub struct HeaderTemplate {
     ipv6: bool,
     /// Sum of the pseudo-header addresses + protocol and of the UDP ports.
     fixed_sum: u64,
+    /// Sum of the IPv4 header with total length and checksum zero (0 for IPv6).
+    ip_sum: u64,
 }
 
 impl HeaderTemplate {
@@ -89,11 +93,13 @@ impl HeaderTemplate {
         b[l4..l4 + 2].copy_from_slice(&src_port.to_be_bytes());
         b[l4 + 2..l4 + 4].copy_from_slice(&ep.dst_port.to_be_bytes());
         let fixed_sum = sum(&src, 0) + sum(&dst, 0) + u64::from(PROTO_UDP) + sum(&b[l4..l4 + 4], 0);
+        let ip_sum = if ipv6 { 0 } else { sum(&b[14..34], 0) };
         HeaderTemplate {
             bytes: b,
             len: l4 + 8,
             ipv6,
             fixed_sum,
+            ip_sum,
         }
     }
 
@@ -117,24 +123,50 @@ impl HeaderTemplate {
         let hl = self.len;
         out.get_mut(..hl)?.copy_from_slice(&self.bytes[..hl]);
         let dns_len = write_dns(out.get_mut(hl..)?)?;
+        let dns_sum = sum(out.get(hl..hl + dns_len)?, 0);
+        Some(self.finish(out, dns_len, dns_sum))
+    }
+
+    /// Write a query frame into `out`: the headers, then `msg` (a DNS message whose ID
+    /// bytes are zero, with `msg_sum` the unfolded sum of its 16-bit words) with ID `id`.
+    /// Only the lengths, the ID and the checksums are computed per frame. Returns the frame
+    /// length, or None when `out` is too short.
+    #[inline]
+    pub fn write_query(&self, out: &mut [u8], msg: &[u8], msg_sum: u64, id: u16) -> Option<usize> {
+        let hl = self.len;
+        let frame = out.get_mut(..hl + msg.len())?;
+        frame[..hl].copy_from_slice(&self.bytes[..hl]);
+        frame[hl..].copy_from_slice(msg);
+        frame
+            .get_mut(hl..hl + 2)?
+            .copy_from_slice(&id.to_be_bytes());
+        Some(self.finish(frame, msg.len(), msg_sum + u64::from(id)))
+    }
+
+    /// Fill in the lengths and checksums of a frame whose headers and DNS message of
+    /// `dns_len` bytes (word sum `dns_sum`) are written; returns the frame length.
+    #[inline]
+    fn finish(&self, out: &mut [u8], dns_len: usize, dns_sum: u64) -> usize {
+        let hl = self.len;
         let udp_len = 8 + dns_len;
         let l4 = hl - 8;
         if self.ipv6 {
             out[18..20].copy_from_slice(&(udp_len as u16).to_be_bytes());
         } else {
-            out[16..18].copy_from_slice(&((20 + udp_len) as u16).to_be_bytes());
-            let c = !fold(sum(&out[14..34], 0));
+            let total = (20 + udp_len) as u16;
+            out[16..18].copy_from_slice(&total.to_be_bytes());
+            let c = !fold(self.ip_sum + u64::from(total));
             out[24..26].copy_from_slice(&c.to_be_bytes());
         }
         out[l4 + 4..l4 + 6].copy_from_slice(&(udp_len as u16).to_be_bytes());
         // Pseudo-header length + UDP length field + payload (ports are in fixed_sum).
-        let acc = self.fixed_sum + 2 * udp_len as u64 + sum(&out[hl..hl + dns_len], 0);
+        let acc = self.fixed_sum + 2 * udp_len as u64 + dns_sum;
         let c = match !fold(acc) {
             0 => 0xffff,
             c => c,
         };
         out[l4 + 6..l4 + 8].copy_from_slice(&c.to_be_bytes());
-        Some(hl + dns_len)
+        hl + dns_len
     }
 }
 
@@ -397,6 +429,31 @@ mod tests {
                 }
             }
             assert!(t.write(&mut out[..10], |_| Some(0)).is_none());
+        }
+    }
+
+    #[test]
+    fn query_frames_from_precomputed_sums_match_the_full_computation() {
+        for v6 in [false, true] {
+            let t = HeaderTemplate::new(&endpoints(v6), 20001);
+            for (msg_len, id) in [(12usize, 0u16), (29, 1), (45, 0xffff), (100, 0x8000)] {
+                let msg: Vec<u8> = (0..msg_len)
+                    .map(|i| if i < 2 { 0 } else { (i * 37 + 11) as u8 })
+                    .collect();
+                let (mut a, mut b) = ([0u8; 256], [0u8; 256]);
+                let la = t
+                    .write(&mut a, |p| {
+                        p[..msg_len].copy_from_slice(&msg);
+                        p[..2].copy_from_slice(&id.to_be_bytes());
+                        Some(msg_len)
+                    })
+                    .unwrap();
+                let lb = t.write_query(&mut b, &msg, sum(&msg, 0), id).unwrap();
+                assert_eq!(la, lb);
+                assert_eq!(a[..la], b[..lb], "v6={v6} len={msg_len} id={id}");
+                assert!(udp_ok(&b[..lb], v6));
+            }
+            assert!(t.write_query(&mut [0u8; 50], &[0; 12], 0, 1).is_none());
         }
     }
 

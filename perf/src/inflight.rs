@@ -153,6 +153,19 @@ impl InFlight {
     }
 }
 
+/// The queries a run sends, by index: the question a response must echo.
+pub trait Questions {
+    /// Query `i`'s question section as sent (name, type, class).
+    fn question(&self, i: usize) -> &[u8];
+}
+
+impl Questions for [QueryTemplate] {
+    #[inline]
+    fn question(&self, i: usize) -> &[u8] {
+        self[i].question()
+    }
+}
+
 /// A table of outstanding queries keyed by DNS ID (kernel-socket [`InFlight`],
 /// DPDK `Window`).
 pub trait Outstanding {
@@ -174,10 +187,10 @@ impl Outstanding for InFlight {
 /// Matches one DNS payload to an outstanding query and counts it: completed
 /// (with its latency) when the ID and the question match, else unexpected. A
 /// response without a question (FORMERR and the like) is matched by ID alone.
-pub fn match_response(
+pub fn match_response<Q: Questions + ?Sized>(
     outstanding: &mut impl Outstanding,
     stats: &mut Stats,
-    templates: &[QueryTemplate],
+    templates: &Q,
     payload: &[u8],
     now: Instant,
 ) {
@@ -188,7 +201,7 @@ pub fn match_response(
     let id = response.id();
     let matched = outstanding.pending(id).filter(|p| {
         response.question_count() == 0
-            || response.matches_question(templates[p.query as usize].question())
+            || response.matches_question(templates.question(p.query as usize))
     });
     match matched {
         Some(pending) => {
@@ -202,10 +215,10 @@ pub fn match_response(
 
 /// Matches a query that came back unchanged from a reflector (dpdk-testpmd macswap): the
 /// ID of an outstanding query followed by its question. Counted as a NOERROR answer.
-pub fn match_reflected(
+pub fn match_reflected<Q: Questions + ?Sized>(
     outstanding: &mut impl Outstanding,
     stats: &mut Stats,
-    templates: &[QueryTemplate],
+    templates: &Q,
     payload: &[u8],
     now: Instant,
 ) {
@@ -214,7 +227,7 @@ pub fn match_reflected(
         return;
     };
     let matched = outstanding.pending(id).filter(|p| {
-        let question = templates[p.query as usize].question();
+        let question = templates.question(p.query as usize);
         payload.get(12..12 + question.len()) == Some(question)
     });
     match matched {
@@ -339,21 +352,21 @@ mod tests {
         let mut frame = [0u8; 512];
         // The other question under the right ID, then a foreign ID: both unexpected.
         let n = templates[1].write_with_id(id, &mut frame).unwrap();
-        match_reflected(&mut t, &mut stats, &templates, &frame[..n], now);
+        match_reflected(&mut t, &mut stats, &templates[..], &frame[..n], now);
         let n = templates[0].write_with_id(id + 1, &mut frame).unwrap();
-        match_reflected(&mut t, &mut stats, &templates, &frame[..n], now);
+        match_reflected(&mut t, &mut stats, &templates[..], &frame[..n], now);
         assert_eq!(
             (stats.completed, stats.unexpected, t.outstanding()),
             (0, 2, 1)
         );
         let n = templates[0].write_with_id(id, &mut frame).unwrap();
-        match_reflected(&mut t, &mut stats, &templates, &frame[..n], now);
+        match_reflected(&mut t, &mut stats, &templates[..], &frame[..n], now);
         assert_eq!(
             (stats.completed, stats.rcodes[0], t.outstanding()),
             (1, 1, 0)
         );
         // A second copy finds nothing outstanding.
-        match_reflected(&mut t, &mut stats, &templates, &frame[..n], now);
+        match_reflected(&mut t, &mut stats, &templates[..], &frame[..n], now);
         assert_eq!(stats.unexpected, 3);
     }
 }

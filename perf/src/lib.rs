@@ -12,6 +12,8 @@ pub mod dpdk_flood;
 #[cfg(feature = "dpdk")]
 pub mod dpdk_frame;
 #[cfg(feature = "dpdk")]
+pub mod dpdk_queries;
+#[cfg(feature = "dpdk")]
 pub mod dpdk_window;
 pub mod gen;
 pub mod inflight;

@@ -36,6 +36,11 @@ pub struct Stats {
     pub flood_tx_full: u64,
     /// Completed responses with the TC bit.
     pub truncated: u64,
+    /// DPDK mode: nanoseconds of the sending period the sender loop passed waiting
+    /// (nothing received, nothing it could send: its window full, or the rate limit), and the length of that
+    /// period summed over the sender threads.
+    pub idle_ns: u64,
+    pub loop_ns: u64,
     /// Completed responses per header RCODE.
     pub rcodes: [u64; 16],
     /// Response latency in nanoseconds.
@@ -60,6 +65,8 @@ impl Stats {
             tx_full: 0,
             flood_sent: 0,
             flood_tx_full: 0,
+            idle_ns: 0,
+            loop_ns: 0,
             truncated: 0,
             rcodes: [0; 16],
             latency_ns: Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3)
@@ -88,6 +95,8 @@ impl Stats {
         self.tx_full += other.tx_full;
         self.flood_sent += other.flood_sent;
         self.flood_tx_full += other.flood_tx_full;
+        self.idle_ns += other.idle_ns;
+        self.loop_ns += other.loop_ns;
         self.truncated += other.truncated;
         for (a, b) in self.rcodes.iter_mut().zip(other.rcodes.iter()) {
             *a += b;
@@ -137,6 +146,11 @@ pub struct Report {
     pub flood_sent: u64,
     pub flood_tx_full: u64,
     pub truncated: u64,
+    /// DPDK mode: share of the sending period the sender threads waited with their
+    /// window full or held by the rate limit (0..1), and their busy (not waiting) nanoseconds per query sent:
+    /// the generator's own CPU cost per frame. `None` in the socket mode.
+    pub sender_idle: Option<f64>,
+    pub sender_busy_ns_per_query: Option<f64>,
     pub completed_pct: f64,
     pub lost_pct: f64,
     /// Completed queries per second.
@@ -206,6 +220,9 @@ impl Report {
             flood_sent: stats.flood_sent,
             flood_tx_full: stats.flood_tx_full,
             truncated: stats.truncated,
+            sender_idle: (stats.loop_ns > 0).then(|| stats.idle_ns as f64 / stats.loop_ns as f64),
+            sender_busy_ns_per_query: (stats.loop_ns > 0 && stats.sent > 0)
+                .then(|| stats.loop_ns.saturating_sub(stats.idle_ns) as f64 / stats.sent as f64),
             completed_pct: percent(stats.completed, stats.sent),
             lost_pct: percent(stats.lost, stats.sent),
             qps: if secs > 0.0 {
@@ -261,6 +278,13 @@ impl Report {
         }
         if self.truncated > 0 {
             writeln!(out, "  Truncated (TC):       {}", self.truncated)?;
+        }
+        if let (Some(idle), Some(busy)) = (self.sender_idle, self.sender_busy_ns_per_query) {
+            writeln!(
+                out,
+                "  Sender waiting:       {:.1}% of the run; busy {busy:.0} ns per query sent (waiting: nothing received, nothing to send: window full or rate limit)",
+                idle * 100.0
+            )?;
         }
         writeln!(out)?;
         let codes: Vec<String> = self
