@@ -5,7 +5,9 @@
 //! header flags and appends records section by section. Owner names are
 //! written as compression pointers to a known position when there is one;
 //! names inside CNAME/NS/PTR/MX/SOA RDATA go through a small
-//! [`Compressor`]; SRV targets are written uncompressed (RFC 2782).
+//! [`Compressor`]; SRV targets are written uncompressed (RFC 2782). A record
+//! with a pointer owner and no name in its RDATA (A, AAAA, SRV, TXT, ...) is
+//! written as one rendered 12-byte head and the RDATA, after one size check.
 //!
 //! Size limit: every record must fit below `limit` minus the space reserved
 //! for the final OPT. [`Response::push`] never leaves a partial record; the
