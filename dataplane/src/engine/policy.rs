@@ -185,7 +185,12 @@ where
     };
     match policy {
         Policy::All => {
-            let start = (*rotation as usize) % pool;
+            // One candidate (the common case) needs no division; `pool` <= MAX_ADDRS.
+            let start = if pool == 1 {
+                0
+            } else {
+                (*rotation % pool as u32) as usize
+            };
             *rotation = rotation.wrapping_add(1);
             if all_usable {
                 for k in 0..n {
@@ -308,6 +313,11 @@ mod tests {
         let (third, sel) = run(&a, Policy::All, client(1), &[a[1]], &mut rng, &mut rot);
         assert_eq!(third.len(), 2);
         assert!(!third.contains(&a[1]) && !sel.fail_open);
+        // One usable address left: it alone, whatever the rotation.
+        for _ in 0..3 {
+            let (one, _) = run(&a, Policy::All, client(1), &a[1..], &mut rng, &mut rot);
+            assert_eq!(one, vec![a[0]]);
+        }
     }
 
     #[test]

@@ -97,18 +97,17 @@ fn parse_sections(
         edns: None,
     };
     let mut pos = question.end;
-    let mut scratch = NameBuf::new();
     let before = u32::from(header.ancount()) + u32::from(header.nscount());
     let total = before + u32::from(header.arcount());
     for i in 0..total {
-        let Some((rr, next)) = read_record(msg, pos, &mut scratch) else {
+        let Some((rr, next)) = read_record(msg, pos) else {
             return Err(failed);
         };
         pos = next;
         if rr.rr_type != rtype::OPT || i < before {
             continue;
         }
-        if failed.edns.is_some() || scratch.as_wire() != b"\x00" {
+        if failed.edns.is_some() || !rr.root_owner {
             return Err(failed);
         }
         failed.edns = Some(Edns::parse(rr.class, rr.ttl, rr.rdata).map_err(|_| failed)?);
@@ -124,19 +123,24 @@ fn parse_sections(
 
 /// The fixed fields and RDATA of one record.
 struct RawRecord<'m> {
+    /// The owner is the root (as an OPT's must be).
+    root_owner: bool,
     rr_type: u16,
     class: u16,
     ttl: u32,
     rdata: &'m [u8],
 }
 
-/// Reads the record at `pos` (owner into `owner`); returns it and the offset after it.
-fn read_record<'m>(
-    msg: &'m [u8],
-    pos: usize,
-    owner: &mut NameBuf,
-) -> Option<(RawRecord<'m>, usize)> {
-    let after_name = read_name(msg, pos, HEADER_LEN, owner).ok()?;
+/// Reads the record at `pos` (its owner checked for shape; a plain root owner, as an
+/// OPT's is, without copying it); returns it and the offset after it.
+fn read_record(msg: &[u8], pos: usize) -> Option<(RawRecord<'_>, usize)> {
+    let (root_owner, after_name) = if msg.get(pos) == Some(&0) {
+        (true, pos + 1)
+    } else {
+        let mut owner = NameBuf::new();
+        let end = read_name(msg, pos, HEADER_LEN, &mut owner).ok()?;
+        (owner.as_wire() == b"\x00", end)
+    };
     let rr_type = read_u16(msg, after_name)?;
     let class = read_u16(msg, after_name + 2)?;
     let ttl = read_u32(msg, after_name + 4)?;
@@ -144,6 +148,7 @@ fn read_record<'m>(
     let rdata_start = after_name + RR_FIXED_LEN;
     let rdata = msg.get(rdata_start..rdata_start + rdlen)?;
     let rr = RawRecord {
+        root_owner,
         rr_type,
         class,
         ttl,
@@ -320,5 +325,24 @@ mod tests {
         body.extend_from_slice(OPT);
         let p = parse(&query(0, [1, 0, 0, 2], &body)).unwrap();
         assert!(p.edns.is_some());
+    }
+
+    #[test]
+    fn opt_owner_pointing_at_a_root_label_is_the_root() {
+        // The OPT's owner is a pointer to the root label ending the QNAME (offset 22):
+        // read as a name, it is the root, as a plain 0 byte is.
+        let mut body = Q.to_vec();
+        body.extend_from_slice(b"\xc0\x16");
+        body.extend_from_slice(&OPT[1..]);
+        let p = parse(&query(0, [1, 0, 0, 1], &body)).unwrap();
+        assert_eq!(p.edns.map(|e| e.udp_size), Some(1232));
+        // A pointer to a non-root name is not.
+        let mut body = Q.to_vec();
+        body.extend_from_slice(b"\xc0\x0c");
+        body.extend_from_slice(&OPT[1..]);
+        assert_eq!(
+            rcode_of(parse(&query(0, [1, 0, 0, 1], &body))),
+            Some(rcode::FORMERR)
+        );
     }
 }

@@ -5,7 +5,9 @@
 //! header flags and appends records section by section. Owner names are
 //! written as compression pointers to a known position when there is one;
 //! names inside CNAME/NS/PTR/MX/SOA RDATA go through a small
-//! [`Compressor`]; SRV targets are written uncompressed (RFC 2782).
+//! [`Compressor`]; SRV targets are written uncompressed (RFC 2782). A record
+//! with a pointer owner and no name in its RDATA (A, AAAA, SRV, TXT, ...) is
+//! written as one rendered 12-byte head and the RDATA, after one size check.
 //!
 //! Size limit: every record must fit below `limit` minus the space reserved
 //! for the final OPT. [`Response::push`] never leaves a partial record; the
@@ -191,6 +193,14 @@ impl<'a> Response<'a> {
         if self.counts[section as usize] == u16::MAX {
             return Err(WriteError::TooMany);
         }
+        if let (Some(at), false) = (owner.at, has_rdata_names(rr_type)) {
+            if at <= MAX_POINTER {
+                let rdata_at =
+                    self.put_fixed(&record_head(at, rr_type, ttl, rdata.len())?, rdata)?;
+                self.counts[section as usize] += 1;
+                return Ok(rdata_at);
+            }
+        }
         let mark = self.mark();
         let r = self.push_inner(owner, rr_type, ttl, rdata);
         match r {
@@ -309,6 +319,27 @@ impl<'a> Response<'a> {
         Ok(())
     }
 
+    /// Writes a record's fixed part `head` and its `rdata` after one size check (all or
+    /// nothing); returns the offset of the RDATA.
+    #[inline]
+    fn put_fixed(
+        &mut self,
+        head: &[u8; RECORD_HEAD_LEN],
+        rdata: &[u8],
+    ) -> Result<usize, WriteError> {
+        let rdata_at = self.len + RECORD_HEAD_LEN;
+        let end = rdata_at + rdata.len();
+        if end + self.reserved > self.limit {
+            return Err(WriteError::NoSpace);
+        }
+        let dst = self.buf.get_mut(self.len..end).ok_or(WriteError::NoSpace)?;
+        let (h, d) = dst.split_at_mut(RECORD_HEAD_LEN);
+        h.copy_from_slice(head);
+        d.copy_from_slice(rdata);
+        self.len = end;
+        Ok(rdata_at)
+    }
+
     fn put(&mut self, bytes: &[u8]) -> Result<(), WriteError> {
         let end = self.len + bytes.len();
         if end + self.reserved > self.limit {
@@ -352,6 +383,39 @@ impl<'a> Response<'a> {
         }
         self.len
     }
+}
+
+/// Bytes of a record before its RDATA when its owner is a compression pointer: pointer,
+/// TYPE, CLASS, TTL, RDLENGTH.
+pub const RECORD_HEAD_LEN: usize = 12;
+
+/// True for the types whose RDATA starts with names [`Response::push`] compresses.
+#[inline]
+fn has_rdata_names(rr_type: u16) -> bool {
+    matches!(
+        rr_type,
+        rtype::CNAME | rtype::NS | rtype::PTR | rtype::MX | rtype::SOA
+    )
+}
+
+/// The fixed part of a record (class IN) whose owner is a pointer to `owner_at`
+/// (`<=` [`MAX_POINTER`]), rendered in one piece: the types without names in their RDATA
+/// are written as this head and a copy of the RDATA, with one size check.
+#[inline]
+fn record_head(
+    owner_at: usize,
+    rr_type: u16,
+    ttl: u32,
+    rdlen: usize,
+) -> Result<[u8; RECORD_HEAD_LEN], WriteError> {
+    let rdlen = u16::try_from(rdlen).map_err(|_| WriteError::NoSpace)?;
+    let mut h = [0u8; RECORD_HEAD_LEN];
+    h[..2].copy_from_slice(&(0xc000 | owner_at as u16).to_be_bytes());
+    h[2..4].copy_from_slice(&rr_type.to_be_bytes());
+    h[4..6].copy_from_slice(&class::IN.to_be_bytes());
+    h[6..10].copy_from_slice(&ttl.to_be_bytes());
+    h[10..12].copy_from_slice(&rdlen.to_be_bytes());
+    Ok(h)
 }
 
 /// Length of the uncompressed wire name at the start of `wire` (root label
@@ -443,6 +507,38 @@ mod tests {
         let rdata = b"\x00\x01\x00\x02\x00\x50\x03www\x05local\x00";
         let at = r.push(Section::Answer, q, rtype::SRV, 5, rdata).unwrap();
         assert_eq!(&r.message()[at..], rdata);
+    }
+
+    /// The question's name, at its place in [`query`].
+    const QNAME: Owner<'static> = Owner {
+        name: b"\x03www\x05local\x00",
+        at: Some(12),
+    };
+
+    #[test]
+    fn records_without_rdata_names_are_written_in_one_piece() {
+        let mut b = [&query()[..], &[0; 485]].concat();
+        let mut r = Response::start(&mut b, 27, 512).unwrap();
+        let v6 = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7];
+        let at = r
+            .push(Section::Answer, QNAME, rtype::AAAA, 0x0102_0304, &v6)
+            .unwrap();
+        assert_eq!(at, 27 + RECORD_HEAD_LEN);
+        // An owner that is no pointer target yet goes the general way (written in full).
+        let far = Owner {
+            name: b"\x01a\x00",
+            at: None,
+        };
+        r.push(Section::Additional, far, rtype::A, 5, &[10, 0, 0, 1])
+            .unwrap();
+        let n = r.finish(None);
+        let mut want = b"\xc0\x0c\x00\x1c\x00\x01\x01\x02\x03\x04\x00\x10".to_vec();
+        want.extend_from_slice(&v6);
+        want.extend_from_slice(
+            b"\x01a\x00\x00\x01\x00\x01\x00\x00\x00\x05\x00\x04\x0a\x00\x00\x01",
+        );
+        assert_eq!(&b[27..n], &want[..]);
+        assert_eq!((&b[6..8], &b[10..12]), (&[0, 1][..], &[0, 1][..]));
     }
 
     #[test]
