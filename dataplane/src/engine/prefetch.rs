@@ -1,8 +1,7 @@
 //! Warming the snapshot for a query before it is answered: the question name is read
 //! (lowercased, and hashed while it is read: [`NameBuf::hash`]) the way the engine's lookup
-//! will read it, and the cache lines that lookup reads are loaded (the index line and shard
-//! handle, then the entry head:
-//! [`Snapshot::prefetch_shard`], [`Snapshot::prefetch_hashed`]).
+//! will read it, and the cache lines that lookup reads first are loaded
+//! ([`Snapshot::prefetch_shard`], [`Snapshot::prefetch_hashed`]).
 //! A backend calls the two stages for a whole batch of received queries, then [`super::answer`]
 //! for each: the answer itself is never computed here.
 
@@ -11,8 +10,7 @@ use crate::wire::header::HEADER_LEN;
 use crate::wire::name::{read_name, NameBuf};
 
 /// First stage for the DNS message `query`: the key hash of its (lowercased) question name
-/// after loading that name's index line and shard handle; `None` when no question name can be
-/// read.
+/// after loading that name's shard handle; `None` when no question name can be read.
 #[inline]
 pub fn prefetch_hash(snap: &Snapshot, query: &[u8]) -> Option<u64> {
     let mut name = NameBuf::new();
@@ -27,7 +25,7 @@ pub fn prefetch(snap: &Snapshot, query: &[u8]) -> u64 {
 }
 
 /// Both stages for a batch of at most `N` queries (the rest are left cold): every question
-/// name is hashed and its index line and shard handle loaded first, then every name's entry, so
+/// name is hashed and its shard loaded first, then every name's index slot and entry, so
 /// that the batch's cache misses overlap. Shared by the DPDK bursts and the socket batches.
 #[inline]
 pub fn warm<'q, const N: usize>(snap: &Snapshot, queries: impl Iterator<Item = &'q [u8]>) {

@@ -9,12 +9,10 @@
 //! - `SharedSnapshot` is what loops read (arc-swap) and the control plane stores.
 //!
 //! Layout (each module documents its own encoding):
-//! - `shard`, `table`: the table is split into 16,384 shards (`SHARD_COUNT`) by key hash; each
-//!   shard is one shared allocation (a byte arena of entries); shards are grouped by 16, each
-//!   group with one open-addressing index of fingerprints and offsets for all its shards, so a
-//!   lookup reads a group's index line and the shard handle independently, then the entry. A
-//!   new snapshot copies only the groups it changes; an update rebuilds only the shards it
-//!   touches.
+//! - `shard`: the table is split into 16,384 shards (`SHARD_COUNT`) by key hash; each shard is
+//!   one shared allocation (flat open-addressing index + byte arena), and
+//!   shards are grouped by 64 so a new snapshot copies only the groups it
+//!   changes. An update rebuilds only the shards it touches.
 //! - `bulk`: `build` compiles a whole record set in per-shard passes.
 //! - `node`, `rrset`: zero-copy views ([`NodeRef`], [`RrSet`]) over encoded
 //!   nodes and their precompiled RRsets, plus their editable forms.
@@ -42,7 +40,6 @@ mod prefetch;
 mod reverse;
 mod rrset;
 mod shard;
-mod table;
 #[cfg(test)]
 mod tests;
 mod zone;
@@ -586,7 +583,7 @@ impl Snapshot {
             .filter(|s| seen.insert(s.ptr()))
             .map(|s| s.heap_bytes() + 16)
             .sum::<usize>()
-            + self.shards.index_bytes()
+            + shard::SHARD_COUNT * std::mem::size_of::<shard::Shard>()
             + self.auto.heap_bytes()
     }
 }

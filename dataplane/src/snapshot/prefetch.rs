@@ -1,9 +1,8 @@
 //! Warming the cache lines a lookup will read, for a batch of names before any of them is
 //! looked up (DPDK's l3fwd pattern: hash every key of a burst, load every bucket, then do
-//! the work). A lookup is two dependent loads after the cached group directory (the group's
-//! index line, with the shard handle beside it, then the entry), each a likely cache miss in
-//! a large table; issued for a whole batch stage by stage, the misses of different names
-//! overlap instead of coming one after the other inside the engine.
+//! the work). A lookup is three dependent loads (shard handle, index slot, entry), each a
+//! likely cache miss in a large table; issued for a whole batch stage by stage, the misses
+//! of different names overlap instead of coming one after the other inside the engine.
 //!
 //! These functions change nothing and return values that mean nothing (they exist so the
 //! loads cannot be optimised away); the lookups themselves still go through
@@ -16,17 +15,18 @@ use std::hint::black_box;
 
 impl Snapshot {
     /// First stage for a name of key hash `h` ([`crate::wire::NameBuf::hash`]): loads the
-    /// index slot a lookup of `h` probes first (its group's index line) and the handle of its
-    /// shard; returns `h`, for [`Snapshot::prefetch_hashed`].
+    /// handle of its shard; returns `h`, for [`Snapshot::prefetch_hashed`].
     #[inline]
     pub fn prefetch_shard(&self, h: u64) -> u64 {
-        black_box(self.shards.touch_index(h));
+        if let Some(shard) = self.shards.get(shard_of(h)) {
+            black_box(shard.len());
+        }
         h
     }
 
-    /// Second stage for key hash `h` (from [`Snapshot::prefetch_shard`]): when the first
-    /// index slot's fingerprint matches, loads the head of the entry it points to
-    /// (`ShardRef::touch`).
+    /// Second stage for key hash `h` (from [`Snapshot::prefetch_shard`]): loads the index
+    /// slot a lookup of `h` probes first and, when its tag matches, the head of the entry
+    /// it points to (`Shard::touch`).
     #[inline]
     pub fn prefetch_hashed(&self, h: u64) -> u64 {
         self.shards
