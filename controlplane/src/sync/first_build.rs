@@ -31,7 +31,13 @@ impl StaticBuild {
         zone: Arc<ZoneConfig>,
         records: Vec<Record>,
     ) -> (StaticRecords, Arc<Snapshot>, StaticBuild) {
+        let started = std::time::Instant::now();
         let statics = StaticRecords::new(&records);
+        tracing::debug!(
+            records = records.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "static records kept"
+        );
         let snapshot = Arc::new(Snapshot::build(zone.clone(), records).with_store_pending());
         let proof = StaticBuild {
             snapshot: Arc::downgrade(&snapshot),

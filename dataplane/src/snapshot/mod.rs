@@ -219,6 +219,8 @@ impl Snapshot {
     /// Compiles `records` into a new table. Records outside every served
     /// domain are ignored (see [`Snapshot::ignored_count`]).
     pub fn build(config: Arc<ZoneConfig>, records: Vec<Record>) -> Snapshot {
+        let mut phases = bulk::Phases::start();
+        let count = records.len();
         let rules = Arc::new(ZoneRules::new(config));
         let serial = next_serial(0);
         let groups: NameGroups = name_groups(&records)
@@ -235,15 +237,18 @@ impl Snapshot {
             .filter(|r| has_star_label(r.name.as_wire()))
             .map(|r| r.name.as_wire().to_ascii_lowercase().into())
             .collect();
-        let built = bulk::build(&rules, records, serial);
+        phases.mark("groups_ns_star");
+        let built = bulk::build(&rules, records, serial, &mut phases);
         let auto = Arc::new(built.auto);
         let table = Table::from_shards(built.shards);
+        phases.mark("table");
         // Subtree answers: the same pass as `apply`, over every given name.
         let mut ed = Editor::new(&rules, &table, built.counters);
         for (key, group) in &groups {
             ed.set_group(key, group);
         }
         ed.refresh_subtrees(built.parents.iter(), false);
+        phases.mark("subtrees");
         // Reverse trees wanted for configured reverse zones alone (auto-PTR off, no PTR).
         let mut reverse_active = built.reverse_active;
         for (f, apex) in REVERSE_APEXES.iter().enumerate() {
@@ -253,6 +258,7 @@ impl Snapshot {
             }
         }
         let (table, counters) = ed.finish();
+        phases.mark("finish");
         let cuts = CutSet::default()
             .updated(ns_owners.iter().map(|k| &**k), |k| {
                 has_ns(&table, k) && !rules.is_apex(k)
@@ -274,6 +280,8 @@ impl Snapshot {
         );
         snap.set_name_sets(Arc::new(cuts), Arc::new(wilds));
         snap.auto = auto;
+        phases.mark("cuts_assemble");
+        phases.log(count);
         snap
     }
 

@@ -199,7 +199,8 @@ pub(super) struct Family {
 impl Family {
     /// Compiles the inputs of one family (`klen`-byte keys); owners in `arena`.
     pub(super) fn build(klen: usize, mut inputs: Vec<Input>, arena: &[u8]) -> Family {
-        inputs.sort_unstable_by(|a, b| a.bytes.cmp(&b.bytes).then(a.seq.cmp(&b.seq)));
+        // The address as one big-endian number orders as its bytes do, in one comparison.
+        inputs.sort_unstable_by_key(|i| (u128::from_be_bytes(i.bytes), i.seq));
         let owner = |i: &Input| {
             let start = i.owner as usize;
             arena.get(start..start + usize::from(i.olen)).unwrap_or(&[])

@@ -7,21 +7,20 @@
 use super::autoptr::{AutoPtr, Input};
 use super::children::{CHUNK_TARGET, MAX_CHUNKS};
 use super::edit::Counters;
-use super::edit::{normalise_srv, Bounded};
 use super::hash::key_hash;
-use super::node::NodeHeader;
 use super::parallel::{parallel_by_shard, parallel_each_mut, parallel_shards};
 use super::reverse::{reverse_name_into, REVERSE_APEXES};
-use super::rrset::{
-    kind_of, RrData, RrSlice, KIND_AUTO_PTR, KIND_EXPLICIT, KIND_SUBTREE, KIND_SUBTREE_RAW,
-    KIND_SYNTHETIC,
-};
-use super::shard::{begin_entry, end_entry, shard_of, Shard, SHARD_COUNT};
-use super::zone::ZoneRules;
+use super::rrset::{kind_of, KIND_AUTO_PTR};
+use super::shard::{shard_of, Shard, SHARD_COUNT};
+use super::zone::{is_within, ZoneRules};
 use crate::record::{rtype, Record};
+use encode::Encoder;
+pub(crate) use phases::Phases;
 pub(crate) use tree::Parents;
 use tree::{parent_link, push_edge, Edge, Tree};
 
+mod encode;
+mod phases;
 mod tree;
 
 /// Marks a duplicate record (dropped).
@@ -164,141 +163,13 @@ fn mark_duplicates(arena: &[u8], run: &mut [Pend], fold_case: bool) {
     }
 }
 
-/// The subtree answer of a leaf owning SRV records (`edit::subtree`: its own SRV records,
-/// zone-file ones included, bounded and with CoreDNS's weights), made here so the subtree
-/// pass never visits the leaves; `None` unless the name is served and has given SRV records.
-fn leaf_srv_answer(pends: &[Pend], arena: &[u8]) -> Option<RrData> {
-    let srv = |p: &&Pend| p.rtype == rtype::SRV && p.kind != KIND_DUP;
-    let first = pends.first()?;
-    if !first.configured || !pends.iter().filter(srv).any(|p| p.kind == KIND_EXPLICIT) {
-        return None;
-    }
-    let mut set = Bounded::default();
-    for p in pends.iter().filter(srv) {
-        set.add(p.ttl, slice(arena, p.rdata, p.rdlen as usize));
-    }
-    Some(normalise_srv(&set.to_rrdata(rtype::SRV, KIND_SUBTREE_RAW)))
-}
-
-/// Read-only inputs of the node-encoding pass.
-struct Encoder<'x> {
-    rules: &'x ZoneRules,
-    arena: &'x [u8],
-    spans: &'x [Vec<Span>],
-    explicit: &'x [Vec<Pend>],
-    autos: &'x [Vec<Pend>],
-    tree: &'x Tree<'x>,
-}
-
-impl Encoder<'_> {
-    /// The encoded node entries of shard `s`.
-    fn shard(&self, s: usize) -> Vec<u8> {
-        let arena = self.arena;
-        let default_ttl = self.rules.default_ttl();
-        let mut buf = Vec::new();
-        let mut items: Vec<(u32, &[u8])> = Vec::new();
-        let mut ranges: Vec<(u16, u8, usize, usize)> = Vec::new();
-        let empty = RrSlice {
-            rtype: 0,
-            kind: 0,
-            items: &[],
-        };
-        for sp in &self.spans[s] {
-            let key = slice(arena, sp.key, sp.klen as usize);
-            items.clear();
-            ranges.clear();
-            for (pends, (a, b)) in [(&self.explicit[s], sp.explicit), (&self.autos[s], sp.auto)] {
-                for p in &pends[a as usize..b as usize] {
-                    if p.kind == KIND_DUP {
-                        continue;
-                    }
-                    match ranges.last_mut() {
-                        Some(r) if r.0 == p.rtype && r.1 == p.kind => r.3 += 1,
-                        _ => ranges.push((p.rtype, p.kind, items.len(), items.len() + 1)),
-                    }
-                    items.push((p.ttl, slice(arena, p.rdata, p.rdlen as usize)));
-                }
-            }
-            if let Some([so, sl, no, nl]) = sp.synthetic {
-                for (t, o, l) in [(rtype::SOA, so, sl), (rtype::NS, no, nl)] {
-                    ranges.push((t, KIND_SYNTHETIC, items.len(), items.len() + 1));
-                    items.push((default_ttl, slice(arena, o, l as usize)));
-                }
-            }
-            let leaf_srv = if self.tree.count(sp.children) == 0 && sp.synthetic.is_none() {
-                leaf_srv_answer(
-                    &self.explicit[s][sp.explicit.0 as usize..sp.explicit.1 as usize],
-                    arena,
-                )
-            } else {
-                None
-            };
-            let leaf_items: Vec<(u32, &[u8])> = leaf_srv
-                .iter()
-                .flat_map(|r| r.items.iter().map(|i| (i.ttl, &*i.rdata)))
-                .collect();
-            let mut small = [empty; 16];
-            let mut large = Vec::new();
-            let sets: &mut [RrSlice<'_>] = if leaf_srv.is_some() {
-                large.extend(ranges.iter().map(|&(rtype, kind, a, b)| RrSlice {
-                    rtype,
-                    kind,
-                    items: &items[a..b],
-                }));
-                large.push(RrSlice {
-                    rtype: rtype::SRV,
-                    kind: KIND_SUBTREE,
-                    items: &leaf_items,
-                });
-                &mut large
-            } else if ranges.len() <= small.len() {
-                for (slot, &(rtype, kind, a, b)) in small.iter_mut().zip(&ranges) {
-                    *slot = RrSlice {
-                        rtype,
-                        kind,
-                        items: &items[a..b],
-                    };
-                }
-                &mut small[..ranges.len()]
-            } else {
-                large.extend(ranges.iter().map(|&(rtype, kind, a, b)| RrSlice {
-                    rtype,
-                    kind,
-                    items: &items[a..b],
-                }));
-                &mut large
-            };
-            let count = self.tree.count(sp.children);
-            let start = begin_entry(&mut buf, key);
-            NodeHeader {
-                key,
-                owner: slice(arena, sp.owner, sp.klen as usize),
-                policy: self.rules.policy(key),
-                child_count: count as u32,
-                child_chunks: if count == 0 { 0 } else { chunks_for(count) },
-            }
-            .encode(sets, &mut buf);
-            end_entry(&mut buf, start);
-        }
-        for &(key, owner, idx) in &self.tree.ents[s] {
-            let count = self.tree.count(idx as u32);
-            let start = begin_entry(&mut buf, key);
-            NodeHeader {
-                key,
-                owner,
-                policy: self.rules.policy(key),
-                child_count: count as u32,
-                child_chunks: chunks_for(count),
-            }
-            .encode(&mut [], &mut buf);
-            end_entry(&mut buf, start);
-        }
-        buf
-    }
-}
-
 /// Compiles `records` into a complete shard table.
-pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Built {
+pub(crate) fn build(
+    rules: &ZoneRules,
+    records: Vec<Record>,
+    serial: u32,
+    phases: &mut Phases,
+) -> Built {
     let mut counters = Counters::default();
     let mut arena: Vec<u8> = Vec::with_capacity(records.len() * 100 + 1024);
     let per_shard = records.len() / SHARD_COUNT + records.len() / SHARD_COUNT / 4 + 4;
@@ -346,7 +217,9 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
             configured,
         });
     }
+    phases.mark("pend");
     drop(records);
+    phases.mark("drop_records");
 
     // 2. Group by name, drop duplicates, count, emit auto-PTRs.
     let mut spans: Vec<Vec<Span>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
@@ -354,6 +227,14 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
     let mut autos: Vec<Vec<Pend>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
     let mut auto_in: [Vec<Input>; 2] = Default::default();
     let mut rkey = Vec::with_capacity(80);
+    // Per family: some configured domain lies at, above or inside the reverse tree, so an
+    // auto-PTR may be a table node (else every one is kept by address).
+    let reverse_configured = REVERSE_APEXES.map(|apex| {
+        rules
+            .domains
+            .iter()
+            .any(|(d, _)| is_within(d, apex) || is_within(apex, d))
+    });
     let all_runs = parallel_each_mut(&mut explicit, |v| {
         let runs = sort_and_group(&arena, v);
         for &(a, b) in &runs {
@@ -361,6 +242,7 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
         }
         runs
     });
+    phases.mark("sort_group");
     for (s, runs) in all_runs.iter().enumerate() {
         let v = &explicit[s];
         for &(a, b) in runs {
@@ -382,8 +264,18 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
                     if p.rtype != rtype::A && p.rtype != rtype::AAAA {
                         continue;
                     }
-                    rkey.clear();
                     let addr = slice(&arena, p.rdata, p.rdlen as usize);
+                    let family = usize::from(p.rtype == rtype::AAAA);
+                    // No configured domain at or above the reverse tree: the reverse name
+                    // is not needed to know that it lies in the synthetic tree.
+                    if !reverse_configured[family] {
+                        let input = Input::new(addr, p.seq, p.ttl, owner, first.klen);
+                        if let Some((f, i)) = input {
+                            auto_in[f].push(i);
+                        }
+                        continue;
+                    }
+                    rkey.clear();
                     if !reverse_name_into(addr, &mut rkey) {
                         continue;
                     }
@@ -417,7 +309,9 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
             }
         }
     }
+    phases.mark("autoptr_in");
     let auto = AutoPtr::build(auto_in, &arena);
+    phases.mark("autoptr_store");
     let auto_runs = parallel_each_mut(&mut autos, |v| {
         let runs = sort_and_group(&arena, v);
         for &(a, b) in &runs {
@@ -465,6 +359,7 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
         }
     }
 
+    phases.mark("spans");
     // 3. Synthetic apexes.
     let mut reverse_active = [false; 2];
     let mut apexes: Vec<(Vec<u8>, Vec<u8>)> = rules
@@ -535,9 +430,10 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
         });
     }
 
+    phases.mark("merge_spans");
     // 5. Ancestors: child lists and empty non-terminals, one depth level per
     // round, each shard handling the edges to its own parents.
-    let mut tree = Tree::new();
+    let mut tree = Tree::new(&arena);
     // Reserved exactly: a zone's names mostly share one parent, so one shard takes most
     // edges (a million for a million-name zone), and growing that vector step by step
     // copied it into freshly faulted pages.
@@ -545,31 +441,34 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
     for sp in spans.iter().flatten().filter(|sp| sp.p > 0) {
         edge_count[shard_of(sp.phash)] += 1;
     }
-    let mut edges: Vec<Vec<Edge<'_>>> = edge_count.into_iter().map(Vec::with_capacity).collect();
-    for v in &spans {
-        for sp in v {
-            let key = slice(&arena, sp.key, sp.klen as usize);
-            let owner = slice(&arena, sp.owner, sp.klen as usize);
-            push_edge(&mut edges, key, owner, sp.p, sp.phash);
-        }
+    let mut edges: Vec<Vec<Edge>> = edge_count.into_iter().map(Vec::with_capacity).collect();
+    for sp in spans.iter().flatten() {
+        push_edge(&mut edges, sp.key, sp.owner, sp.klen, sp.p, sp.phash);
     }
     while edges.iter().any(|e| !e.is_empty()) {
-        let mut next: Vec<Vec<Edge<'_>>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
+        let mut next: Vec<Vec<Edge>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
         for (s, list) in edges.iter_mut().enumerate() {
             for e in list.drain(..) {
-                let parent = &e.child[e.p..];
+                let (pkey, powner, plen) = (
+                    e.child + u32::from(e.p),
+                    e.owner + u32::from(e.p),
+                    e.klen - e.p,
+                );
+                let parent = slice(&arena, pkey, plen as usize);
                 let (idx, created) = tree.parent_list(&arena, &mut spans[s], s, e.hash, parent);
                 if created {
-                    tree.ents[s].push((parent, &e.owner[e.p..], idx));
+                    tree.ents[s].push((parent, slice(&arena, powner, plen as usize), idx));
                     let (p, phash) = parent_link(rules, parent);
-                    push_edge(&mut next, parent, &e.owner[e.p..], p, phash);
+                    push_edge(&mut next, pkey, powner, plen, p, phash);
                 }
-                tree.lists[idx].1.push(&e.child[1..e.p]);
+                tree.lists[idx].1.push(e.child);
             }
         }
         edges = next;
     }
 
+    tree.split_chunks();
+    phases.mark("tree");
     // 6. Encode nodes (in parallel by shard), then child chunks.
     let enc = Encoder {
         rules,
@@ -579,8 +478,8 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
         autos: &autos,
         tree: &tree,
     };
-    let mut out: Vec<Vec<u8>> = parallel_by_shard(|s| enc.shard(s));
-    tree.encode_chunks(&mut out);
+    let out: Vec<Vec<u8>> = parallel_by_shard(|s| enc.shard(s));
+    phases.mark("encode");
     let mut parents = Parents::default();
     let served = tree.lists.iter().map(|l| l.0);
     let served = served.filter(|k| rules.is_configured(k));
@@ -589,6 +488,7 @@ pub(crate) fn build(rules: &ZoneRules, records: Vec<Record>, serial: u32) -> Bui
         .for_each(|k| parents.push(k));
     drop(tree);
     let shards = parallel_shards(out);
+    phases.mark("index");
     Built {
         shards,
         parents,

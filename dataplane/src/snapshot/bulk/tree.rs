@@ -9,14 +9,18 @@ use crate::snapshot::shard::{begin_entry, end_entry, shard_of, SHARD_COUNT};
 use crate::snapshot::zone::ZoneRules;
 use rustc_hash::FxHashMap;
 
-/// A child-to-parent link waiting to be recorded in the parent's shard.
-pub(super) struct Edge<'x> {
+/// A child-to-parent link waiting to be recorded in the parent's shard: the child's key
+/// and owner as offsets into the build arena (24 bytes: a million-name zone links a million
+/// children to one parent).
+pub(super) struct Edge {
     /// Hash of the parent key.
     pub(super) hash: u64,
-    pub(super) child: &'x [u8],
-    pub(super) owner: &'x [u8],
-    /// Offset of the parent within `child`.
-    pub(super) p: usize,
+    /// Offsets of the child's key and owner (`klen` bytes each) in the arena.
+    pub(super) child: u32,
+    pub(super) owner: u32,
+    pub(super) klen: u8,
+    /// Offset of the parent within the child's key.
+    pub(super) p: u8,
 }
 
 /// (parent offset, parent hash) of a key linked to its parent, else (0, 0).
@@ -27,10 +31,13 @@ pub(super) fn parent_link(rules: &ZoneRules, key: &[u8]) -> (u8, u64) {
     }
 }
 
-pub(super) fn push_edge<'x>(
-    edges: &mut [Vec<Edge<'x>>],
-    child: &'x [u8],
-    owner: &'x [u8],
+/// Queues the link of the child at `child` / `owner` (`klen` bytes) to its parent, when
+/// it has one (`p > 0`).
+pub(super) fn push_edge(
+    edges: &mut [Vec<Edge>],
+    child: u32,
+    owner: u32,
+    klen: u8,
     p: u8,
     hash: u64,
 ) {
@@ -39,7 +46,8 @@ pub(super) fn push_edge<'x>(
             hash,
             child,
             owner,
-            p: p as usize,
+            klen,
+            p,
         });
     }
 }
@@ -49,49 +57,114 @@ pub(super) type Ent<'x> = (&'x [u8], &'x [u8], usize);
 
 /// Child lists and empty non-terminals found while linking nodes to parents.
 pub(super) struct Tree<'x> {
-    /// (parent key, child labels).
-    pub(super) lists: Vec<(&'x [u8], Vec<&'x [u8]>)>,
+    /// The build arena the child keys are in.
+    arena: &'x [u8],
+    /// (parent key, arena offsets of the children's keys: 4 bytes a child).
+    pub(super) lists: Vec<(&'x [u8], Vec<u32>)>,
     /// Per shard: (key, owner, list index) of each empty non-terminal.
     pub(super) ents: Vec<Vec<Ent<'x>>>,
     /// Per shard: empty non-terminal key hash -> list index.
     pub(super) ent_by_hash: Vec<FxHashMap<u64, usize>>,
     /// Per shard: the rare empty non-terminals whose hash collided.
     pub(super) ent_by_key: Vec<FxHashMap<&'x [u8], usize>>,
+    /// The child chunks ([`Tree::split_chunks`]), ordered by shard.
+    parts: Vec<ChunkPart>,
+    /// Where each shard's chunks start in `parts` (and, at `s + 1`, end).
+    part_starts: Vec<u32>,
+    /// Per shard: bytes of its chunk entries.
+    chunk_bytes: Vec<usize>,
+}
+
+/// One child chunk to encode: its key, shard and children (arena offsets of their keys).
+struct ChunkPart {
+    shard: usize,
+    key: Vec<u8>,
+    labels: Vec<u32>,
 }
 
 impl<'x> Tree<'x> {
-    pub(super) fn new() -> Self {
+    pub(super) fn new(arena: &'x [u8]) -> Self {
         Tree {
+            arena,
             lists: Vec::new(),
             ents: (0..SHARD_COUNT).map(|_| Vec::new()).collect(),
             ent_by_hash: (0..SHARD_COUNT).map(|_| FxHashMap::default()).collect(),
             ent_by_key: (0..SHARD_COUNT).map(|_| FxHashMap::default()).collect(),
+            parts: Vec::new(),
+            part_starts: Vec::new(),
+            chunk_bytes: vec![0; SHARD_COUNT],
         }
     }
 
-    /// Appends every parent's child chunks to the encoded shards `out`.
-    pub(super) fn encode_chunks(&self, out: &mut [Vec<u8>]) {
-        for (parent, labels) in &self.lists {
-            let chunks = chunks_for(labels.len());
-            let each = labels.len() / chunks as usize;
-            let mut parts: Vec<Vec<&[u8]>> = (0..chunks)
+    /// Splits every parent's children into its child chunks (by label hash, as the
+    /// editor does) and files each chunk under the shard its key falls in, for
+    /// [`Tree::encode_chunks`].
+    pub(super) fn split_chunks(&mut self) {
+        let mut parts: Vec<ChunkPart> = Vec::new();
+        for (parent, children) in &self.lists {
+            let chunks = chunks_for(children.len());
+            let each = children.len() / chunks as usize;
+            let mut split: Vec<Vec<u32>> = (0..chunks)
                 .map(|_| Vec::with_capacity(each + each / 4 + 4))
                 .collect();
-            for l in labels {
-                parts[chunk_of(l, chunks) as usize].push(l);
+            for &c in children {
+                split[chunk_of(self.label(c), chunks) as usize].push(c);
             }
-            for (c, part) in parts.iter().enumerate().filter(|(_, p)| !p.is_empty()) {
-                let ck = chunk_key(parent, c as u16);
-                let buf = &mut out[shard_of(key_hash(&ck))];
-                let start = begin_entry(buf, &ck);
-                buf.extend_from_slice(&(part.len() as u32).to_le_bytes());
-                for l in part {
-                    buf.push(l.len() as u8);
-                    buf.extend_from_slice(l);
+            for (c, labels) in split.into_iter().enumerate() {
+                if labels.is_empty() {
+                    continue;
                 }
-                end_entry(buf, start);
+                let key = chunk_key(parent, c as u16);
+                let shard = shard_of(key_hash(&key));
+                let bytes = labels
+                    .iter()
+                    .map(|&l| 1 + self.label(l).len())
+                    .sum::<usize>();
+                self.chunk_bytes[shard] += 4 + 1 + key.len() + 4 + bytes;
+                parts.push(ChunkPart { shard, key, labels });
             }
         }
+        // Stable: a shard's chunks stay in parent and chunk order.
+        parts.sort_by_key(|p| p.shard);
+        let mut starts = vec![0u32; SHARD_COUNT + 1];
+        for p in &parts {
+            starts[p.shard + 1] += 1;
+        }
+        for s in 0..SHARD_COUNT {
+            starts[s + 1] += starts[s];
+        }
+        self.parts = parts;
+        self.part_starts = starts;
+    }
+
+    /// Bytes of the chunk entries [`Tree::encode_chunks`] writes for shard `s`.
+    pub(super) fn chunk_bytes(&self, s: usize) -> usize {
+        self.chunk_bytes.get(s).copied().unwrap_or(0)
+    }
+
+    /// Appends the child chunks whose keys fall in shard `s` to its entries `buf`.
+    pub(super) fn encode_chunks(&self, s: usize, buf: &mut Vec<u8>) {
+        let (a, b) = match (self.part_starts.get(s), self.part_starts.get(s + 1)) {
+            (Some(&a), Some(&b)) => (a as usize, b as usize),
+            _ => return,
+        };
+        for part in self.parts.get(a..b).unwrap_or(&[]) {
+            let start = begin_entry(buf, &part.key);
+            buf.extend_from_slice(&(part.labels.len() as u32).to_le_bytes());
+            for &l in &part.labels {
+                let l = self.label(l);
+                buf.push(l.len() as u8);
+                buf.extend_from_slice(l);
+            }
+            end_entry(buf, start);
+        }
+    }
+
+    /// The first label of the key at `off` in the arena.
+    fn label(&self, off: u32) -> &'x [u8] {
+        let o = off as usize;
+        let n = usize::from(self.arena.get(o).copied().unwrap_or(0));
+        self.arena.get(o + 1..o + 1 + n).unwrap_or(&[])
     }
 
     pub(super) fn count(&self, idx: u32) -> usize {
