@@ -266,21 +266,17 @@ pub(crate) fn build(
                     }
                     let addr = slice(&arena, p.rdata, p.rdlen as usize);
                     let family = usize::from(p.rtype == rtype::AAAA);
-                    // No configured domain at or above the reverse tree: the reverse name
-                    // is not needed to know that it lies in the synthetic tree.
-                    if !reverse_configured[family] {
-                        let input = Input::new(addr, p.seq, p.ttl, owner, first.klen);
-                        if let Some((f, i)) = input {
-                            auto_in[f].push(i);
-                        }
-                        continue;
-                    }
-                    rkey.clear();
-                    if !reverse_name_into(addr, &mut rkey) {
-                        continue;
-                    }
                     // In the synthetic reverse tree: kept by address (`autoptr`), no node.
-                    if !rules.is_configured(&rkey) {
+                    // With no configured domain at, above or inside the reverse tree, the
+                    // reverse name is not needed to know that it lies there.
+                    let by_address = !reverse_configured[family] || {
+                        rkey.clear();
+                        if !reverse_name_into(addr, &mut rkey) {
+                            continue;
+                        }
+                        !rules.is_configured(&rkey)
+                    };
+                    if by_address {
                         let input = Input::new(addr, p.seq, p.ttl, owner, first.klen);
                         if let Some((f, i)) = input {
                             auto_in[f].push(i);
