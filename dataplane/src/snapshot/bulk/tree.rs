@@ -67,17 +67,15 @@ pub(super) struct Tree<'x> {
     pub(super) ent_by_hash: Vec<FxHashMap<u64, usize>>,
     /// Per shard: the rare empty non-terminals whose hash collided.
     pub(super) ent_by_key: Vec<FxHashMap<&'x [u8], usize>>,
-    /// The child chunks ([`Tree::split_chunks`]), ordered by shard.
-    parts: Vec<ChunkPart>,
-    /// Where each shard's chunks start in `parts` (and, at `s + 1`, end).
-    part_starts: Vec<u32>,
+    /// Per shard: the child chunks whose keys fall in it ([`Tree::split_chunks`]), in
+    /// parent and chunk order.
+    parts: Vec<Vec<ChunkPart>>,
     /// Per shard: bytes of its chunk entries.
     chunk_bytes: Vec<usize>,
 }
 
-/// One child chunk to encode: its key, shard and children (arena offsets of their keys).
+/// One child chunk to encode: its key and children (arena offsets of their keys).
 struct ChunkPart {
-    shard: usize,
     key: Vec<u8>,
     labels: Vec<u32>,
 }
@@ -90,8 +88,7 @@ impl<'x> Tree<'x> {
             ents: (0..SHARD_COUNT).map(|_| Vec::new()).collect(),
             ent_by_hash: (0..SHARD_COUNT).map(|_| FxHashMap::default()).collect(),
             ent_by_key: (0..SHARD_COUNT).map(|_| FxHashMap::default()).collect(),
-            parts: Vec::new(),
-            part_starts: Vec::new(),
+            parts: (0..SHARD_COUNT).map(|_| Vec::new()).collect(),
             chunk_bytes: vec![0; SHARD_COUNT],
         }
     }
@@ -100,7 +97,7 @@ impl<'x> Tree<'x> {
     /// editor does) and files each chunk under the shard its key falls in, for
     /// [`Tree::encode_chunks`].
     pub(super) fn split_chunks(&mut self) {
-        let mut parts: Vec<ChunkPart> = Vec::new();
+        let arena = self.arena;
         for (parent, children) in &self.lists {
             let chunks = chunks_for(children.len());
             let each = children.len() / chunks as usize;
@@ -108,7 +105,7 @@ impl<'x> Tree<'x> {
                 .map(|_| Vec::with_capacity(each + each / 4 + 4))
                 .collect();
             for &c in children {
-                split[chunk_of(self.label(c), chunks) as usize].push(c);
+                split[chunk_of(label(arena, c), chunks) as usize].push(c);
             }
             for (c, labels) in split.into_iter().enumerate() {
                 if labels.is_empty() {
@@ -118,23 +115,12 @@ impl<'x> Tree<'x> {
                 let shard = shard_of(key_hash(&key));
                 let bytes = labels
                     .iter()
-                    .map(|&l| 1 + self.label(l).len())
+                    .map(|&l| 1 + label(arena, l).len())
                     .sum::<usize>();
                 self.chunk_bytes[shard] += 4 + 1 + key.len() + 4 + bytes;
-                parts.push(ChunkPart { shard, key, labels });
+                self.parts[shard].push(ChunkPart { key, labels });
             }
         }
-        // Stable: a shard's chunks stay in parent and chunk order.
-        parts.sort_by_key(|p| p.shard);
-        let mut starts = vec![0u32; SHARD_COUNT + 1];
-        for p in &parts {
-            starts[p.shard + 1] += 1;
-        }
-        for s in 0..SHARD_COUNT {
-            starts[s + 1] += starts[s];
-        }
-        self.parts = parts;
-        self.part_starts = starts;
     }
 
     /// Bytes of the chunk entries [`Tree::encode_chunks`] writes for shard `s`.
@@ -144,27 +130,16 @@ impl<'x> Tree<'x> {
 
     /// Appends the child chunks whose keys fall in shard `s` to its entries `buf`.
     pub(super) fn encode_chunks(&self, s: usize, buf: &mut Vec<u8>) {
-        let (a, b) = match (self.part_starts.get(s), self.part_starts.get(s + 1)) {
-            (Some(&a), Some(&b)) => (a as usize, b as usize),
-            _ => return,
-        };
-        for part in self.parts.get(a..b).unwrap_or(&[]) {
+        for part in self.parts.get(s).map_or(&[][..], |p| p.as_slice()) {
             let start = begin_entry(buf, &part.key);
             buf.extend_from_slice(&(part.labels.len() as u32).to_le_bytes());
             for &l in &part.labels {
-                let l = self.label(l);
+                let l = label(self.arena, l);
                 buf.push(l.len() as u8);
                 buf.extend_from_slice(l);
             }
             end_entry(buf, start);
         }
-    }
-
-    /// The first label of the key at `off` in the arena.
-    fn label(&self, off: u32) -> &'x [u8] {
-        let o = off as usize;
-        let n = usize::from(self.arena.get(o).copied().unwrap_or(0));
-        self.arena.get(o + 1..o + 1 + n).unwrap_or(&[])
     }
 
     pub(super) fn count(&self, idx: u32) -> usize {
@@ -233,4 +208,11 @@ impl Parents {
             .zip(&self.ends)
             .map(|(a, &b)| &self.bytes[a as usize..b as usize])
     }
+}
+
+/// The first label of the key at `off` in the build `arena`.
+fn label(arena: &[u8], off: u32) -> &[u8] {
+    let o = off as usize;
+    let n = usize::from(arena.get(o).copied().unwrap_or(0));
+    arena.get(o + 1..o + 1 + n).unwrap_or(&[])
 }
