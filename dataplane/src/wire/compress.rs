@@ -16,6 +16,12 @@ pub const CAPACITY: usize = 32;
 /// Highest offset a compression pointer can express.
 pub const MAX_POINTER: usize = 0x3fff;
 
+/// The two bytes of a compression pointer to offset `at` (at most [`MAX_POINTER`]).
+#[inline]
+pub fn pointer(at: usize) -> [u8; 2] {
+    (0xc000 | (at & MAX_POINTER) as u16).to_be_bytes()
+}
+
 /// Remembered name positions of one message.
 #[derive(Debug, Clone)]
 pub struct Compressor {

@@ -15,7 +15,7 @@
 //! RRsets and sets TC itself (answer/authority) or simply omits the record
 //! (additional).
 
-use super::compress::{Compressor, MAX_POINTER};
+use super::compress::{pointer, Compressor, MAX_POINTER};
 use super::edns::{write_opt_nsid, OPTION_HEADER_LEN, OPT_LEN};
 use super::header::{flags, HEADER_LEN};
 use super::{class, Header};
@@ -233,11 +233,11 @@ impl<'a> Response<'a> {
         }
         let at = self.len;
         self.put(rr)?;
-        let pointer = (0xc000 | target as u16).to_be_bytes();
+        let target = pointer(target);
         for &p in pointers {
             let p = at + usize::from(p);
             if let Some(dst) = self.buf.get_mut(p..p + 2) {
-                dst.copy_from_slice(&pointer);
+                dst.copy_from_slice(&target);
             }
         }
         self.counts[section as usize] += 1;
@@ -252,7 +252,7 @@ impl<'a> Response<'a> {
         rdata: &[u8],
     ) -> Result<usize, WriteError> {
         match owner.at {
-            Some(at) if at <= MAX_POINTER => self.put(&(0xc000 | at as u16).to_be_bytes())?,
+            Some(at) if at <= MAX_POINTER => self.put(&pointer(at))?,
             _ => self.put_name(owner.name)?,
         }
         self.put(&rr_type.to_be_bytes())?;
@@ -308,12 +308,12 @@ impl<'a> Response<'a> {
                 self.names.remember(HEADER_LEN, q, qname_len);
             }
         }
-        let (literal_len, pointer) = self.names.find(self.buf, name);
+        let (literal_len, suffix_at) = self.names.find(self.buf, name);
         let at = self.len;
         let literal = name.get(..literal_len).unwrap_or(name);
         self.put(literal)?;
-        if let Some(p) = pointer {
-            self.put(&(0xc000 | p).to_be_bytes())?;
+        if let Some(p) = suffix_at {
+            self.put(&pointer(usize::from(p)))?;
         }
         self.names.remember(at, literal, name.len());
         Ok(())
@@ -410,7 +410,7 @@ fn record_head(
 ) -> Result<[u8; RECORD_HEAD_LEN], WriteError> {
     let rdlen = u16::try_from(rdlen).map_err(|_| WriteError::NoSpace)?;
     let mut h = [0u8; RECORD_HEAD_LEN];
-    h[..2].copy_from_slice(&(0xc000 | owner_at as u16).to_be_bytes());
+    h[..2].copy_from_slice(&pointer(owner_at));
     h[2..4].copy_from_slice(&rr_type.to_be_bytes());
     h[4..6].copy_from_slice(&class::IN.to_be_bytes());
     h[6..10].copy_from_slice(&ttl.to_be_bytes());
