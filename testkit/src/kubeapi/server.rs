@@ -14,7 +14,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -70,11 +70,24 @@ struct Inner {
     bookmarks: AtomicU64,
 }
 
+/// What one `serve` (one server lifetime between restarts) hands its handlers.
+///
+/// `alive` turns false in [`KubeApi::stop`] before it returns. Aborting the accept task ends
+/// its connections only when the runtime next polls it, so until then an old connection
+/// could still answer a request or pass on a change made after the stop. Handlers check
+/// `alive` under the state lock, and watch streams after each change, so nothing made after
+/// `stop` returns ever leaves through a connection of the stopped server.
+#[derive(Clone)]
+struct Served {
+    inner: Arc<Inner>,
+    alive: Arc<AtomicBool>,
+}
+
 /// A running test API server. See the module docs of [`super`].
 pub struct KubeApi {
     inner: Arc<Inner>,
     addr: SocketAddr,
-    task: Mutex<Option<JoinHandle<()>>>,
+    task: Mutex<Option<(JoinHandle<()>, Arc<AtomicBool>)>>,
 }
 
 fn event_line(kind: &str, object: &Value) -> Bytes {
@@ -125,6 +138,7 @@ impl KubeApi {
     }
 
     fn serve(&self, listener: TcpListener) {
+        let alive = Arc::new(AtomicBool::new(true));
         let router = Router::new()
             .route("/api/v1/services", get(list_all_services))
             .route("/api/v1/namespaces/{ns}/services", get(list_ns_services))
@@ -136,7 +150,10 @@ impl KubeApi {
                 "/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices",
                 get(list_ns_slices),
             )
-            .with_state(self.inner.clone());
+            .with_state(Served {
+                inner: self.inner.clone(),
+                alive: alive.clone(),
+            });
         let task = tokio::spawn(async move {
             let mut conns = tokio::task::JoinSet::new();
             loop {
@@ -152,13 +169,14 @@ impl KubeApi {
                 while conns.try_join_next().is_some() {}
             }
         });
-        *self.task.lock().unwrap() = Some(task);
+        *self.task.lock().unwrap() = Some((task, alive));
     }
 
     /// Stops serving: the port refuses connections and every connection and watch ends.
     pub fn stop(&self) {
-        if let Some(t) = self.task.lock().unwrap().take() {
-            t.abort();
+        if let Some((task, alive)) = self.task.lock().unwrap().take() {
+            alive.store(false, Ordering::SeqCst);
+            task.abort();
         }
         self.inner.kill.send_modify(|g| *g += 1);
     }
@@ -313,21 +331,21 @@ impl Drop for KubeApi {
 
 type Params = Query<HashMap<String, String>>;
 
-async fn list_all_services(State(s): State<Arc<Inner>>, Query(q): Params) -> Response {
+async fn list_all_services(State(s): State<Served>, Query(q): Params) -> Response {
     respond(s, Kind::Service, None, q).await
 }
 async fn list_ns_services(
-    State(s): State<Arc<Inner>>,
+    State(s): State<Served>,
     Path(ns): Path<String>,
     Query(q): Params,
 ) -> Response {
     respond(s, Kind::Service, Some(ns), q).await
 }
-async fn list_all_slices(State(s): State<Arc<Inner>>, Query(q): Params) -> Response {
+async fn list_all_slices(State(s): State<Served>, Query(q): Params) -> Response {
     respond(s, Kind::Slice, None, q).await
 }
 async fn list_ns_slices(
-    State(s): State<Arc<Inner>>,
+    State(s): State<Served>,
     Path(ns): Path<String>,
     Query(q): Params,
 ) -> Response {
@@ -339,28 +357,44 @@ fn matches(c: &Change, kind: Kind, ns: &Option<String>) -> bool {
 }
 
 async fn respond(
-    s: Arc<Inner>,
+    served: Served,
     kind: Kind,
     ns: Option<String>,
     q: HashMap<String, String>,
 ) -> Response {
-    let watching = q.get("watch").is_some_and(|w| w == "true" || w == "1");
-    if !watching {
-        s.lists.fetch_add(1, Ordering::SeqCst);
-        let st = s.state.lock().unwrap();
-        let items: Vec<&Value> = st
-            .objects
-            .iter()
-            .filter(|((k, n, _), _)| *k == kind && ns.as_ref().is_none_or(|x| x == n))
-            .map(|(_, v)| v)
-            .collect();
-        let list = json!({
-            "apiVersion": kind.api_version(), "kind": format!("{}List", kind.kind()),
-            "metadata": {"resourceVersion": st.rv.to_string()}, "items": items,
-        });
-        return axum::Json(list).into_response();
+    if q.get("watch").is_some_and(|w| w == "true" || w == "1") {
+        watch(served, kind, ns, &q)
+    } else {
+        list(&served, kind, ns)
     }
-    s.watches.fetch_add(1, Ordering::SeqCst);
+}
+
+/// What an old connection of a stopped server answers (a real one would be gone).
+fn stopped() -> Response {
+    axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response()
+}
+
+fn list(served: &Served, kind: Kind, ns: Option<String>) -> Response {
+    let st = served.inner.state.lock().unwrap();
+    if !served.alive.load(Ordering::SeqCst) {
+        return stopped();
+    }
+    served.inner.lists.fetch_add(1, Ordering::SeqCst);
+    let items: Vec<&Value> = st
+        .objects
+        .iter()
+        .filter(|((k, n, _), _)| *k == kind && ns.as_ref().is_none_or(|x| x == n))
+        .map(|(_, v)| v)
+        .collect();
+    let list = json!({
+        "apiVersion": kind.api_version(), "kind": format!("{}List", kind.kind()),
+        "metadata": {"resourceVersion": st.rv.to_string()}, "items": items,
+    });
+    axum::Json(list).into_response()
+}
+
+fn watch(served: Served, kind: Kind, ns: Option<String>, q: &HashMap<String, String>) -> Response {
+    let s = &served.inner;
     let from: u64 = q
         .get("resourceVersion")
         .and_then(|v| v.parse().ok())
@@ -369,8 +403,12 @@ async fn respond(
         .get("timeoutSeconds")
         .and_then(|v| v.parse().ok())
         .unwrap_or(300u64);
-    let (backlog, rx, gone) = {
+    let (backlog, rx, gone, kill) = {
         let st = s.state.lock().unwrap();
+        if !served.alive.load(Ordering::SeqCst) {
+            return stopped();
+        }
+        s.watches.fetch_add(1, Ordering::SeqCst);
         let gone = from < st.compacted;
         let backlog: Vec<Bytes> = st
             .history
@@ -378,7 +416,8 @@ async fn respond(
             .filter(|c| c.rv > from && matches(c, kind, &ns))
             .map(|c| c.line.clone())
             .collect();
-        (backlog, s.events.subscribe(), gone)
+        // Subscribed under the lock, so a compaction or stop after it ends this stream.
+        (backlog, s.events.subscribe(), gone, s.kill.subscribe())
     };
     if gone {
         let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
@@ -386,24 +425,27 @@ async fn respond(
             "message": format!("too old resource version: {from}")});
         return Body::from(event_line("ERROR", &status)).into_response();
     }
-    let mut kill = s.kill.subscribe();
-    kill.mark_unchanged();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
-    let inner = s.clone();
     let live = stream::unfold((rx, kill, from), move |(mut rx, mut kill, mut last)| {
-        let (ns, inner) = (ns.clone(), inner.clone());
+        let (ns, served) = (ns.clone(), served.clone());
         async move {
             loop {
                 let c = tokio::select! {
-                    c = rx.recv() => c,
+                    biased;
                     _ = kill.changed() => return None,
+                    c = rx.recv() => c,
                     _ = tokio::time::sleep_until(deadline) => return None,
                 };
+                // A change made after a stop or compaction never leaves on this stream: both
+                // are recorded before any later change is broadcast.
+                if !served.alive.load(Ordering::SeqCst) || kill.has_changed().unwrap_or(true) {
+                    return None;
+                }
                 match c {
                     Ok(c) if matches(&c, kind, &ns) && (c.rv > last || c.ns.is_empty()) => {
                         last = last.max(c.rv);
                         if c.ns.is_empty() {
-                            inner.bookmarks.fetch_add(1, Ordering::SeqCst);
+                            served.inner.bookmarks.fetch_add(1, Ordering::SeqCst);
                         }
                         return Some((c.line, (rx, kill, last)));
                     }
