@@ -11,7 +11,12 @@
 //!   answer of everything at or below the name;
 //! - `subtree_1000`: `ns<K>.svc.cluster.local.`, 1000 services (and groups) below it:
 //!   the answer is cut by the UDP size (TC);
-//! - `lookups_only`: just the zone + node lookups of `a_hit_1` (reference).
+//! - `lookups_only`: just the zone + node lookups of `a_hit_1` (reference);
+//! - `<case>_burst` (for `a_hit_1`, `a_hit_3`, `a_hit_1_hot` and `nxdomain`): the same
+//!   queries answered as the DPDK and socket backends answer them, in bursts of 32
+//!   ([`BURST`]): every query of a burst warmed first ([`engine::warm`]: name hashed in place,
+//!   shard, index slot and entry loaded), then each answered. The cost per query
+//!   includes the warm-up stage; the cache misses of a burst's lookups overlap.
 //!
 //! `rrl_100k` (response rate limiting, `[rrl]`): the engine's answer followed by the
 //! core's limiter, as the UDP loops run them, for `a_hit` and `nxdomain` queries from
@@ -35,7 +40,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use nix::time::{clock_gettime, ClockId};
-use skylane_dataplane::engine::{answer, Client, EngineState, Reply, Transport, Verdict};
+use skylane_dataplane::engine::{self, answer, Client, EngineState, Reply, Transport, Verdict};
 use skylane_dataplane::record::{rtype, RData, Record};
 use skylane_dataplane::rrl::{classify, RrlHandle, RrlSettings};
 use skylane_dataplane::snapshot::{Snapshot, ZoneConfig};
@@ -107,6 +112,40 @@ fn queries(pick: impl Fn(usize) -> String) -> Vec<Vec<u8>> {
     (0..4096).map(|k| query(&pick(k))).collect()
 }
 
+/// Queries per burst in the `_burst` cases (the DPDK backend's burst size).
+const BURST: usize = 32;
+
+/// Answers `iters` queries taken in turn from `qs` in bursts of [`BURST`] (warm the
+/// whole burst, then answer each, as the backends do); returns the thread CPU time.
+fn burst_timed(
+    snap: &Snapshot,
+    qs: &[Vec<u8>],
+    bufs: &mut [Vec<u8>],
+    next: &mut usize,
+    iters: u64,
+    client: &Client,
+    state: &mut EngineState,
+) -> Duration {
+    let start = thread_cpu();
+    let mut left = iters as usize;
+    while left > 0 {
+        let n = left.min(BURST);
+        let mut lens = [0usize; BURST];
+        for (k, (buf, len)) in bufs.iter_mut().zip(lens.iter_mut()).take(n).enumerate() {
+            let q = &qs[(*next + k) & 4095];
+            buf[..q.len()].copy_from_slice(q);
+            *len = q.len();
+        }
+        *next = next.wrapping_add(n);
+        engine::warm::<BURST>(snap, bufs.iter().zip(lens).take(n).map(|(b, l)| &b[..l]));
+        for (buf, len) in bufs.iter_mut().zip(lens).take(n) {
+            black_box(answer(snap, black_box(&mut buf[..]), len, client, state));
+        }
+        left -= n;
+    }
+    thread_cpu().saturating_sub(start)
+}
+
 fn bench_queries(c: &mut Criterion, group: &str, snap: &Snapshot, names: usize) {
     let client = Client {
         addr: "192.0.2.1".parse().unwrap(),
@@ -163,6 +202,16 @@ fn bench_queries(c: &mut Criterion, group: &str, snap: &Snapshot, names: usize) 
                     buf[..q.len()].copy_from_slice(q);
                     answer(snap, black_box(&mut buf), q.len(), &client, &mut state)
                 })
+            })
+        });
+        if *label == "subtree_3" || *label == "subtree_1000" {
+            continue;
+        }
+        let mut bufs = vec![vec![0u8; 4096]; BURST];
+        let mut next = 0usize;
+        g.bench_function(format!("{label}_burst"), |b| {
+            b.iter_custom(|iters| {
+                burst_timed(snap, qs, &mut bufs, &mut next, iters, &client, &mut state)
             })
         });
     }

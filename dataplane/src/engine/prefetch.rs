@@ -1,21 +1,29 @@
-//! Warming the snapshot for a query before it is answered: the question name is read
-//! (lowercased, and hashed while it is read: [`NameBuf::hash`]) the way the engine's lookup
-//! will read it, and the cache lines that lookup reads first are loaded
+//! Warming the snapshot for a query before it is answered: the question name is hashed
+//! lowercased in place, without being copied ([`name_key_hash`]: the value
+//! [`crate::wire::NameBuf::hash`] will have when the engine reads it), and the cache lines
+//! the engine's lookup reads first are loaded
 //! ([`Snapshot::prefetch_shard`], [`Snapshot::prefetch_hashed`]).
 //! A backend calls the two stages for a whole batch of received queries, then [`super::answer`]
 //! for each: the answer itself is never computed here.
 
 use crate::snapshot::Snapshot;
 use crate::wire::header::HEADER_LEN;
-use crate::wire::name::{read_name, NameBuf};
+use crate::wire::name::{name_key_hash, read_name, NameBuf};
 
 /// First stage for the DNS message `query`: the key hash of its (lowercased) question name
 /// after loading that name's shard handle; `None` when no question name can be read.
 #[inline]
 pub fn prefetch_hash(snap: &Snapshot, query: &[u8]) -> Option<u64> {
-    let mut name = NameBuf::new();
-    read_name(query, HEADER_LEN, HEADER_LEN, &mut name).ok()?;
-    Some(snap.prefetch_shard(name.hash()))
+    let h = match name_key_hash(query, HEADER_LEN) {
+        Some(h) => h,
+        None => {
+            // Compressed or malformed: the engine's own reader decides.
+            let mut name = NameBuf::new();
+            read_name(query, HEADER_LEN, HEADER_LEN, &mut name).ok()?;
+            name.hash()
+        }
+    };
+    Some(snap.prefetch_shard(h))
 }
 
 /// Both stages for one query (a meaningless value, see [`Snapshot::prefetch`]).

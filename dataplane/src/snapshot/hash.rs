@@ -42,10 +42,19 @@ mod tests {
         }
         starts.push(msg.len());
         msg.extend_from_slice(b"\x04Host\xc0\x0d");
-        for start in starts {
+        for (k, start) in starts.into_iter().enumerate() {
             let mut out = NameBuf::new();
             read_name(&msg, start, 12, &mut out).unwrap();
             assert_eq!(out.hash(), key_hash(out.as_wire()), "{:?}", out);
+            // Hashed in place (the warm-up stage): the same value, or none for the
+            // compressed one (the last).
+            let in_place = crate::wire::name::name_key_hash(&msg, start);
+            assert_eq!(
+                in_place,
+                (k < names.len()).then_some(out.hash()),
+                "{:?}",
+                out
+            );
             let lower = out.as_wire().to_ascii_lowercase();
             assert_eq!(out.as_wire(), &lower[..]);
         }

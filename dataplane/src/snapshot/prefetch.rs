@@ -25,8 +25,8 @@ impl Snapshot {
     }
 
     /// Second stage for key hash `h` (from [`Snapshot::prefetch_shard`]): loads the index
-    /// slot a lookup of `h` probes first and, when its tag matches, the head of the entry
-    /// it points to (`Shard::touch`).
+    /// slot a lookup of `h` probes first and, when its tag matches, the first two cache
+    /// lines of the entry it points to (`Shard::touch`).
     #[inline]
     pub fn prefetch_hashed(&self, h: u64) -> u64 {
         self.shards

@@ -261,7 +261,8 @@ impl Shard {
     }
 
     /// Loads the index slot a lookup of hash `h` starts at and, when its tag matches, the
-    /// first byte of that entry, and returns them combined (meaningless: only for
+    /// first two cache lines of that entry (its key and, usually, its first RRset), and
+    /// returns them combined (meaningless: only for
     /// `std::hint::black_box`). Called for a batch of keys before looking them up, so that
     /// their cache misses overlap instead of coming one after the other (`edit::batch`).
     #[inline]
@@ -270,7 +271,12 @@ impl Shard {
         let slot = self.slot(tag as usize & self.mask as usize);
         if slot != EMPTY_SLOT && (slot >> 32) as u32 == tag {
             let at = slot as u32 as usize;
-            return slot ^ u64::from(self.arena().get(at).copied().unwrap_or(0));
+            let arena = self.arena();
+            // The entry's first two cache lines: a name's key and its first RRset usually
+            // run past the first one.
+            let head = arena.get(at).copied().unwrap_or(0);
+            let next = arena.get(at + 64).copied().unwrap_or(0);
+            return slot ^ u64::from(head) ^ (u64::from(next) << 8);
         }
         slot
     }

@@ -160,20 +160,49 @@ fn hash_finish(mut h: u64) -> u64 {
 /// the same value while it lowercases ([`NameBuf::hash`]).
 #[inline]
 pub fn key_hash(bytes: &[u8]) -> u64 {
+    hash_words(bytes, |w| w)
+}
+
+/// [`key_hash`] over `bytes` with each 8-byte word mapped by `map` first (the identity,
+/// or [`lower_word`] for a name not yet lowercased).
+#[inline(always)]
+fn hash_words(bytes: &[u8], map: impl Fn(u64) -> u64) -> u64 {
     let mut h = bytes.len() as u64;
     let mut words = bytes.chunks_exact(8);
     for c in &mut words {
         let mut w = [0u8; 8];
         w.copy_from_slice(c);
-        h = hash_round(h, u64::from_le_bytes(w));
+        h = hash_round(h, map(u64::from_le_bytes(w)));
     }
     let rem = words.remainder();
     if !rem.is_empty() {
         let mut buf = [0u8; 8];
         buf[..rem.len()].copy_from_slice(rem);
-        h = hash_round(h, u64::from_le_bytes(buf));
+        h = hash_round(h, map(u64::from_le_bytes(buf)));
     }
     hash_finish(h)
+}
+
+/// The [`key_hash`] of the name at `start` in `msg`, lowercased, without copying it: what
+/// [`read_name`] would leave in [`NameBuf::hash`], for a name that is uncompressed and
+/// well formed; `None` for any other (a caller that must know reads it with
+/// [`read_name`]). For warming caches before a name is looked up.
+#[inline]
+pub fn name_key_hash(msg: &[u8], start: usize) -> Option<u64> {
+    let len = contiguous_name_len(msg, start)?;
+    Some(hash_words(msg.get(start..start + len)?, lower_word))
+}
+
+/// An 8-byte word with its ASCII capitals lowercased (length bytes are below 0x40, never
+/// in `A..=Z`, so a whole name's encoding is lowercased at once).
+#[inline(always)]
+fn lower_word(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let low7 = w & (0x7f * ONES);
+    let ge_a = low7 + (0x80 - u64::from(b'A')) * ONES;
+    let gt_z = low7 + (0x80 - u64::from(b'Z') - 1) * ONES;
+    let upper = ge_a & !gt_z & !w & (0x80 * ONES);
+    w | (upper >> 2)
 }
 
 /// Copies a wire name, lowercased, eight bytes at a time (read from the
@@ -182,14 +211,7 @@ pub fn key_hash(bytes: &[u8]) -> u64 {
 /// 0x40, never in `A..=Z`, so the whole encoding is lowercased at once.
 #[inline]
 fn copy_lowercase(dst: &mut [u8], src: &[u8]) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let lower = |w: u64| {
-        let low7 = w & (0x7f * ONES);
-        let ge_a = low7 + (0x80 - u64::from(b'A')) * ONES;
-        let gt_z = low7 + (0x80 - u64::from(b'Z') - 1) * ONES;
-        let upper = ge_a & !gt_z & !w & (0x80 * ONES);
-        w | (upper >> 2)
-    };
+    let lower = lower_word;
     let mut h = src.len().min(dst.len()) as u64;
     let mut d = dst.chunks_exact_mut(8);
     let mut s = src.chunks_exact(8);
