@@ -18,11 +18,12 @@
 #   from skylane-perf (--dpdk-reflector) over a memif pair: the transport's ceiling and the
 #   generator's calibration. MEMIF_ROUNDS [1] pairs (Skylane, then testpmd) are run; each
 #   prints `memif round i/N: ceiling_pps=<N> skylane_qps=<N> ratio=<F> ceiling=<who>`. Last
-#   line: `memif: ceiling_pps=<N> skylane_qps=<N> ratio=<F> ceiling=reflector|lower_bound`,
+#   line: `memif: ceiling_pps=<N> skylane_qps=<N> ratio=<F> ceiling=reflector|lower_bound|unmeasured`,
 #   the medians over the rounds (ratio: the median of the rounds' own ratios); `reflector`
 #   when every round's calibration says testpmd set the pace (skylane-perf's TX ring filled,
 #   or it waited with its window full >= WAIT_BOUND [25] % of the run), else `lower_bound`
-#   (one generator core was the limit: the ceiling is higher than measured).
+#   (one generator core was the limit: the ceiling is higher than measured), `unmeasured`
+#   when a round could not run testpmd (dpdk-testpmd, from dpdk-dev, missing or failed).
 # veth: namespaces skybench-s / skybench-c joined by veth vbs/vbc. The server (Skylane with
 #   net_af_xdp on vbs, or knotd with `xdp: listen: vbs`) runs on CPU $SERVER_CPU; kxdpgun
 #   (and skylane-perf in DPDK mode over net_af_xdp on vbc) on CPU $CLIENT_CPU, at each rate
@@ -272,7 +273,7 @@ bench_memif() {
         memif_skylane "memif-$r"
         CEILING_PPS=
         CEILING_BOUND=lower_bound
-        memif_ceiling "memif-ceiling-$r" || log "memif ceiling not measured"
+        memif_ceiling "memif-ceiling-$r" || { log "memif ceiling not measured"; CEILING_PPS=0; CEILING_BOUND=unmeasured; }
         bounds+=("$CEILING_BOUND")
         ratio=$(awk -v q="${QPS:-0}" -v c="${CEILING_PPS:-0}" 'BEGIN { printf "%.2f", (c > 0 ? q / c : 0) }')
         echo "memif round $r/$rounds: ceiling_pps=${CEILING_PPS:-0} skylane_qps=${QPS:-0} ratio=$ratio ceiling=$CEILING_BOUND"
@@ -285,9 +286,11 @@ bench_memif() {
     fi
     # ceiling=reflector when every round's calibration says testpmd set it; else
     # ceiling=lower_bound (the generator limited a round: the true ceiling is higher and the
-    # ratio an upper bound).
+    # ratio an upper bound); ceiling=unmeasured when a round measured none (testpmd missing
+    # or failed: ceiling_pps=0 and ratio=0.00 then mean nothing).
     local bound=reflector
     for b in "${bounds[@]}"; do [ "$b" = reflector ] || bound=lower_bound; done
+    for b in "${bounds[@]}"; do [ "$b" = unmeasured ] && bound=unmeasured; done
     printf 'memif: ceiling_pps=%.0f skylane_qps=%.0f ratio=%.2f ceiling=%s\n' \
         "$(printf '%s\n' "${ceil[@]}" | median)" "$(printf '%s\n' "${qps[@]}" | median)" \
         "$(printf '%s\n' "${ratios[@]}" | median)" "$bound"
