@@ -273,7 +273,7 @@ bench_memif() {
         memif_skylane "memif-$r"
         CEILING_PPS=
         CEILING_BOUND=lower_bound
-        memif_ceiling "memif-ceiling-$r" || { log "memif ceiling not measured"; CEILING_PPS=0; CEILING_BOUND=unmeasured; }
+        memif_ceiling "memif-ceiling-$r" || { log "memif ceiling not measured"; CEILING_BOUND=unmeasured; }
         bounds+=("$CEILING_BOUND")
         ratio=$(awk -v q="${QPS:-0}" -v c="${CEILING_PPS:-0}" 'BEGIN { printf "%.2f", (c > 0 ? q / c : 0) }')
         echo "memif round $r/$rounds: ceiling_pps=${CEILING_PPS:-0} skylane_qps=${QPS:-0} ratio=$ratio ceiling=$CEILING_BOUND"

@@ -211,14 +211,13 @@ fn lower_word(w: u64) -> u64 {
 /// 0x40, never in `A..=Z`, so the whole encoding is lowercased at once.
 #[inline]
 fn copy_lowercase(dst: &mut [u8], src: &[u8]) -> u64 {
-    let lower = lower_word;
     let mut h = src.len().min(dst.len()) as u64;
     let mut d = dst.chunks_exact_mut(8);
     let mut s = src.chunks_exact(8);
     for (dc, sc) in (&mut d).zip(&mut s) {
         let mut w = [0u8; 8];
         w.copy_from_slice(sc);
-        let w = lower(u64::from_le_bytes(w));
+        let w = lower_word(u64::from_le_bytes(w));
         dc.copy_from_slice(&w.to_le_bytes());
         h = hash_round(h, w);
     }
@@ -227,7 +226,7 @@ fn copy_lowercase(dst: &mut [u8], src: &[u8]) -> u64 {
     if n > 0 {
         let mut w = [0u8; 8];
         w[..n].copy_from_slice(&sr[..n]);
-        let w = lower(u64::from_le_bytes(w)).to_le_bytes();
+        let w = lower_word(u64::from_le_bytes(w)).to_le_bytes();
         dr[..n].copy_from_slice(&w[..n]);
         h = hash_round(h, u64::from_le_bytes(w));
     }
