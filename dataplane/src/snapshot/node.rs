@@ -227,7 +227,11 @@ impl NodeHeader<'_> {
     /// Appends the node body (after the entry key): header, then the visible
     /// RRsets, then the hidden ones. Sorts `sets`; empty sets are dropped.
     pub(crate) fn encode(&self, sets: &mut [RrSlice<'_>], out: &mut Vec<u8>) {
-        let differs = self.owner != self.key && self.owner.len() == self.key.len();
+        // Auto-PTR entries have an empty key and owner: not compared, since glibc's AVX-512
+        // `memcmp` of 0 bytes at an empty slice's dangling address costs ≈ 190 ns (a masked
+        // load's fault assist), 0.2 s of CPU over the 1.2 M auto-PTRs of a large zone.
+        let differs =
+            !self.key.is_empty() && self.owner.len() == self.key.len() && self.owner != self.key;
         out.push(if differs { FLAG_OWNER_DIFFERS } else { 0 } | policy_code(self.policy) << 1);
         if differs {
             out.extend_from_slice(self.owner);

@@ -11,6 +11,7 @@
 use super::Edit;
 use crate::record::{rtype, Policy};
 use crate::snapshot::node::NodeHeader;
+use crate::snapshot::parallel::parallel_parts;
 use crate::snapshot::rrset::{RrSet, RrSlice, KIND_AUTO_PTR};
 use crate::snapshot::shard::{begin_entry, end_entry};
 use std::collections::BTreeMap;
@@ -177,14 +178,69 @@ impl Chunk {
     }
 }
 
-/// Adds the records of one address to `chunks` (a new chunk every [`CHUNK`] addresses).
-fn emit(chunks: &mut Vec<Chunk>, key: &[u8], items: &[(u32, &[u8])]) {
-    if chunks.last().is_none_or(|c| c.len() >= CHUNK) {
-        chunks.push(Chunk::default());
+/// Inputs (sorted by address) from which a build starts a thread of its own: below this
+/// the chunks are encoded on the calling thread.
+const PARALLEL_INPUTS: usize = 64 * 1024;
+
+/// The inputs of each chunk as built: [`CHUNK`] addresses (an address's records are
+/// never split), as `(start, end)` positions in `inputs` (sorted by address).
+fn chunk_bounds(inputs: &[Input]) -> Vec<(usize, usize)> {
+    let mut bounds = Vec::with_capacity(inputs.len() / CHUNK + 1);
+    let (mut start, mut addresses) = (0, 0);
+    for (i, w) in inputs.windows(2).enumerate() {
+        if w[0].bytes != w[1].bytes {
+            addresses += 1;
+            if addresses == CHUNK {
+                bounds.push((start, i + 1));
+                (start, addresses) = (i + 1, 0);
+            }
+        }
     }
-    if let Some(c) = chunks.last_mut() {
-        c.push(key, items);
+    if start < inputs.len() {
+        bounds.push((start, inputs.len()));
     }
+    bounds
+}
+
+/// Encodes one chunk's inputs (sorted by address) in `scratch`, then copies it out at
+/// its exact size (a chunk grown in place would be copied at each doubling, and once
+/// more to shrink it).
+fn encode_chunk(inputs: &[Input], klen: usize, arena: &[u8], scratch: &mut Chunk) -> Chunk {
+    scratch.keys.clear();
+    scratch.ends.clear();
+    scratch.entries.clear();
+    let mut items: Vec<(u32, &[u8])> = Vec::new();
+    for run in inputs.chunk_by(|a, b| a.bytes == b.bytes) {
+        items.clear();
+        for i in run {
+            let start = i.owner as usize;
+            let o = arena.get(start..start + usize::from(i.olen)).unwrap_or(&[]);
+            match items.iter_mut().find(|(_, k)| k.eq_ignore_ascii_case(o)) {
+                Some(kept) => kept.0 = kept.0.min(i.ttl),
+                None => items.push((i.ttl, o)),
+            }
+        }
+        scratch.push(run[0].bytes.get(..klen).unwrap_or(&[]), &items);
+    }
+    Chunk {
+        keys: scratch.keys.clone(),
+        ends: scratch.ends.clone(),
+        entries: scratch.entries.clone(),
+    }
+}
+
+/// Encodes the chunks at `bounds` of `inputs`, in order.
+fn encode_chunks(
+    inputs: &[Input],
+    bounds: &[(usize, usize)],
+    klen: usize,
+    arena: &[u8],
+) -> Vec<Chunk> {
+    let mut scratch = Chunk::default();
+    bounds
+        .iter()
+        .map(|&(a, b)| encode_chunk(inputs.get(a..b).unwrap_or(&[]), klen, arena, &mut scratch))
+        .collect()
 }
 
 /// Every auto-PTR of one family (see the module docs).
@@ -201,33 +257,25 @@ impl Family {
     pub(super) fn build(klen: usize, mut inputs: Vec<Input>, arena: &[u8]) -> Family {
         // The address as one big-endian number orders as its bytes do, in one comparison.
         inputs.sort_unstable_by_key(|i| (u128::from_be_bytes(i.bytes), i.seq));
-        let owner = |i: &Input| {
-            let start = i.owner as usize;
-            arena.get(start..start + usize::from(i.olen)).unwrap_or(&[])
+        let bounds = chunk_bounds(&inputs);
+        let chunks: Vec<Chunk> = if inputs.len() < PARALLEL_INPUTS {
+            encode_chunks(&inputs, &bounds, klen, arena)
+        } else {
+            let parts = parallel_parts(&bounds, |part| encode_chunks(&inputs, part, klen, arena));
+            let mut chunks = Vec::with_capacity(bounds.len());
+            parts.into_iter().for_each(|p| chunks.extend(p));
+            chunks
         };
-        let mut chunks = Vec::new();
-        let mut items: Vec<(u32, &[u8])> = Vec::new();
-        for run in inputs.chunk_by(|a, b| a.bytes == b.bytes) {
-            items.clear();
-            for i in run {
-                let o = owner(i);
-                match items.iter_mut().find(|(_, k)| k.eq_ignore_ascii_case(o)) {
-                    Some(kept) => kept.0 = kept.0.min(i.ttl),
-                    None => items.push((i.ttl, o)),
-                }
-            }
-            let key = run[0].bytes.get(..klen).unwrap_or(&[]);
-            emit(&mut chunks, key, &items);
-        }
         let mut heads = Vec::with_capacity(chunks.len() * klen);
         for c in &chunks {
             heads.extend_from_slice(c.key(0, klen));
         }
-        let chunks = chunks.into_iter().map(|c| Arc::new(c.shrink())).collect();
+        let mut shared = Vec::with_capacity(chunks.len());
+        shared.extend(chunks.into_iter().map(Arc::new));
         Family {
             klen,
             heads,
-            chunks,
+            chunks: shared,
         }
     }
 

@@ -141,6 +141,17 @@ fn build_answers_every_address_and_prefix() {
 }
 
 #[test]
+fn a_large_build_encoded_on_several_threads_answers_every_address() {
+    // Past `PARALLEL_INPUTS`: the chunks are encoded in parts on several threads (where
+    // the machine has them). Repeats at chunk edges and at the end.
+    let (store, mut model) = built((0..70_000).chain([0, 1023, 1024, 2047, 69_999]));
+    for i in [0, 1023, 1024, 2047, 69_999] {
+        model.get_mut(v4(i).as_slice()).unwrap().truncate(1);
+    }
+    check(&store, &model);
+}
+
+#[test]
 fn edits_match_the_model() {
     let (mut store, mut model) = built(0..2000);
     let mut step = 0u32;

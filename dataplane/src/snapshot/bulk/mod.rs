@@ -85,6 +85,18 @@ fn slice(arena: &[u8], off: u32, len: usize) -> &[u8] {
     &arena[off as usize..off as usize + len]
 }
 
+/// Keys read one window at a time by the build's passes over arena offsets in
+/// hash order (each a likely cache miss): [`touch`]ed first, then read.
+const TOUCH_WINDOW: usize = 32;
+
+/// Loads the arena byte at each offset (meaningless; passed to `black_box` so that the
+/// loads stay): independent loads whose cache misses overlap, so the reads that follow
+/// hit the cache.
+fn touch(arena: &[u8], offsets: impl Iterator<Item = u32>) {
+    let sink = offsets.fold(0u8, |a, o| a ^ arena.get(o as usize).copied().unwrap_or(0));
+    std::hint::black_box(sink);
+}
+
 fn push(arena: &mut Vec<u8>, b: &[u8]) -> u32 {
     let off = arena.len() as u32;
     arena.extend_from_slice(b);
@@ -444,7 +456,14 @@ pub(crate) fn build(
     while edges.iter().any(|e| !e.is_empty()) {
         let mut next: Vec<Vec<Edge>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
         for (s, list) in edges.iter_mut().enumerate() {
-            for e in list.drain(..) {
+            let list = std::mem::take(list);
+            for (i, e) in list.iter().enumerate() {
+                if i % TOUCH_WINDOW == 0 {
+                    // The children's keys lie all over the arena: load the next window's
+                    // first, so their cache misses overlap.
+                    let next = list.get(i..).unwrap_or(&[]).iter().take(TOUCH_WINDOW);
+                    touch(&arena, next.map(|e| e.child + u32::from(e.p)));
+                }
                 let (pkey, powner, plen) = (
                     e.child + u32::from(e.p),
                     e.owner + u32::from(e.p),

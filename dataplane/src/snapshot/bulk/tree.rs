@@ -2,7 +2,7 @@
 //! every parent and the empty non-terminals found while linking ([`Tree`]), and the child
 //! chunks encoded from those lists.
 
-use super::{chunks_for, slice, Span, NO_CHILDREN};
+use super::{chunks_for, slice, touch, Span, NO_CHILDREN, TOUCH_WINDOW};
 use crate::snapshot::children::{chunk_key, chunk_of};
 use crate::snapshot::hash::key_hash;
 use crate::snapshot::shard::{begin_entry, end_entry, shard_of, SHARD_COUNT};
@@ -104,8 +104,11 @@ impl<'x> Tree<'x> {
             let mut split: Vec<Vec<u32>> = (0..chunks)
                 .map(|_| Vec::with_capacity(each + each / 4 + 4))
                 .collect();
-            for &c in children {
-                split[chunk_of(label(arena, c), chunks) as usize].push(c);
+            for window in children.chunks(TOUCH_WINDOW) {
+                touch(arena, window.iter().copied());
+                for &c in window {
+                    split[chunk_of(label(arena, c), chunks) as usize].push(c);
+                }
             }
             for (c, labels) in split.into_iter().enumerate() {
                 if labels.is_empty() {
