@@ -67,7 +67,6 @@ pub fn parse_zone(
         origin: origin.cloned(),
         first_origin: None,
         ttl: default_ttl,
-        last_owner: None,
         records: Vec::with_capacity(lines),
         soa_owner: None,
     };
@@ -207,7 +206,6 @@ struct Parser {
     origin: Option<Name>,
     first_origin: Option<Name>,
     ttl: u32,
-    last_owner: Option<Name>,
     records: Vec<Record>,
     soa_owner: Option<Name>,
 }
@@ -218,11 +216,11 @@ impl Parser {
         if !e.tokens[0].quoted && first.starts_with('$') {
             return self.directive(e);
         }
-        let mut toks = e.tokens.iter().peekable();
+        let mut toks = e.tokens.iter();
         let owner = if e.blank_owner {
-            self.last_owner
-                .clone()
-                .ok_or("no previous owner to inherit")?
+            // The previous record's owner (directives do not change it).
+            let last = self.records.last().map(|r| r.name.clone());
+            last.ok_or("no previous owner to inherit")?
         } else {
             let t = toks.next().expect("non-empty entry");
             self.name(t.text)?
@@ -246,19 +244,18 @@ impl Parser {
                 ttl = Some(parse_ttl(t.text)?);
                 continue;
             }
-            rtype = Some(t.text.to_ascii_uppercase());
+            rtype = Some(t.text);
             break;
         }
         let rtype = rtype.ok_or("missing record type")?;
-        let rest: Vec<&Token> = toks.collect();
-        let data = self.rdata(&rtype, &rest)?;
+        let rest = toks.as_slice();
+        let data = self.rdata(rtype, rest)?;
         if let RData::Soa { minimum, .. } = &data {
             if self.soa_owner.is_none() {
                 self.soa_owner = Some(owner.clone());
             }
             let _ = minimum;
         }
-        self.last_owner = Some(owner.clone());
         self.records
             .push(Record::new(owner, ttl.unwrap_or(self.ttl), data).as_written());
         Ok(())
@@ -295,7 +292,13 @@ impl Parser {
         r.map_err(|e| format!("bad name {text:?}: {e}"))
     }
 
-    fn rdata(&self, rtype: &str, t: &[&Token]) -> Result<RData, String> {
+    fn rdata(&self, rtype: &str, t: &[Token]) -> Result<RData, String> {
+        // The type as written, in any case, to its canonical spelling (no string made).
+        const TYPES: [&str; 9] = ["A", "AAAA", "CNAME", "NS", "PTR", "MX", "SRV", "TXT", "SOA"];
+        let Some(rtype) = TYPES.into_iter().find(|k| rtype.eq_ignore_ascii_case(k)) else {
+            let up = rtype.to_ascii_uppercase();
+            return Err(format!("unsupported record type {up}"));
+        };
         let want = |n: usize| -> Result<(), String> {
             if t.len() == n {
                 Ok(())

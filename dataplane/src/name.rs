@@ -69,23 +69,29 @@ impl Name {
             }
         }
         let bytes = text.as_bytes();
-        let mut wire: Vec<u8> = Vec::with_capacity(bytes.len() + 2);
-        let mut label: Vec<u8> = Vec::with_capacity(MAX_LABEL_LEN);
+        // Built on the stack and allocated once, at its exact size (a zone file makes a
+        // million of these). Room for the longest input the checks let through: 254 bytes
+        // of labels, a 64th byte of the next one (then rejected), the origin's 254 and the
+        // root.
+        let mut wire = [0u8; 2 * MAX_NAME_LEN + MAX_LABEL_LEN + 2];
+        // Bytes of whole labels in `wire`; bytes of the current one, at `wire[len + 1..]`.
+        let (mut len, mut label) = (0usize, 0usize);
         let mut absolute = false;
         let mut i = 0;
         while i < bytes.len() {
             let c = bytes[i];
-            match c {
+            let byte = match c {
                 b'.' => {
-                    if label.is_empty() {
+                    if label == 0 {
                         return Err(NameError::EmptyLabel);
                     }
-                    push_label(&mut wire, &label)?;
-                    label.clear();
+                    len = close_label(&mut wire, len, label)?;
+                    label = 0;
                     if i + 1 == bytes.len() {
                         absolute = true;
                     }
                     i += 1;
+                    continue;
                 }
                 b'\\' => {
                     let rest = &bytes[i + 1..];
@@ -96,37 +102,47 @@ impl Name {
                         if v > 255 {
                             return Err(NameError::BadEscape);
                         }
-                        label.push(v as u8);
                         i += 4;
+                        v as u8
                     } else if let Some(&n) = rest.first() {
-                        label.push(n);
                         i += 2;
+                        n
                     } else {
                         return Err(NameError::BadEscape);
                     }
                 }
                 _ => {
-                    label.push(c);
                     i += 1;
+                    c
                 }
-            }
-            if label.len() > MAX_LABEL_LEN {
+            };
+            *wire
+                .get_mut(len + 1 + label)
+                .ok_or(NameError::NameTooLong)? = byte;
+            label += 1;
+            if label > MAX_LABEL_LEN {
                 return Err(NameError::LabelTooLong);
             }
         }
-        if !label.is_empty() {
-            push_label(&mut wire, &label)?;
+        if label > 0 {
+            len = close_label(&mut wire, len, label)?;
         }
         if !absolute {
             if let Some(o) = origin {
-                wire.extend_from_slice(&o.0[..o.0.len() - 1]);
+                let tail = o.0.get(..o.0.len().saturating_sub(1)).unwrap_or(&[]);
+                let to = wire
+                    .get_mut(len..len + tail.len())
+                    .ok_or(NameError::NameTooLong)?;
+                to.copy_from_slice(tail);
+                len += tail.len();
             }
         }
-        wire.push(0);
-        if wire.len() > MAX_NAME_LEN {
+        // The root label: `wire` is zeroed.
+        len += 1;
+        if len > MAX_NAME_LEN {
             return Err(NameError::NameTooLong);
         }
-        Ok(Name(wire.into_boxed_slice()))
+        Ok(Name(wire.get(..len).ok_or(NameError::NameTooLong)?.into()))
     }
 
     /// Takes an uncompressed wire-form name, checking its structure.
@@ -228,16 +244,18 @@ impl Name {
     }
 }
 
-fn push_label(wire: &mut Vec<u8>, label: &[u8]) -> Result<(), NameError> {
-    if label.len() > MAX_LABEL_LEN {
+/// Ends the label of `label` bytes written at `wire[len + 1..]` (its length byte at
+/// `len`); returns the length of `wire` with it.
+fn close_label(wire: &mut [u8], len: usize, label: usize) -> Result<usize, NameError> {
+    if label > MAX_LABEL_LEN {
         return Err(NameError::LabelTooLong);
     }
-    wire.push(label.len() as u8);
-    wire.extend_from_slice(label);
-    if wire.len() + 1 > MAX_NAME_LEN {
+    *wire.get_mut(len).ok_or(NameError::NameTooLong)? = label as u8;
+    let len = len + 1 + label;
+    if len + 1 > MAX_NAME_LEN {
         return Err(NameError::NameTooLong);
     }
-    Ok(())
+    Ok(len)
 }
 
 /// Iterator over a name's labels (see [`Name::labels`]).
