@@ -293,11 +293,16 @@ impl Parser {
     }
 
     fn rdata(&self, rtype: &str, t: &[Token]) -> Result<RData, String> {
-        // The type as written, in any case, to its canonical spelling (no string made).
-        const TYPES: [&str; 9] = ["A", "AAAA", "CNAME", "NS", "PTR", "MX", "SRV", "TXT", "SOA"];
-        let Some(rtype) = TYPES.into_iter().find(|k| rtype.eq_ignore_ascii_case(k)) else {
-            let up = rtype.to_ascii_uppercase();
-            return Err(format!("unsupported record type {up}"));
+        // The type uppercased on the stack (no string made a record); a name longer than
+        // the buffer is no supported type and stays as written.
+        let mut buf = [0u8; 8];
+        let rtype = match buf.get_mut(..rtype.len()) {
+            Some(up) => {
+                up.copy_from_slice(rtype.as_bytes());
+                up.make_ascii_uppercase();
+                std::str::from_utf8(up).unwrap_or(rtype)
+            }
+            None => rtype,
         };
         let want = |n: usize| -> Result<(), String> {
             if t.len() == n {
@@ -377,7 +382,10 @@ impl Parser {
                     minimum: parse_ttl(t[6].text)?,
                 }
             }
-            other => return Err(format!("unsupported record type {other}")),
+            other => {
+                let up = other.to_ascii_uppercase();
+                return Err(format!("unsupported record type {up}"));
+            }
         })
     }
 }
@@ -519,6 +527,13 @@ txt         TXT   "hello world" "a\"b" plain
     }
 
     #[test]
+    fn record_types_in_any_case() {
+        let z = parse_zone("$ORIGIN a.\nx aaaa ::1\ny Cname x\n", None, 60).unwrap();
+        assert!(matches!(z.records[0].data, RData::Aaaa(_)));
+        assert!(matches!(z.records[1].data, RData::Cname(_)));
+    }
+
+    #[test]
     fn errors_name_the_line() {
         let cases = [
             ("$ORIGIN a.\nx A 1.2.3\n", 2, "bad IPv4"),
@@ -528,6 +543,17 @@ txt         TXT   "hello world" "a\"b" plain
                 2,
                 "unsupported record type BOGUS",
             ),
+            (
+                "$ORIGIN a.\nx bogus 1\n",
+                2,
+                "unsupported record type BOGUS",
+            ),
+            (
+                "$ORIGIN a.\nx longertypename 1\n",
+                2,
+                "unsupported record type LONGERTYPENAME",
+            ),
+            ("$ORIGIN a.\ny mx 10\n", 2, "MX takes 2"),
             ("$ORIGIN a.\nx TXT \"open\n", 2, "unterminated"),
             ("$ORIGIN a.\nx SOA ( a b 1 2 3 4 5\n", 2, "unbalanced"),
             ("x A 1.2.3.4\n", 1, "bad name"),

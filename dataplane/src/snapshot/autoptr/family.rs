@@ -62,7 +62,7 @@ impl Input {
 }
 
 /// Sorted entries of one chunk.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Chunk {
     keys: Vec<u8>,
     ends: Vec<u32>,
@@ -222,25 +222,26 @@ fn encode_chunk(inputs: &[Input], klen: usize, arena: &[u8], scratch: &mut Chunk
         }
         scratch.push(run[0].bytes.get(..klen).unwrap_or(&[]), &items);
     }
-    Chunk {
-        keys: scratch.keys.clone(),
-        ends: scratch.ends.clone(),
-        entries: scratch.entries.clone(),
-    }
+    scratch.clone()
 }
 
-/// Encodes the chunks at `bounds` of `inputs`, in order.
+/// Encodes the chunks at `bounds` of `inputs`, in order, each shared.
 fn encode_chunks(
     inputs: &[Input],
     bounds: &[(usize, usize)],
     klen: usize,
     arena: &[u8],
-) -> Vec<Chunk> {
+) -> Vec<Arc<Chunk>> {
     let mut scratch = Chunk::default();
-    bounds
-        .iter()
-        .map(|&(a, b)| encode_chunk(inputs.get(a..b).unwrap_or(&[]), klen, arena, &mut scratch))
-        .collect()
+    let chunk = |&(a, b): &(usize, usize)| {
+        Arc::new(encode_chunk(
+            inputs.get(a..b).unwrap_or(&[]),
+            klen,
+            arena,
+            &mut scratch,
+        ))
+    };
+    bounds.iter().map(chunk).collect()
 }
 
 /// Every auto-PTR of one family (see the module docs).
@@ -258,24 +259,22 @@ impl Family {
         // The address as one big-endian number orders as its bytes do, in one comparison.
         inputs.sort_unstable_by_key(|i| (u128::from_be_bytes(i.bytes), i.seq));
         let bounds = chunk_bounds(&inputs);
-        let chunks: Vec<Chunk> = if inputs.len() < PARALLEL_INPUTS {
-            encode_chunks(&inputs, &bounds, klen, arena)
+        let mut chunks = Vec::with_capacity(bounds.len());
+        if inputs.len() < PARALLEL_INPUTS {
+            chunks.extend(encode_chunks(&inputs, &bounds, klen, arena));
         } else {
-            let parts = parallel_parts(&bounds, |part| encode_chunks(&inputs, part, klen, arena));
-            let mut chunks = Vec::with_capacity(bounds.len());
-            parts.into_iter().for_each(|p| chunks.extend(p));
-            chunks
-        };
+            for part in parallel_parts(&bounds, |part| encode_chunks(&inputs, part, klen, arena)) {
+                chunks.extend(part);
+            }
+        }
         let mut heads = Vec::with_capacity(chunks.len() * klen);
         for c in &chunks {
             heads.extend_from_slice(c.key(0, klen));
         }
-        let mut shared = Vec::with_capacity(chunks.len());
-        shared.extend(chunks.into_iter().map(Arc::new));
         Family {
             klen,
             heads,
-            chunks: shared,
+            chunks,
         }
     }
 

@@ -457,26 +457,25 @@ pub(crate) fn build(
         let mut next: Vec<Vec<Edge>> = (0..SHARD_COUNT).map(|_| Vec::new()).collect();
         for (s, list) in edges.iter_mut().enumerate() {
             let list = std::mem::take(list);
-            for (i, e) in list.iter().enumerate() {
-                if i % TOUCH_WINDOW == 0 {
-                    // The children's keys lie all over the arena: load the next window's
-                    // first, so their cache misses overlap.
-                    let next = list.get(i..).unwrap_or(&[]).iter().take(TOUCH_WINDOW);
-                    touch(&arena, next.map(|e| e.child + u32::from(e.p)));
+            // The children's keys lie all over the arena: a window's are loaded first, so
+            // their cache misses overlap.
+            for window in list.chunks(TOUCH_WINDOW) {
+                touch(&arena, window.iter().map(|e| e.child + u32::from(e.p)));
+                for e in window {
+                    let (pkey, powner, plen) = (
+                        e.child + u32::from(e.p),
+                        e.owner + u32::from(e.p),
+                        e.klen - e.p,
+                    );
+                    let parent = slice(&arena, pkey, plen as usize);
+                    let (idx, created) = tree.parent_list(&arena, &mut spans[s], s, e.hash, parent);
+                    if created {
+                        tree.ents[s].push((parent, slice(&arena, powner, plen as usize), idx));
+                        let (p, phash) = parent_link(rules, parent);
+                        push_edge(&mut next, pkey, powner, plen, p, phash);
+                    }
+                    tree.lists[idx].1.push(e.child);
                 }
-                let (pkey, powner, plen) = (
-                    e.child + u32::from(e.p),
-                    e.owner + u32::from(e.p),
-                    e.klen - e.p,
-                );
-                let parent = slice(&arena, pkey, plen as usize);
-                let (idx, created) = tree.parent_list(&arena, &mut spans[s], s, e.hash, parent);
-                if created {
-                    tree.ents[s].push((parent, slice(&arena, powner, plen as usize), idx));
-                    let (p, phash) = parent_link(rules, parent);
-                    push_edge(&mut next, pkey, powner, plen, p, phash);
-                }
-                tree.lists[idx].1.push(e.child);
             }
         }
         edges = next;
