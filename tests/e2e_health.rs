@@ -142,8 +142,10 @@ fn manual_status_wins_until_cleared() {
     });
     assert_eq!(status(s.api_port, healthy).unwrap(), ("DOWN".into(), true));
     assert_eq!(status(s.api_port, dead).unwrap(), ("UP".into(), true));
-    let (u, _) = answers(&s);
-    assert_eq!(u, vec![dead], "manual statuses decide the answer");
+    // The API shows a status before the rebuilt snapshot serves it: wait for the answer.
+    wait_for("manual statuses to decide the answer", || {
+        (answers(&s).0 == vec![dead]).then_some(())
+    });
 
     // Cleared: the scanner decides again.
     api_delete(s.api_port, &format!("/v1/status/{dead}"));
@@ -151,7 +153,9 @@ fn manual_status_wins_until_cleared() {
     wait_for("the scanner to mark the dead backend DOWN", || {
         (status(s.api_port, dead)? == ("DOWN".to_string(), false)).then_some(())
     });
-    assert_eq!(answers(&s).0, vec![healthy]);
+    wait_for("the answer to hold only the healthy backend", || {
+        (answers(&s).0 == vec![healthy]).then_some(())
+    });
     s.stop();
 }
 
