@@ -39,6 +39,7 @@ server:
   chroot: ""
   logfile: "$work/nsd.log"
   xfrdfile: "$work/xfrd.state"
+  xfrdir: "$work"
   zonelistfile: "$work/zone.list"
   server-count: 1
 remote-control:

@@ -177,6 +177,7 @@ server:
     database: ""
     zonelistfile: "$WORK/nsd/zone.list"
     xfrdfile: "$WORK/nsd/xfrd.state"
+    xfrdir: "$WORK/nsd"
     pidfile: "$WORK/nsd/nsd.pid"
     logfile: "$WORK/nsd/nsd.log"
     verbosity: 0

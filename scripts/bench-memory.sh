@@ -218,6 +218,7 @@ server:
     zonelistfile: "$dir/zone.list"
     pidfile: "$dir/nsd.pid"
     xfrdfile: "$dir/xfrd.state"
+    xfrdir: "$dir"
     username: ""
     chroot: ""
     zonesdir: ""

@@ -11,17 +11,26 @@
 #                                        (the .deb then depends on them; build on the target
 #                                        distribution, see docs/operations.md)
 #   scripts/package.sh --no-build        package the existing release binaries as they are
+#   scripts/package.sh --bin-dir DIR     package the binaries in DIR as they are (no build; the
+#                                        package test packages its own test build this way)
+#   scripts/package.sh --fast            faster compression, larger files (.deb: cargo-deb
+#                                        --fast; .rpm: gzip payload instead of zstd)
 #
-# `cargo build --release` is a no-op when the binaries are fresh (CI builds them before).
+# `cargo build --release` is a no-op when the binaries are fresh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 features=()
 build=1
+bin_dir=
+deb_args=()
+rpm_args=()
 while (($#)); do
   case "$1" in
-    --features) features=(--features "$2"); shift ;;
+    --features) features=(--features "${2:?package.sh: --features needs a value}"); shift ;;
     --no-build) build=0 ;;
+    --fast) deb_args=(--fast); rpm_args=(--payload-compress gzip) ;;
+    --bin-dir) bin_dir=${2:?package.sh: --bin-dir needs a directory}; build=0; shift ;;
     *) echo "package.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -39,21 +48,22 @@ version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
 if ((build)); then
   cargo build --release --bins -p skylane -p skylane-perf "${features[@]}"
 fi
+from=${bin_dir:-$target/release}
 
 # Stripped copies (the release profile keeps line tables for profiling).
 bins=$target/release/package-bin
 mkdir -p "$bins" "$out"
 for b in skylane skylanectl skylane-perf; do
-  [ -x "$target/release/$b" ] || { echo "package.sh: $target/release/$b missing (build first)" >&2; exit 1; }
-  cp "$target/release/$b" "$bins/$b"
+  [ -x "$from/$b" ] || { echo "package.sh: $from/$b missing (build first)" >&2; exit 1; }
+  cp "$from/$b" "$bins/$b"
   strip --strip-debug "$bins/$b"
 done
 
 deb=$out/skylane_${version}-1_amd64.deb
 rpm=$out/skylane-${version}-1.x86_64.rpm
 rm -f "$deb" "$rpm"
-cargo deb -p skylane --no-build --no-strip --deb-revision 1 --output "$deb" >/dev/null
-cargo generate-rpm -p . --target-dir "$target" -o "$rpm" >/dev/null
+cargo deb -p skylane --no-build --no-strip --deb-revision 1 "${deb_args[@]}" --output "$deb" >/dev/null
+cargo generate-rpm -p . --target-dir "$target" "${rpm_args[@]}" -o "$rpm" >/dev/null
 
 # The newest glibc symbol version the binaries need: the oldest glibc they run on.
 glibc=$(for b in "$bins"/*; do objdump -T "$b"; done | grep -o 'GLIBC_[0-9.]*' | sort -Vu | tail -n1)

@@ -17,21 +17,23 @@ if [ -n "${CI:-}" ]; then export SKYLANE_REQUIRE_ALL_TESTS=1; fi
 
 failed_stages=()
 stage() {
-  local name=$1
+  local name=$1 start=$SECONDS
   shift
   echo "== $name"
   "$@" || failed_stages+=("$name")
+  echo "== $name: $((SECONDS - start)) s"
 }
 
 stage rustfmt cargo fmt --all -- --check
 stage clippy cargo clippy --workspace --all-targets --features dpdk -- -D warnings
 stage rustdoc env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --features dpdk
 
-# One build for everything: the workspace with the dpdk feature (ffi/ included).
+# One build for everything: the workspace with the dpdk feature (ffi/ included). No release
+# build: it took longer than all the tests (docs/testing.md, "CI time"); the package test
+# packages this build's binaries.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 stage tests bash -c 'set -o pipefail; cargo test --workspace --features dpdk --no-fail-fast -- --test-threads=2 2>&1 | tee "$0"' "$log"
-stage "release build" cargo build --release --features dpdk --bins
 # The fuzz targets (fuzz/, nightly): one build of them all (no sanitizer, no cargo-fuzz), then
 # each replays its seed corpus and fuzzes for a few seconds; a crash fails the stage.
 stage fuzz scripts/fuzz.sh "${FUZZ_CI_SECONDS:-10}"
@@ -45,6 +47,7 @@ read -r passed failed ignored < <(awk '/^test result:/ {
     }
   } END { print p+0, f+0, s+0 }' "$log")
 echo
+echo "== all stages: $SECONDS s"
 if ((${#failed_stages[@]})); then
   echo "failed stages: ${failed_stages[*]}"
   grep -E '^test .* FAILED$|^error: test failed' "$log" || true

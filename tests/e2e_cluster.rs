@@ -13,7 +13,7 @@ use hickory_proto::rr::RecordType;
 use skylane_testkit::cluster::EtcdCluster;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -26,24 +26,6 @@ const WAIT: Duration = Duration::from_secs(30);
 /// The convergence target of issue 9: both appliances serve the last acknowledged write
 /// within 5 s of its acknowledgement.
 const CONVERGE_TARGET: Duration = Duration::from_secs(5);
-
-/// `skylane-perf` (the perf package's binary): cargo builds it into the directory of the
-/// `skylane` binary; built here with the same profile when a narrower build left it out.
-fn perf_bin() -> PathBuf {
-    let perf = Path::new(bin()).with_file_name("skylane-perf");
-    if perf.exists() {
-        return perf;
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let mut build = Command::new(cargo);
-    build.args(["build", "-p", "skylane-perf"]);
-    if bin().contains("/release/") {
-        build.arg("--release");
-    }
-    let built = build.status().expect("run cargo build -p skylane-perf");
-    assert!(built.success() && perf.exists(), "skylane-perf not built");
-    perf
-}
 
 /// Starts `skylane-perf` against `s` for [`PERF_SECONDS`] at [`QPS`], JSON report on stdout.
 fn start_perf(s: &Server, dir: &Path) -> Child {

@@ -43,8 +43,8 @@ fn start_with_token(extra: &[&str]) -> Server {
     std::fs::write(&cfg, format!("[api]\ntoken = \"{TOKEN}\"\n")).unwrap();
     let mut args = vec!["--config", cfg.to_str().unwrap()];
     args.extend_from_slice(extra);
-    let s = Server::start(ZONE, &args);
-    std::mem::forget(dir); // the config must outlive the server; it is tiny
+    let mut s = Server::start(ZONE, &args);
+    s.held.push(dir); // the config must outlive the server
     s
 }
 

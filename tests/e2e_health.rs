@@ -34,9 +34,8 @@ fn start(net: u8, backends: &[Backend], port: u16, extra: &str) -> Server {
         ),
     )
     .unwrap();
-    let server = Server::start(&zone, &["--config", cfg.to_str().unwrap()]);
-    // Keep the config directory alive as long as the server by leaking it into the test.
-    std::mem::forget(dir);
+    let mut server = Server::start(&zone, &["--config", cfg.to_str().unwrap()]);
+    server.held.push(dir);
     server
 }
 

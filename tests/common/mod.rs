@@ -25,6 +25,9 @@ pub struct Server {
     pub token: Option<String>,
     /// The server's stderr (a file, so a chatty server never blocks on a full pipe).
     pub log: PathBuf,
+    /// Directories the server reads after it starts (config files a test wrote): removed
+    /// when the server is, after it has stopped.
+    pub held: Vec<tempfile::TempDir>,
 }
 
 /// A port free for both UDP and TCP on 127.0.0.1 and ::1 at the time of the call. Another
@@ -53,6 +56,24 @@ enum Start {
     Ready,
     /// It exited because a picked port was taken meanwhile: try other ports.
     PortTaken,
+}
+
+/// `skylane-perf` (the perf package's binary): cargo builds it into the directory of the
+/// `skylane` binary; built here with the same profile when a narrower build left it out.
+pub fn perf_bin() -> PathBuf {
+    let perf = Path::new(bin()).with_file_name("skylane-perf");
+    if perf.exists() {
+        return perf;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut build = Command::new(cargo);
+    build.args(["build", "-p", "skylane-perf"]);
+    if bin().contains("/release/") {
+        build.arg("--release");
+    }
+    let built = build.status().expect("run cargo build -p skylane-perf");
+    assert!(built.success() && perf.exists(), "skylane-perf not built");
+    perf
 }
 
 impl Server {
@@ -155,6 +176,7 @@ impl Server {
                         dir,
                         token: token.map(str::to_owned),
                         log,
+                        held: Vec::new(),
                     }
                 }
                 Start::PortTaken => {
