@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 const TOOLS: [&str; 6] = [
@@ -49,12 +49,6 @@ fn output(cmd: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The cargo target directory these tests were built in.
-fn target_dir() -> PathBuf {
-    let exe = Path::new(env!("CARGO_BIN_EXE_skylane"));
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
-
 fn version() -> &'static str {
     env!("CARGO_PKG_VERSION")
 }
@@ -71,10 +65,11 @@ fn packages_hold_the_appliance() {
         return;
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target = target_dir();
     // The three binaries of this build (skylane-perf is another package's: built here when
-    // a narrower `cargo test` left it out).
-    let bins = common::perf_bin().parent().unwrap().to_path_buf();
+    // a narrower `cargo test` left it out), in <target>/<profile>/.
+    let perf = common::perf_bin();
+    let bins = perf.parent().unwrap();
+    let target = bins.parent().unwrap();
     let mut cmd = Command::new(root.join("scripts/package.sh"));
     // The variables cargo sets for this test (CARGO_PKG_NAME, …) are not cargo-deb's and
     // cargo-generate-rpm's to see.
@@ -86,9 +81,9 @@ fn packages_hold_the_appliance() {
     }
     let status = cmd
         .arg("--bin-dir")
-        .arg(&bins)
+        .arg(bins)
         .arg("--fast")
-        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_TARGET_DIR", target)
         .status()
         .expect("scripts/package.sh");
     assert!(status.success(), "scripts/package.sh failed");
