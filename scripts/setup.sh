@@ -8,7 +8,8 @@
 #                                 and the nightly toolchain (scripts/fuzz.sh, test.sh's fuzz stage)
 #   scripts/setup.sh --fuzz     + the nightly toolchain and cargo-fuzz (`cargo fuzz cmin`,
 #                                 `cargo fuzz coverage`; scripts/fuzz.sh needs only nightly)
-#   scripts/setup.sh --bench    + peer servers and load generators (knot, nsd, dnsperf)
+#   scripts/setup.sh --bench    + peer servers and load generators (knot, nsd, dnsperf),
+#                                 valgrind (scripts/bench-instructions.sh)
 #   scripts/setup.sh --package  + packaging tools (cargo-deb, cargo-generate-rpm, rpm,
 #                                 systemd-analyze); --test includes them (tests/package.rs)
 set -euo pipefail
@@ -23,7 +24,7 @@ for arg in "$@"; do
     --test) pkgs+=(knot-dnsutils dnsutils etcd-server etcd-client iproute2 iputils-ping curl ethtool perl nsd unbound knot "${package_tools[@]}"); packaging=1; nightly=1 ;;
     --package) pkgs+=("${package_tools[@]}"); packaging=1 ;;
     --fuzz) fuzz_tools=1; nightly=1 ;;
-    --bench) pkgs+=(knot-dnsutils dnsutils iproute2 knot nsd dnsperf dpdk-dev) ;;
+    --bench) pkgs+=(knot-dnsutils dnsutils iproute2 knot nsd dnsperf dpdk-dev valgrind) ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done

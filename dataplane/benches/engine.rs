@@ -38,15 +38,22 @@
 //! Run: `cargo bench -p skylane-dataplane --bench engine -- --measurement-time 3 --warm-up-time 1`
 //! (`-- rrl` for the RRL cases alone)
 
+/// The server's allocator (mimalloc, as `skylane` installs it), so the snapshot's table lies
+/// in memory as it does in the server: on transparent huge pages where the kernel allows
+/// them (`MIMALLOC_ALLOW_THP=0` in the environment measures small pages instead).
+#[global_allocator]
+static GLOBAL: skylane_alloc::MiMalloc = skylane_alloc::MiMalloc;
+
+mod fixture;
+
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use fixture::{build, group_name, queries, spread, svc_name};
 use nix::time::{clock_gettime, ClockId};
 use skylane_dataplane::engine::{self, answer, Client, EngineState, Reply, Transport, Verdict};
-use skylane_dataplane::record::{rtype, RData, Record};
 use skylane_dataplane::rrl::{classify, RrlHandle, RrlSettings};
-use skylane_dataplane::snapshot::{Snapshot, ZoneConfig};
+use skylane_dataplane::snapshot::Snapshot;
 use skylane_dataplane::Name;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// CPU time consumed by this thread so far.
@@ -66,52 +73,6 @@ fn cpu_timed<R>(iters: u64, mut f: impl FnMut() -> R) -> Duration {
 }
 
 /// Every 10th name has 3 addresses, the others 1; every 100th has a group of 3 services.
-fn build(names: usize) -> Snapshot {
-    let config = Arc::new(ZoneConfig {
-        domains: vec![Name::from_ascii("cluster.local.").unwrap()],
-        auto_ptr: false,
-        ..ZoneConfig::default()
-    });
-    let mut records = Vec::with_capacity(names * 6 / 5);
-    for i in 0..names {
-        let name = Name::from_ascii(&svc_name(i)).unwrap();
-        let n_addrs = if i % 10 == 0 { 3 } else { 1 };
-        for k in 0..n_addrs {
-            let ip = Ipv4Addr::from(0x0a00_0000 + (i as u32) * 4 + k);
-            records.push(Record::new(name.clone(), 30, RData::A(ip)));
-        }
-        if i % 100 == 0 {
-            for k in 0..3u32 {
-                let member = Name::from_ascii(&format!("a{k}.{}", group_name(i))).unwrap();
-                let ip = Ipv4Addr::from(0x0b00_0000 + (i as u32) * 4 + k);
-                records.push(Record::new(member, 30, RData::A(ip)));
-            }
-        }
-    }
-    Snapshot::build(config, records)
-}
-
-fn svc_name(i: usize) -> String {
-    format!("svc{i}.ns{}.svc.cluster.local.", i % 1000)
-}
-
-fn group_name(i: usize) -> String {
-    format!("grp{i}.ns{}.svc.cluster.local.", i % 1000)
-}
-
-fn query(name: &str) -> Vec<u8> {
-    let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
-    q.extend_from_slice(Name::from_ascii(name).unwrap().as_wire());
-    q.extend_from_slice(&rtype::A.to_be_bytes());
-    q.extend_from_slice(&1u16.to_be_bytes());
-    q
-}
-
-/// 4096 queries for names picked by `pick(k)`.
-fn queries(pick: impl Fn(usize) -> String) -> Vec<Vec<u8>> {
-    (0..4096).map(|k| query(&pick(k))).collect()
-}
-
 /// Queries per burst in the `_burst` cases (the DPDK backend's burst size).
 const BURST: usize = 32;
 
@@ -154,20 +115,12 @@ fn bench_queries(c: &mut Criterion, group: &str, snap: &Snapshot, names: usize) 
         via: 0,
     };
     // Spread over the whole table: multiplicative hash of k.
-    let spread = |k: usize| (k.wrapping_mul(2_654_435_761)) % names;
+    let spread = |k: usize| spread(k, names);
     let sets: [(&str, Vec<Vec<u8>>, u16); 6] = [
-        (
-            "a_hit_1",
-            queries(|k| svc_name((spread(k) / 10) * 10 + 1)),
-            0,
-        ),
+        ("a_hit_1", fixture::a_hit_1(names), 0),
         ("a_hit_3", queries(|k| svc_name((spread(k) / 10) * 10)), 0),
-        ("a_hit_1_hot", queries(|_| svc_name(12_345)), 0),
-        (
-            "nxdomain",
-            queries(|k| format!("nope{}.ns{}.svc.cluster.local.", k, k % 1000)),
-            3,
-        ),
+        ("a_hit_1_hot", fixture::a_hit_1_hot(), 0),
+        ("nxdomain", fixture::nxdomain(), 3),
         (
             "subtree_3",
             queries(|k| group_name((spread(k) / 100) * 100)),
@@ -254,10 +207,7 @@ fn engine_rrl(c: &mut Criterion) {
     let spread = |k: usize| (k.wrapping_mul(2_654_435_761)) % names;
     let kinds = [
         ("a_hit", queries(|k| svc_name((spread(k) / 10) * 10 + 1))),
-        (
-            "nxdomain",
-            queries(|k| format!("nope{}.ns{}.svc.cluster.local.", k, k % 1000)),
-        ),
+        ("nxdomain", fixture::nxdomain()),
     ];
     let clients: Vec<Client> = (0..4096u32)
         .map(|k| Client {

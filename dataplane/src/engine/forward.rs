@@ -4,7 +4,7 @@
 //! (REFUSED outside our zones). Served zones always win: this runs only
 //! when the snapshot has no zone for the name.
 
-use super::{Client, EngineState, ForwardMode, Forwarded, Reply, Verdict};
+use super::{Client, CoreState, ForwardMode, Forwarded, Reply, Verdict};
 use crate::cache::{self, replica::Lookup, ForwardRequest, ReplyParams, MAX_NAME};
 use crate::snapshot::Snapshot;
 use crate::wire::header::{flags, HEADER_LEN};
@@ -40,7 +40,7 @@ pub(crate) fn route(
     buf: &mut [u8],
     asked: &Asked<'_>,
     client: &Client,
-    state: &mut EngineState,
+    state: &mut CoreState,
 ) -> Route {
     let policy = match &state.forward {
         ForwardMode::Off => return Route::Local,

@@ -72,10 +72,19 @@ pub enum ForwardMode {
 }
 
 /// Per-core (or per-connection) mutable state: the PRNG for `random-one`,
-/// the rotation counter for `all` and the forwarding mode (with a core's
-/// cache replica).
+/// the rotation counter for `all`, the forwarding mode (with a core's
+/// cache replica) and the question name's buffer.
 #[derive(Debug)]
 pub struct EngineState {
+    core: CoreState,
+    /// The question name of the query being answered: one buffer per state, reused, so that
+    /// no query pays for zeroing 255 bytes ([`NameBuf::clear`] empties it).
+    qname: NameBuf,
+}
+
+/// The part of [`EngineState`] that resolving and forwarding use.
+#[derive(Debug)]
+pub(crate) struct CoreState {
     pub(crate) rng: policy::WyRand,
     pub(crate) rotation: u32,
     pub(crate) max_udp: u16,
@@ -89,11 +98,14 @@ impl EngineState {
     /// `dns.max-udp-size`, default 1232). Values below 512 are taken as 512.
     pub fn new(seed: u64, max_udp: u16) -> EngineState {
         EngineState {
-            rng: policy::WyRand::new(seed),
-            rotation: (seed >> 32) as u32,
-            max_udp: max_udp.max(MIN_UDP),
-            forward: ForwardMode::Off,
-            lookups: 0,
+            core: CoreState {
+                rng: policy::WyRand::new(seed),
+                rotation: (seed >> 32) as u32,
+                max_udp: max_udp.max(MIN_UDP),
+                forward: ForwardMode::Off,
+                lookups: 0,
+            },
+            qname: NameBuf::new(),
         }
     }
 
@@ -101,19 +113,19 @@ impl EngineState {
     /// query answered with this state: one query adds at most
     /// [`MAX_QUERY_LOOKUPS`].
     pub fn lookups(&self) -> u64 {
-        self.lookups
+        self.core.lookups
     }
 
     /// The same state with forwarding in `mode`.
     pub fn with_forward(mut self, mode: ForwardMode) -> EngineState {
-        self.forward = mode;
+        self.core.forward = mode;
         self
     }
 
     /// Applies the control plane's pending cache changes (call between
     /// batches, never per packet).
     pub fn maintain(&mut self) {
-        if let ForwardMode::Core(r) = &mut self.forward {
+        if let ForwardMode::Core(r) = &mut self.core.forward {
             r.maintain();
         }
     }
@@ -193,8 +205,9 @@ pub fn answer(
     state: &mut EngineState,
 ) -> Verdict {
     let query_len = query_len.min(buf.len());
-    let mut qname = NameBuf::new();
-    let parsed = parse_query(buf.get(..query_len).unwrap_or(&[]), &mut qname);
+    let EngineState { core: state, qname } = state;
+    qname.clear();
+    let parsed = parse_query(buf.get(..query_len).unwrap_or(&[]), qname);
     let (question, edns, early_rcode) = match parsed {
         Err(QueryError::Runt) => return Verdict::Drop(DropReason::Malformed),
         Err(QueryError::NotAQuery) => return Verdict::Drop(DropReason::NotAQuery),
@@ -226,7 +239,7 @@ pub fn answer(
     if let (None, Some(q)) = (early_rcode, question.as_ref()) {
         let asked = forward::Asked {
             question: q,
-            qname: &qname,
+            qname,
             edns,
             limit,
         };
@@ -250,9 +263,9 @@ pub fn answer(
         Some(rc) => (rc, false, false, None),
         None => {
             let mut ctx = Ctx::new(snap, &mut resp, client.addr, state);
-            let rc = ctx.resolve(&qname, qt);
+            let rc = ctx.resolve(qname, qt);
             let zone_hash = (rc == rcode::NXDOMAIN)
-                .then(|| ctx.negative_zone_hash(&qname))
+                .then(|| ctx.negative_zone_hash(qname))
                 .flatten();
             let done = (rc, ctx.truncated, ctx.fail_open, zone_hash);
             let cost = ctx.cost;

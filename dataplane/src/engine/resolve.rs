@@ -43,7 +43,7 @@ pub use referral::MAX_GLUE_TARGETS;
 
 use super::pattern::Matches;
 use super::policy::{gather, select_indexed, Choice};
-use super::EngineState;
+use super::CoreState;
 use crate::record::{rtype, Policy};
 use crate::snapshot::{NodeRef, RrSet, Snapshot, ZoneRef};
 use crate::wire::compress::name_at_equals;
@@ -103,7 +103,7 @@ pub(crate) struct Ctx<'s, 'r, 'b, 'e> {
     pub snap: &'s Snapshot,
     pub resp: &'r mut Response<'b>,
     pub client: IpAddr,
-    pub state: &'e mut EngineState,
+    pub state: &'e mut CoreState,
     /// An answer/authority record did not fit.
     pub truncated: bool,
     /// Some answered address set was entirely DOWN.
@@ -150,7 +150,7 @@ impl<'s, 'r, 'b, 'e> Ctx<'s, 'r, 'b, 'e> {
         snap: &'s Snapshot,
         resp: &'r mut Response<'b>,
         client: IpAddr,
-        state: &'e mut EngineState,
+        state: &'e mut CoreState,
     ) -> Self {
         Ctx {
             snap,

@@ -38,6 +38,14 @@ impl NameBuf {
         }
     }
 
+    /// Empties the buffer for reuse (its bytes are left as they are: only
+    /// [`NameBuf::as_wire`]'s length of them is ever read).
+    #[inline]
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.hash = 0;
+    }
+
     /// The [`key_hash`] of the name (0 before the buffer has been filled).
     #[inline]
     pub fn hash(&self) -> u64 {
@@ -176,9 +184,7 @@ fn hash_words(bytes: &[u8], map: impl Fn(u64) -> u64) -> u64 {
     }
     let rem = words.remainder();
     if !rem.is_empty() {
-        let mut buf = [0u8; 8];
-        buf[..rem.len()].copy_from_slice(rem);
-        h = hash_round(h, map(u64::from_le_bytes(buf)));
+        h = hash_round(h, map(tail_word(rem)));
     }
     hash_finish(h)
 }
@@ -224,13 +230,20 @@ fn copy_lowercase(dst: &mut [u8], src: &[u8]) -> u64 {
     let (dr, sr) = (d.into_remainder(), s.remainder());
     let n = dr.len().min(sr.len());
     if n > 0 {
-        let mut w = [0u8; 8];
-        w[..n].copy_from_slice(&sr[..n]);
-        let w = lower_word(u64::from_le_bytes(w)).to_le_bytes();
-        dr[..n].copy_from_slice(&w[..n]);
-        h = hash_round(h, u64::from_le_bytes(w));
+        let w = lower_word(tail_word(sr.get(..n).unwrap_or(&[])));
+        for (i, b) in dr.iter_mut().take(n).enumerate() {
+            *b = (w >> (8 * i)) as u8;
+        }
+        h = hash_round(h, w);
     }
     hash_finish(h)
+}
+
+/// The little-endian word of the last 1–7 bytes of a key, zero-padded: assembled byte by
+/// byte, so that the hot path makes no `memcpy` call of a variable length for it.
+#[inline(always)]
+fn tail_word(rem: &[u8]) -> u64 {
+    rem.iter().rev().fold(0, |w, &b| (w << 8) | u64::from(b))
 }
 
 fn read_name_slow(
