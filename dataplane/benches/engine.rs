@@ -72,7 +72,6 @@ fn cpu_timed<R>(iters: u64, mut f: impl FnMut() -> R) -> Duration {
     thread_cpu().saturating_sub(start)
 }
 
-/// Every 10th name has 3 addresses, the others 1; every 100th has a group of 3 services.
 /// Queries per burst in the `_burst` cases (the DPDK backend's burst size).
 const BURST: usize = 32;
 
@@ -108,12 +107,7 @@ fn burst_timed(
 }
 
 fn bench_queries(c: &mut Criterion, group: &str, snap: &Snapshot, names: usize) {
-    let client = Client {
-        addr: "192.0.2.1".parse().unwrap(),
-        transport: Transport::Udp,
-        port: 0,
-        via: 0,
-    };
+    let client = fixture::client();
     // Spread over the whole table: multiplicative hash of k.
     let spread = |k: usize| spread(k, names);
     let sets: [(&str, Vec<Vec<u8>>, u16); 6] = [
@@ -172,7 +166,7 @@ fn bench_queries(c: &mut Criterion, group: &str, snap: &Snapshot, names: usize) 
     // node), without parsing or writing.
     let keys: Vec<Vec<u8>> = (0..4096)
         .map(|k| {
-            let n = Name::from_ascii(&svc_name((spread(k) / 10) * 10 + 1)).unwrap();
+            let n = Name::from_ascii(&fixture::a_hit_1_name(k, names)).unwrap();
             n.to_lowercase().as_wire().to_vec()
         })
         .collect();
@@ -204,9 +198,8 @@ fn engine_1m(c: &mut Criterion) {
 fn engine_rrl(c: &mut Criterion) {
     let names = 100_000;
     let snap = build(names);
-    let spread = |k: usize| (k.wrapping_mul(2_654_435_761)) % names;
     let kinds = [
-        ("a_hit", queries(|k| svc_name((spread(k) / 10) * 10 + 1))),
+        ("a_hit", fixture::a_hit_1(names)),
         ("nxdomain", fixture::nxdomain()),
     ];
     let clients: Vec<Client> = (0..4096u32)
@@ -266,7 +259,7 @@ fn engine_rrl(c: &mut Criterion) {
 /// The engine's replies to the first 1024 of `qs`, as written.
 fn written(snap: &Snapshot, qs: &[Vec<u8>]) -> Vec<(Vec<u8>, Reply)> {
     let mut state = EngineState::new(1, 1232);
-    let client = Client::new("192.0.2.1".parse().unwrap(), Transport::Udp);
+    let client = fixture::client();
     qs.iter()
         .take(1024)
         .map(|q| {

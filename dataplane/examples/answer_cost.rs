@@ -11,7 +11,7 @@
 #[path = "../benches/fixture/mod.rs"]
 mod fixture;
 
-use skylane_dataplane::engine::{answer, Client, EngineState, Transport};
+use skylane_dataplane::engine::{answer, Client, EngineState};
 use skylane_dataplane::snapshot::Snapshot;
 use std::hint::black_box;
 use std::process::ExitCode;
@@ -39,12 +39,7 @@ fn main() -> ExitCode {
         }
     };
     let snap = fixture::build(names);
-    let client = Client {
-        addr: "192.0.2.1".parse().expect("a literal address"),
-        transport: Transport::Udp,
-        port: 0,
-        via: 0,
-    };
+    let client = fixture::client();
     let mut state = EngineState::new(1, 1232);
     run_queries(&snap, &queries, rounds, &client, &mut state);
     ExitCode::SUCCESS
